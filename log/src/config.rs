@@ -1,0 +1,160 @@
+//! Settings of the storage engine and of each topic. Units are in the field names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits;
+
+/// When appended bytes are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// Every append returns only after its bytes are on disk (`fdatasync`); concurrent appends
+    /// share one sync (group commit). Readers see only synced data.
+    Always,
+    /// A background task syncs dirty partitions every [`LogConfig::fsync_interval`].
+    Interval,
+    /// The log never syncs on its own (the OS writes back when it likes); shutdown still syncs.
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "always" => Ok(Self::Always),
+            "interval" => Ok(Self::Interval),
+            "never" => Ok(Self::Never),
+            other => Err(format!("unknown fsync policy {other:?} (always | interval | never)")),
+        }
+    }
+}
+
+impl std::fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Always => "always",
+            Self::Interval => "interval",
+            Self::Never => "never",
+        })
+    }
+}
+
+/// Settings of the whole log.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Root of everything the log writes.
+    pub data_dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    /// Period of the background sync when `fsync = interval`.
+    pub fsync_interval: Duration,
+    /// Bytes of frames between two sparse index entries.
+    pub index_interval_bytes: u64,
+}
+
+impl LogConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            fsync: FsyncPolicy::Interval,
+            fsync_interval: Duration::from_millis(1000),
+            index_interval_bytes: limits::INDEX_INTERVAL_BYTES,
+        }
+    }
+}
+
+/// How a topic's record timestamps are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampType {
+    /// The producer's timestamp is kept.
+    #[default]
+    CreateTime,
+    /// The broker stamps its own append time.
+    LogAppendTime,
+}
+
+/// A topic's compression setting: what a transcoded batch is compressed with. Batches arriving
+/// compressed are stored as they came whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+/// Per-topic settings, persisted in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSettings {
+    /// Delete whole segments whose newest record is older than this; `None` keeps forever.
+    pub retention_ms: Option<u64>,
+    /// Delete the oldest whole segments while the partition is bigger than this; `None` = no cap.
+    pub retention_bytes: Option<u64>,
+    /// Roll the active segment when it would grow past this many bytes.
+    pub segment_bytes: u64,
+    /// Roll the active segment when its first frame is older than this; `None` = never by age.
+    pub segment_ms: Option<u64>,
+    /// Largest batch payload a producer may append.
+    pub max_message_bytes: u32,
+    pub compression: Compression,
+    pub timestamp_type: TimestampType,
+    /// Replication factor as requested by the client; single-node Whippet stores it only.
+    pub replication_factor: u8,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        Self {
+            retention_ms: None,
+            retention_bytes: None,
+            segment_bytes: limits::SEGMENT_BYTES_DEFAULT,
+            segment_ms: None,
+            // Kafka's default max.message.bytes (1 MiB + record overhead).
+            max_message_bytes: 1_048_588,
+            compression: Compression::None,
+            timestamp_type: TimestampType::CreateTime,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl TopicSettings {
+    /// Checks each setting against the engine's limits.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |name: &'static str, reason: String| {
+            Err(crate::LogError::InvalidSetting { name, reason })
+        };
+        if !(limits::SEGMENT_BYTES_MIN..=limits::SEGMENT_BYTES_MAX).contains(&self.segment_bytes) {
+            return bad(
+                "segment_bytes",
+                format!(
+                    "{} not in [{}, {}]",
+                    self.segment_bytes,
+                    limits::SEGMENT_BYTES_MIN,
+                    limits::SEGMENT_BYTES_MAX
+                ),
+            );
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes > limits::FRAME_PAYLOAD_BYTES_MAX {
+            return bad(
+                "max_message_bytes",
+                format!(
+                    "{} not in [1, {}]",
+                    self.max_message_bytes,
+                    limits::FRAME_PAYLOAD_BYTES_MAX
+                ),
+            );
+        }
+        if self.segment_ms == Some(0) {
+            return bad("segment_ms", "must be positive".to_string());
+        }
+        Ok(())
+    }
+}

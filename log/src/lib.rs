@@ -1,0 +1,20 @@
+//! `whippet-log` is the storage engine: the catalog of streams → topics → partitions, partition
+//! logs made of segments with sparse offset and time indexes, append, reads by offset and by
+//! timestamp, long-poll waits for new data, retention, delete-records, recovery and the fsync
+//! policy. Every stored batch is an opaque payload behind a [`FrameHeader`]; the log must not know
+//! any wire format beyond that header (Kafka and native batch layouts belong to `whippet-wire`),
+//! and must not depend on the network or on any other Whippet crate.
+//!
+//! Invariants: offsets are assigned here and only here, densely and in order per partition; a
+//! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
+//! only once it is on disk); every frame read from disk has its header and payload checksums
+//! verified before it is returned; nothing on disk makes the log panic.
+
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod limits;
+
+pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
+pub use error::{LogError, Result};
+pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};

@@ -1,0 +1,1 @@
+//! Kafka protocol: request/response framing, the API registry, record-batch checks.

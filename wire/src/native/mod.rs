@@ -1,0 +1,1 @@
+//! Iggy native protocol 0.11: request/reply headers, commands, the batch format.
