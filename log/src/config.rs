@@ -27,7 +27,9 @@ impl std::str::FromStr for FsyncPolicy {
             "always" => Ok(Self::Always),
             "interval" => Ok(Self::Interval),
             "never" => Ok(Self::Never),
-            other => Err(format!("unknown fsync policy {other:?} (always | interval | never)")),
+            other => Err(format!(
+                "unknown fsync policy {other:?} (always | interval | never)"
+            )),
         }
     }
 }
@@ -52,6 +54,8 @@ pub struct LogConfig {
     pub fsync_interval: Duration,
     /// Bytes of frames between two sparse index entries.
     pub index_interval_bytes: u64,
+    /// Period of the background maintenance round (retention and rolling segments by age).
+    pub maintenance_interval: Duration,
 }
 
 impl LogConfig {
@@ -62,6 +66,7 @@ impl LogConfig {
             fsync: FsyncPolicy::Interval,
             fsync_interval: Duration::from_millis(1000),
             index_interval_bytes: limits::INDEX_INTERVAL_BYTES,
+            maintenance_interval: Duration::from_millis(1000),
         }
     }
 }

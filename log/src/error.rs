@@ -30,7 +30,11 @@ pub enum LogError {
     #[error("invalid setting {name}: {reason}")]
     InvalidSetting { name: &'static str, reason: String },
     #[error("limit {name} exceeded: {value} > {max}")]
-    LimitExceeded { name: &'static str, value: u64, max: u64 },
+    LimitExceeded {
+        name: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("batch of {size} bytes exceeds the topic's max message size of {max} bytes")]
     BatchTooLarge { size: u64, max: u64 },
     #[error("offset {offset} out of range [{start}, {end}]")]
@@ -44,7 +48,10 @@ pub enum LogError {
 impl LogError {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

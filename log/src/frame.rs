@@ -91,17 +91,24 @@ impl FrameHeader {
     /// The payload checksum is checked by [`FrameHeader::check_payload`].
     pub fn decode(b: &[u8; FRAME_HEADER_BYTES]) -> Result<Self, LogError> {
         if b[0..4] != FRAME_MAGIC {
-            return Err(LogError::CorruptFrame { reason: "bad magic" });
+            return Err(LogError::CorruptFrame {
+                reason: "bad magic",
+            });
         }
         let stored_crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
         if crc32c::crc32c(&b[0..52]) != stored_crc {
-            return Err(LogError::CorruptFrame { reason: "header checksum mismatch" });
+            return Err(LogError::CorruptFrame {
+                reason: "header checksum mismatch",
+            });
         }
         if b[4] != FRAME_VERSION {
-            return Err(LogError::CorruptFrame { reason: "unknown frame version" });
+            return Err(LogError::CorruptFrame {
+                reason: "unknown frame version",
+            });
         }
-        let format = BatchFormat::from_tag(b[5])
-            .ok_or(LogError::CorruptFrame { reason: "unknown batch format" })?;
+        let format = BatchFormat::from_tag(b[5]).ok_or(LogError::CorruptFrame {
+            reason: "unknown batch format",
+        })?;
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let u64_at = |i: usize| {
             let mut a = [0u8; 8];
@@ -123,7 +130,9 @@ impl FrameHeader {
         if header.record_count == 0
             || u64::from(header.record_count) > u64::from(header.last_offset_delta) + 1
         {
-            return Err(LogError::CorruptFrame { reason: "record count out of range" });
+            return Err(LogError::CorruptFrame {
+                reason: "record count out of range",
+            });
         }
         Ok(header)
     }
@@ -131,10 +140,14 @@ impl FrameHeader {
     /// Checks `payload` against `payload_length` and `payload_crc`.
     pub fn check_payload(&self, payload: &[u8]) -> Result<(), LogError> {
         if payload.len() != self.payload_length as usize {
-            return Err(LogError::CorruptFrame { reason: "payload length mismatch" });
+            return Err(LogError::CorruptFrame {
+                reason: "payload length mismatch",
+            });
         }
         if crc32c::crc32c(payload) != self.payload_crc {
-            return Err(LogError::CorruptFrame { reason: "payload checksum mismatch" });
+            return Err(LogError::CorruptFrame {
+                reason: "payload checksum mismatch",
+            });
         }
         Ok(())
     }
@@ -172,7 +185,10 @@ mod tests {
         for i in 0..FRAME_HEADER_BYTES * 8 {
             let mut b = bytes;
             b[i / 8] ^= 1 << (i % 8);
-            assert!(FrameHeader::decode(&b).is_err(), "bit {i} flip not detected");
+            assert!(
+                FrameHeader::decode(&b).is_err(),
+                "bit {i} flip not detected"
+            );
         }
     }
 }

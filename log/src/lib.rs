@@ -10,11 +10,33 @@
 //! only once it is on disk); every frame read from disk has its header and payload checksums
 //! verified before it is returned; nothing on disk makes the log panic.
 
+mod cache;
+pub mod catalog;
+mod catalog_meta;
+mod catalog_ops;
+mod catalog_scan;
+mod checkpoint;
 pub mod config;
+mod durability;
 pub mod error;
 pub mod frame;
+mod index;
 pub mod limits;
+mod maintenance;
+pub mod partition;
+mod recovery;
+mod segment;
+mod store;
+mod sync_util;
 
+pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
+pub use catalog_scan::{DataDirFinding, FindingKind};
 pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
+pub use partition::{
+    AppendBatch, Appended, PartitionLog, PartitionStats, PatchContext, ReadResult,
+    RetentionOutcome, StoredFrame,
+};
+pub use recovery::{RecoveryAction, RecoveryEvent};
+pub use store::{Log, OpenReport};

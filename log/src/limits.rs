@@ -25,3 +25,24 @@ pub const RECENT_CACHE_BYTES_MAX: usize = 8 * 1024 * 1024;
 const _: () = assert!(SEGMENT_BYTES_MIN < SEGMENT_BYTES_DEFAULT);
 const _: () = assert!(SEGMENT_BYTES_DEFAULT <= SEGMENT_BYTES_MAX);
 const _: () = assert!((FRAME_PAYLOAD_BYTES_MAX as u64) < SEGMENT_BYTES_MAX);
+
+/// Largest `catalog.json` the log will read (64 MiB): bounds the buffer allocated at open. A
+/// topic record is a few hundred bytes, so this holds well over 100,000 topics.
+pub const CATALOG_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Shortest period the background maintenance thread will wait between two rounds, whatever
+/// the configuration says: a zero interval would otherwise spin a core.
+pub const MAINTENANCE_INTERVAL_MS_MIN: u64 = 1;
+
+/// Size of the header at the start of every segment `.log` and `.index` file (magic, format
+/// version, base offset, checksum). Fixed so the first frame always starts at the same position.
+pub const SEGMENT_FILE_HEADER_BYTES: u64 = 24;
+/// Size of one sparse index entry on disk (relative offset, position, running max timestamp).
+pub const INDEX_ENTRY_BYTES: u64 = 16;
+/// Most offsets one segment may span: index entries store offsets relative to the segment base
+/// as `u32`, so a segment rolls before a frame would start beyond this distance.
+pub const SEGMENT_OFFSET_SPAN_MAX: u64 = u32::MAX as u64;
+/// How many `.corrupt` names recovery tries when quarantining a file before giving up (bounds
+/// the loop when earlier quarantined copies already exist).
+pub const QUARANTINE_NAME_TRIES_MAX: u32 = 1000;
+
+const _: () = assert!(SEGMENT_BYTES_MAX + FRAME_PAYLOAD_BYTES_MAX as u64 + 56 <= u32::MAX as u64);

@@ -1,0 +1,686 @@
+//! One partition log: a directory of segments, the single writer that appends to the newest
+//! one, lock-light readers, the recent-append cache, long-poll waits and the fsync policy.
+//!
+//! Concurrency: appends are serialised by the writer mutex, held only while bytes are written
+//! (never across an fsync or an await). Readers take a snapshot of the segment list (`ArcSwap`),
+//! read the published high watermark (an atomic) and use positional reads on the shared file
+//! handles. Maintenance (retention, delete-records, purge, remove) is serialised by its own lock
+//! and takes the writer lock only to swap the segment list.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use crate::cache::RecentCache;
+use crate::checkpoint;
+use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
+use crate::durability::Durability;
+use crate::error::{LogError, Result};
+use crate::frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
+use crate::limits::{self, SEGMENT_FILE_HEADER_BYTES};
+use crate::recovery::{RecoveryEvent, recover_partition};
+use crate::segment::Segment;
+use crate::sync_util::lock;
+
+mod retention;
+
+/// A batch as a protocol handler hands it to the log: opaque payload plus the few facts the
+/// frame header needs. The payload is owned so the patch callback can edit it in place.
+#[derive(Debug, Clone)]
+pub struct AppendBatch {
+    pub format: BatchFormat,
+    /// The batch bytes as they arrived.
+    pub payload: Vec<u8>,
+    pub record_count: u32,
+    pub last_offset_delta: u32,
+    pub first_timestamp_us: i64,
+    pub max_timestamp_us: i64,
+}
+
+/// Handed to the patch callback under the append lock, once offsets are assigned, so the
+/// caller can write the base offset (and, for LogAppendTime topics, timestamps) into its payload.
+#[derive(Debug)]
+pub struct PatchContext<'a> {
+    pub payload: &'a mut [u8],
+    /// The offset the log assigned to the first record.
+    pub base_offset: u64,
+    /// The broker's append time.
+    pub append_time_us: i64,
+    /// May be changed by the callback; goes into the frame header.
+    pub first_timestamp_us: i64,
+    /// May be changed by the callback; goes into the frame header.
+    pub max_timestamp_us: i64,
+}
+
+/// What an append assigned, for the produce response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    pub append_time_us: i64,
+    pub log_start_offset: u64,
+}
+
+/// A frame as read back: checked header and checksum-verified payload (shared, zero-copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFrame {
+    pub header: FrameHeader,
+    pub payload: Bytes,
+}
+
+/// Frames returned by a read, with the partition's offsets at the time of the read (fetch
+/// responses carry both).
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    pub frames: Vec<StoredFrame>,
+    pub high_watermark: u64,
+    pub log_start_offset: u64,
+}
+
+/// Size and offsets of a partition, for metrics and admin listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionStats {
+    /// Bytes of all `.log` files.
+    pub size_bytes: u64,
+    pub segment_count: u32,
+    /// Offsets held between log start and high watermark (records, when no batch was compacted).
+    pub messages: u64,
+    pub high_watermark: u64,
+    pub next_offset: u64,
+    pub log_start_offset: u64,
+    /// Offsets below this are known to be on disk (recovered data counts as on disk).
+    pub durable_offset: u64,
+    /// Bytes held by the recent-append cache.
+    pub cache_bytes: u64,
+}
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionOutcome {
+    pub removed_segments: u32,
+    pub removed_bytes: u64,
+    /// Log start offset after the pass.
+    pub log_start_offset: u64,
+    /// Whether the active segment was rolled because of its age.
+    pub rolled: bool,
+}
+
+/// A partition's log. Cheap to share as `Arc<PartitionLog>`; every method takes `&self`.
+#[derive(Debug)]
+pub struct PartitionLog {
+    inner: Arc<Inner>,
+}
+
+/// Writer state, under the writer lock.
+#[derive(Debug)]
+struct Writer {
+    active: Arc<Segment>,
+    next_offset: u64,
+    /// Rolled segments not yet synced (synced by the next sync round). Weak: a segment that
+    /// retention removes meanwhile needs no sync and must not be kept open by this list.
+    unsynced: Vec<Weak<Segment>>,
+    /// A segment file was created since the last directory fsync.
+    dir_dirty: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    id: u32,
+    dir: PathBuf,
+    policy: FsyncPolicy,
+    index_interval: u64,
+    settings: ArcSwap<TopicSettings>,
+    writer: Mutex<Writer>,
+    maintenance: Mutex<()>,
+    segments: ArcSwap<Vec<Arc<Segment>>>,
+    high_watermark: AtomicU64,
+    next_offset: AtomicU64,
+    log_start: AtomicU64,
+    hw_tx: watch::Sender<u64>,
+    cache: Mutex<RecentCache>,
+    durability: Durability,
+    deleted: AtomicBool,
+}
+
+/// Wall-clock time in microseconds since the Unix epoch.
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn validate_batch(batch: &AppendBatch, settings: &TopicSettings) -> Result<()> {
+    let max = settings
+        .max_message_bytes
+        .min(limits::FRAME_PAYLOAD_BYTES_MAX);
+    if batch.payload.len() as u64 > u64::from(max) {
+        return Err(LogError::BatchTooLarge {
+            size: batch.payload.len() as u64,
+            max: u64::from(max),
+        });
+    }
+    if batch.record_count == 0 {
+        return Err(LogError::CorruptFrame {
+            reason: "batch holds no record",
+        });
+    }
+    if u64::from(batch.record_count) > u64::from(batch.last_offset_delta) + 1 {
+        return Err(LogError::CorruptFrame {
+            reason: "more records than offsets in batch",
+        });
+    }
+    Ok(())
+}
+
+impl PartitionLog {
+    /// Opens (recovering every segment) or creates the partition in `dir`. The events say what
+    /// recovery found and fixed; each was also logged.
+    pub fn open(
+        dir: PathBuf,
+        partition_id: u32,
+        settings: TopicSettings,
+        config: &LogConfig,
+    ) -> Result<(Arc<Self>, Vec<RecoveryEvent>)> {
+        let mut events = Vec::new();
+        let interval = config.index_interval_bytes.max(1);
+        let recovered = recover_partition(&dir, interval, &mut events)?;
+        let Some(active) = recovered.segments.last().cloned() else {
+            return Err(LogError::io(
+                &dir,
+                std::io::Error::other("recovery left no segment"),
+            ));
+        };
+        let next = active.next_offset();
+        let inner = Inner {
+            id: partition_id,
+            dir,
+            policy: config.fsync,
+            index_interval: interval,
+            settings: ArcSwap::from_pointee(settings),
+            writer: Mutex::new(Writer {
+                active,
+                next_offset: next,
+                unsynced: Vec::new(),
+                dir_dirty: false,
+            }),
+            maintenance: Mutex::new(()),
+            segments: ArcSwap::from_pointee(recovered.segments),
+            high_watermark: AtomicU64::new(next),
+            next_offset: AtomicU64::new(next),
+            log_start: AtomicU64::new(recovered.log_start_offset),
+            hw_tx: watch::Sender::new(next),
+            cache: Mutex::new(RecentCache::default()),
+            // What recovery found is what the disk holds.
+            durability: Durability::new(next),
+            deleted: AtomicBool::new(false),
+        };
+        Ok((
+            Arc::new(Self {
+                inner: Arc::new(inner),
+            }),
+            events,
+        ))
+    }
+
+    /// The partition's id within its topic.
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    /// Applies changed topic settings (retention, segment size, max message size) from now on.
+    pub fn update_settings(&self, settings: TopicSettings) {
+        self.inner.settings.store(Arc::new(settings));
+    }
+
+    /// Assigns offsets, calls `patch` so the caller can write the base offset / timestamps into
+    /// its payload, writes header + payload to the active segment (rolling first if needed), and
+    /// updates index and recent cache. Rejects an oversized or invalid batch without writing.
+    /// With `fsync = always` the data is not visible (nor durable) until [`Self::wait_durable`].
+    pub fn append<F: FnOnce(&mut PatchContext<'_>)>(
+        &self,
+        batch: AppendBatch,
+        patch: F,
+    ) -> Result<Appended> {
+        self.inner.append(batch, patch)
+    }
+
+    /// Resolves once everything up to and including `last_offset` is durable per the policy:
+    /// `always` → on disk via fdatasync, group-committed with concurrent appenders (the sync
+    /// runs on a blocking thread); `interval`/`never` → immediately.
+    pub async fn wait_durable(&self, last_offset: u64) -> Result<()> {
+        if self.inner.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        if self.inner.policy != FsyncPolicy::Always {
+            return Ok(());
+        }
+        let inner = &self.inner;
+        let spawn_round = || {
+            let inner = Arc::clone(inner);
+            async move {
+                // A failed or panicked round reports itself to the waiters through Durability.
+                let _ = tokio::task::spawn_blocking(move || inner.run_round()).await;
+            }
+        };
+        self.inner
+            .durability
+            .wait_async(last_offset, spawn_round)
+            .await
+    }
+
+    /// Appends and, with `fsync = always`, waits (blocking the thread) until the append is on
+    /// disk. For non-async callers: tests, tools, shutdown paths.
+    pub fn append_durable_blocking<F>(&self, batch: AppendBatch, patch: F) -> Result<Appended>
+    where
+        F: FnOnce(&mut PatchContext<'_>),
+    {
+        let appended = self.inner.append(batch, patch)?;
+        if self.inner.policy == FsyncPolicy::Always {
+            let inner = &self.inner;
+            inner
+                .durability
+                .wait_blocking(appended.last_offset, || inner.run_round())?;
+        }
+        Ok(appended)
+    }
+
+    /// fdatasyncs everything written so far (rolled segments not yet synced, the active one,
+    /// the directory when a segment was created): interval thread, flush command, shutdown.
+    pub fn sync(&self) -> Result<()> {
+        if self.inner.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        self.inner.durability.sync_now(|| self.inner.sync_round())
+    }
+
+    /// Whole frames starting with the one containing `from_offset`, up to `max_bytes` of payload
+    /// but always at least one frame when one exists below the high watermark. `from == HW` →
+    /// empty; `from` below log start or above HW → `OffsetOutOfRange`. Every frame's header and
+    /// payload checksums are verified; a bad frame is an error, never served.
+    pub fn read(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
+        self.inner.read(from_offset, max_bytes)
+    }
+
+    /// Header of the first visible frame whose max timestamp is `>= ts_us` (None if none).
+    pub fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+        self.inner.find_by_timestamp(ts_us)
+    }
+
+    /// Next offset visible to readers.
+    pub fn high_watermark(&self) -> u64 {
+        self.inner.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// Next offset to assign (`>=` high watermark).
+    pub fn next_offset(&self) -> u64 {
+        self.inner.next_offset.load(Ordering::Acquire)
+    }
+
+    /// First offset still readable.
+    pub fn log_start_offset(&self) -> u64 {
+        self.inner.log_start.load(Ordering::Acquire)
+    }
+
+    /// Waits until the high watermark passes `offset` or `timeout` elapses (woken by appends and
+    /// syncs, no polling); returns whether data at `offset` is visible.
+    pub async fn wait_for_data(&self, offset: u64, timeout: Duration) -> bool {
+        let mut rx = self.inner.hw_tx.subscribe();
+        let deleted = &self.inner.deleted;
+        let ready = |hw: &u64| *hw > offset || deleted.load(Ordering::Acquire);
+        let _ = tokio::time::timeout(timeout, rx.wait_for(ready)).await;
+        self.high_watermark() > offset && !deleted.load(Ordering::Acquire)
+    }
+
+    /// Rolls the active segment if it holds data older than `segment_ms` (background thread;
+    /// appends check the same on their own). Returns whether it rolled.
+    pub fn maybe_roll(&self, now_us: i64) -> Result<bool> {
+        self.inner.maybe_roll(now_us)
+    }
+
+    /// Moves the log start offset forward (Kafka DeleteRecords), persisting it atomically, and
+    /// removes whole segments that end at or below it. Returns the new log start offset.
+    pub fn delete_records(&self, before_offset: u64) -> Result<u64> {
+        self.inner.delete_records(before_offset)
+    }
+
+    /// Retention by time (segments whose newest frame is older than `retention_ms`) and by size
+    /// (oldest segments while over `retention_bytes`), never the active segment; first rolls an
+    /// over-age active segment.
+    pub fn enforce_retention(&self, now_us: i64) -> Result<RetentionOutcome> {
+        self.inner.enforce_retention(now_us)
+    }
+
+    /// Removes all data; offsets start again at 0 (Iggy purge semantics).
+    pub fn purge(&self) -> Result<()> {
+        self.inner.purge()
+    }
+
+    /// Marks the partition deleted (waiters wake, appends fail with `PartitionDeleted`) and
+    /// removes its directory.
+    pub fn remove(&self) -> Result<()> {
+        self.inner.remove()
+    }
+
+    /// Current size and offsets.
+    pub fn stats(&self) -> PartitionStats {
+        let segments = self.inner.segments.load();
+        let hw = self.high_watermark();
+        let start = self.log_start_offset();
+        PartitionStats {
+            size_bytes: segments.iter().map(|s| s.size()).sum(),
+            segment_count: u32::try_from(segments.len()).unwrap_or(u32::MAX),
+            messages: hw.saturating_sub(start),
+            high_watermark: hw,
+            next_offset: self.next_offset(),
+            log_start_offset: start,
+            durable_offset: self.inner.durability.durable_next(),
+            cache_bytes: lock(&self.inner.cache).bytes() as u64,
+        }
+    }
+}
+
+impl Inner {
+    fn append<F: FnOnce(&mut PatchContext<'_>)>(
+        &self,
+        batch: AppendBatch,
+        patch: F,
+    ) -> Result<Appended> {
+        let settings = self.settings.load_full();
+        validate_batch(&batch, &settings)?;
+        let now = now_us();
+        let frame_bytes = FRAME_HEADER_BYTES as u64 + batch.payload.len() as u64;
+        let mut w = lock(&self.writer);
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        self.roll_if_needed(&mut w, frame_bytes, now, &settings)?;
+        let base = w.next_offset;
+        let next = base
+            .checked_add(u64::from(batch.last_offset_delta) + 1)
+            .ok_or(LogError::LimitExceeded {
+                name: "offset",
+                value: base,
+                max: u64::MAX,
+            })?;
+        let mut payload = batch.payload;
+        let mut ctx = PatchContext {
+            payload: &mut payload,
+            base_offset: base,
+            append_time_us: now,
+            first_timestamp_us: batch.first_timestamp_us,
+            max_timestamp_us: batch.max_timestamp_us,
+        };
+        patch(&mut ctx);
+        let (first_ts, max_ts) = (ctx.first_timestamp_us, ctx.max_timestamp_us);
+        let header = FrameHeader {
+            format: batch.format,
+            base_offset: base,
+            last_offset_delta: batch.last_offset_delta,
+            record_count: batch.record_count,
+            first_timestamp_us: first_ts,
+            max_timestamp_us: max_ts,
+            payload_length: u32::try_from(payload.len()).map_err(|_| LogError::BatchTooLarge {
+                size: payload.len() as u64,
+                max: u64::from(limits::FRAME_PAYLOAD_BYTES_MAX),
+            })?,
+            payload_crc: crc32c::crc32c(&payload),
+        };
+        w.active.append(&header, &payload, now)?;
+        assert_eq!(
+            w.active.next_offset(),
+            next,
+            "segment and writer disagree on next offset"
+        );
+        w.next_offset = next;
+        self.next_offset.store(next, Ordering::Release);
+        lock(&self.cache).push(StoredFrame {
+            header,
+            payload: Bytes::from(payload),
+        });
+        if self.policy != FsyncPolicy::Always {
+            self.publish_hw(next);
+        }
+        drop(w);
+        let log_start_offset = self.log_start.load(Ordering::Acquire);
+        Ok(Appended {
+            base_offset: base,
+            last_offset: next - 1,
+            append_time_us: now,
+            log_start_offset,
+        })
+    }
+
+    fn publish_hw(&self, hw: u64) {
+        let prev = self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+        assert!(
+            hw <= self.next_offset.load(Ordering::Acquire),
+            "high watermark beyond the log"
+        );
+        if hw > prev {
+            self.hw_tx.send_modify(|v| *v = (*v).max(hw));
+        }
+    }
+
+    fn roll_if_needed(
+        &self,
+        w: &mut Writer,
+        frame_bytes: u64,
+        now: i64,
+        s: &TopicSettings,
+    ) -> Result<()> {
+        if w.active.is_empty() {
+            return Ok(());
+        }
+        let segment_bytes = s
+            .segment_bytes
+            .clamp(limits::SEGMENT_BYTES_MIN, limits::SEGMENT_BYTES_MAX);
+        let by_size = w.active.size() + frame_bytes > segment_bytes;
+        let by_age = is_over_age(&w.active, s.segment_ms, now);
+        let by_span = w.next_offset - w.active.base_offset() > limits::SEGMENT_OFFSET_SPAN_MAX;
+        if by_size || by_age || by_span {
+            self.roll(w)?;
+        }
+        Ok(())
+    }
+
+    fn roll(&self, w: &mut Writer) -> Result<()> {
+        let fresh = Arc::new(Segment::create(
+            &self.dir,
+            w.next_offset,
+            self.index_interval,
+        )?);
+        let old = std::mem::replace(&mut w.active, Arc::clone(&fresh));
+        assert_eq!(
+            old.next_offset(),
+            fresh.base_offset(),
+            "rolled segments must be contiguous"
+        );
+        w.unsynced.retain(|s| s.strong_count() > 0);
+        w.unsynced.push(Arc::downgrade(&old));
+        w.dir_dirty = true;
+        let mut list = Vec::clone(&self.segments.load());
+        list.push(fresh);
+        self.segments.store(Arc::new(list));
+        Ok(())
+    }
+
+    fn maybe_roll(&self, now_us: i64) -> Result<bool> {
+        let settings = self.settings.load();
+        let mut w = lock(&self.writer);
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        if w.active.is_empty() || !is_over_age(&w.active, settings.segment_ms, now_us) {
+            return Ok(false);
+        }
+        self.roll(&mut w)?;
+        Ok(true)
+    }
+
+    /// Runs one group-commit round whose `syncing` flag is already set.
+    fn run_round(&self) {
+        let _ = self.durability.run_round(|| self.sync_round());
+    }
+
+    /// Syncs everything written so far; returns `(epoch, offset synced up to)`.
+    fn sync_round(&self) -> Result<(u64, u64)> {
+        let (target, epoch, active, unsynced, dir_dirty) = {
+            let mut w = lock(&self.writer);
+            let unsynced = std::mem::take(&mut w.unsynced);
+            let dir_dirty = std::mem::take(&mut w.dir_dirty);
+            (
+                w.next_offset,
+                self.durability.epoch(),
+                Arc::clone(&w.active),
+                unsynced,
+                dir_dirty,
+            )
+        };
+        let synced = self.sync_files(&active, &unsynced, dir_dirty);
+        if synced.is_err() {
+            let mut w = lock(&self.writer);
+            w.unsynced.extend(unsynced);
+            w.dir_dirty |= dir_dirty;
+        }
+        synced?;
+        if self.policy == FsyncPolicy::Always {
+            let _w = lock(&self.writer);
+            if self.durability.epoch() == epoch {
+                self.publish_hw(target);
+            }
+        }
+        Ok((epoch, target))
+    }
+
+    fn sync_files(
+        &self,
+        active: &Segment,
+        unsynced: &[Weak<Segment>],
+        dir_dirty: bool,
+    ) -> Result<()> {
+        for seg in unsynced.iter().filter_map(Weak::upgrade) {
+            seg.finish()?;
+        }
+        active.sync_data()?;
+        if dir_dirty {
+            checkpoint::sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn out_of_range(&self, offset: u64) -> LogError {
+        LogError::OffsetOutOfRange {
+            offset,
+            start: self.log_start.load(Ordering::Acquire),
+            end: self.high_watermark.load(Ordering::Acquire),
+        }
+    }
+
+    fn read(&self, from: u64, max_bytes: usize) -> Result<ReadResult> {
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        let high_watermark = self.high_watermark.load(Ordering::Acquire);
+        let log_start_offset = self.log_start.load(Ordering::Acquire);
+        if from < log_start_offset || from > high_watermark {
+            return Err(self.out_of_range(from));
+        }
+        let mut result = ReadResult {
+            frames: Vec::new(),
+            high_watermark,
+            log_start_offset,
+        };
+        if from == high_watermark {
+            return Ok(result);
+        }
+        let cached = lock(&self.cache).read(from, high_watermark, max_bytes);
+        result.frames = match cached {
+            Some(frames) if !frames.is_empty() => frames,
+            _ => self.read_segments(from, high_watermark, max_bytes)?,
+        };
+        assert!(
+            !result.frames.is_empty(),
+            "a read below the high watermark returned nothing"
+        );
+        Ok(result)
+    }
+
+    fn read_segments(&self, from: u64, hw: u64, max_bytes: usize) -> Result<Vec<StoredFrame>> {
+        let segments = self.segments.load_full();
+        let first = segments.partition_point(|s| s.base_offset() <= from);
+        let Some(first) = first.checked_sub(1) else {
+            return Err(self.out_of_range(from));
+        };
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for (k, seg) in segments.iter().enumerate().skip(first) {
+            let mut pos = if k == first {
+                seg.position_for_offset(from)
+            } else {
+                SEGMENT_FILE_HEADER_BYTES
+            };
+            let end = seg.size();
+            while pos < end {
+                let header = seg.read_header(pos)?;
+                if header.next_offset() > hw {
+                    return Ok(out);
+                }
+                if header.next_offset() > from {
+                    let len = header.payload_length as usize;
+                    if !out.is_empty() && total + len > max_bytes {
+                        return Ok(out);
+                    }
+                    let payload = seg.read_payload(pos, &header)?;
+                    out.push(StoredFrame { header, payload });
+                    total += len;
+                    if total >= max_bytes {
+                        return Ok(out);
+                    }
+                }
+                pos += header.frame_bytes();
+            }
+        }
+        Ok(out)
+    }
+
+    fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        let hw = self.high_watermark.load(Ordering::Acquire);
+        let start = self.log_start.load(Ordering::Acquire);
+        let segments = self.segments.load_full();
+        for seg in segments
+            .iter()
+            .filter(|s| s.max_timestamp_us() >= ts_us && s.next_offset() > start)
+        {
+            let mut pos = seg.position_for_timestamp(ts_us);
+            let end = seg.size();
+            while pos < end {
+                let header = seg.read_header(pos)?;
+                if header.next_offset() > hw {
+                    return Ok(None);
+                }
+                if header.max_timestamp_us >= ts_us && header.next_offset() > start {
+                    return Ok(Some(header));
+                }
+                pos += header.frame_bytes();
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether the active segment's first append is older than `segment_ms`.
+fn is_over_age(active: &Segment, segment_ms: Option<u64>, now_us: i64) -> bool {
+    let (Some(ms), Some(first)) = (segment_ms, active.first_append_us()) else {
+        return false;
+    };
+    let age_us = now_us.saturating_sub(first);
+    age_us > 0 && age_us.unsigned_abs() > ms.saturating_mul(1000)
+}

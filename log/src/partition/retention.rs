@@ -1,0 +1,146 @@
+//! The destructive operations of a partition: retention, delete-records, purge and removal.
+//! All are serialised by the maintenance lock; each takes the writer lock only to swap the
+//! segment list, and deletes files after letting go of it (readers still holding a removed
+//! segment keep reading through their open handle).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Inner, RetentionOutcome};
+use crate::checkpoint;
+use crate::error::{LogError, Result};
+use crate::segment::Segment;
+use crate::sync_util::lock;
+
+impl Inner {
+    pub(super) fn delete_records(&self, before: u64) -> Result<u64> {
+        let _m = lock(&self.maintenance);
+        self.check_alive()?;
+        let hw = self.high_watermark.load(Ordering::Acquire);
+        if before > hw {
+            return Err(self.out_of_range(before));
+        }
+        let start = self.log_start.load(Ordering::Acquire);
+        if before <= start {
+            return Ok(start);
+        }
+        // Persist first: a crash after this but before the segments go still starts at `before`.
+        checkpoint::write_log_start(&self.dir, before)?;
+        self.log_start.fetch_max(before, Ordering::AcqRel);
+        let segments = self.segments.load_full();
+        let closed = segments.len().saturating_sub(1);
+        let n = segments
+            .iter()
+            .take(closed)
+            .take_while(|s| s.next_offset() <= before)
+            .count();
+        self.remove_prefix(n)?;
+        Ok(self.log_start.load(Ordering::Acquire))
+    }
+
+    pub(super) fn enforce_retention(&self, now_us: i64) -> Result<RetentionOutcome> {
+        let _m = lock(&self.maintenance);
+        self.check_alive()?;
+        let rolled = self.maybe_roll(now_us)?;
+        let settings = self.settings.load_full();
+        let segments = self.segments.load_full();
+        // Never the active (last) segment.
+        let closed = &segments[..segments.len().saturating_sub(1)];
+        let mut n = 0;
+        if let Some(ms) = settings.retention_ms {
+            let limit_us = i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX);
+            n = closed
+                .iter()
+                .take_while(|s| now_us.saturating_sub(s.max_timestamp_us()) > limit_us)
+                .count();
+        }
+        if let Some(limit) = settings.retention_bytes {
+            let mut total: u64 = segments.iter().skip(n).map(|s| s.size()).sum();
+            while total > limit {
+                let Some(seg) = closed.get(n) else { break };
+                total -= seg.size();
+                n += 1;
+            }
+        }
+        let (removed_segments, removed_bytes) = self.remove_prefix(n)?;
+        let log_start_offset = self.log_start.load(Ordering::Acquire);
+        Ok(RetentionOutcome {
+            removed_segments,
+            removed_bytes,
+            log_start_offset,
+            rolled,
+        })
+    }
+
+    /// Drops the `n` oldest segments (never the active one) and deletes their files.
+    fn remove_prefix(&self, n: usize) -> Result<(u32, u64)> {
+        if n == 0 {
+            return Ok((0, 0));
+        }
+        let removed: Vec<Arc<Segment>> = {
+            let _w = lock(&self.writer);
+            let segments = self.segments.load_full();
+            let n = n.min(segments.len().saturating_sub(1));
+            let (gone, kept) = segments.split_at(n);
+            let Some(first) = kept.first() else {
+                return Ok((0, 0));
+            };
+            self.log_start
+                .fetch_max(first.base_offset(), Ordering::AcqRel);
+            self.segments.store(Arc::new(kept.to_vec()));
+            gone.to_vec()
+        };
+        let bytes = removed.iter().map(|s| s.size()).sum();
+        for seg in &removed {
+            tracing::debug!(path = %seg.log_path().display(), "removing segment");
+            seg.remove_files()?;
+        }
+        Ok((u32::try_from(removed.len()).unwrap_or(u32::MAX), bytes))
+    }
+
+    pub(super) fn purge(&self) -> Result<()> {
+        let _m = lock(&self.maintenance);
+        self.check_alive()?;
+        let mut w = lock(&self.writer);
+        for seg in self.segments.load().iter() {
+            seg.remove_files()?;
+        }
+        checkpoint::remove_log_start(&self.dir)?;
+        let fresh = Arc::new(Segment::create(&self.dir, 0, self.index_interval)?);
+        checkpoint::sync_dir(&self.dir)?;
+        w.active = Arc::clone(&fresh);
+        w.next_offset = 0;
+        w.unsynced.clear();
+        w.dir_dirty = false;
+        self.segments.store(Arc::new(vec![fresh]));
+        lock(&self.cache).clear();
+        self.durability.reset();
+        self.next_offset.store(0, Ordering::Release);
+        self.high_watermark.store(0, Ordering::Release);
+        self.log_start.store(0, Ordering::Release);
+        self.hw_tx.send_replace(0);
+        Ok(())
+    }
+
+    pub(super) fn remove(&self) -> Result<()> {
+        self.deleted.store(true, Ordering::Release);
+        self.durability.close();
+        // Wake long-polls so they see the deletion.
+        self.hw_tx.send_modify(|_| {});
+        let _m = lock(&self.maintenance);
+        let _w = lock(&self.writer);
+        lock(&self.cache).clear();
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(LogError::io(&self.dir, e)),
+        }
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        Ok(())
+    }
+}

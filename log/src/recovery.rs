@@ -1,0 +1,465 @@
+//! Opening a partition directory: find the segments, check each one frame by frame, cut torn
+//! or corrupt tails, rebuild bad indexes, quarantine unusable files, and report everything it
+//! did as [`RecoveryEvent`]s (each also logged with `tracing::warn!`). Nothing on disk makes
+//! recovery panic; only I/O errors it cannot work around fail the open.
+//!
+//! The last segment (the one a crash can tear) is scanned from its first frame; earlier
+//! segments were synced when they were rolled, so they are scanned from their last index entry
+//! (which is checked to point at a real frame first). Segments must be contiguous: after a
+//! truncated or quarantined segment, the later segments no longer follow on and are quarantined
+//! too, so the log stays a dense prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::checkpoint::{LOG_START_FILE_NAME, LOG_START_TEMP_FILE_NAME, read_log_start};
+use crate::error::{LogError, Result};
+use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
+use crate::index::{IndexEntry, SegmentIndex, load_index, write_index};
+use crate::limits::{
+    FRAME_PAYLOAD_BYTES_MAX, QUARANTINE_NAME_TRIES_MAX, SEGMENT_FILE_HEADER_BYTES,
+};
+use crate::segment::{
+    LOG_MAGIC, Segment, SegmentFileKind, SegmentState, decode_file_header, index_file_name,
+    parse_segment_file_name,
+};
+
+/// Something recovery found and did, for the caller to surface (logs, metrics, admin API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryEvent {
+    /// The file concerned.
+    pub path: PathBuf,
+    pub action: RecoveryAction,
+    /// Human-readable cause (what check failed).
+    pub reason: String,
+}
+
+/// What recovery did about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryAction {
+    /// Cut the `.log` at file position `at`, dropping `removed_bytes` of torn or corrupt frames.
+    TruncatedTail { at: u64, removed_bytes: u64 },
+    /// Wrote the `.index` again from the frames in the `.log`.
+    RebuiltIndex,
+    /// Deleted a segment that held no frame and was not the last one.
+    RemovedEmptySegment,
+    /// Renamed an unusable file aside to `to` (kept for inspection, no longer read).
+    Quarantined { to: PathBuf },
+    /// A file the log does not know; left untouched.
+    StrayFileIgnored,
+    /// The persisted log start offset was unusable or beyond the data; the log now starts at `to`.
+    LogStartReset { to: u64 },
+}
+
+/// Result of recovering a partition directory.
+pub(crate) struct Recovered {
+    pub(crate) segments: Vec<Arc<Segment>>,
+    pub(crate) log_start_offset: u64,
+}
+
+fn report(events: &mut Vec<RecoveryEvent>, path: &Path, action: RecoveryAction, reason: String) {
+    tracing::warn!(path = %path.display(), ?action, %reason, "partition recovery: {reason}");
+    events.push(RecoveryEvent {
+        path: path.to_path_buf(),
+        action,
+        reason,
+    });
+}
+
+/// Renames `path` aside with a `.corrupt` suffix (numbered if taken) and reports it.
+fn quarantine(path: &Path, reason: String, events: &mut Vec<RecoveryEvent>) -> Result<()> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".corrupt");
+    let mut to = PathBuf::from(&name);
+    let mut n = 0;
+    while to.exists() {
+        n += 1;
+        if n > QUARANTINE_NAME_TRIES_MAX {
+            return Err(LogError::LimitExceeded {
+                name: "quarantined copies",
+                value: u64::from(n),
+                max: u64::from(QUARANTINE_NAME_TRIES_MAX),
+            });
+        }
+        let mut numbered = name.clone();
+        numbered.push(format!(".{n}"));
+        to = PathBuf::from(numbered);
+    }
+    std::fs::rename(path, &to).map_err(|e| LogError::io(path, e))?;
+    report(events, path, RecoveryAction::Quarantined { to }, reason);
+    Ok(())
+}
+
+/// Lists the directory: segment `.log` files by base offset, and reports anything unknown.
+fn list_dir(dir: &Path, events: &mut Vec<RecoveryEvent>) -> Result<BTreeMap<u64, PathBuf>> {
+    let mut logs = BTreeMap::new();
+    let mut indexes = BTreeSet::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| LogError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LogError::io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            report(
+                events,
+                &path,
+                RecoveryAction::StrayFileIgnored,
+                "file name is not UTF-8".into(),
+            );
+            continue;
+        };
+        match parse_segment_file_name(name) {
+            Some((base, SegmentFileKind::Log)) => {
+                logs.insert(base, path);
+            }
+            Some((base, SegmentFileKind::Index)) => {
+                indexes.insert((base, path));
+            }
+            None if name == LOG_START_FILE_NAME || name.ends_with(".corrupt") => {}
+            None if name.contains(".corrupt.") => {}
+            None if name == LOG_START_TEMP_FILE_NAME => {
+                // A checkpoint write that never reached its rename: ours, and meaningless.
+                std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
+            }
+            None => {
+                let why = format!("unknown file {name} in partition directory; left alone");
+                report(events, &path, RecoveryAction::StrayFileIgnored, why);
+            }
+        }
+    }
+    for (base, path) in indexes {
+        if !logs.contains_key(&base) {
+            let why = format!("index {} has no segment; left alone", path.display());
+            report(events, &path, RecoveryAction::StrayFileIgnored, why);
+        }
+    }
+    Ok(logs)
+}
+
+/// Where a segment scan starts and what it knows at that point.
+struct ScanStart {
+    pos: u64,
+    expected_offset: u64,
+    running_max_ts_us: i64,
+    index: SegmentIndex,
+}
+
+/// Where a segment scan ended.
+struct ScanEnd {
+    pos: u64,
+    next_offset: u64,
+    max_ts_us: i64,
+    index: SegmentIndex,
+    /// Why the scan stopped before the end of the file, if it did.
+    bad: Option<&'static str>,
+}
+
+/// Reads frames forward from `start` until the end of the file or the first invalid frame.
+fn scan_frames(file: &File, path: &Path, base: u64, len: u64, start: ScanStart) -> Result<ScanEnd> {
+    let ScanStart {
+        mut pos,
+        expected_offset: mut expected,
+        running_max_ts_us: mut running,
+        mut index,
+    } = start;
+    let mut payload = Vec::new();
+    let bad = loop {
+        if pos == len {
+            break None;
+        }
+        if len - pos < FRAME_HEADER_BYTES as u64 {
+            break Some("truncated frame header");
+        }
+        let mut hb = [0u8; FRAME_HEADER_BYTES];
+        file.read_exact_at(&mut hb, pos)
+            .map_err(|e| LogError::io(path, e))?;
+        let header = match FrameHeader::decode(&hb) {
+            Ok(h) => h,
+            Err(LogError::CorruptFrame { reason }) => break Some(reason),
+            Err(e) => return Err(e),
+        };
+        if header.base_offset != expected {
+            break Some("frame offset does not follow the previous frame");
+        }
+        let rel = header.base_offset - base;
+        let (Ok(rel), Ok(position)) = (u32::try_from(rel), u32::try_from(pos)) else {
+            break Some("frame beyond the segment's offset or position range");
+        };
+        if header.payload_length > FRAME_PAYLOAD_BYTES_MAX || pos + header.frame_bytes() > len {
+            break Some("truncated payload");
+        }
+        payload.resize(header.payload_length as usize, 0);
+        file.read_exact_at(&mut payload, pos + FRAME_HEADER_BYTES as u64)
+            .map_err(|e| LogError::io(path, e))?;
+        if let Err(LogError::CorruptFrame { reason }) = header.check_payload(&payload) {
+            break Some(reason);
+        }
+        running = running.max(header.max_timestamp_us);
+        index.on_frame(rel, position, header.frame_bytes(), running);
+        pos += header.frame_bytes();
+        expected = header.next_offset();
+    };
+    Ok(ScanEnd {
+        pos,
+        next_offset: expected,
+        max_ts_us: running,
+        index,
+        bad,
+    })
+}
+
+/// Chooses where to scan a segment from: the first frame, or (non-last segments with a sound
+/// index) the frame of the last index entry, after checking that it really starts there.
+fn scan_start(
+    file: &File,
+    base: u64,
+    entries: &[IndexEntry],
+    full: bool,
+    interval: u64,
+) -> ScanStart {
+    let from_start = || ScanStart {
+        pos: SEGMENT_FILE_HEADER_BYTES,
+        expected_offset: base,
+        running_max_ts_us: i64::MIN,
+        index: SegmentIndex::new(interval),
+    };
+    let Some((last, earlier)) = entries.split_last() else {
+        return from_start();
+    };
+    if full {
+        return from_start();
+    }
+    let mut hb = [0u8; FRAME_HEADER_BYTES];
+    let points_at_frame = file
+        .read_exact_at(&mut hb, u64::from(last.position))
+        .is_ok()
+        && FrameHeader::decode(&hb)
+            .is_ok_and(|h| h.base_offset == base + u64::from(last.rel_offset));
+    if !points_at_frame {
+        return from_start();
+    }
+    ScanStart {
+        pos: u64::from(last.position),
+        expected_offset: base + u64::from(last.rel_offset),
+        running_max_ts_us: earlier.last().map_or(i64::MIN, |e| e.max_timestamp_us),
+        index: SegmentIndex::resume(earlier.to_vec(), interval),
+    }
+}
+
+/// Checks a segment's file header; on failure quarantines the segment (both files).
+fn check_file_header(
+    file: &File,
+    log_path: &Path,
+    index_path: &Path,
+    base: u64,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<bool> {
+    let mut hb = [0u8; SEGMENT_FILE_HEADER_BYTES as usize];
+    let why = match file.read_exact_at(&mut hb, 0) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "segment shorter than its file header".to_string()
+        }
+        Err(e) => return Err(LogError::io(log_path, e)),
+        Ok(()) => match decode_file_header(LOG_MAGIC, &hb) {
+            Ok(b) if b == base => return Ok(true),
+            Ok(b) => format!("file header names base offset {b}, file name says {base}"),
+            Err(why) => format!("bad segment file header: {why}"),
+        },
+    };
+    quarantine(log_path, why, events)?;
+    if index_path.exists() {
+        quarantine(index_path, "its segment was quarantined".into(), events)?;
+    }
+    Ok(false)
+}
+
+/// Recovers one segment; `None` when it was quarantined.
+fn recover_segment(
+    log_path: &Path,
+    base: u64,
+    is_last: bool,
+    interval: u64,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<Option<Segment>> {
+    let dir = log_path.parent().unwrap_or(Path::new("."));
+    let index_path = dir.join(index_file_name(base));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(log_path)
+        .map_err(|e| LogError::io(log_path, e))?;
+    if !check_file_header(&file, log_path, &index_path, base, events)? {
+        return Ok(None);
+    }
+    let len = file
+        .metadata()
+        .map_err(|e| LogError::io(log_path, e))?
+        .len();
+    let loaded = load_index(&index_path, base, len);
+    let full = is_last || loaded.problem.is_some();
+    let start = scan_start(&file, base, &loaded.entries, full, interval);
+    let end = scan_frames(&file, log_path, base, len, start)?;
+    if let Some(reason) = end.bad {
+        file.set_len(end.pos)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| LogError::io(log_path, e))?;
+        let action = RecoveryAction::TruncatedTail {
+            at: end.pos,
+            removed_bytes: len - end.pos,
+        };
+        let why = format!("truncated at position {}: {reason}", end.pos);
+        report(events, log_path, action, why);
+    }
+    let index_file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&index_path)
+        .map_err(|e| LogError::io(&index_path, e))?;
+    if loaded.problem.is_some() || loaded.entries != end.index.entries() {
+        write_index(&index_file, base, end.index.entries())
+            .map_err(|e| LogError::io(&index_path, e))?;
+        let why = loaded
+            .problem
+            .unwrap_or_else(|| "index did not match the segment data".into());
+        report(
+            events,
+            &index_path,
+            RecoveryAction::RebuiltIndex,
+            format!("index rebuilt: {why}"),
+        );
+    }
+    let state = SegmentState {
+        size: end.pos,
+        next_offset: end.next_offset,
+        max_timestamp_us: end.max_ts_us,
+        index: end.index,
+    };
+    Ok(Some(Segment::from_parts(
+        base,
+        log_path.to_path_buf(),
+        index_path,
+        file,
+        index_file,
+        state,
+    )))
+}
+
+/// Recovers every segment of the partition in `dir` (creating the directory and a first
+/// segment when there is none).
+pub(crate) fn recover_partition(
+    dir: &Path,
+    interval: u64,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<Recovered> {
+    std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    let logs = list_dir(dir, events)?;
+    let last_base = logs.keys().next_back().copied();
+    let mut segments: Vec<Arc<Segment>> = Vec::new();
+    let mut resume_at = 0u64;
+    for (&base, path) in &logs {
+        resume_at = resume_at.max(base);
+        if let Some(prev) = segments.last().filter(|p| p.next_offset() != base) {
+            // A gap (an earlier segment was cut short or quarantined): offsets must stay dense.
+            let why = format!(
+                "segment does not follow on from offset {}",
+                prev.next_offset()
+            );
+            quarantine_segment(path, base, why, events)?;
+            continue;
+        }
+        let is_last = Some(base) == last_base;
+        if let Some(seg) = recover_segment(path, base, is_last, interval, events)? {
+            segments.push(Arc::new(seg));
+        }
+    }
+    drop_empty_segments(&mut segments, events)?;
+    if segments.is_empty() {
+        segments.push(Arc::new(Segment::create(dir, resume_at, interval)?));
+        crate::checkpoint::sync_dir(dir)?;
+    }
+    let log_start_offset = resolve_log_start(dir, &segments, events);
+    Ok(Recovered {
+        segments,
+        log_start_offset,
+    })
+}
+
+fn quarantine_segment(
+    path: &Path,
+    base: u64,
+    why: String,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<()> {
+    quarantine(path, why, events)?;
+    let index_path = path.with_file_name(index_file_name(base));
+    if index_path.exists() {
+        quarantine(&index_path, "its segment was quarantined".into(), events)?;
+    }
+    Ok(())
+}
+
+/// Deletes empty segments other than the last (a crash right after a roll leaves one).
+fn drop_empty_segments(
+    segments: &mut Vec<Arc<Segment>>,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<()> {
+    let count = segments.len();
+    let mut kept = Vec::with_capacity(count);
+    for (i, seg) in segments.drain(..).enumerate() {
+        if seg.is_empty() && i + 1 < count {
+            seg.remove_files()?;
+            let why = "segment holds no frame and is not the last".to_string();
+            report(
+                events,
+                seg.log_path(),
+                RecoveryAction::RemovedEmptySegment,
+                why,
+            );
+        } else {
+            kept.push(seg);
+        }
+    }
+    *segments = kept;
+    Ok(())
+}
+
+/// The log start: the persisted DeleteRecords point if sound, never below the first segment
+/// nor beyond the data.
+fn resolve_log_start(
+    dir: &Path,
+    segments: &[Arc<Segment>],
+    events: &mut Vec<RecoveryEvent>,
+) -> u64 {
+    let first = segments.first().map_or(0, |s| s.base_offset());
+    let end = segments.last().map_or(0, |s| s.next_offset());
+    match read_log_start(dir) {
+        Ok(None) => first,
+        Ok(Some(start)) if start <= end => start.max(first),
+        Ok(Some(start)) => {
+            let why = format!("persisted log start {start} is beyond the data (ends at {end})");
+            let path = dir.join(LOG_START_FILE_NAME);
+            report(
+                events,
+                &path,
+                RecoveryAction::LogStartReset { to: end },
+                why,
+            );
+            end
+        }
+        Err((path, why)) => {
+            let why = format!("unreadable log start checkpoint: {why}");
+            report(
+                events,
+                &path,
+                RecoveryAction::LogStartReset { to: first },
+                why,
+            );
+            first
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! One segment: the `<base_offset:020>.log` data file with its `<base_offset:020>.index` sparse
+//! index. Both files start with a [`SEGMENT_FILE_HEADER_BYTES`] header (magic, format version,
+//! base offset, CRC-32C of the header); the `.log` then holds frames back to back.
+//!
+//! A segment is shared (`Arc`) between the writer and readers. Only the partition's writer (under
+//! its lock) appends; readers use positional reads on the same file handle and only look at bytes
+//! below the published `size`, so they never see a half-written frame.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use bytes::Bytes;
+
+use crate::error::{LogError, Result};
+use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
+use crate::index::{IndexEntry, SegmentIndex};
+use crate::limits::{FRAME_PAYLOAD_BYTES_MAX, SEGMENT_FILE_HEADER_BYTES};
+use crate::sync_util::{lock, read_lock, write_lock};
+
+/// Magic of a segment data file.
+pub(crate) const LOG_MAGIC: [u8; 4] = *b"WPLG";
+/// Magic of a segment index file.
+pub(crate) const INDEX_MAGIC: [u8; 4] = *b"WPIX";
+/// Version of the segment file layout written by this build.
+pub(crate) const SEGMENT_FORMAT_VERSION: u8 = 1;
+
+/// Encodes a segment file header: `magic, version, 3 reserved, base_offset, crc32c, 4 reserved`.
+pub(crate) fn encode_file_header(magic: [u8; 4], base_offset: u64) -> [u8; 24] {
+    let mut b = [0u8; SEGMENT_FILE_HEADER_BYTES as usize];
+    b[0..4].copy_from_slice(&magic);
+    b[4] = SEGMENT_FORMAT_VERSION;
+    b[8..16].copy_from_slice(&base_offset.to_le_bytes());
+    let crc = crc32c::crc32c(&b[0..16]);
+    b[16..20].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decodes a segment file header, returning its base offset or why it is unusable.
+pub(crate) fn decode_file_header(magic: [u8; 4], b: &[u8]) -> Result<u64, &'static str> {
+    let b: &[u8; SEGMENT_FILE_HEADER_BYTES as usize] = b
+        .try_into()
+        .map_err(|_| "file header has the wrong length")?;
+    if b[0..4] != magic {
+        return Err("bad magic");
+    }
+    let stored = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);
+    if crc32c::crc32c(&b[0..16]) != stored {
+        return Err("file header checksum mismatch");
+    }
+    if b[4] != SEGMENT_FORMAT_VERSION {
+        return Err("unknown segment format version");
+    }
+    let mut base = [0u8; 8];
+    base.copy_from_slice(&b[8..16]);
+    Ok(u64::from_le_bytes(base))
+}
+
+/// `<base_offset:020>.log`.
+pub(crate) fn log_file_name(base_offset: u64) -> String {
+    format!("{base_offset:020}.log")
+}
+
+/// `<base_offset:020>.index`.
+pub(crate) fn index_file_name(base_offset: u64) -> String {
+    format!("{base_offset:020}.index")
+}
+
+/// Which of a segment's two files a name denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SegmentFileKind {
+    Log,
+    Index,
+}
+
+/// Parses `<20 digits>.log` / `<20 digits>.index`; anything else is not a segment file.
+pub(crate) fn parse_segment_file_name(name: &str) -> Option<(u64, SegmentFileKind)> {
+    let (stem, kind) = if let Some(stem) = name.strip_suffix(".log") {
+        (stem, SegmentFileKind::Log)
+    } else {
+        (name.strip_suffix(".index")?, SegmentFileKind::Index)
+    };
+    if stem.len() != 20 || !stem.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((stem.parse().ok()?, kind))
+}
+
+/// What recovery established about a segment's contents, used to build a live [`Segment`].
+pub(crate) struct SegmentState {
+    pub(crate) size: u64,
+    pub(crate) next_offset: u64,
+    pub(crate) max_timestamp_us: i64,
+    pub(crate) index: SegmentIndex,
+}
+
+/// A live segment, shared between the writer and readers.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: u64,
+    log_path: PathBuf,
+    index_path: PathBuf,
+    file: File,
+    index_file: File,
+    index: RwLock<SegmentIndex>,
+    /// Bytes of the `.log` that hold whole frames (file header included).
+    size: AtomicU64,
+    /// Offset one past the last frame written.
+    next_offset: AtomicU64,
+    /// Largest frame max timestamp in the segment; `i64::MIN` while empty.
+    max_timestamp_us: AtomicI64,
+    /// Wall-clock time (µs) of the first append seen by this process, for `segment_ms`.
+    first_append_us: Mutex<Option<i64>>,
+}
+
+fn open_rw(path: &Path, create_new: bool) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true);
+    if create_new {
+        opts.create(true).truncate(true);
+    }
+    opts.open(path).map_err(|e| LogError::io(path, e))
+}
+
+impl Segment {
+    /// Creates the two files of a new, empty segment starting at `base_offset`.
+    pub(crate) fn create(dir: &Path, base_offset: u64, index_interval: u64) -> Result<Self> {
+        let log_path = dir.join(log_file_name(base_offset));
+        let index_path = dir.join(index_file_name(base_offset));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&log_path)
+            .map_err(|e| LogError::io(&log_path, e))?;
+        file.write_all_at(&encode_file_header(LOG_MAGIC, base_offset), 0)
+            .map_err(|e| LogError::io(&log_path, e))?;
+        let index_file = open_rw(&index_path, true)?;
+        crate::index::write_index(&index_file, base_offset, &[])
+            .map_err(|e| LogError::io(&index_path, e))?;
+        let state = SegmentState {
+            size: SEGMENT_FILE_HEADER_BYTES,
+            next_offset: base_offset,
+            max_timestamp_us: i64::MIN,
+            index: SegmentIndex::new(index_interval),
+        };
+        Ok(Self::from_parts(
+            base_offset,
+            log_path,
+            index_path,
+            file,
+            index_file,
+            state,
+        ))
+    }
+
+    /// Builds a live segment from files recovery has checked (and fixed) already.
+    pub(crate) fn from_parts(
+        base_offset: u64,
+        log_path: PathBuf,
+        index_path: PathBuf,
+        file: File,
+        index_file: File,
+        state: SegmentState,
+    ) -> Self {
+        assert!(
+            state.size >= SEGMENT_FILE_HEADER_BYTES,
+            "segment smaller than its header"
+        );
+        assert!(
+            state.next_offset >= base_offset,
+            "segment ends before it starts"
+        );
+        Self {
+            base_offset,
+            log_path,
+            index_path,
+            file,
+            index_file,
+            index: RwLock::new(state.index),
+            size: AtomicU64::new(state.size),
+            next_offset: AtomicU64::new(state.next_offset),
+            max_timestamp_us: AtomicI64::new(state.max_timestamp_us),
+            first_append_us: Mutex::new(None),
+        }
+    }
+
+    /// Offset of the segment's first frame (also in its file names).
+    pub(crate) fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    /// Offset one past the segment's last frame.
+    pub(crate) fn next_offset(&self) -> u64 {
+        self.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Bytes of whole frames plus the file header.
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    /// Whether the segment holds no frame.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.next_offset() == self.base_offset
+    }
+
+    /// Largest max timestamp of any frame, `i64::MIN` when empty.
+    pub(crate) fn max_timestamp_us(&self) -> i64 {
+        self.max_timestamp_us.load(Ordering::Acquire)
+    }
+
+    /// When this process first appended to the segment (None if it has not).
+    pub(crate) fn first_append_us(&self) -> Option<i64> {
+        *lock(&self.first_append_us)
+    }
+
+    /// Path of the `.log` file.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Appends one frame at the end. Called only by the partition writer, under its lock.
+    pub(crate) fn append(&self, header: &FrameHeader, payload: &[u8], now_us: i64) -> Result<()> {
+        let pos = self.size();
+        let next = self.next_offset();
+        assert_eq!(header.base_offset, next, "frame offsets must be contiguous");
+        assert_eq!(
+            payload.len() as u64,
+            u64::from(header.payload_length),
+            "payload length"
+        );
+        let rel = u32::try_from(header.base_offset - self.base_offset).map_err(|_| {
+            LogError::LimitExceeded {
+                name: "segment offset span",
+                value: header.base_offset - self.base_offset,
+                max: u64::from(u32::MAX),
+            }
+        })?;
+        let position = u32::try_from(pos).map_err(|_| LogError::LimitExceeded {
+            name: "segment position",
+            value: pos,
+            max: u64::from(u32::MAX),
+        })?;
+        let io = |e| LogError::io(&self.log_path, e);
+        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
+        self.file
+            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
+            .map_err(io)?;
+        let running = self.max_timestamp_us().max(header.max_timestamp_us);
+        let entry = write_lock(&self.index).on_frame(rel, position, header.frame_bytes(), running);
+        if let Some(entry) = entry {
+            self.write_index_entry(&entry)?;
+        }
+        self.max_timestamp_us.store(running, Ordering::Release);
+        self.size
+            .store(pos + header.frame_bytes(), Ordering::Release);
+        self.next_offset
+            .store(header.next_offset(), Ordering::Release);
+        lock(&self.first_append_us).get_or_insert(now_us);
+        Ok(())
+    }
+
+    fn write_index_entry(&self, entry: &IndexEntry) -> Result<()> {
+        let count = read_lock(&self.index).entries().len() as u64;
+        assert!(count > 0, "entry written before it was recorded");
+        let at = SEGMENT_FILE_HEADER_BYTES + (count - 1) * crate::limits::INDEX_ENTRY_BYTES;
+        self.index_file
+            .write_all_at(&entry.encode(), at)
+            .map_err(|e| LogError::io(&self.index_path, e))
+    }
+
+    /// Position from which a forward scan finds the frame holding `offset`.
+    pub(crate) fn position_for_offset(&self, offset: u64) -> u64 {
+        let rel = offset.saturating_sub(self.base_offset);
+        read_lock(&self.index).position_for_offset(rel)
+    }
+
+    /// Position from which a forward scan finds the first frame with max timestamp >= `ts_us`.
+    pub(crate) fn position_for_timestamp(&self, ts_us: i64) -> u64 {
+        read_lock(&self.index).position_for_timestamp(ts_us)
+    }
+
+    /// Reads and checks the frame header at `pos` (which must be below `size`).
+    pub(crate) fn read_header(&self, pos: u64) -> Result<FrameHeader> {
+        let mut b = [0u8; FRAME_HEADER_BYTES];
+        self.file
+            .read_exact_at(&mut b, pos)
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        let header = FrameHeader::decode(&b)?;
+        if header.payload_length > FRAME_PAYLOAD_BYTES_MAX
+            || pos + header.frame_bytes() > self.size()
+        {
+            return Err(LogError::CorruptFrame {
+                reason: "frame runs past the segment end",
+            });
+        }
+        Ok(header)
+    }
+
+    /// Reads the payload of the frame at `pos` and checks its checksum.
+    pub(crate) fn read_payload(&self, pos: u64, header: &FrameHeader) -> Result<Bytes> {
+        assert!(
+            header.payload_length <= FRAME_PAYLOAD_BYTES_MAX,
+            "unchecked frame header"
+        );
+        let mut payload = vec![0u8; header.payload_length as usize];
+        self.file
+            .read_exact_at(&mut payload, pos + FRAME_HEADER_BYTES as u64)
+            .map_err(|e| LogError::io(&self.log_path, e))?;
+        header.check_payload(&payload)?;
+        Ok(Bytes::from(payload))
+    }
+
+    /// `fdatasync` of the data file: everything appended so far is on disk afterwards.
+    pub(crate) fn sync_data(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| LogError::io(&self.log_path, e))
+    }
+
+    /// Syncs data and index: done once when the segment stops being the active one.
+    pub(crate) fn finish(&self) -> Result<()> {
+        self.sync_data()?;
+        self.index_file
+            .sync_data()
+            .map_err(|e| LogError::io(&self.index_path, e))
+    }
+
+    /// Deletes both files. Readers that still hold the segment keep reading through their open
+    /// handle; the space is freed when the last one lets go.
+    pub(crate) fn remove_files(&self) -> Result<()> {
+        for path in [&self.log_path, &self.index_path] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io(path, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn file_header_round_trips_and_detects_damage() {
+        let h = encode_file_header(LOG_MAGIC, 12345);
+        assert_eq!(decode_file_header(LOG_MAGIC, &h), Ok(12345));
+        assert!(decode_file_header(INDEX_MAGIC, &h).is_err());
+        for i in 0..20 * 8 {
+            let mut b = h;
+            b[i / 8] ^= 1 << (i % 8);
+            assert!(decode_file_header(LOG_MAGIC, &b).is_err(), "bit {i}");
+        }
+        assert!(decode_file_header(LOG_MAGIC, &h[..10]).is_err());
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(
+            parse_segment_file_name(&log_file_name(42)),
+            Some((42, SegmentFileKind::Log))
+        );
+        assert_eq!(
+            parse_segment_file_name(&index_file_name(u64::MAX)),
+            Some((u64::MAX, SegmentFileKind::Index))
+        );
+        for bad in [
+            "abc.log",
+            "12.index",
+            "0000000000000000000a.log",
+            "99999999999999999999.log",
+        ] {
+            assert_eq!(parse_segment_file_name(bad), None, "{bad}");
+        }
+    }
+}

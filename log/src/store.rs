@@ -1,0 +1,253 @@
+//! [`Log`]: the one owner of the catalog and of every open partition. Readers take a
+//! [`CatalogSnapshot`] without locking; mutations are serialised by one mutex (the single writer),
+//! build a new snapshot, persist it, and swap it in.
+//!
+//! Crash safety comes from the order of operations. Creating: make the directories and open the
+//! partitions first, then persist the catalog, so a crash in between leaves only orphan
+//! directories (reported at open, removed when the id is reused). Deleting: persist the catalog
+//! first, then remove the files, so a crash in between again leaves only orphans and never a
+//! catalog entry pointing at half-deleted data.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use crate::catalog::{self, CatalogFile, TopicRecord};
+use crate::catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
+use crate::catalog_scan::{self, DataDirFinding, FindingKind};
+use crate::config::LogConfig;
+use crate::error::{LogError, Result};
+use crate::maintenance::Maintenance;
+use crate::{PartitionLog, RecoveryEvent};
+
+/// Everything opening the log noticed, for the broker to log or expose. Nothing in here stopped
+/// the open; errors that do are returned as `Err` instead.
+#[derive(Debug, Default)]
+pub struct OpenReport {
+    /// What each partition's recovery did (truncated tails, rebuilt indexes, ...).
+    pub events: Vec<RecoveryEvent>,
+    /// What the data directory held that the catalog did not account for, and what was done.
+    pub findings: Vec<DataDirFinding>,
+}
+
+/// The storage engine's front door: streams, topics and their partition logs. `Send + Sync`,
+/// shared as `Arc<Log>`. Call [`Log::shutdown`] before dropping it to sync everything; a plain
+/// drop only stops the maintenance thread.
+pub struct Log {
+    config: LogConfig,
+    /// The current catalog; shared with the maintenance thread, which reads it every round.
+    catalog: Arc<ArcSwap<CatalogSnapshot>>,
+    /// The single writer. Held for a whole mutation (validate, touch files, persist, swap) so
+    /// two mutations can never interleave; readers never take it. A std mutex: mutations are
+    /// rare, short and synchronous, and nothing awaits while holding it.
+    writer: Mutex<()>,
+    /// The background thread; `None` once shut down.
+    maintenance: Mutex<Option<Maintenance>>,
+    /// Set by [`Log::shutdown`]; mutations are refused afterwards.
+    shut_down: AtomicBool,
+}
+
+// `Log` is shared across the runtime's threads as `Arc<Log>`; keep that true at compile time.
+const _: fn() = || {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<Log>();
+    shared_across_threads::<CatalogSnapshot>();
+};
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("data_dir", &self.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Log {
+    /// Opens (or creates) the log in `config.data_dir`: restores the catalog, recovers every
+    /// partition it lists, reports whatever else the directory holds, and starts the maintenance
+    /// thread.
+    pub fn open(config: LogConfig) -> Result<(Arc<Log>, OpenReport)> {
+        let data_dir = config.data_dir.clone();
+        fs::create_dir_all(&data_dir).map_err(|error| LogError::io(&data_dir, error))?;
+        let mut report = OpenReport::default();
+        let loaded = catalog::load(&data_dir)?;
+        if let Some(path) = loaded.removed_tmp {
+            report.findings.push(DataDirFinding {
+                path,
+                kind: FindingKind::RemovedCatalogTmp,
+            });
+        }
+        let file = match loaded.catalog {
+            Some(file) => file,
+            None => {
+                let empty = CatalogFile::empty();
+                catalog::store(&data_dir, &empty)?;
+                empty
+            }
+        };
+        report
+            .findings
+            .extend(catalog_scan::scan(&data_dir, &file)?);
+        let streams = open_streams(&config, &file, &mut report)?;
+        for finding in &report.findings {
+            tracing::warn!(path = %finding.path.display(), kind = ?finding.kind, "data directory");
+        }
+        let catalog = Arc::new(ArcSwap::from_pointee(CatalogSnapshot::new(streams)));
+        let maintenance = Maintenance::start(Arc::clone(&catalog), &config)?;
+        let log = Log {
+            config,
+            catalog,
+            writer: Mutex::new(()),
+            maintenance: Mutex::new(Some(maintenance)),
+            shut_down: AtomicBool::new(false),
+        };
+        Ok((Arc::new(log), report))
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The current catalog. Lock-free; the snapshot stays valid (and unchanged) however long the
+    /// caller keeps it, even across later mutations.
+    pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
+        self.catalog.load_full()
+    }
+
+    /// The partition log with these ids, if it exists in the current catalog.
+    pub fn partition(
+        &self,
+        stream_id: u32,
+        topic_id: u32,
+        partition_id: u32,
+    ) -> Option<Arc<PartitionLog>> {
+        self.snapshot()
+            .topic(stream_id, topic_id)?
+            .partition(partition_id)
+            .cloned()
+    }
+
+    /// Syncs every partition to disk. Tries them all and returns the first error.
+    pub fn flush(&self) -> Result<()> {
+        let snapshot = self.snapshot();
+        let mut first_error = None;
+        for partition in snapshot.all_partitions() {
+            match partition.sync() {
+                Ok(()) | Err(LogError::PartitionDeleted) => {}
+                Err(error) => {
+                    tracing::warn!(partition = partition.id(), %error, "sync failed");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Stops the maintenance thread, refuses further catalog changes and syncs everything.
+    /// Idempotent: later calls only sync again.
+    pub fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
+        // Wait for a mutation in flight to finish before the final sync.
+        drop(self.writer.lock().unwrap_or_else(PoisonError::into_inner));
+        let maintenance = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut maintenance) = maintenance {
+            maintenance.stop();
+        }
+        self.flush()
+    }
+
+    /// Takes the single-writer lock, refusing once the log is shut down. Poisoning is ignored:
+    /// the lock guards no data (the state is in the snapshot, replaced only whole).
+    pub(crate) fn begin_mutation(&self) -> Result<MutexGuard<'_, ()>> {
+        let guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(LogError::ShuttingDown);
+        }
+        Ok(guard)
+    }
+
+    /// Persists a new catalog built from `streams` and makes it current. Callers hold the writer
+    /// lock. Persisting comes first: if it fails, readers keep seeing the old catalog.
+    pub(crate) fn commit(&self, streams: BTreeMap<u32, Arc<StreamMeta>>) -> Result<()> {
+        let snapshot = CatalogSnapshot::new(streams);
+        catalog::store(&self.config.data_dir, &snapshot.to_file())?;
+        self.catalog.store(Arc::new(snapshot));
+        Ok(())
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        let maintenance = self
+            .maintenance
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut maintenance) = maintenance.take() {
+            maintenance.stop();
+        }
+    }
+}
+
+/// Opens every partition the catalog lists, in id order, collecting recovery events. A listed
+/// partition whose directory is missing is reported, then created empty by the open.
+fn open_streams(
+    config: &LogConfig,
+    file: &CatalogFile,
+    report: &mut OpenReport,
+) -> Result<BTreeMap<u32, Arc<StreamMeta>>> {
+    let mut streams = BTreeMap::new();
+    for record in &file.streams {
+        let mut topics = BTreeMap::new();
+        for topic in &record.topics {
+            let meta = open_topic(config, record.id, topic, report)?;
+            topics.insert(topic.id, Arc::new(meta));
+        }
+        let stream = StreamMeta {
+            id: record.id,
+            name: record.name.clone(),
+            created_at_us: record.created_at_us,
+            topics,
+        };
+        streams.insert(record.id, Arc::new(stream));
+    }
+    Ok(streams)
+}
+
+/// Opens the partitions of one persisted topic.
+fn open_topic(
+    config: &LogConfig,
+    stream_id: u32,
+    topic: &TopicRecord,
+    report: &mut OpenReport,
+) -> Result<TopicMeta> {
+    let mut partitions = Vec::new();
+    for partition_id in 0..topic.partition_count {
+        let dir = catalog::partition_dir(&config.data_dir, stream_id, topic.id, partition_id);
+        if !dir.is_dir() {
+            report.findings.push(DataDirFinding {
+                path: dir.clone(),
+                kind: FindingKind::MissingPartitionDirectory,
+            });
+        }
+        let (partition, events) =
+            PartitionLog::open(dir, partition_id, topic.settings.clone(), config)?;
+        report.events.extend(events);
+        partitions.push(partition);
+    }
+    Ok(TopicMeta {
+        id: topic.id,
+        stream_id,
+        name: topic.name.clone(),
+        created_at_us: topic.created_at_us,
+        settings: topic.settings.clone(),
+        partitions,
+    })
+}
