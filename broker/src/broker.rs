@@ -1,0 +1,201 @@
+//! The broker's lifecycle: open the log, bind the listeners, serve until asked to stop, drain,
+//! and sync the log. [`crate::run`] and the in-process tests both go through [`Broker`], so the
+//! binary and the tests share one path.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use whippet_log::{Log, OpenReport};
+
+use crate::config::Settings;
+use crate::context::{BoundAddrs, BrokerContext};
+use crate::error::BrokerError;
+use crate::{http, kafka, limits, native};
+
+/// A broker whose log is open and whose listeners are bound, not yet serving. Splitting start
+/// from serve lets the caller learn the bound addresses (port 0) before any traffic flows.
+pub struct Broker {
+    ctx: Arc<BrokerContext>,
+    kafka: TcpListener,
+    native: TcpListener,
+    http: TcpListener,
+}
+
+impl Broker {
+    /// Opens (recovering) the log in the configured data directory and binds the three
+    /// listeners. On a bind failure the log is shut down again before the error is returned.
+    pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
+        let log = open_log(&settings).await?;
+        match bind_all(&settings).await {
+            Ok((kafka, native, http, addrs)) => {
+                let ctx = BrokerContext::new(
+                    log,
+                    addrs,
+                    settings.kafka_stream.clone(),
+                    settings.root.clone(),
+                );
+                Ok(Self {
+                    ctx: Arc::new(ctx),
+                    kafka,
+                    native,
+                    http,
+                })
+            }
+            Err(bind_error) => {
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                Err(bind_error)
+            }
+        }
+    }
+
+    /// The addresses the listeners actually bound.
+    pub fn addrs(&self) -> BoundAddrs {
+        self.ctx.addrs
+    }
+
+    /// The shared context handlers see (for tests and embedding).
+    pub fn context(&self) -> &Arc<BrokerContext> {
+        &self.ctx
+    }
+
+    /// Serves all three protocols until `shutdown` completes, then stops accepting, drains open
+    /// connections (at most [`limits::SHUTDOWN_DRAIN_MS_MAX`]) and shuts the log down.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), BrokerError> {
+        let Self {
+            ctx,
+            kafka,
+            native,
+            http,
+        } = self;
+        let token = CancellationToken::new();
+        let mut listeners: JoinSet<&'static str> = JoinSet::new();
+        let (kafka_ctx, native_ctx, http_ctx) =
+            (Arc::clone(&ctx), Arc::clone(&ctx), Arc::clone(&ctx));
+        let (kafka_token, native_token, http_token) = (token.clone(), token.clone(), token.clone());
+        listeners.spawn(async move {
+            kafka::serve(kafka, kafka_ctx, kafka_token).await;
+            "kafka"
+        });
+        listeners.spawn(async move {
+            native::serve(native, native_ctx, native_token).await;
+            "native"
+        });
+        listeners.spawn(async move {
+            http::serve(http, http_ctx, http_token).await;
+            "http"
+        });
+
+        let stopped_early = tokio::select! {
+            () = shutdown => None,
+            stopped = listeners.join_next() => Some(stopped),
+        };
+        info!("shutting down: no new connections; draining open ones");
+        token.cancel();
+        wait_listeners(&mut listeners).await;
+        let log = Arc::clone(&ctx.log);
+        drop(ctx);
+        let shutdown_result = shutdown_log(log).await;
+        if let Some(stopped) = stopped_early {
+            let listener = match stopped {
+                Some(Ok(name)) => name,
+                _ => "unknown",
+            };
+            error!(listener, "listener stopped before shutdown was requested");
+            return Err(BrokerError::ListenerStopped { listener });
+        }
+        shutdown_result?;
+        info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Waits for the accept loops, each of which drains its own connections within the drain
+/// deadline; the extra second only covers the aborts themselves.
+async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
+    let deadline = Duration::from_millis(limits::SHUTDOWN_DRAIN_MS_MAX + 1_000);
+    let finished = tokio::time::timeout(deadline, async {
+        while let Some(result) = listeners.join_next().await {
+            if let Err(join_error) = result {
+                error!(%join_error, "listener task failed");
+            }
+        }
+    })
+    .await;
+    if finished.is_err() {
+        warn!("listeners did not stop in time; aborting them");
+        listeners.shutdown().await;
+    }
+}
+
+async fn open_log(settings: &Settings) -> Result<Arc<Log>, BrokerError> {
+    let config = settings.log_config();
+    let data_dir = config.data_dir.clone();
+    // Recovery reads files; keep it off the async workers.
+    let opened = tokio::task::spawn_blocking(move || Log::open(config))
+        .await
+        .map_err(BrokerError::StorageTask)?;
+    let (log, report) = opened.map_err(|source| BrokerError::OpenLog {
+        data_dir: data_dir.clone(),
+        source,
+    })?;
+    report_open(&data_dir, &report);
+    Ok(log)
+}
+
+/// One summary line of what recovery did; each event was already logged by the log itself.
+fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
+    let events = report.events.len();
+    let findings = report.findings.len();
+    if events + findings == 0 {
+        info!(data_dir = %data_dir.display(), "log opened cleanly");
+    } else {
+        warn!(data_dir = %data_dir.display(), events, findings, "log opened after recovery");
+    }
+}
+
+async fn shutdown_log(log: Arc<Log>) -> Result<(), BrokerError> {
+    tokio::task::spawn_blocking(move || log.shutdown())
+        .await
+        .map_err(BrokerError::StorageTask)?
+        .map_err(BrokerError::ShutdownLog)
+}
+
+async fn bind_all(
+    settings: &Settings,
+) -> Result<(TcpListener, TcpListener, TcpListener, BoundAddrs), BrokerError> {
+    let (kafka, kafka_addr) = bind("kafka", settings.kafka_addr).await?;
+    let (native, native_addr) = bind("native", settings.native_addr).await?;
+    let (http, http_addr) = bind("http", settings.http_addr).await?;
+    let addrs = BoundAddrs {
+        kafka: kafka_addr,
+        native: native_addr,
+        http: http_addr,
+    };
+    Ok((kafka, native, http, addrs))
+}
+
+async fn bind(
+    listener: &'static str,
+    addr: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), BrokerError> {
+    let bound = TcpListener::bind(addr)
+        .await
+        .map_err(|source| BrokerError::Bind {
+            listener,
+            addr,
+            source,
+        })?;
+    let local = bound
+        .local_addr()
+        .map_err(|source| BrokerError::LocalAddr { listener, source })?;
+    info!(listener, addr = %local, "listening");
+    Ok((bound, local))
+}

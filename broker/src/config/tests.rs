@@ -1,0 +1,304 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> EnvMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(args: &[&str], env: &EnvMap) -> Result<Settings, ConfigError> {
+    let mut full = vec!["whippet"];
+    full.extend_from_slice(args);
+    Settings::load(full, env)
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("whippet.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn defaults_without_any_layer() {
+    let settings = load(&[], &EnvMap::new()).unwrap();
+    assert_eq!(settings.data_dir, PathBuf::from("data"));
+    assert_eq!(settings.kafka_addr.to_string(), "127.0.0.1:9092");
+    assert_eq!(settings.native_addr.to_string(), "127.0.0.1:8090");
+    assert_eq!(settings.http_addr.to_string(), "127.0.0.1:3000");
+    assert_eq!(settings.fsync, FsyncPolicy::Interval);
+    assert_eq!(settings.fsync_interval_ms, 1000);
+    assert_eq!(settings.kafka_stream, "kafka");
+    assert_eq!(settings.root.username, "iggy");
+    assert_eq!(settings.root.password, "iggy");
+    assert_eq!(settings.log_level, "info");
+}
+
+#[test]
+fn file_then_env_then_flag_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        "data_dir = \"/from/file\"\nkafka_addr = \"127.0.0.1:1001\"\n\
+         native_addr = \"127.0.0.1:1002\"\nfsync = \"never\"\n",
+    );
+    let env = env(&[
+        ("WHIPPET_DATA_DIR", "/from/env"),
+        ("WHIPPET_KAFKA_ADDR", "127.0.0.1:2001"),
+    ]);
+
+    let file_only = load(&["--config", &path], &EnvMap::new()).unwrap();
+    assert_eq!(file_only.data_dir, PathBuf::from("/from/file"));
+    assert_eq!(file_only.fsync, FsyncPolicy::Never);
+
+    let with_env = load(&["--config", &path], &env).unwrap();
+    assert_eq!(with_env.data_dir, PathBuf::from("/from/env"));
+    assert_eq!(with_env.kafka_addr.port(), 2001);
+    // Settings the env does not name still come from the file.
+    assert_eq!(with_env.native_addr.port(), 1002);
+
+    let with_flag = load(&["--config", &path, "--data-dir", "/from/flag"], &env).unwrap();
+    assert_eq!(with_flag.data_dir, PathBuf::from("/from/flag"));
+    assert_eq!(with_flag.kafka_addr.port(), 2001);
+    assert_eq!(with_flag.fsync, FsyncPolicy::Never);
+}
+
+#[test]
+fn config_path_from_env_and_flag_wins() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let env_path = write_config(&first, "kafka_stream = \"from-env-file\"\n");
+    let flag_path = write_config(&second, "kafka_stream = \"from-flag-file\"\n");
+    let env = env(&[(ENV_CONFIG, &env_path)]);
+    assert_eq!(load(&[], &env).unwrap().kafka_stream, "from-env-file");
+    let settings = load(&["--config", &flag_path], &env).unwrap();
+    assert_eq!(settings.kafka_stream, "from-flag-file");
+}
+
+#[test]
+fn every_setting_is_wired_to_flag_env_and_file() {
+    let flag_args = [
+        "--data-dir=/f",
+        "--kafka-addr=127.0.0.1:1",
+        "--native-addr=127.0.0.1:2",
+        "--http-addr=127.0.0.1:3",
+        "--fsync=always",
+        "--fsync-interval-ms=7",
+        "--kafka-stream=ks",
+        "--root-username=u",
+        "--root-password=p",
+        "--log-level=debug",
+    ];
+    let values = [
+        "/f",
+        "127.0.0.1:1",
+        "127.0.0.1:2",
+        "127.0.0.1:3",
+        "always",
+        "7",
+        "ks",
+        "u",
+        "p",
+    ];
+    let from_flags = load(&flag_args, &EnvMap::new()).unwrap();
+
+    let env: EnvMap = SETTING_NAMES
+        .iter()
+        .zip(values.iter().chain(["debug"].iter()))
+        .map(|(name, value)| (env_var_name(name), value.to_string()))
+        .collect();
+    let from_env = load(&[], &env).unwrap();
+    assert_eq!(from_flags, from_env);
+
+    let dir = tempfile::tempdir().unwrap();
+    let toml: String = SETTING_NAMES
+        .iter()
+        .zip(values.iter().chain(["debug"].iter()))
+        .map(|(name, value)| match *name {
+            "fsync_interval_ms" => format!("{name} = {value}\n"),
+            _ => format!("{name} = \"{value}\"\n"),
+        })
+        .collect();
+    let path = write_config(&dir, &toml);
+    let from_file = load(&["--config", &path], &EnvMap::new()).unwrap();
+    assert_eq!(from_flags, from_file);
+    assert_eq!(from_file.fsync_interval_ms, 7);
+    assert_eq!(from_file.root.password, "p");
+}
+
+#[test]
+fn help_documents_every_flag_and_env_var() {
+    let ConfigError::Cli(error) = load(&["--help"], &EnvMap::new()).unwrap_err() else {
+        panic!("--help must come back as a clap error to print");
+    };
+    let help = error.to_string();
+    for name in SETTING_NAMES {
+        assert!(
+            help.contains(&flag_name(name)),
+            "help lacks {}",
+            flag_name(name)
+        );
+        assert!(
+            help.contains(&env_var_name(name)),
+            "help lacks {}",
+            env_var_name(name)
+        );
+    }
+    assert!(help.contains("--config") && help.contains(ENV_CONFIG));
+}
+
+#[test]
+fn unknown_file_key_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, "data_dir = \"x\"\n\nkafka_adress = \"127.0.0.1:1\"\n");
+    let error = load(&["--config", &path], &EnvMap::new()).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("kafka_adress"), "{text}");
+    assert!(text.contains("line 3"), "{text}");
+    assert!(matches!(error, ConfigError::ParseFile { line: 3, .. }));
+}
+
+#[test]
+fn bad_file_value_and_missing_file_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, "fsync = \"sometimes\"\n");
+    let error = load(&["--config", &path], &EnvMap::new()).unwrap_err();
+    assert!(
+        matches!(error, ConfigError::ParseFile { line: 1, .. }),
+        "{error}"
+    );
+
+    let missing = dir.path().join("absent.toml");
+    let error = load(&["--config", missing.to_str().unwrap()], &EnvMap::new()).unwrap_err();
+    assert!(matches!(error, ConfigError::ReadFile { .. }), "{error}");
+}
+
+#[test]
+fn oversized_file_is_rejected_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "#".repeat(limits::CONFIG_FILE_BYTES_MAX as usize + 1);
+    let path = write_config(&dir, &big);
+    let error = load(&["--config", &path], &EnvMap::new()).unwrap_err();
+    assert!(matches!(error, ConfigError::FileTooLarge { .. }), "{error}");
+}
+
+#[test]
+fn bad_env_value_names_the_variable() {
+    let env = env(&[("WHIPPET_NATIVE_ADDR", "localhost")]);
+    let error = load(&[], &env).unwrap_err();
+    assert!(error.to_string().contains("WHIPPET_NATIVE_ADDR"), "{error}");
+    let env = self::env(&[("WHIPPET_FSYNC", "sometimes")]);
+    assert!(
+        load(&[], &env)
+            .unwrap_err()
+            .to_string()
+            .contains("WHIPPET_FSYNC")
+    );
+}
+
+#[test]
+fn unknown_env_variables_are_ignored() {
+    let env = env(&[("WHIPPET_BIN", "/somewhere"), ("WHIPPET_FUTURE_KNOB", "1")]);
+    assert_eq!(load(&[], &env).unwrap().kafka_stream, "kafka");
+}
+
+#[test]
+fn bad_flag_value_is_a_usage_error() {
+    let ConfigError::Cli(error) = load(&["--fsync", "sometimes"], &EnvMap::new()).unwrap_err()
+    else {
+        panic!("expected a clap error");
+    };
+    assert_eq!(error.exit_code(), 2);
+    assert!(error.to_string().contains("--fsync"), "{error}");
+}
+
+#[test]
+fn out_of_range_values_name_the_setting() {
+    let error = load(&["--fsync-interval-ms", "0"], &EnvMap::new()).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("fsync_interval_ms") && text.contains("--fsync-interval-ms"),
+        "{text}"
+    );
+
+    let long_name = "n".repeat(limits::CREDENTIAL_BYTES_MAX + 1);
+    let error = load(&["--root-username", &long_name], &EnvMap::new()).unwrap_err();
+    assert!(matches!(
+        error,
+        ConfigError::Invalid {
+            setting: "root_username",
+            ..
+        }
+    ));
+
+    let error = load(&["--kafka-stream", ""], &EnvMap::new()).unwrap_err();
+    assert!(matches!(
+        error,
+        ConfigError::Invalid {
+            setting: "kafka_stream",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn password_never_appears_in_errors_or_debug() {
+    let secret = "s".repeat(limits::CREDENTIAL_BYTES_MAX + 1);
+    let error = load(&["--root-password", &secret], &EnvMap::new()).unwrap_err();
+    assert!(!error.to_string().contains(&secret));
+    let settings = load(&["--root-password", "hunter2"], &EnvMap::new()).unwrap();
+    assert!(!format!("{settings:?}").contains("hunter2"));
+}
+
+#[test]
+fn port_zero_is_accepted() {
+    let settings = load(
+        &["--kafka-addr", "127.0.0.1:0", "--http-addr", "[::1]:0"],
+        &EnvMap::new(),
+    );
+    let settings = settings.unwrap();
+    assert_eq!(settings.kafka_addr.port(), 0);
+    assert!(settings.http_addr.is_ipv6());
+}
+
+#[test]
+fn log_level_falls_back_to_rust_log_and_is_validated() {
+    let env = env(&[("RUST_LOG", "warn")]);
+    assert_eq!(load(&[], &env).unwrap().log_level, "warn");
+    assert_eq!(
+        load(&["--log-level", "debug"], &env).unwrap().log_level,
+        "debug"
+    );
+    let error = load(&["--log-level", "whippet=notalevel"], &EnvMap::new()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::Invalid {
+                setting: "log_level",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn log_config_carries_the_durability_settings() {
+    let settings = load(
+        &["--fsync", "always", "--fsync-interval-ms", "250"],
+        &EnvMap::new(),
+    );
+    let config = settings.unwrap().log_config();
+    assert_eq!(config.fsync, FsyncPolicy::Always);
+    assert_eq!(config.fsync_interval, Duration::from_millis(250));
+    assert_eq!(config.data_dir, PathBuf::from("data"));
+}
+
+#[test]
+fn example_config_in_docker_folder_parses_to_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/whippet.toml");
+    let from_example = load(&["--config", path.to_str().unwrap()], &EnvMap::new()).unwrap();
+    assert_eq!(from_example, load(&[], &EnvMap::new()).unwrap());
+}

@@ -1,0 +1,133 @@
+//! Process-level glue of the `whippet` binary: read the environment and arguments, set up
+//! tracing on stderr, build the runtime, turn SIGTERM/SIGINT into a shutdown future, and map
+//! the outcome to an exit code (0 clean, 1 runtime failure, 2 bad configuration). Kept apart
+//! from [`crate::run`] so the library path never touches process-global state.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tracing::{info, warn};
+
+use crate::config::{ConfigError, ENV_PREFIX, EnvMap, Settings};
+use crate::error::BrokerError;
+
+/// Exit code for a configuration error (same as clap's usage errors).
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a failure to start or to shut down cleanly.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Entry point of the binary; `main.rs` only calls this.
+pub fn main() -> ExitCode {
+    let settings = match Settings::load(std::env::args_os(), &process_env()) {
+        Ok(settings) => settings,
+        Err(ConfigError::Cli(clap_error)) => {
+            // clap prints help/version to stdout and usage errors to stderr itself.
+            let _ = clap_error.print();
+            return ExitCode::from(u8::try_from(clap_error.exit_code()).unwrap_or(EXIT_CONFIG));
+        }
+        Err(config_error) => {
+            print_error(&config_error);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_tracing(&settings.log_level);
+    match run_until_signalled(settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(broker_error) => {
+            print_error(&broker_error);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// The `WHIPPET_*` variables plus `RUST_LOG`. A variable whose value is not UTF-8 is passed on
+/// lossily, so its setting fails to parse with an error naming it rather than vanishing.
+fn process_env() -> EnvMap {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            let wanted = name.starts_with(ENV_PREFIX) || name == "RUST_LOG";
+            wanted.then(|| (name, value.to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
+/// One line on stderr, the only output a failed start produces besides tracing.
+fn print_error(error: &dyn std::error::Error) {
+    let _ = writeln!(std::io::stderr().lock(), "whippet: error: {error}");
+}
+
+fn init_tracing(filter: &str) {
+    // The filter was validated while loading settings; fall back rather than fail if not.
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(crate::config::LOG_LEVEL_DEFAULT));
+    // Colours only for a person at a terminal; log files and harnesses get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_env_filter(filter)
+        .init();
+}
+
+fn run_until_signalled(settings: Settings) -> Result<(), BrokerError> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(BrokerError::Runtime)?;
+    runtime.block_on(async {
+        let signals = ShutdownSignals::install().map_err(BrokerError::Signal)?;
+        crate::run(settings, signals.first_then_arm_second()).await
+    })
+}
+
+/// SIGTERM and SIGINT. Once tokio handles a signal its default action (terminate) is gone for
+/// the life of the process, so the second signal's "exit now" is implemented here.
+struct ShutdownSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Completes on the first signal; from then on a second one exits the process at once.
+    async fn first_then_arm_second(mut self) {
+        let first = self.next().await;
+        info!(
+            signal = first.name,
+            "shutdown signal received; a second one exits immediately"
+        );
+        tokio::spawn(async move {
+            let second = self.next().await;
+            warn!(
+                signal = second.name,
+                "second signal: exiting without draining"
+            );
+            std::process::exit(128 + second.number);
+        });
+    }
+
+    async fn next(&mut self) -> Received {
+        tokio::select! {
+            Some(()) = self.terminate.recv() => Received { name: "SIGTERM", number: 15 },
+            Some(()) = self.interrupt.recv() => Received { name: "SIGINT", number: 2 },
+            // Both streams closed: the runtime is going away; treat it as a shutdown request.
+            else => Received { name: "none", number: 0 },
+        }
+    }
+}
+
+/// Which signal arrived, for the log line and the conventional `128 + n` exit code.
+struct Received {
+    name: &'static str,
+    number: i32,
+}

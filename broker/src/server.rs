@@ -1,0 +1,226 @@
+//! The accept loop every listener shares: cap connections with a semaphore, run one task per
+//! connection in a `JoinSet`, and on shutdown stop accepting, then drain the tasks for at most
+//! [`limits::SHUTDOWN_DRAIN_MS_MAX`] before aborting the rest. Protocol modules only supply the
+//! per-connection handler, so connection accounting and shutdown live in one place.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::context::BrokerContext;
+use crate::limits;
+
+/// Accepts connections on `listener` until `shutdown` is cancelled, running `handler` for each
+/// in its own task, then drains those tasks. `handler` gets the stream, the peer address, the
+/// shared context and a token it should watch to end its connection early on shutdown.
+pub async fn accept_loop<H, F>(
+    protocol: &'static str,
+    listener: TcpListener,
+    ctx: Arc<BrokerContext>,
+    shutdown: CancellationToken,
+    handler: H,
+) where
+    H: Fn(TcpStream, SocketAddr, Arc<BrokerContext>, CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut connections = JoinSet::new();
+    while let Some((permit, stream, peer)) =
+        next_connection(protocol, &listener, &ctx, &shutdown).await
+    {
+        reap_finished(protocol, &mut connections);
+        debug!(protocol, %peer, "connection accepted");
+        let task = handler(stream, peer, Arc::clone(&ctx), shutdown.child_token());
+        connections.spawn(async move {
+            task.await;
+            // The slot is freed only when the handler is done with the socket.
+            drop(permit);
+        });
+    }
+    // Stop accepting before draining so no new peer lands in a dying broker.
+    drop(listener);
+    drain(protocol, connections).await;
+}
+
+/// Waits for the next peer and a free connection slot for it. Returns `None` once shutdown
+/// starts. At the cap the loop holds the one accepted socket while it waits for a slot and
+/// stops calling `accept`, so further peers wait in the kernel backlog rather than costing
+/// memory here; free slots always equal [`limits::CONNECTIONS_MAX`] minus open connections.
+async fn next_connection(
+    protocol: &'static str,
+    listener: &TcpListener,
+    ctx: &BrokerContext,
+    shutdown: &CancellationToken,
+) -> Option<(OwnedSemaphorePermit, TcpStream, SocketAddr)> {
+    let (stream, peer) = loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(accepted) => break accepted,
+            Err(error) => {
+                // Per-connection failures (reset before accept) and resource exhaustion
+                // (EMFILE) both land here; neither should end the listener.
+                warn!(protocol, %error, "accept failed");
+                let backoff = Duration::from_millis(limits::ACCEPT_ERROR_BACKOFF_MS);
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+            }
+        }
+    };
+    let slots = Arc::clone(&ctx.connection_slots);
+    let permit = match slots.try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            warn!(protocol, %peer, "connection cap reached; waiting for a free slot");
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                permit = Arc::clone(&ctx.connection_slots).acquire_owned() => permit.ok()?,
+            }
+        }
+    };
+    Some((permit, stream, peer))
+}
+
+/// Collects tasks that already finished so the set does not grow with every past connection.
+fn reap_finished(protocol: &'static str, connections: &mut JoinSet<()>) {
+    while let Some(result) = connections.try_join_next() {
+        report_join(protocol, result);
+    }
+}
+
+fn report_join(protocol: &'static str, result: Result<(), tokio::task::JoinError>) {
+    if let Err(join_error) = result
+        && join_error.is_panic()
+    {
+        error!(protocol, %join_error, "connection task panicked");
+    }
+}
+
+/// Waits for open connections to finish, up to the drain deadline, then aborts the rest.
+async fn drain(protocol: &'static str, mut connections: JoinSet<()>) {
+    reap_finished(protocol, &mut connections);
+    if connections.is_empty() {
+        return;
+    }
+    info!(protocol, open = connections.len(), "draining connections");
+    let deadline = Duration::from_millis(limits::SHUTDOWN_DRAIN_MS_MAX);
+    let drained = tokio::time::timeout(deadline, async {
+        while let Some(result) = connections.join_next().await {
+            report_join(protocol, result);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            protocol,
+            open = connections.len(),
+            "drain deadline passed; aborting connections"
+        );
+        connections.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::AsyncReadExt;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::config::Credentials;
+    use crate::context::BoundAddrs;
+
+    /// A context whose connection cap is `slots`, over a real log in `dir`.
+    fn context(dir: &std::path::Path, slots: usize, addr: SocketAddr) -> Arc<BrokerContext> {
+        let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir)).unwrap();
+        let root = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let addrs = BoundAddrs {
+            kafka: addr,
+            native: addr,
+            http: addr,
+        };
+        let mut ctx = BrokerContext::new(log, addrs, "kafka".into(), root);
+        ctx.connection_slots = Arc::new(Semaphore::new(slots));
+        Arc::new(ctx)
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        for _ in 0..300 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test]
+    async fn cap_holds_back_new_peers_until_a_slot_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ctx = context(dir.path(), 2, addr);
+        let started = Arc::new(AtomicUsize::new(0));
+        let shutdown = CancellationToken::new();
+        let counter = Arc::clone(&started);
+        // Each handler runs until its peer closes or shutdown starts.
+        let handler = move |mut stream: TcpStream, _, _, token: CancellationToken| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let mut byte = [0u8; 1];
+                tokio::select! {
+                    _ = stream.read(&mut byte) => {}
+                    () = token.cancelled() => {}
+                }
+            }
+        };
+        let serving = tokio::spawn(accept_loop(
+            "test",
+            listener,
+            Arc::clone(&ctx),
+            shutdown.clone(),
+            handler,
+        ));
+
+        let first = TcpStream::connect(addr).await.unwrap();
+        let _second = TcpStream::connect(addr).await.unwrap();
+        eventually("two handlers", || started.load(Ordering::SeqCst) == 2).await;
+        assert_eq!(ctx.connection_slots_free(), 0);
+        // The third peer completes the TCP handshake in the backlog but gets no handler.
+        let _third = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(started.load(Ordering::SeqCst), 2, "cap exceeded");
+
+        drop(first);
+        eventually("third handler", || started.load(Ordering::SeqCst) == 3).await;
+        assert_eq!(ctx.connection_slots_free(), 0);
+
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(2), serving)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ctx.connection_slots_free(),
+            2,
+            "every slot returned after drain"
+        );
+        ctx.log.shutdown().unwrap();
+    }
+}
