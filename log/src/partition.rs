@@ -298,6 +298,27 @@ impl PartitionLog {
         self.inner.durability.sync_now(|| self.inner.sync_round())
     }
 
+    /// Syncs everything and leaves a clean-shutdown marker naming the active segment and its
+    /// size, so the next open trusts that segment instead of checksumming it from the start.
+    /// Appends after `close` are still safe: they change the size, and a marker whose size no
+    /// longer matches is ignored.
+    pub fn close(&self) -> Result<()> {
+        self.sync()?;
+        let w = lock(&self.inner.writer);
+        if self.inner.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        if self.inner.durability.durable_next() < w.next_offset {
+            // Something was appended since the sync; the next open scans fully, which is safe.
+            return Ok(());
+        }
+        let marker = crate::checkpoint::CleanShutdown {
+            segment_base: w.active.base_offset(),
+            segment_size: w.active.size(),
+        };
+        crate::checkpoint::write_clean_shutdown(&self.inner.dir, marker)
+    }
+
     /// Whole frames starting with the one containing `from_offset`, up to `max_bytes` of payload
     /// but always at least one frame when one exists below the high watermark. `from == HW` →
     /// empty; `from` below log start or above HW → `OffsetOutOfRange`. Every frame's header and

@@ -3,9 +3,10 @@
 //! did as [`RecoveryEvent`]s (each also logged with `tracing::warn!`). Nothing on disk makes
 //! recovery panic; only I/O errors it cannot work around fail the open.
 //!
-//! The last segment (the one a crash can tear) is scanned from its first frame; earlier
-//! segments were synced when they were rolled, so they are scanned from their last index entry
-//! (which is checked to point at a real frame first). Segments must be contiguous: after a
+//! The last segment (the one a crash can tear) is scanned from its first frame, unless the
+//! partition was closed cleanly (a `clean.shutdown` marker naming that segment at its current
+//! size, consumed by the open); earlier segments were synced after they were rolled, so they
+//! are scanned from their last index entry (which is checked to point at a real frame first). Segments must be contiguous: after a
 //! truncated or quarantined segment, the later segments no longer follow on and are quarantined
 //! too, so the log stays a dense prefix.
 
@@ -15,7 +16,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::checkpoint::{LOG_START_FILE_NAME, LOG_START_TEMP_FILE_NAME, read_log_start};
+use crate::checkpoint::{
+    CLEAN_SHUTDOWN_FILE_NAME, CleanShutdown, LOG_START_FILE_NAME, LOG_START_TEMP_FILE_NAME,
+    read_log_start, take_clean_shutdown,
+};
 use crate::error::{LogError, Result};
 use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
 use crate::index::{IndexEntry, SegmentIndex, load_index, write_index};
@@ -118,7 +122,9 @@ fn list_dir(dir: &Path, events: &mut Vec<RecoveryEvent>) -> Result<BTreeMap<u64,
             Some((base, SegmentFileKind::Index)) => {
                 indexes.insert((base, path));
             }
-            None if name == LOG_START_FILE_NAME || name.ends_with(".corrupt") => {}
+            None if name == LOG_START_FILE_NAME
+                || name == CLEAN_SHUTDOWN_FILE_NAME
+                || name.ends_with(".corrupt") => {}
             None if name.contains(".corrupt.") => {}
             None if name == LOG_START_TEMP_FILE_NAME => {
                 // A checkpoint write that never reached its rename: ours, and meaningless.
@@ -281,6 +287,7 @@ fn recover_segment(
     log_path: &Path,
     base: u64,
     is_last: bool,
+    clean: Option<CleanShutdown>,
     interval: u64,
     events: &mut Vec<RecoveryEvent>,
 ) -> Result<Option<Segment>> {
@@ -299,7 +306,10 @@ fn recover_segment(
         .map_err(|e| LogError::io(log_path, e))?
         .len();
     let loaded = load_index(&index_path, base, len);
-    let full = is_last || loaded.problem.is_some();
+    // The last segment is the one a crash can tear, so it is scanned from its first frame —
+    // unless the partition was closed cleanly with this segment at exactly this size.
+    let clean_here = clean.is_some_and(|c| c.segment_base == base && c.segment_size == len);
+    let full = (is_last && !clean_here) || loaded.problem.is_some();
     let start = scan_start(&file, base, &loaded.entries, full, interval);
     let end = scan_frames(&file, log_path, base, len, start)?;
     if let Some(reason) = end.bad {
@@ -357,6 +367,7 @@ pub(crate) fn recover_partition(
     events: &mut Vec<RecoveryEvent>,
 ) -> Result<Recovered> {
     std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    let clean = take_clean_shutdown(dir);
     let logs = list_dir(dir, events)?;
     let last_base = logs.keys().next_back().copied();
     let mut segments: Vec<Arc<Segment>> = Vec::new();
@@ -373,7 +384,7 @@ pub(crate) fn recover_partition(
             continue;
         }
         let is_last = Some(base) == last_base;
-        if let Some(seg) = recover_segment(path, base, is_last, interval, events)? {
+        if let Some(seg) = recover_segment(path, base, is_last, clean, interval, events)? {
             segments.push(Arc::new(seg));
         }
     }

@@ -133,13 +133,18 @@ impl Log {
 
     /// Syncs every partition to disk. Tries them all and returns the first error.
     pub fn flush(&self) -> Result<()> {
+        self.each_partition("sync", |p| p.sync())
+    }
+
+    /// Runs `op` on every partition, logging failures; returns the first error.
+    fn each_partition(&self, what: &str, op: impl Fn(&PartitionLog) -> Result<()>) -> Result<()> {
         let snapshot = self.snapshot();
         let mut first_error = None;
         for partition in snapshot.all_partitions() {
-            match partition.sync() {
+            match op(partition) {
                 Ok(()) | Err(LogError::PartitionDeleted) => {}
                 Err(error) => {
-                    tracing::warn!(partition = partition.id(), %error, "sync failed");
+                    tracing::warn!(partition = partition.id(), %error, "{what} failed");
                     first_error.get_or_insert(error);
                 }
             }
@@ -147,7 +152,8 @@ impl Log {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Stops the maintenance thread, refuses further catalog changes and syncs everything.
+    /// Stops the maintenance thread, refuses further catalog changes, syncs everything and
+    /// marks each partition cleanly closed (so the next open need not scan active segments).
     /// Idempotent: later calls only sync again.
     pub fn shutdown(&self) -> Result<()> {
         self.shut_down.store(true, Ordering::SeqCst);
@@ -161,7 +167,7 @@ impl Log {
         if let Some(mut maintenance) = maintenance {
             maintenance.stop();
         }
-        self.flush()
+        self.each_partition("close", |p| p.close())
     }
 
     /// Takes the single-writer lock, refusing once the log is shut down. Poisoning is ignored:

@@ -254,3 +254,66 @@ fn stray_files_are_reported_and_left_alone() {
         );
     }
 }
+
+/// Closes the partition written by `write_partition` cleanly (leaving the marker).
+fn close_cleanly(dir: &Path) {
+    let (log, _) =
+        PartitionLog::open(dir.to_path_buf(), 0, TopicSettings::default(), &config(dir)).unwrap();
+    log.close().unwrap();
+    assert!(
+        dir.join("clean.shutdown").exists(),
+        "close leaves the marker"
+    );
+}
+
+fn flip_byte(path: &Path, pos: u64) {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    f.seek(SeekFrom::Start(pos)).unwrap();
+    let mut b = [0u8; 1];
+    std::io::Read::read_exact(&mut f, &mut b).unwrap();
+    f.seek(SeekFrom::Start(pos)).unwrap();
+    f.write_all(&[b[0] ^ 0x40]).unwrap();
+}
+
+#[test]
+fn clean_close_skips_the_full_scan_but_reads_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    write_partition(dir.path());
+    close_cleanly(dir.path());
+    // Damage a frame in the middle of the active segment after the clean close: the open trusts
+    // the segment (no scan, no event), but the damaged frame is still never served.
+    let pos = frame_position(dir.path(), 3) + FRAME_HEADER_BYTES as u64 + 7;
+    flip_byte(&segment_file(dir.path(), "log"), pos);
+    let ((log, events), _) = reopen(dir.path());
+    assert!(events.is_empty(), "clean open reports nothing: {events:?}");
+    assert!(
+        !dir.path().join("clean.shutdown").exists(),
+        "the marker is used once"
+    );
+    assert_eq!(log.next_offset(), 6);
+    for i in 0..3u64 {
+        assert_eq!(log.read(i, 1).unwrap().frames[0].header.base_offset, i);
+    }
+    assert!(
+        log.read(3, 1).is_err(),
+        "a frame failing its checksum is an error"
+    );
+}
+
+#[test]
+fn stale_clean_marker_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    write_partition(dir.path());
+    close_cleanly(dir.path());
+    // Bytes appended after the marker was written (a torn write after a later open, say): the
+    // size no longer matches, so the segment is scanned and the torn tail cut off.
+    let log_path = segment_file(dir.path(), "log");
+    let mut f = OpenOptions::new().append(true).open(&log_path).unwrap();
+    f.write_all(&[0x57; 30]).unwrap();
+    drop(f);
+    assert_truncated_to(dir.path(), 6, "tail after a clean close");
+}
