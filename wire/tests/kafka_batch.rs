@@ -249,7 +249,7 @@ fn bad_magic_and_codec_are_distinct() {
         );
         assert_eq!(
             err.batch_response_error(),
-            Some(kafka_protocol::ResponseError::UnsupportedForMessageFormat)
+            Some(kafka_protocol::ResponseError::InvalidRecord)
         );
     }
     for codec in 5u8..=7 {

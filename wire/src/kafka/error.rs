@@ -159,7 +159,9 @@ impl KafkaWireError {
     /// lives next to the errors instead of in every handler. `None` for non-batch errors.
     pub fn batch_response_error(&self) -> Option<ResponseError> {
         match self {
-            Self::UnsupportedMagic { .. } => Some(ResponseError::UnsupportedForMessageFormat),
+            // Produce v3+ may carry only magic-2 batches; Kafka refuses anything else as an
+            // invalid record (87), not as an unsupported format.
+            Self::UnsupportedMagic { .. } => Some(ResponseError::InvalidRecord),
             // An id outside 0..=4 is not a codec we lack but a damaged attributes field.
             Self::UnknownCodec { .. }
             | Self::BatchTruncated { .. }
