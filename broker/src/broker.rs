@@ -32,14 +32,24 @@ impl Broker {
     /// listeners. On a bind failure the log is shut down again before the error is returned.
     pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
         let log = open_log(&settings).await?;
+        let kafka_settings = match prepare_kafka(&settings, &log).await {
+            Ok(kafka_settings) => kafka_settings,
+            Err(error) => {
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                return Err(error);
+            }
+        };
         match bind_all(&settings).await {
             Ok((kafka, native, http, addrs)) => {
-                let ctx = BrokerContext::new(
+                let mut ctx = BrokerContext::new(
                     log,
                     addrs,
                     settings.kafka_stream.clone(),
                     settings.root.clone(),
                 );
+                ctx.kafka = kafka_settings;
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
@@ -101,6 +111,14 @@ impl Broker {
         token.cancel();
         wait_listeners(&mut listeners).await;
         let log = Arc::clone(&ctx.log);
+        // Idempotent-producer state goes to disk while the log is still open, so the next
+        // start scans only what follows the snapshot.
+        let (producers, snapshot_log) = (Arc::clone(&ctx.producers), Arc::clone(&log));
+        match tokio::task::spawn_blocking(move || producers.snapshot(&snapshot_log)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => warn!(%error, "producer state snapshot at shutdown failed"),
+            Err(error) => warn!(%error, "producer state snapshot task failed"),
+        }
         drop(ctx);
         let shutdown_result = shutdown_log(log).await;
         if let Some(stopped) = stopped_early {
@@ -159,6 +177,37 @@ fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
     } else {
         warn!(data_dir = %data_dir.display(), events, findings, "log opened after recovery");
     }
+}
+
+/// What the Kafka listener needs before it serves: the Kafka stream exists and the cluster id
+/// is loaded (or created) from the data directory. Both touch files, so they run off the async
+/// workers; failures are reported like log-open failures, since both are about the data dir.
+async fn prepare_kafka(
+    settings: &Settings,
+    log: &Arc<Log>,
+) -> Result<kafka::KafkaSettings, BrokerError> {
+    let data_dir = settings.data_dir.clone();
+    let stream = settings.kafka_stream.clone();
+    let log = Arc::clone(log);
+    let dir = data_dir.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        kafka::topics::ensure_kafka_stream(&log, &stream)?;
+        kafka::topics::load_or_create_cluster_id(&dir)
+    })
+    .await
+    .map_err(BrokerError::StorageTask)?;
+    let cluster_id = prepared.map_err(|source| BrokerError::OpenLog { data_dir, source })?;
+    let advertised = settings
+        .kafka_advertised_addr
+        .as_deref()
+        .and_then(|addr| crate::config::split_host_port(addr).ok());
+    Ok(kafka::KafkaSettings {
+        node_id: 0,
+        cluster_id,
+        advertised,
+        auto_create_topics: settings.auto_create_topics,
+        num_partitions: settings.num_partitions,
+    })
 }
 
 async fn shutdown_log(log: Arc<Log>) -> Result<(), BrokerError> {

@@ -81,6 +81,15 @@ pub struct Layer {
     /// Stream that holds the topics Kafka clients see [default: kafka] [env: WHIPPET_KAFKA_STREAM]
     #[arg(long, value_name = "NAME")]
     pub kafka_stream: Option<String>,
+    /// Host:port Kafka clients are told to connect to (Metadata); unset = the bound address, with 0.0.0.0/:: shown as 127.0.0.1/::1 [env: WHIPPET_KAFKA_ADVERTISED_ADDR]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka_advertised_addr: Option<String>,
+    /// Create a Kafka topic when a client asks Metadata for an unknown one: true | false [default: true] [env: WHIPPET_AUTO_CREATE_TOPICS]
+    #[arg(long, value_name = "BOOL")]
+    pub auto_create_topics: Option<bool>,
+    /// Partitions of a Kafka topic created without a count (auto-create, CreateTopics with -1) [default: 1] [env: WHIPPET_NUM_PARTITIONS]
+    #[arg(long, value_name = "N")]
+    pub num_partitions: Option<u32>,
     /// Root user name of the native protocol [default: iggy] [env: WHIPPET_ROOT_USERNAME]
     #[arg(long, value_name = "NAME")]
     pub root_username: Option<String>,
@@ -94,7 +103,7 @@ pub struct Layer {
 
 /// Every setting's snake_case name, in help order. Tests check that each has a flag, an
 /// environment variable and a TOML key, so adding a field without wiring it fails a test.
-pub const SETTING_NAMES: [&str; 10] = [
+pub const SETTING_NAMES: [&str; 13] = [
     "data_dir",
     "kafka_addr",
     "native_addr",
@@ -102,6 +111,9 @@ pub const SETTING_NAMES: [&str; 10] = [
     "fsync",
     "fsync_interval_ms",
     "kafka_stream",
+    "kafka_advertised_addr",
+    "auto_create_topics",
+    "num_partitions",
     "root_username",
     "root_password",
     "log_level",
@@ -130,6 +142,9 @@ impl Layer {
             fsync: env_value(env, "fsync")?,
             fsync_interval_ms: env_value(env, "fsync_interval_ms")?,
             kafka_stream: env_value(env, "kafka_stream")?,
+            kafka_advertised_addr: env_value(env, "kafka_advertised_addr")?,
+            auto_create_topics: env_value(env, "auto_create_topics")?,
+            num_partitions: env_value(env, "num_partitions")?,
             root_username: env_value(env, "root_username")?,
             root_password: env_value(env, "root_password")?,
             log_level: env_value(env, "log_level")?,
@@ -157,6 +172,9 @@ impl Layer {
             fsync: top.fsync.or(self.fsync),
             fsync_interval_ms: top.fsync_interval_ms.or(self.fsync_interval_ms),
             kafka_stream: top.kafka_stream.or(self.kafka_stream),
+            kafka_advertised_addr: top.kafka_advertised_addr.or(self.kafka_advertised_addr),
+            auto_create_topics: top.auto_create_topics.or(self.auto_create_topics),
+            num_partitions: top.num_partitions.or(self.num_partitions),
             root_username: top.root_username.or(self.root_username),
             root_password: top.root_password.or(self.root_password),
             log_level: top.log_level.or(self.log_level),
@@ -248,6 +266,13 @@ pub struct Settings {
     pub fsync_interval_ms: u64,
     /// Stream under which Kafka's flat topic names live.
     pub kafka_stream: String,
+    /// `host:port` advertised to Kafka clients instead of the bound address, for brokers
+    /// behind NAT or bound to a wildcard address.
+    pub kafka_advertised_addr: Option<String>,
+    /// Whether Metadata for an unknown topic creates it (Kafka's `auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// Partition count of topics created without one (Kafka's `num.partitions`).
+    pub num_partitions: u32,
     /// Root user of the native protocol.
     pub root: Credentials,
     /// Tracing filter directive, already checked to parse.
@@ -293,6 +318,9 @@ impl Settings {
             fsync: layer.fsync.unwrap_or(FsyncPolicy::Interval),
             fsync_interval_ms: layer.fsync_interval_ms.unwrap_or(1000),
             kafka_stream: layer.kafka_stream.unwrap_or_else(|| "kafka".to_string()),
+            kafka_advertised_addr: layer.kafka_advertised_addr,
+            auto_create_topics: layer.auto_create_topics.unwrap_or(true),
+            num_partitions: layer.num_partitions.unwrap_or(1),
             root: Credentials {
                 username: layer.root_username.unwrap_or_else(|| "iggy".to_string()),
                 password: layer.root_password.unwrap_or_else(|| "iggy".to_string()),
@@ -324,6 +352,7 @@ impl Settings {
             &self.kafka_stream,
             limits::KAFKA_STREAM_BYTES_MAX,
         )?;
+        self.validate_kafka()?;
         check_text(
             "root_username",
             &self.root.username,
@@ -348,6 +377,23 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_kafka(&self) -> Result<(), ConfigError> {
+        let partitions = 1..=limits::NUM_PARTITIONS_MAX;
+        if !partitions.contains(&self.num_partitions) {
+            let reason = format!("must be in [{}, {}]", partitions.start(), partitions.end());
+            return Err(invalid(
+                "num_partitions",
+                &self.num_partitions.to_string(),
+                reason,
+            ));
+        }
+        if let Some(addr) = &self.kafka_advertised_addr {
+            check_host_port(addr)
+                .map_err(|reason| invalid("kafka_advertised_addr", addr, reason.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// The storage engine's configuration for these settings.
     pub fn log_config(&self) -> LogConfig {
         let mut config = LogConfig::new(self.data_dir.clone());
@@ -362,6 +408,35 @@ fn check_text(setting: &'static str, value: &str, max: usize) -> Result<(), Conf
         return Err(invalid(setting, value, format!("must be 1..={max} bytes")));
     }
     Ok(())
+}
+
+/// Splits an advertised `host:port` (IPv6 hosts in brackets) and checks both halves, so a
+/// typo fails at startup instead of sending every client to a wrong address.
+pub fn split_host_port(addr: &str) -> Result<(String, u16), &'static str> {
+    let (host, port) = addr.rsplit_once(':').ok_or("must be HOST:PORT")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| "port must be a number in 1..=65535")?;
+    if port == 0 {
+        return Err("port must be a number in 1..=65535");
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let host_ok = !host.is_empty()
+        && host.len() <= limits::ADVERTISED_HOST_BYTES_MAX
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    if !host_ok {
+        return Err("host must be a name or IP address");
+    }
+    Ok((host.to_string(), port))
+}
+
+fn check_host_port(addr: &str) -> Result<(), &'static str> {
+    split_host_port(addr).map(|_| ())
 }
 
 fn invalid(setting: &'static str, value: &str, reason: String) -> ConfigError {

@@ -55,6 +55,10 @@ pub struct BrokerContext {
     pub addrs: BoundAddrs,
     /// Stream holding the topics Kafka clients see.
     pub kafka_stream: String,
+    /// Kafka identity (node id, cluster id, advertised address) and auto-create policy.
+    pub kafka: crate::kafka::KafkaSettings,
+    /// Idempotent-producer state (ids, per-partition sequences), persisted under the data dir.
+    pub producers: Arc<crate::kafka::producers::ProducerStates>,
     /// Root user the native protocol authenticates.
     pub root: Credentials,
     /// One permit per open connection over all listeners ([`limits::CONNECTIONS_MAX`]).
@@ -63,11 +67,17 @@ pub struct BrokerContext {
 
 impl BrokerContext {
     /// Builds the shared context; the connection cap comes from [`limits::CONNECTIONS_MAX`].
+    /// Kafka settings start at their defaults; the broker replaces them at startup.
     pub fn new(log: Arc<Log>, addrs: BoundAddrs, kafka_stream: String, root: Credentials) -> Self {
+        let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
+            &log.config().data_dir,
+        ));
         Self {
             log,
             addrs,
             kafka_stream,
+            kafka: crate::kafka::KafkaSettings::default(),
+            producers,
             root,
             connection_slots: Arc::new(Semaphore::new(limits::CONNECTIONS_MAX)),
         }

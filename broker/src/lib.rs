@@ -7,6 +7,7 @@
 //! connection holds a slot of the [`limits::CONNECTIONS_MAX`] semaphore for its whole life;
 //! shutdown always ends with the log's own shutdown, which syncs every file.
 
+pub mod alloc_guard;
 pub mod broker;
 pub mod config;
 pub mod context;

@@ -73,12 +73,16 @@ async fn serves_until_shutdown_and_frees_connection_slots() {
     // An idle HTTP peer holds one slot; the Kafka and native stubs close at once.
     let idle = TcpStream::connect(addrs.http).await.unwrap();
     wait_slots(&ctx, limits::CONNECTIONS_MAX - 1).await;
+    // A Kafka peer sending a negative size prefix is closed at once.
     let mut kafka = TcpStream::connect(addrs.kafka).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut kafka, &(-1i32).to_be_bytes())
+        .await
+        .unwrap();
     let mut byte = [0u8; 1];
     assert_eq!(
         kafka.read(&mut byte).await.unwrap(),
         0,
-        "kafka stub closes the connection"
+        "kafka listener closes a connection with a bad frame"
     );
     drop(idle);
     wait_slots(&ctx, limits::CONNECTIONS_MAX).await;

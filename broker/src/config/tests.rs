@@ -87,6 +87,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "--fsync=always",
         "--fsync-interval-ms=7",
         "--kafka-stream=ks",
+        "--kafka-advertised-addr=kafka.example:19092",
+        "--auto-create-topics=false",
+        "--num-partitions=3",
         "--root-username=u",
         "--root-password=p",
         "--log-level=debug",
@@ -99,6 +102,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "always",
         "7",
         "ks",
+        "kafka.example:19092",
+        "false",
+        "3",
         "u",
         "p",
     ];
@@ -117,7 +123,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         .iter()
         .zip(values.iter().chain(["debug"].iter()))
         .map(|(name, value)| match *name {
-            "fsync_interval_ms" => format!("{name} = {value}\n"),
+            "fsync_interval_ms" | "auto_create_topics" | "num_partitions" => {
+                format!("{name} = {value}\n")
+            }
             _ => format!("{name} = \"{value}\"\n"),
         })
         .collect();
@@ -126,6 +134,57 @@ fn every_setting_is_wired_to_flag_env_and_file() {
     assert_eq!(from_flags, from_file);
     assert_eq!(from_file.fsync_interval_ms, 7);
     assert_eq!(from_file.root.password, "p");
+    assert!(!from_file.auto_create_topics);
+    assert_eq!(from_file.num_partitions, 3);
+    assert_eq!(
+        from_file.kafka_advertised_addr.as_deref(),
+        Some("kafka.example:19092")
+    );
+}
+
+#[test]
+fn kafka_defaults_and_validation() {
+    let settings = load(&[], &EnvMap::new()).unwrap();
+    assert!(settings.auto_create_topics);
+    assert_eq!(settings.num_partitions, 1);
+    assert_eq!(settings.kafka_advertised_addr, None);
+    for bad in ["0", "10001"] {
+        let error = load(&["--num-partitions", bad], &EnvMap::new()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    setting: "num_partitions",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+    for bad in ["nohost", "host:0", "host:x", ":9092", "bad host:1"] {
+        let error = load(&["--kafka-advertised-addr", bad], &EnvMap::new()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    setting: "kafka_advertised_addr",
+                    ..
+                }
+            ),
+            "{bad}: {error}"
+        );
+    }
+    assert_eq!(
+        split_host_port("[::1]:9092").unwrap(),
+        ("::1".to_string(), 9092)
+    );
+    let env = env(&[("WHIPPET_AUTO_CREATE_TOPICS", "maybe")]);
+    assert!(
+        load(&[], &env)
+            .unwrap_err()
+            .to_string()
+            .contains("WHIPPET_AUTO_CREATE_TOPICS")
+    );
 }
 
 #[test]

@@ -1,17 +1,80 @@
 //! The Kafka wire protocol listener. The accept loop, connection cap and shutdown drain are
-//! shared ([`crate::server::accept_loop`]); this module owns only what happens on one Kafka
-//! connection. Until the protocol is implemented a connection is accepted and closed at once,
-//! so clients fail fast instead of hanging.
+//! shared ([`crate::server::accept_loop`]); this module owns what happens on one Kafka
+//! connection: read size-prefixed frames into a bounded buffer, decode, dispatch, and write the
+//! answers back strictly in request order.
+//!
+//! Reactions to bad input follow the Java broker: a negative or oversized size prefix, an
+//! unknown API key, an undecodable body, or a version we do not advertise closes the connection
+//! (ApiVersions being the exception: a too-new ApiVersions gets the v0-format
+//! UNSUPPORTED_VERSION answer so the client can retry with a version we speak).
+//!
+//! Size caps: a Produce request may be as large as [`REQUEST_BYTES_MAX`]; every other request is
+//! capped at [`limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX`], because `kafka-protocol` turns
+//! each few-byte array element into a struct several times larger, and only Produce carries
+//! bulk data. The cap is applied from the first six bytes (prefix and key), before the body is
+//! buffered. The read buffer grows only to the frame being read and is shrunk back after an
+//! unusually large frame, so an idle connection holds [`limits::KAFKA_READ_CHUNK_BYTES`].
+
+pub mod admin;
+pub(crate) mod api_versions;
+pub(crate) mod configs;
+pub(crate) mod dispatch;
+pub(crate) mod error_code;
+pub(crate) mod fetch;
+pub(crate) mod init_producer_id;
+pub(crate) mod list_offsets;
+pub(crate) mod metadata;
+pub(crate) mod produce;
+pub mod producers;
+pub mod topics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
+use whippet_wire::kafka::limits::{FRAME_PREFIX_BYTES, REQUEST_BYTES_MAX};
+use whippet_wire::kafka::registry::{self, api_version_entries};
+use whippet_wire::kafka::{
+    KafkaWireError, decode_request, encode_api_versions_unsupported, encode_response, frame_length,
+    split_frame,
+};
 
+use self::dispatch::Outcome;
 use crate::context::BrokerContext;
-use crate::server;
+use crate::{limits, server};
+
+/// The broker's Kafka identity and topic-creation policy, fixed at startup. Metadata,
+/// DescribeCluster and the admin APIs all read it, so every API tells clients the same thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// This broker's node id: leader of every partition and the controller.
+    pub node_id: i32,
+    /// Cluster id, stable per data directory (see [`topics::load_or_create_cluster_id`]).
+    pub cluster_id: String,
+    /// Host and port clients are told to connect to; `None` derives them from the bound address.
+    pub advertised: Option<(String, u16)>,
+    /// Whether Metadata may create unknown topics (Kafka's `auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// Partitions of topics created without a count (Kafka's `num.partitions`).
+    pub num_partitions: u32,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            cluster_id: String::from("whippet"),
+            advertised: None,
+            auto_create_topics: true,
+            num_partitions: 1,
+        }
+    }
+}
 
 /// Serves Kafka connections on `listener` until `shutdown` is cancelled and open connections
 /// have drained.
@@ -19,14 +82,235 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
     server::accept_loop("kafka", listener, ctx, shutdown, handle_connection).await;
 }
 
-/// One Kafka connection: the place the protocol issue fills in (read frames, dispatch, write
-/// responses, end when `_shutdown` is cancelled).
+/// Why a connection ended; logged at debug level, since all of these are the peer's doing.
+#[derive(Debug)]
+enum Closed {
+    /// The peer closed its side cleanly between requests.
+    PeerLeft,
+    /// Shutdown was requested.
+    Shutdown,
+    /// A read or write failed.
+    Io(std::io::Error),
+    /// The request could not be accepted (bad frame, unknown key, undecodable body...).
+    Rejected(String),
+}
+
 async fn handle_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    _ctx: Arc<BrokerContext>,
-    _shutdown: CancellationToken,
+    ctx: Arc<BrokerContext>,
+    shutdown: CancellationToken,
 ) {
-    debug!(%peer, "kafka protocol not served yet; closing connection");
-    drop(stream);
+    // Responses are small and latency matters more than packet count.
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%peer, %error, "could not set TCP_NODELAY");
+    }
+    let mut connection = Connection {
+        stream,
+        ctx,
+        read: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
+        write: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
+    };
+    match connection.run(&shutdown).await {
+        Closed::PeerLeft => debug!(%peer, "kafka connection closed by peer"),
+        Closed::Shutdown => debug!(%peer, "kafka connection closed for shutdown"),
+        Closed::Io(error) => debug!(%peer, %error, "kafka connection failed"),
+        Closed::Rejected(reason) => debug!(%peer, %reason, "kafka connection closed: bad request"),
+    }
+}
+
+/// One connection's socket and its reused buffers.
+struct Connection {
+    stream: TcpStream,
+    ctx: Arc<BrokerContext>,
+    read: BytesMut,
+    write: BytesMut,
+}
+
+impl Connection {
+    /// Serves requests one at a time until the peer leaves, errs, or shutdown starts.
+    async fn run(&mut self, shutdown: &CancellationToken) -> Closed {
+        loop {
+            let frame = tokio::select! {
+                () = shutdown.cancelled() => return Closed::Shutdown,
+                frame = self.next_frame() => frame,
+            };
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(closed) => return closed,
+            };
+            let answered = tokio::select! {
+                () = shutdown.cancelled() => return Closed::Shutdown,
+                answered = self.answer(frame) => answered,
+            };
+            if let Err(closed) = answered {
+                return closed;
+            }
+            self.shrink_buffers();
+        }
+    }
+
+    /// Reads until one whole frame is buffered and returns its body. The size prefix is
+    /// checked as soon as it arrives, and the smaller non-Produce cap once the key is known.
+    async fn next_frame(&mut self) -> Result<Bytes, Closed> {
+        loop {
+            if let Some(frame) = split_frame(&mut self.read).map_err(rejected)? {
+                return Ok(frame);
+            }
+            let wanted = self.bytes_still_needed()?;
+            self.read
+                .reserve(wanted.min(limits::KAFKA_READ_CHUNK_BYTES));
+            let read = self
+                .stream
+                .read_buf(&mut self.read)
+                .await
+                .map_err(Closed::Io)?;
+            if read == 0 {
+                return Err(if self.read.is_empty() {
+                    Closed::PeerLeft
+                } else {
+                    Closed::Rejected(String::from("peer closed mid-frame"))
+                });
+            }
+        }
+    }
+
+    /// How many more bytes the frame at the front of the read buffer needs, after checking its
+    /// size against the cap for its API key.
+    fn bytes_still_needed(&self) -> Result<usize, Closed> {
+        let Some(len) = frame_length(&self.read).map_err(rejected)? else {
+            return Ok(FRAME_PREFIX_BYTES);
+        };
+        if len > limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX
+            && let Some(key) = self.read.get(FRAME_PREFIX_BYTES..FRAME_PREFIX_BYTES + 2)
+            && i16::from_be_bytes([key[0], key[1]]) != ApiKey::Produce as i16
+        {
+            return Err(Closed::Rejected(format!(
+                "non-produce request of {len} bytes exceeds {}",
+                limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX
+            )));
+        }
+        Ok(len + FRAME_PREFIX_BYTES - self.read.len())
+    }
+
+    /// Decodes and serves one request, writing its answer (if any) before returning.
+    async fn answer(&mut self, frame: Bytes) -> Result<(), Closed> {
+        let (header, request) = match decode_request(frame) {
+            Ok(decoded) => decoded,
+            Err(error) => return self.answer_undecodable(error).await,
+        };
+        if header.request_api_key == ApiKey::ApiVersions as i16
+            && !dispatch::is_served(ApiKey::ApiVersions, header.request_api_version)
+        {
+            return self.answer_api_versions_unsupported(&header).await;
+        }
+        match dispatch::dispatch(&self.ctx, &header, request).await {
+            Outcome::Respond(response) => {
+                encode_response(
+                    &mut self.write,
+                    header.correlation_id,
+                    header.request_api_version,
+                    &response,
+                )
+                .map_err(|error| {
+                    warn!(%error, api_key = header.request_api_key, "response encoding failed");
+                    rejected(error)
+                })?;
+                self.flush().await
+            }
+            Outcome::NoResponse => Ok(()),
+            Outcome::Close => Err(Closed::Rejected(format!(
+                "API key {} v{} is not served",
+                header.request_api_key, header.request_api_version
+            ))),
+        }
+    }
+
+    /// A request that did not decode: a too-new ApiVersions is answered, anything else closes.
+    async fn answer_undecodable(&mut self, error: KafkaWireError) -> Result<(), Closed> {
+        if let KafkaWireError::UnsupportedVersion { header, .. } = &error
+            && header.request_api_key == ApiKey::ApiVersions as i16
+        {
+            return self.answer_api_versions_unsupported(header).await;
+        }
+        Err(rejected(error))
+    }
+
+    /// The v0-format UNSUPPORTED_VERSION answer (kafka-compat.md §4): ApiVersions' own range is
+    /// what the client needs to retry; the full list costs nothing extra and helps old clients.
+    async fn answer_api_versions_unsupported(
+        &mut self,
+        header: &RequestHeader,
+    ) -> Result<(), Closed> {
+        let supported = api_version_entries(dispatch::HANDLED_KEYS);
+        debug_assert!(registry::lookup(ApiKey::ApiVersions).is_some());
+        encode_api_versions_unsupported(&mut self.write, header.correlation_id, supported)
+            .map_err(rejected)?;
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> Result<(), Closed> {
+        self.stream
+            .write_all(&self.write)
+            .await
+            .map_err(Closed::Io)?;
+        self.write.clear();
+        Ok(())
+    }
+
+    /// Drops buffers that grew for one large request, so a connection that once sent a big
+    /// Produce (or received a big Fetch) does not keep that memory while idle.
+    fn shrink_buffers(&mut self) {
+        let keep = limits::KAFKA_BUFFER_KEEP_BYTES;
+        if self.read.is_empty() && self.read.capacity() > keep {
+            self.read = BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES);
+        }
+        if self.write.capacity() > keep {
+            self.write = BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES);
+        }
+    }
+}
+
+fn rejected(error: KafkaWireError) -> Closed {
+    Closed::Rejected(error.to_string())
+}
+
+const _: () = assert!(limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX <= REQUEST_BYTES_MAX);
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A context over a real log in a temporary directory, for handler tests.
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use kafka_protocol::messages::RequestHeader;
+
+    use crate::config::Credentials;
+    use crate::context::{BoundAddrs, BrokerContext};
+
+    /// A broker context whose log lives in `dir`, with the Kafka stream created.
+    pub(crate) fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
+        let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir)).unwrap();
+        let addr = "127.0.0.1:9092".parse().unwrap();
+        let addrs = BoundAddrs {
+            kafka: addr,
+            native: addr,
+            http: addr,
+        };
+        let root = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        super::topics::ensure_kafka_stream(&log, "kafka").unwrap();
+        Arc::new(BrokerContext::new(log, addrs, "kafka".into(), root))
+    }
+
+    /// A request header of `version` for handler calls.
+    pub(crate) fn header(key: kafka_protocol::messages::ApiKey, version: i16) -> RequestHeader {
+        RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(1)
+    }
 }

@@ -1,0 +1,329 @@
+//! DescribeConfigs: every topic config we serve with its current value and whether it is the
+//! default (DEFAULT_CONFIG) or a per-topic override (DYNAMIC_TOPIC_CONFIG), with synonyms (the
+//! broker-level name of the same default) and documentation when asked, as Kafka answers; and
+//! for the BROKER resource, the broker settings that shape topics, read-only (they are static).
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
+use whippet_log::TopicSettings;
+
+use super::{RESOURCE_BROKER, RESOURCE_TOPIC, check_broker_resource, config_topic, text};
+use crate::context::BrokerContext;
+use crate::kafka::configs::{self, ConfigError, kind, source};
+
+/// What the client asked to see besides names and values.
+#[derive(Clone, Copy)]
+struct Detail {
+    synonyms: bool,
+    documentation: bool,
+    version: i16,
+}
+
+/// One config as described: name, value, type, source, read-only flag, docs and synonyms.
+struct Described {
+    name: &'static str,
+    value: String,
+    config_type: i8,
+    source: i8,
+    read_only: bool,
+    doc: &'static str,
+    synonyms: Vec<(&'static str, String, i8)>,
+}
+
+/// Describes each requested resource; each fails or succeeds on its own.
+pub(crate) async fn handle(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    req: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let detail = Detail {
+        synonyms: req.include_synonyms,
+        documentation: req.include_documentation,
+        version: header.request_api_version,
+    };
+    let results = req
+        .resources
+        .into_iter()
+        .map(|resource| describe_resource(ctx, resource, detail))
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+fn describe_resource(
+    ctx: &BrokerContext,
+    resource: DescribeConfigsResource,
+    detail: Detail,
+) -> DescribeConfigsResult {
+    let name = resource.resource_name.as_str();
+    let described = match resource.resource_type {
+        RESOURCE_TOPIC => config_topic(ctx, name).map(|t| topic_configs(&t.settings)),
+        RESOURCE_BROKER => check_broker_resource(ctx, name).map(|()| broker_configs(ctx)),
+        other => Err(ConfigError {
+            error: ResponseError::InvalidRequest,
+            message: format!("unsupported resource type {other}"),
+        }),
+    };
+    let result = DescribeConfigsResult::default()
+        .with_resource_type(resource.resource_type)
+        .with_resource_name(resource.resource_name.clone());
+    match described {
+        Ok(all) => {
+            // Null (and, as Java brokers treat it, an empty list) means every config.
+            let keys = resource.configuration_keys.filter(|k| !k.is_empty());
+            let configs = all
+                .into_iter()
+                .filter(|c| {
+                    keys.as_ref()
+                        .is_none_or(|k| k.iter().any(|k| k.as_str() == c.name))
+                })
+                .map(|c| encode(c, detail))
+                .collect();
+            result.with_configs(configs)
+        }
+        Err(error) => result
+            .with_error_code(error.error.code())
+            .with_error_message(Some(text(error.message))),
+    }
+}
+
+fn encode(config: Described, detail: Detail) -> DescribeConfigsResourceResult {
+    let mut out = DescribeConfigsResourceResult::default()
+        .with_name(text(config.name))
+        .with_value(Some(text(config.value)))
+        .with_read_only(config.read_only)
+        .with_config_source(config.source);
+    if detail.synonyms && detail.version >= 1 {
+        out = out.with_synonyms(
+            config
+                .synonyms
+                .into_iter()
+                .map(|(name, value, source)| {
+                    DescribeConfigsSynonym::default()
+                        .with_name(text(name))
+                        .with_value(Some(text(value)))
+                        .with_source(source)
+                })
+                .collect(),
+        );
+    }
+    if detail.version >= 3 {
+        out = out.with_config_type(config.config_type);
+        if detail.documentation {
+            out = out.with_documentation(Some(text(config.doc)));
+        }
+    }
+    out
+}
+
+/// The broker-level name Kafka gives each topic config's default.
+fn broker_synonym(topic_config: &str) -> &'static str {
+    match topic_config {
+        "cleanup.policy" => "log.cleanup.policy",
+        "max.message.bytes" => "message.max.bytes",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.ms" => "log.roll.ms",
+        _ => "compression.type",
+    }
+}
+
+fn topic_configs(settings: &TopicSettings) -> Vec<Described> {
+    let defaults = TopicSettings::default();
+    configs::TOPIC_CONFIGS
+        .iter()
+        .filter_map(|def| {
+            let value = configs::value_of(settings, def.name)?;
+            let default = configs::value_of(&defaults, def.name)?;
+            let is_default = value == default;
+            let mut synonyms = Vec::with_capacity(2);
+            if !is_default {
+                synonyms.push((def.name, value.clone(), source::DYNAMIC_TOPIC_CONFIG));
+            }
+            synonyms.push((broker_synonym(def.name), default, source::DEFAULT_CONFIG));
+            Some(Described {
+                name: def.name,
+                value,
+                config_type: def.config_type,
+                source: if is_default {
+                    source::DEFAULT_CONFIG
+                } else {
+                    source::DYNAMIC_TOPIC_CONFIG
+                },
+                read_only: false,
+                doc: def.doc,
+                synonyms,
+            })
+        })
+        .collect()
+}
+
+fn broker_configs(ctx: &BrokerContext) -> Vec<Described> {
+    let defaults = TopicSettings::default();
+    let default_of = |name: &str| configs::value_of(&defaults, name).unwrap_or_default();
+    let static_ = source::STATIC_BROKER_CONFIG;
+    let default = source::DEFAULT_CONFIG;
+    let entries: [(&'static str, String, i8, i8, &'static str); 11] = [
+        (
+            "auto.create.topics.enable",
+            ctx.kafka.auto_create_topics.to_string(),
+            kind::BOOLEAN,
+            static_,
+            "Whether Metadata creates unknown topics.",
+        ),
+        (
+            "broker.id",
+            ctx.kafka.node_id.to_string(),
+            kind::INT,
+            static_,
+            "This broker's node id.",
+        ),
+        (
+            "compression.type",
+            default_of("compression.type"),
+            kind::STRING,
+            default,
+            "Default topic compression.",
+        ),
+        (
+            "default.replication.factor",
+            "1".into(),
+            kind::INT,
+            default,
+            "Replication factor of auto-created topics.",
+        ),
+        (
+            "log.cleanup.policy",
+            default_of("cleanup.policy"),
+            kind::LIST,
+            default,
+            "Default cleanup policy.",
+        ),
+        (
+            "log.message.timestamp.type",
+            default_of("message.timestamp.type"),
+            kind::STRING,
+            default,
+            "Default timestamp type.",
+        ),
+        (
+            "log.retention.bytes",
+            default_of("retention.bytes"),
+            kind::LONG,
+            default,
+            "Default retention by size.",
+        ),
+        (
+            "log.retention.ms",
+            default_of("retention.ms"),
+            kind::LONG,
+            default,
+            "Default retention by age.",
+        ),
+        (
+            "log.segment.bytes",
+            default_of("segment.bytes"),
+            kind::INT,
+            default,
+            "Default segment size.",
+        ),
+        (
+            "message.max.bytes",
+            default_of("max.message.bytes"),
+            kind::INT,
+            default,
+            "Default largest batch.",
+        ),
+        (
+            "num.partitions",
+            ctx.kafka.num_partitions.to_string(),
+            kind::INT,
+            static_,
+            "Partitions of topics created without a count.",
+        ),
+    ];
+    entries
+        .into_iter()
+        .map(|(name, value, config_type, source, doc)| Described {
+            name,
+            synonyms: vec![(name, value.clone(), source)],
+            value,
+            config_type,
+            source,
+            read_only: true,
+            doc,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use kafka_protocol::messages::ApiKey;
+
+    use super::*;
+    use crate::kafka::{test_support, topics};
+
+    fn resource(kind: i8, name: &'static str) -> DescribeConfigsResource {
+        DescribeConfigsResource::default()
+            .with_resource_type(kind)
+            .with_resource_name(text(name))
+    }
+
+    #[tokio::test]
+    async fn topic_broker_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
+        topics::create_topic(&ctx, "t", 1, settings).await.unwrap();
+        let header = test_support::header(ApiKey::DescribeConfigs, 4);
+        let req = DescribeConfigsRequest::default()
+            .with_resources(vec![
+                resource(RESOURCE_TOPIC, "t"),
+                resource(RESOURCE_TOPIC, "missing"),
+                resource(RESOURCE_BROKER, "0"),
+            ])
+            .with_include_synonyms(true);
+        let resp = handle(&ctx, &header, req).await;
+        let topic = &resp.results[0];
+        assert_eq!(topic.error_code, 0);
+        assert_eq!(topic.configs.len(), configs::TOPIC_CONFIGS.len());
+        let retention = topic
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == "retention.ms")
+            .unwrap();
+        assert_eq!(retention.value.as_ref().unwrap().as_str(), "5000");
+        assert_eq!(retention.config_source, source::DYNAMIC_TOPIC_CONFIG);
+        assert_eq!(retention.synonyms.len(), 2);
+        let segment = topic
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == "segment.bytes")
+            .unwrap();
+        assert_eq!(segment.config_source, source::DEFAULT_CONFIG);
+        assert_eq!(resp.results[1].error_code, 3);
+        let broker = &resp.results[2];
+        assert!(
+            broker
+                .configs
+                .iter()
+                .any(|c| c.name.as_str() == "num.partitions")
+        );
+
+        let only = DescribeConfigsRequest::default().with_resources(vec![
+            resource(RESOURCE_TOPIC, "t")
+                .with_configuration_keys(Some(vec![text("cleanup.policy")])),
+        ]);
+        let resp = handle(&ctx, &header, only).await;
+        assert_eq!(resp.results[0].configs.len(), 1);
+        ctx.log.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,144 @@
+//! IncrementalAlterConfigs: changes only the named configs of a topic, leaving the rest as
+//! they are. SET assigns a value and DELETE restores the default; APPEND and SUBTRACT apply only
+//! to list configs, and the one list config served (`cleanup.policy`) has a single allowed
+//! value, so they are INVALID_CONFIG, as Kafka answers for non-list configs.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
+};
+
+use super::alter_configs::static_broker;
+use super::{RESOURCE_BROKER, RESOURCE_TOPIC, config_topic, store_settings, text};
+use crate::context::BrokerContext;
+use crate::kafka::configs::{self, ConfigError};
+
+/// Kafka's `AlterConfigOp.OpType` codes.
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+/// Applies each resource's operations (or only checks them, with `validate_only`).
+pub(crate) async fn handle(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for resource in req.resources {
+        let outcome = alter(ctx, &resource, req.validate_only).await;
+        let mut response = AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        if let Err(error) = outcome {
+            response = response
+                .with_error_code(error.error.code())
+                .with_error_message(Some(text(error.message)));
+        }
+        responses.push(response);
+    }
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+async fn alter(
+    ctx: &Arc<BrokerContext>,
+    resource: &AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), ConfigError> {
+    match resource.resource_type {
+        RESOURCE_TOPIC => {}
+        RESOURCE_BROKER => return Err(static_broker()),
+        other => {
+            return Err(ConfigError {
+                error: ResponseError::InvalidRequest,
+                message: format!("unsupported resource type {other}"),
+            });
+        }
+    }
+    let topic = config_topic(ctx, resource.resource_name.as_str())?;
+    let mut settings = topic.settings.clone();
+    for op in &resource.configs {
+        let name = op.name.as_str();
+        match (op.config_operation, op.value.as_ref()) {
+            (OP_SET, Some(value)) => configs::set(&mut settings, name, value.as_str())?,
+            (OP_SET, None) | (OP_DELETE, _) => configs::reset(&mut settings, name)?,
+            (OP_APPEND | OP_SUBTRACT, _) => {
+                return Err(ConfigError {
+                    error: ResponseError::InvalidConfig,
+                    message: format!("APPEND/SUBTRACT are not supported for config {name:?}"),
+                });
+            }
+            (other, _) => {
+                return Err(ConfigError {
+                    error: ResponseError::InvalidRequest,
+                    message: format!("unknown config operation {other}"),
+                });
+            }
+        }
+    }
+    configs::validate(&settings)?;
+    store_settings(ctx, &topic, settings, validate_only).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use kafka_protocol::messages::ApiKey;
+    use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig;
+
+    use super::*;
+    use crate::kafka::{test_support, topics};
+
+    fn op(name: &'static str, operation: i8, value: Option<&'static str>) -> AlterableConfig {
+        AlterableConfig::default()
+            .with_name(text(name))
+            .with_config_operation(operation)
+            .with_value(value.map(text))
+    }
+
+    #[tokio::test]
+    async fn set_delete_and_refused_ops() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
+        topics::create_topic(&ctx, "t", 1, settings).await.unwrap();
+        let header = test_support::header(ApiKey::IncrementalAlterConfigs, 1);
+        let request = |ops| {
+            IncrementalAlterConfigsRequest::default().with_resources(vec![
+                AlterConfigsResource::default()
+                    .with_resource_type(RESOURCE_TOPIC)
+                    .with_resource_name(text("t"))
+                    .with_configs(ops),
+            ])
+        };
+        let req = request(vec![op("retention.bytes", OP_SET, Some("8192"))]);
+        assert_eq!(handle(&ctx, &header, req).await.responses[0].error_code, 0);
+        let stored = topics::find_topic(&ctx, "t").unwrap().settings.clone();
+        assert_eq!(stored.retention_bytes, Some(8192));
+        assert_eq!(stored.retention_ms, Some(5000), "untouched config kept");
+
+        let req = request(vec![op("retention.ms", OP_DELETE, None)]);
+        assert_eq!(handle(&ctx, &header, req).await.responses[0].error_code, 0);
+        assert_eq!(
+            topics::find_topic(&ctx, "t").unwrap().settings.retention_ms,
+            None
+        );
+
+        for bad in [
+            op("cleanup.policy", OP_APPEND, Some("compact")),
+            op("cleanup.policy", OP_SUBTRACT, Some("delete")),
+            op("unknown.config", OP_SET, Some("1")),
+        ] {
+            assert_eq!(
+                handle(&ctx, &header, request(vec![bad])).await.responses[0].error_code,
+                40
+            );
+        }
+        ctx.log.shutdown().unwrap();
+    }
+}

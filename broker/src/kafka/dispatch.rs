@@ -1,0 +1,259 @@
+//! Routes one decoded Kafka request to its handler. This file holds the one list of API keys
+//! the broker serves ([`HANDLED_KEYS`]); ApiVersions advertises exactly those keys with the
+//! ranges of `whippet_wire::kafka::BROKER_APIS`, so a client is never told about an API that
+//! has no handler. Adding an API means adding its key here and its match arm below.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use whippet_wire::kafka::registry;
+
+use super::admin;
+use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce};
+use crate::context::BrokerContext;
+
+/// Every API key the broker has a handler for, in API-key order. A key listed here must have a
+/// match arm in [`dispatch`] and an entry in `BROKER_APIS` (checked by the tests below).
+pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// What the connection loop does after a request was dispatched.
+#[derive(Debug)]
+// One Outcome exists per request and is consumed at once; boxing the response would add an
+// allocation per request to save stack space that is never held.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Outcome {
+    /// Write this response, encoded at the request's version.
+    Respond(ResponseKind),
+    /// Write nothing (Produce with acks=0: the client expects no answer).
+    NoResponse,
+    /// The key is not served or the version is not advertised: close the connection, as a
+    /// Java broker does for requests it cannot parse.
+    Close,
+}
+
+/// Whether `(key, version)` is something this broker serves: the key has a handler and the
+/// version is inside the advertised range.
+pub(crate) fn is_served(key: ApiKey, version: i16) -> bool {
+    HANDLED_KEYS.contains(&key) && registry::lookup(key).is_some_and(|api| api.supports(version))
+}
+
+/// Runs the handler for `request` and says what to send back. The caller has already checked
+/// nothing; the version is checked against the advertised range here.
+pub(crate) async fn dispatch(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    request: RequestKind,
+) -> Outcome {
+    let Ok(key) = ApiKey::try_from(header.request_api_key) else {
+        return Outcome::Close;
+    };
+    if !is_served(key, header.request_api_version) {
+        return Outcome::Close;
+    }
+    let response = match request {
+        RequestKind::Produce(req) => {
+            let acks = req.acks;
+            let response = produce::handle(ctx, header, req).await;
+            if acks == 0 {
+                // No answer is expected; a failure closes the connection so the client
+                // notices, as a Java broker does.
+                return if produce::has_errors(&response) {
+                    Outcome::Close
+                } else {
+                    Outcome::NoResponse
+                };
+            }
+            ResponseKind::Produce(response)
+        }
+        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, header, req).await),
+        RequestKind::ListOffsets(req) => {
+            ResponseKind::ListOffsets(list_offsets::handle(ctx, header, req).await)
+        }
+        RequestKind::InitProducerId(req) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(ctx, header, req).await)
+        }
+        RequestKind::ApiVersions(req) => {
+            ResponseKind::ApiVersions(api_versions::handle(ctx, header, req).await)
+        }
+        RequestKind::Metadata(req) => {
+            ResponseKind::Metadata(metadata::handle(ctx, header, req).await)
+        }
+        RequestKind::CreateTopics(req) => {
+            ResponseKind::CreateTopics(admin::create_topics::handle(ctx, header, req).await)
+        }
+        RequestKind::DeleteTopics(req) => {
+            ResponseKind::DeleteTopics(admin::delete_topics::handle(ctx, header, req).await)
+        }
+        RequestKind::CreatePartitions(req) => {
+            ResponseKind::CreatePartitions(admin::create_partitions::handle(ctx, header, req).await)
+        }
+        RequestKind::DescribeConfigs(req) => {
+            ResponseKind::DescribeConfigs(admin::describe_configs::handle(ctx, header, req).await)
+        }
+        RequestKind::AlterConfigs(req) => {
+            ResponseKind::AlterConfigs(admin::alter_configs::handle(ctx, header, req).await)
+        }
+        RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
+            admin::incremental_alter_configs::handle(ctx, header, req).await,
+        ),
+        RequestKind::DeleteRecords(req) => {
+            ResponseKind::DeleteRecords(admin::delete_records::handle(ctx, header, req).await)
+        }
+        RequestKind::DescribeCluster(req) => {
+            ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
+        }
+        // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is
+        // unserved and closes the connection.
+        _ => return Outcome::Close,
+    };
+    Outcome::Respond(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use kafka_protocol::messages::{
+        AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+        DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+        FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
+        MetadataRequest, ProduceRequest,
+    };
+    use whippet_wire::kafka::BROKER_APIS;
+
+    use super::*;
+    use crate::kafka::test_support;
+
+    /// A default request of `key`, for keys the broker handles.
+    fn sample(key: ApiKey) -> Option<RequestKind> {
+        Some(match key {
+            ApiKey::Produce => RequestKind::Produce(ProduceRequest::default().with_acks(1)),
+            ApiKey::Fetch => RequestKind::Fetch(FetchRequest::default()),
+            ApiKey::ListOffsets => RequestKind::ListOffsets(ListOffsetsRequest::default()),
+            ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+            ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default()),
+            ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
+            ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+            ApiKey::CreatePartitions => {
+                RequestKind::CreatePartitions(CreatePartitionsRequest::default())
+            }
+            ApiKey::DescribeConfigs => {
+                RequestKind::DescribeConfigs(DescribeConfigsRequest::default())
+            }
+            ApiKey::AlterConfigs => RequestKind::AlterConfigs(AlterConfigsRequest::default()),
+            ApiKey::IncrementalAlterConfigs => {
+                RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+            }
+            ApiKey::DeleteRecords => RequestKind::DeleteRecords(DeleteRecordsRequest::default()),
+            ApiKey::DescribeCluster => {
+                RequestKind::DescribeCluster(DescribeClusterRequest::default())
+            }
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_handled_key_is_advertisable() {
+        for key in HANDLED_KEYS {
+            assert!(
+                BROKER_APIS.iter().any(|api| api.key == *key),
+                "{key:?} handled but not in BROKER_APIS"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_handled_key_dispatches_to_its_handler() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        for key in HANDLED_KEYS {
+            let api = registry::lookup(*key).unwrap();
+            let header = test_support::header(*key, api.max_version);
+            let Some(request) = sample(*key) else {
+                panic!("{key:?} has no sample request in this test");
+            };
+            match dispatch(&ctx, &header, request).await {
+                Outcome::Respond(response) => {
+                    // The response must encode at the advertised version.
+                    let mut out = bytes::BytesMut::new();
+                    whippet_wire::kafka::encode_response(&mut out, 1, api.max_version, &response)
+                        .unwrap();
+                    assert_eq!(
+                        std::mem::discriminant(&response),
+                        std::mem::discriminant(&response_kind_of(*key)),
+                        "{key:?} answered with the wrong response type"
+                    );
+                }
+                other => panic!("{key:?} did not answer: {other:?}"),
+            }
+        }
+        ctx.log.shutdown().unwrap();
+    }
+
+    /// An empty response of the type `key` must answer with.
+    fn response_kind_of(key: ApiKey) -> ResponseKind {
+        use kafka_protocol::messages::*;
+        match key {
+            ApiKey::Produce => ResponseKind::Produce(ProduceResponse::default()),
+            ApiKey::Fetch => ResponseKind::Fetch(FetchResponse::default()),
+            ApiKey::ListOffsets => ResponseKind::ListOffsets(ListOffsetsResponse::default()),
+            ApiKey::InitProducerId => {
+                ResponseKind::InitProducerId(InitProducerIdResponse::default())
+            }
+            ApiKey::ApiVersions => ResponseKind::ApiVersions(ApiVersionsResponse::default()),
+            ApiKey::Metadata => ResponseKind::Metadata(MetadataResponse::default()),
+            ApiKey::CreateTopics => ResponseKind::CreateTopics(CreateTopicsResponse::default()),
+            ApiKey::DeleteTopics => ResponseKind::DeleteTopics(DeleteTopicsResponse::default()),
+            ApiKey::CreatePartitions => {
+                ResponseKind::CreatePartitions(CreatePartitionsResponse::default())
+            }
+            ApiKey::DescribeConfigs => {
+                ResponseKind::DescribeConfigs(DescribeConfigsResponse::default())
+            }
+            ApiKey::AlterConfigs => ResponseKind::AlterConfigs(AlterConfigsResponse::default()),
+            ApiKey::IncrementalAlterConfigs => {
+                ResponseKind::IncrementalAlterConfigs(IncrementalAlterConfigsResponse::default())
+            }
+            ApiKey::DeleteRecords => ResponseKind::DeleteRecords(DeleteRecordsResponse::default()),
+            ApiKey::DescribeCluster => {
+                ResponseKind::DescribeCluster(DescribeClusterResponse::default())
+            }
+            other => panic!("no response type known for {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unadvertised_versions_and_unhandled_keys_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        // DeleteTopics v6 decodes but is above the advertised 4.
+        let header = test_support::header(ApiKey::DeleteTopics, 6);
+        let request = RequestKind::DeleteTopics(DeleteTopicsRequest::default());
+        assert!(matches!(
+            dispatch(&ctx, &header, request).await,
+            Outcome::Close
+        ));
+        let header = test_support::header(ApiKey::SaslHandshake, 1);
+        let request = RequestKind::SaslHandshake(Default::default());
+        assert!(matches!(
+            dispatch(&ctx, &header, request).await,
+            Outcome::Close
+        ));
+        ctx.log.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,63 @@
+//! The one place a storage error becomes a Kafka error code. Every handler goes through
+//! [`log_error_code`], so a given log failure always reaches clients as the same code, and the
+//! match has no catch-all arm: a new `LogError` variant fails to compile here until someone
+//! decides what Kafka clients should see for it.
+
+use kafka_protocol::ResponseError;
+use whippet_log::LogError;
+
+/// The Kafka error a client should see for `error`. Codes are chosen for how clients react:
+/// retriable conditions (shutdown) map to retriable codes, so producers retry instead of failing.
+pub(crate) fn log_error(error: &LogError) -> ResponseError {
+    match error {
+        LogError::Io { .. } | LogError::CorruptCatalog { .. } => ResponseError::KafkaStorageError,
+        LogError::CorruptFrame { .. } => ResponseError::CorruptMessage,
+        LogError::StreamNotFound(_)
+        | LogError::TopicNotFound(_)
+        | LogError::PartitionNotFound(_)
+        | LogError::PartitionDeleted => ResponseError::UnknownTopicOrPartition,
+        LogError::StreamExists(_) | LogError::TopicExists(_) => ResponseError::TopicAlreadyExists,
+        LogError::InvalidName { .. } => ResponseError::InvalidTopicException,
+        LogError::InvalidSetting { .. } => ResponseError::InvalidConfig,
+        // A broker-side cap (topics per stream, partitions per topic): Kafka's answer for a
+        // request the broker's policy refuses.
+        LogError::LimitExceeded { .. } => ResponseError::PolicyViolation,
+        LogError::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        // Retriable: the client refreshes metadata and retries, by then against a new process.
+        LogError::ShuttingDown => ResponseError::NotLeaderOrFollower,
+    }
+}
+
+/// [`log_error`] as the wire's i16, for the `error_code` fields of responses.
+pub(crate) fn log_error_code(error: &LogError) -> i16 {
+    log_error(error).code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn representative_errors_map_to_kafka_codes() {
+        assert_eq!(log_error_code(&LogError::TopicExists("t".into())), 36);
+        assert_eq!(log_error_code(&LogError::TopicNotFound("t".into())), 3);
+        assert_eq!(log_error_code(&LogError::PartitionNotFound(4)), 3);
+        let invalid = LogError::InvalidSetting {
+            name: "segment_bytes",
+            reason: "too small".into(),
+        };
+        assert_eq!(log_error_code(&invalid), 40);
+        let range = LogError::OffsetOutOfRange {
+            offset: 9,
+            start: 0,
+            end: 3,
+        };
+        assert_eq!(log_error_code(&range), 1);
+        let too_large = LogError::BatchTooLarge { size: 9, max: 1 };
+        assert_eq!(log_error_code(&too_large), 10);
+        assert_eq!(log_error_code(&LogError::ShuttingDown), 6);
+        let io = LogError::io("/x", std::io::Error::other("disk"));
+        assert_eq!(log_error_code(&io), 56);
+    }
+}

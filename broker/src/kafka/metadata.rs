@@ -1,0 +1,189 @@
+//! Metadata: tells clients where every partition lives. This broker is the whole cluster, so it
+//! is the only broker listed, the controller, and the leader (epoch 0) and sole replica of
+//! every partition. Unknown topics are created on request when the broker allows it
+//! (`auto_create_topics`) and the client asks for it (v4+ `allow_auto_topic_creation`; implied
+//! for v0–3, as in Kafka); the created topic is described in the same answer rather than with
+//! Kafka's transient LEADER_NOT_AVAILABLE, since creation here is synchronous.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
+use whippet_log::TopicMeta;
+
+use super::error_code::log_error_code;
+use super::topics;
+use crate::context::BrokerContext;
+
+/// The host and port clients should connect to: the configured advertised address, else the
+/// bound one with a wildcard IP replaced by loopback (a client cannot connect to 0.0.0.0).
+pub(crate) fn advertised_endpoint(ctx: &BrokerContext) -> (String, i32) {
+    if let Some((host, port)) = &ctx.kafka.advertised {
+        return (host.clone(), i32::from(*port));
+    }
+    let bound = ctx.addrs.kafka;
+    let ip = match bound.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    (ip.to_string(), i32::from(bound.port()))
+}
+
+/// Answers Metadata for the requested topics (all of them for a null list, or an empty one at
+/// v0), auto-creating unknown names when allowed.
+pub(crate) async fn handle(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    req: MetadataRequest,
+) -> MetadataResponse {
+    let version = header.request_api_version;
+    let (host, port) = advertised_endpoint(ctx);
+    let node = BrokerId(ctx.kafka.node_id);
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(node)
+        .with_host(StrBytes::from_string(host))
+        .with_port(port);
+    let all = match &req.topics {
+        None => true,
+        Some(list) => version == 0 && list.is_empty(),
+    };
+    let topics = if all {
+        topics::all_topics(ctx)
+            .iter()
+            .map(|t| describe_topic(ctx, t))
+            .collect()
+    } else {
+        let allow_create =
+            ctx.kafka.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
+        let mut out = Vec::new();
+        for wanted in req.topics.unwrap_or_default() {
+            out.push(requested_topic(ctx, wanted, allow_create).await);
+        }
+        out
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_cluster_id(Some(StrBytes::from_string(ctx.kafka.cluster_id.clone())))
+        .with_controller_id(node)
+        .with_topics(topics)
+}
+
+/// One entry of an explicit topic list: by name (created if allowed), or by id at v10+.
+async fn requested_topic(
+    ctx: &Arc<BrokerContext>,
+    wanted: MetadataRequestTopic,
+    allow_create: bool,
+) -> MetadataResponseTopic {
+    let Some(name) = wanted.name else {
+        return match topics::find_topic_by_id(ctx, wanted.topic_id) {
+            Some(topic) => describe_topic(ctx, &topic),
+            None => MetadataResponseTopic::default()
+                .with_topic_id(wanted.topic_id)
+                .with_error_code(ResponseError::UnknownTopicId.code()),
+        };
+    };
+    let failed = |code: i16| {
+        MetadataResponseTopic::default()
+            .with_name(Some(name.clone()))
+            .with_error_code(code)
+    };
+    if topics::validate_topic_name(name.as_str()).is_err() {
+        return failed(ResponseError::InvalidTopicException.code());
+    }
+    if let Some(topic) = topics::find_topic(ctx, name.as_str()) {
+        return describe_topic(ctx, &topic);
+    }
+    if !allow_create {
+        return failed(ResponseError::UnknownTopicOrPartition.code());
+    }
+    match topics::auto_create(ctx, name.as_str()).await {
+        Ok(topic) => describe_topic(ctx, &topic),
+        Err(error) => {
+            tracing::warn!(topic = %name.as_str(), %error, "auto-create failed");
+            failed(log_error_code(&error))
+        }
+    }
+}
+
+/// A topic with its partitions, all led by this broker.
+fn describe_topic(ctx: &BrokerContext, topic: &TopicMeta) -> MetadataResponseTopic {
+    let node = BrokerId(ctx.kafka.node_id);
+    let partitions = (0..topic.partition_count())
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(i32::try_from(p).unwrap_or(i32::MAX))
+                .with_leader_id(node)
+                .with_leader_epoch(0)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(topics::topic_name(&topic.name)))
+        .with_topic_id(topics::topic_uuid(topic))
+        .with_partitions(partitions)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use kafka_protocol::messages::ApiKey;
+    use whippet_log::TopicSettings;
+
+    use super::*;
+    use crate::kafka::test_support;
+
+    fn named(name: &'static str) -> MetadataRequestTopic {
+        MetadataRequestTopic::default().with_name(Some(topics::topic_name(name)))
+    }
+
+    #[tokio::test]
+    async fn all_topics_and_auto_create_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        topics::create_topic(&ctx, "t", 3, TopicSettings::default())
+            .await
+            .unwrap();
+        let v12 = test_support::header(ApiKey::Metadata, 12);
+        let resp = handle(&ctx, &v12, MetadataRequest::default().with_topics(None)).await;
+        assert_eq!(resp.topics.len(), 1);
+        assert_eq!(resp.topics[0].partitions.len(), 3);
+        assert_eq!(resp.brokers[0].port, 9092);
+        assert_eq!(resp.controller_id, BrokerId(0));
+
+        // v4+ without the flag: not created.
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![named("new")]))
+            .with_allow_auto_topic_creation(false);
+        let resp = handle(&ctx, &v12, req.clone()).await;
+        assert_eq!(resp.topics[0].error_code, 3);
+        assert!(topics::find_topic(&ctx, "new").is_none());
+        // With the flag: created with the default partition count.
+        let resp = handle(&ctx, &v12, req.with_allow_auto_topic_creation(true)).await;
+        assert_eq!(resp.topics[0].error_code, 0);
+        assert_eq!(resp.topics[0].partitions.len(), 1);
+        // v0: an empty list is "all topics".
+        let v0 = test_support::header(ApiKey::Metadata, 0);
+        let resp = handle(
+            &ctx,
+            &v0,
+            MetadataRequest::default().with_topics(Some(vec![])),
+        )
+        .await;
+        assert_eq!(resp.topics.len(), 2);
+        // Invalid names are refused, never created.
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![named("bad name")]))
+            .with_allow_auto_topic_creation(true);
+        let resp = handle(&ctx, &v12, req).await;
+        assert_eq!(resp.topics[0].error_code, 17);
+        ctx.log.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,408 @@
+//! Produce: each partition's record batches are checked from their headers only (magic, CRC,
+//! record count, size, idempotence fields — never the records themselves), then appended one
+//! log frame per batch, stored exactly as sent except for baseOffset and partitionLeaderEpoch
+//! (and, on LogAppendTime topics, the timestamp type and maxTimestamp with a new CRC), which are
+//! patched in place under the log's append lock once the offsets are known.
+//!
+//! A partition's batches are all checked before the first is appended, so nothing from a
+//! refused request reaches the log. Idempotent batches are checked, appended and remembered
+//! under the partition's producer-state lock ([`super::producers`]). With `fsync = always` the
+//! answer waits until every appended partition is on disk (all partitions in parallel).
+//!
+//! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
+//! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_request::PartitionProduceData;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
+use whippet_log::{
+    AppendBatch, Appended, BatchFormat, FsyncPolicy, LogError, PartitionLog, PatchContext,
+    TimestampType, TopicMeta,
+};
+use whippet_wire::kafka::{
+    BatchInfo, inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
+};
+
+use super::error_code::log_error;
+use super::producers::partition_key;
+use super::producers::sequence::{BatchIds, SequenceError};
+use super::topics::find_topic;
+use crate::context::BrokerContext;
+
+/// Why a partition's data was refused, as the answer carries it.
+#[derive(Debug)]
+struct Refusal {
+    error: ResponseError,
+    message: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(error: ResponseError) -> Self {
+        Self {
+            error,
+            message: None,
+        }
+    }
+
+    fn because(error: ResponseError, message: &'static str) -> Self {
+        Self {
+            error,
+            message: Some(message),
+        }
+    }
+}
+
+impl From<LogError> for Refusal {
+    fn from(error: LogError) -> Self {
+        Self::new(log_error(&error))
+    }
+}
+
+impl From<SequenceError> for Refusal {
+    fn from(error: SequenceError) -> Self {
+        Self::new(match error {
+            SequenceError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+            SequenceError::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber,
+        })
+    }
+}
+
+/// What a partition's accepted data got.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    base_offset: u64,
+    /// Last offset appended (to wait for durability); `None` for an answered duplicate.
+    last_appended: Option<u64>,
+    /// Append time in ms on LogAppendTime topics, else -1.
+    log_append_time_ms: i64,
+    log_start_offset: u64,
+}
+
+/// A partition whose answer waits for its data to be on disk.
+struct DurableWait {
+    topic: usize,
+    partition: usize,
+    log: Arc<PartitionLog>,
+    last_offset: u64,
+}
+
+/// Serves one Produce request. With acks=0 the dispatcher sends no answer (or closes the
+/// connection if a partition failed, as Kafka does), but the work is the same.
+pub(crate) async fn handle(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    request: ProduceRequest,
+) -> ProduceResponse {
+    // Kafka accepts acks -1 (all), 0 (none) and 1 (leader); on one node -1 and 1 are the same.
+    let acks_valid = matches!(request.acks, -1..=1);
+    let mut topics = Vec::with_capacity(request.topic_data.len());
+    let mut waits = Vec::new();
+    for (topic_index, topic_data) in request.topic_data.into_iter().enumerate() {
+        let meta = find_topic(ctx, topic_data.name.as_str());
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for (partition_index, data) in topic_data.partition_data.iter().enumerate() {
+            let outcome = if acks_valid {
+                append_partition(ctx, meta.as_ref(), data)
+            } else {
+                Err(Refusal::new(ResponseError::InvalidRequiredAcks))
+            };
+            if let (Ok(accepted), Some(topic)) = (&outcome, &meta)
+                && let (Some(last_offset), Some(log)) =
+                    (accepted.last_appended, partition_of(topic, data.index))
+            {
+                waits.push(DurableWait {
+                    topic: topic_index,
+                    partition: partition_index,
+                    log: Arc::clone(log),
+                    last_offset,
+                });
+            }
+            partitions.push(answer(data.index, outcome, header.request_api_version));
+        }
+        topics.push(
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_partition_responses(partitions),
+        );
+    }
+    if request.acks != 0 && ctx.log.config().fsync == FsyncPolicy::Always {
+        wait_durable(waits, &mut topics).await;
+    }
+    ProduceResponse::default().with_responses(topics)
+}
+
+/// Whether any partition of `response` carries an error (for acks=0, where Kafka closes the
+/// connection instead of answering so the client notices).
+pub(crate) fn has_errors(response: &ProduceResponse) -> bool {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .any(|p| p.error_code != 0)
+}
+
+fn partition_of(topic: &TopicMeta, index: i32) -> Option<&Arc<PartitionLog>> {
+    topic.partition(u32::try_from(index).ok()?)
+}
+
+fn answer(
+    index: i32,
+    outcome: Result<Accepted, Refusal>,
+    version: i16,
+) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(index);
+    match outcome {
+        Ok(accepted) => response
+            .with_base_offset(offset_i64(accepted.base_offset))
+            .with_log_append_time_ms(accepted.log_append_time_ms)
+            .with_log_start_offset(if version >= 5 {
+                offset_i64(accepted.log_start_offset)
+            } else {
+                -1
+            }),
+        Err(refusal) => response
+            .with_error_code(refusal.error.code())
+            .with_base_offset(-1)
+            .with_error_message(refusal.message.map(StrBytes::from_static_str)),
+    }
+}
+
+fn offset_i64(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+/// Waits for every appended partition to be durable, in parallel (each partition's group
+/// commit runs on its own), and turns a failed sync into that partition's error.
+async fn wait_durable(waits: Vec<DurableWait>, topics: &mut [TopicProduceResponse]) {
+    let mut set = tokio::task::JoinSet::new();
+    for wait in waits {
+        set.spawn(async move {
+            let result = wait.log.wait_durable(wait.last_offset).await;
+            (wait.topic, wait.partition, result)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (topic, partition, error) = match joined {
+            Ok((_, _, Ok(()))) => continue,
+            Ok((topic, partition, Err(error))) => (topic, partition, log_error(&error)),
+            Err(join_error) => {
+                tracing::error!(%join_error, "durability wait failed");
+                continue;
+            }
+        };
+        if let Some(p) = topics
+            .get_mut(topic)
+            .and_then(|t| t.partition_responses.get_mut(partition))
+        {
+            p.error_code = error.code();
+            p.base_offset = -1;
+        }
+    }
+}
+
+/// Checks and appends one partition's data.
+fn append_partition(
+    ctx: &Arc<BrokerContext>,
+    topic: Option<&Arc<TopicMeta>>,
+    data: &PartitionProduceData,
+) -> Result<Accepted, Refusal> {
+    let unknown = || Refusal::new(ResponseError::UnknownTopicOrPartition);
+    let topic = topic.ok_or_else(unknown)?;
+    let partition_id = u32::try_from(data.index).map_err(|_| unknown())?;
+    let log = topic.partition(partition_id).ok_or_else(unknown)?;
+    let records = data
+        .records
+        .as_ref()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| Refusal::because(ResponseError::InvalidRecord, "no record batch"))?;
+    let batches = inspect_batches(records).map_err(|error| {
+        Refusal::new(
+            error
+                .batch_response_error()
+                .unwrap_or(ResponseError::CorruptMessage),
+        )
+    })?;
+    let max_bytes = usize::try_from(topic.settings.max_message_bytes).unwrap_or(usize::MAX);
+    for batch in &batches {
+        check_batch(batch, max_bytes)?;
+    }
+    let plan = AppendPlan {
+        records,
+        log_append_time: topic.settings.timestamp_type == TimestampType::LogAppendTime,
+    };
+    if batches.iter().all(|b| b.producer_id < 0) {
+        return plan.append_all(log, &batches, |_, _| {});
+    }
+    append_idempotent(ctx, topic, partition_id, log, &plan, &batches)
+}
+
+/// The header checks that do not depend on producer state.
+fn check_batch(batch: &BatchInfo, max_bytes: usize) -> Result<(), Refusal> {
+    if batch.len > max_bytes {
+        return Err(Refusal::new(ResponseError::MessageTooLarge));
+    }
+    if batch.is_transactional {
+        return Err(Refusal::because(
+            ResponseError::InvalidRequest,
+            "transactions are not supported by this broker",
+        ));
+    }
+    if batch.is_control {
+        return Err(Refusal::because(
+            ResponseError::InvalidRecord,
+            "control batches cannot be produced",
+        ));
+    }
+    if batch.record_count < 1 {
+        return Err(Refusal::because(
+            ResponseError::InvalidRecord,
+            "batch holds no record",
+        ));
+    }
+    if batch.producer_id >= 0 && (batch.producer_epoch < 0 || batch.base_sequence < 0) {
+        return Err(Refusal::because(
+            ResponseError::InvalidRecord,
+            "idempotent batch without epoch or sequence",
+        ));
+    }
+    Ok(())
+}
+
+/// Check, append and record under the partition's producer-state lock, so a retry racing its
+/// original sees either nothing or the original's record.
+fn append_idempotent(
+    ctx: &Arc<BrokerContext>,
+    topic: &TopicMeta,
+    partition_id: u32,
+    log: &PartitionLog,
+    plan: &AppendPlan<'_>,
+    batches: &[BatchInfo],
+) -> Result<Accepted, Refusal> {
+    let key = partition_key(topic, partition_id);
+    let cell = ctx.producers.partition(key);
+    let outcome = {
+        let mut state = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ctx.producers.ensure_loaded(key, &mut state, log)?;
+        let ids: Vec<BatchIds> = batches
+            .iter()
+            .filter(|b| b.producer_id >= 0)
+            .map(batch_ids)
+            .collect();
+        match state.producers.check_all(&ids)? {
+            Some(original) => Ok(Accepted {
+                base_offset: original.base_offset,
+                last_appended: None,
+                log_append_time_ms: -1,
+                log_start_offset: log.log_start_offset(),
+            }),
+            None => plan.append_all(log, batches, |batch, appended| {
+                if batch.producer_id >= 0 {
+                    let ids = batch_ids(batch);
+                    state.record(
+                        &ids,
+                        appended.base_offset,
+                        appended.last_offset,
+                        appended.append_time_us,
+                    );
+                }
+            }),
+        }
+    };
+    ctx.producers.maybe_snapshot(&ctx.log);
+    outcome
+}
+
+fn batch_ids(batch: &BatchInfo) -> BatchIds {
+    BatchIds::new(
+        batch.producer_id,
+        batch.producer_epoch,
+        batch.base_sequence,
+        batch.last_offset_delta,
+    )
+}
+
+/// How one partition's checked batches are appended.
+struct AppendPlan<'a> {
+    records: &'a Bytes,
+    log_append_time: bool,
+}
+
+impl AppendPlan<'_> {
+    /// Appends each batch as its own frame, calling `appended` after each; stops at the first
+    /// log error (earlier batches stay appended, as with any partial storage failure).
+    fn append_all(
+        &self,
+        log: &PartitionLog,
+        batches: &[BatchInfo],
+        mut appended: impl FnMut(&BatchInfo, &Appended),
+    ) -> Result<Accepted, Refusal> {
+        let mut first: Option<Accepted> = None;
+        let mut last_offset = 0;
+        for batch in batches {
+            let done = self.append_one(log, batch)?;
+            appended(batch, &done);
+            last_offset = done.last_offset;
+            first.get_or_insert(Accepted {
+                base_offset: done.base_offset,
+                last_appended: None,
+                log_append_time_ms: if self.log_append_time {
+                    done.append_time_us / 1000
+                } else {
+                    -1
+                },
+                log_start_offset: done.log_start_offset,
+            });
+        }
+        let mut accepted = first.ok_or(Refusal::new(ResponseError::InvalidRecord))?;
+        accepted.last_appended = Some(last_offset);
+        Ok(accepted)
+    }
+
+    fn append_one(&self, log: &PartitionLog, batch: &BatchInfo) -> Result<Appended, Refusal> {
+        let corrupt = || Refusal::new(ResponseError::CorruptMessage);
+        let range: Range<usize> = batch.offset_in_buffer..batch.offset_in_buffer + batch.len;
+        let payload = self.records.get(range).ok_or_else(corrupt)?.to_vec();
+        let append = AppendBatch {
+            format: BatchFormat::Kafka,
+            payload,
+            record_count: u32::try_from(batch.record_count).map_err(|_| corrupt())?,
+            last_offset_delta: u32::try_from(batch.last_offset_delta).map_err(|_| corrupt())?,
+            first_timestamp_us: batch.base_timestamp_ms.saturating_mul(1000),
+            max_timestamp_us: batch.max_timestamp_ms.saturating_mul(1000),
+        };
+        let log_append_time = self.log_append_time;
+        Ok(log.append(append, |ctx| patch(ctx, log_append_time))?)
+    }
+}
+
+/// Writes the assigned offset and leader epoch 0 into the batch, and on LogAppendTime topics
+/// the append time (ms, as Kafka stores it; the frame's timestamps become the same instant).
+fn patch(ctx: &mut PatchContext<'_>, log_append_time: bool) {
+    let base_offset = i64::try_from(ctx.base_offset).unwrap_or(i64::MAX);
+    // The payload is exactly one batch that inspect_batches accepted, so these cannot fail; a
+    // failure would be a broken invariant of the wire crate, not bad input.
+    let patched = set_base_offset(ctx.payload, base_offset)
+        .and_then(|()| set_partition_leader_epoch(ctx.payload, 0));
+    assert!(
+        patched.is_ok(),
+        "patching an inspected batch failed: {patched:?}"
+    );
+    if log_append_time {
+        let append_ms = ctx.append_time_us.div_euclid(1000);
+        let stamped = set_log_append_time(ctx.payload, append_ms);
+        assert!(
+            stamped.is_ok(),
+            "stamping an inspected batch failed: {stamped:?}"
+        );
+        ctx.first_timestamp_us = append_ms.saturating_mul(1000);
+        ctx.max_timestamp_us = ctx.first_timestamp_us;
+    }
+}

@@ -1,0 +1,242 @@
+//! What of the idempotent-producer state reaches the disk, and how: the next block of producer
+//! ids (so ids are never handed out twice across restarts) and a snapshot of every partition's
+//! producer state with the log offset it covers (so a restart rebuilds state by scanning only the
+//! frames after that offset, Kafka's approach). Both files are written atomically: temp file,
+//! fsync, rename, fsync of the directory; a crash leaves the old file or the new one.
+//!
+//! Files live in `<data_dir>/kafka_producers/`: `ids.json` and `state.json`. A snapshot that is
+//! missing, unreadable or too large is not an error: the log itself is the source of truth and
+//! state is rebuilt by scanning it. An unreadable ids file is an error, because guessing could
+//! reuse an id.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::sequence::ProducerEntry;
+use crate::limits::PRODUCER_SNAPSHOT_FILE_BYTES_MAX;
+
+/// Directory under the data directory holding the producer files.
+pub(crate) const PRODUCERS_DIR_NAME: &str = "kafka_producers";
+const IDS_FILE_NAME: &str = "ids.json";
+const STATE_FILE_NAME: &str = "state.json";
+/// Bumped when the layout of either file changes; other versions are not read.
+const FORMAT_VERSION: u32 = 1;
+/// The ids file is a few dozen bytes; more means it is not ours.
+const IDS_FILE_BYTES_MAX: u64 = 4096;
+
+/// Which partition a piece of producer state belongs to. The topic's creation time is part of
+/// the key so a topic deleted and re-created under the same id starts with no state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct PartitionKey {
+    /// Log stream id.
+    pub stream_id: u32,
+    /// Log topic id.
+    pub topic_id: u32,
+    /// The topic's creation time (µs), distinguishing re-creations of one id.
+    pub topic_created_at_us: i64,
+    /// Partition id.
+    pub partition_id: u32,
+}
+
+/// One partition's producers as persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartitionSnapshot {
+    /// The partition.
+    pub key: PartitionKey,
+    /// Every idempotent batch below this offset is reflected in `producers`.
+    pub covered_offset: u64,
+    /// State by producer id.
+    pub producers: Vec<(i64, ProducerEntry)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    partitions: Vec<PartitionSnapshot>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdsFile {
+    version: u32,
+    /// No id below this was ever handed out by a later block; the next block starts here.
+    next_block_start: i64,
+}
+
+/// Paths of the producer files under one data directory.
+#[derive(Debug, Clone)]
+pub(crate) struct ProducerFiles {
+    dir: PathBuf,
+}
+
+impl ProducerFiles {
+    /// The files for `data_dir`; nothing is touched until a read or write.
+    pub(crate) fn new(data_dir: &Path) -> Self {
+        Self {
+            dir: data_dir.join(PRODUCERS_DIR_NAME),
+        }
+    }
+
+    /// Where the next block of ids starts: 0 if no block was ever reserved.
+    pub(crate) fn load_next_block_start(&self) -> std::io::Result<i64> {
+        let Some(bytes) = read_bounded(&self.dir.join(IDS_FILE_NAME), IDS_FILE_BYTES_MAX)? else {
+            return Ok(0);
+        };
+        let file: IdsFile = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        if file.version != FORMAT_VERSION || file.next_block_start < 0 {
+            return Err(std::io::Error::other(format!(
+                "{IDS_FILE_NAME}: unsupported version {} or negative start",
+                file.version
+            )));
+        }
+        Ok(file.next_block_start)
+    }
+
+    /// Persists that ids below `next_block_start` are taken; returns once it is on disk.
+    pub(crate) fn store_next_block_start(&self, next_block_start: i64) -> std::io::Result<()> {
+        let file = IdsFile {
+            version: FORMAT_VERSION,
+            next_block_start,
+        };
+        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+        write_atomically(&self.dir, IDS_FILE_NAME, &bytes)
+    }
+
+    /// The last snapshot, or nothing if there is none or it cannot be used (logged).
+    pub(crate) fn load_snapshot(&self) -> Vec<PartitionSnapshot> {
+        let path = self.dir.join(STATE_FILE_NAME);
+        let bytes = match read_bounded(&path, PRODUCER_SNAPSHOT_FILE_BYTES_MAX) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Vec::new(),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "producer snapshot unreadable; rebuilding from the log");
+                return Vec::new();
+            }
+        };
+        match serde_json::from_slice::<StateFile>(&bytes) {
+            Ok(file) if file.version == FORMAT_VERSION => file.partitions,
+            Ok(file) => {
+                tracing::warn!(
+                    version = file.version,
+                    "producer snapshot of another version ignored"
+                );
+                Vec::new()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "producer snapshot corrupt; rebuilding from the log");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Replaces the snapshot with `partitions`.
+    pub(crate) fn store_snapshot(&self, partitions: Vec<PartitionSnapshot>) -> std::io::Result<()> {
+        let file = StateFile {
+            version: FORMAT_VERSION,
+            partitions,
+        };
+        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+        write_atomically(&self.dir, STATE_FILE_NAME, &bytes)
+    }
+}
+
+/// Reads a whole file of at most `max` bytes; `None` if it does not exist.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "{} is larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Temp file, fsync, rename over `name`, fsync of the directory (created if missing).
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let created = !dir.is_dir();
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, dir.join(name))?;
+    fs::File::open(dir)?.sync_all()?;
+    if created && let Some(parent) = dir.parent() {
+        fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::VecDeque;
+
+    use crate::kafka::producers::sequence::BatchRecord;
+
+    #[test]
+    fn ids_and_snapshot_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProducerFiles::new(dir.path());
+        assert_eq!(files.load_next_block_start().unwrap(), 0);
+        assert!(files.load_snapshot().is_empty());
+        files.store_next_block_start(3000).unwrap();
+        assert_eq!(files.load_next_block_start().unwrap(), 3000);
+        let key = PartitionKey {
+            stream_id: 1,
+            topic_id: 2,
+            topic_created_at_us: 3,
+            partition_id: 4,
+        };
+        let entry = ProducerEntry {
+            epoch: 2,
+            batches: VecDeque::from([BatchRecord {
+                first_seq: 0,
+                last_seq: 9,
+                base_offset: 100,
+                last_offset: 109,
+            }]),
+            last_append_us: 5,
+        };
+        let snapshot = vec![PartitionSnapshot {
+            key,
+            covered_offset: 110,
+            producers: vec![(77, entry)],
+        }];
+        files.store_snapshot(snapshot.clone()).unwrap();
+        assert_eq!(files.load_snapshot(), snapshot);
+    }
+
+    #[test]
+    fn corrupt_files_are_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProducerFiles::new(dir.path());
+        fs::create_dir_all(dir.path().join(PRODUCERS_DIR_NAME)).unwrap();
+        fs::write(
+            dir.path().join(PRODUCERS_DIR_NAME).join(STATE_FILE_NAME),
+            b"{not json",
+        )
+        .unwrap();
+        assert!(files.load_snapshot().is_empty(), "corrupt snapshot ignored");
+        fs::write(
+            dir.path().join(PRODUCERS_DIR_NAME).join(IDS_FILE_NAME),
+            b"garbage",
+        )
+        .unwrap();
+        assert!(
+            files.load_next_block_start().is_err(),
+            "corrupt ids refused"
+        );
+    }
+}

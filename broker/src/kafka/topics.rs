@@ -1,0 +1,265 @@
+//! How Kafka's flat topic names map onto the log: Kafka topic `T` is log topic `T` in the
+//! stream named `ctx.kafka_stream`, partition p is partition p. This module owns that mapping,
+//! Kafka's topic-name rule, stable topic ids, topic creation (explicit and automatic), and the
+//! startup steps the mapping needs: the Kafka stream exists and the cluster id is persisted.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+use whippet_log::{Log, LogError, TopicMeta, TopicSettings};
+
+use crate::context::BrokerContext;
+use crate::limits;
+
+/// Longest Kafka topic name (Kafka's own `Topic.MAX_NAME_LENGTH`).
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Name of the file in the data directory that holds the cluster id.
+pub const CLUSTER_ID_FILE: &str = "cluster_id";
+
+/// Checks a topic name against Kafka's rule (`[a-zA-Z0-9._-]{1,249}`, not `.` or `..`), so
+/// names a Java broker would refuse are refused here with INVALID_TOPIC_EXCEPTION too.
+pub fn validate_topic_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("topic name is empty");
+    }
+    if name.len() > TOPIC_NAME_BYTES_MAX {
+        return Err("topic name is longer than 249 characters");
+    }
+    if name == "." || name == ".." {
+        return Err("topic name cannot be '.' or '..'");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("topic name may contain only ASCII alphanumerics, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+/// Finds the Kafka stream, creating it when missing, and returns its id. Called at startup so
+/// every Kafka handler can assume it, and again by creation paths in case an operator deleted
+/// it through the native protocol meanwhile.
+pub fn ensure_kafka_stream(log: &Log, name: &str) -> Result<u32, LogError> {
+    if let Some(stream) = log.snapshot().stream_by_name(name) {
+        return Ok(stream.id);
+    }
+    match log.create_stream(name) {
+        Ok(stream) => Ok(stream.id),
+        // Another creator won the race; use theirs.
+        Err(LogError::StreamExists(_)) => log
+            .snapshot()
+            .stream_by_name(name)
+            .map(|stream| stream.id)
+            .ok_or_else(|| LogError::StreamNotFound(name.to_string())),
+        Err(error) => Err(error),
+    }
+}
+
+/// Reads the cluster id from `data_dir`, or creates and persists a new one (written to a
+/// temporary file, synced, then renamed, so a crash never leaves a half-written id). Kafka
+/// clients cache the id; it must not change across restarts of the same data.
+pub fn load_or_create_cluster_id(data_dir: &Path) -> Result<String, LogError> {
+    let path = data_dir.join(CLUSTER_ID_FILE);
+    match std::fs::File::open(&path) {
+        Ok(file) => {
+            let mut text = String::new();
+            file.take(limits::CLUSTER_ID_FILE_BYTES_MAX)
+                .read_to_string(&mut text)
+                .map_err(|e| LogError::io(&path, e))?;
+            let id = text.trim();
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(LogError::io(
+                    &path,
+                    std::io::Error::other("cluster_id file is empty or not printable ASCII"),
+                ));
+            }
+            Ok(id.to_string())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = new_cluster_id();
+            let tmp = data_dir.join(format!("{CLUSTER_ID_FILE}.tmp"));
+            let write = || -> std::io::Result<()> {
+                let mut file = std::fs::File::create(&tmp)?;
+                file.write_all(id.as_bytes())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &path)?;
+                std::fs::File::open(data_dir)?.sync_all()
+            };
+            write().map_err(|e| LogError::io(&path, e))?;
+            Ok(id)
+        }
+        Err(e) => Err(LogError::io(&path, e)),
+    }
+}
+
+/// A cluster id in Kafka's shape: a random UUID in URL-safe base64 without padding.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = Uuid::new_v4().into_bytes();
+    let mut bits = u128::from_be_bytes(bytes);
+    // 22 base64 digits cover 132 bits; the top digit takes the last 2 bits of the 128.
+    let mut out = [0u8; 22];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(bits & 63) as usize];
+        bits >>= 6;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The id of the Kafka stream, if it exists in the current catalog.
+pub fn kafka_stream_id(ctx: &BrokerContext) -> Option<u32> {
+    ctx.log
+        .snapshot()
+        .stream_by_name(&ctx.kafka_stream)
+        .map(|s| s.id)
+}
+
+/// Every Kafka topic, in topic-id order.
+pub fn all_topics(ctx: &BrokerContext) -> Vec<Arc<TopicMeta>> {
+    let snapshot = ctx.log.snapshot();
+    snapshot
+        .stream_by_name(&ctx.kafka_stream)
+        .map(|stream| stream.topics.values().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The Kafka topic called `name`, if it exists.
+pub fn find_topic(ctx: &BrokerContext, name: &str) -> Option<Arc<TopicMeta>> {
+    let snapshot = ctx.log.snapshot();
+    let stream = snapshot.stream_by_name(&ctx.kafka_stream)?;
+    snapshot.topic_by_name(stream.id, name).cloned()
+}
+
+/// The Kafka topic whose id (see [`topic_uuid`]) is `id`.
+pub fn find_topic_by_id(ctx: &BrokerContext, id: Uuid) -> Option<Arc<TopicMeta>> {
+    all_topics(ctx).into_iter().find(|t| topic_uuid(t) == id)
+}
+
+/// A topic's Kafka id: derived from (stream id, topic id, creation time), so it is stable for
+/// the topic's life, survives restarts without being stored, and differs for a topic deleted
+/// and re-created under the same name (Kafka clients rely on that to notice re-creation). The
+/// 128 bits are scrambled by a bijection so ids look random, as Kafka's do, and are never the
+/// reserved all-zero id.
+pub fn topic_uuid(topic: &TopicMeta) -> Uuid {
+    let high = (u64::from(topic.stream_id) << 32) | u64::from(topic.id);
+    // Two's-complement reinterpretation: creation time is positive in practice, and any i64
+    // maps to a distinct u64.
+    let low = u64::from_ne_bytes(topic.created_at_us.to_ne_bytes());
+    let a = mix(high ^ mix(low));
+    let b = mix(low ^ a);
+    let id = (u128::from(a) << 64) | u128::from(b);
+    Uuid::from_u128(if id == 0 { 1 << 64 } else { id })
+}
+
+/// SplitMix64's finalizer: a bijection on u64 with good avalanche.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Creates a Kafka topic. The name must already have passed [`validate_topic_name`]. Runs the
+/// catalog write on the blocking pool (it syncs files).
+pub async fn create_topic(
+    ctx: &Arc<BrokerContext>,
+    name: &str,
+    partitions: u32,
+    settings: TopicSettings,
+) -> Result<Arc<TopicMeta>, LogError> {
+    let ctx = Arc::clone(ctx);
+    let name = name.to_string();
+    blocking(move || {
+        let stream_id = ensure_kafka_stream(&ctx.log, &ctx.kafka_stream)?;
+        ctx.log.create_topic(stream_id, &name, partitions, settings)
+    })
+    .await
+}
+
+/// Creates `name` with the broker's default partition count and settings, for Metadata's
+/// auto-create. A concurrent creation of the same name is not an error: the result is the same
+/// topic either way.
+pub async fn auto_create(ctx: &Arc<BrokerContext>, name: &str) -> Result<Arc<TopicMeta>, LogError> {
+    let partitions = ctx.kafka.num_partitions;
+    match create_topic(ctx, name, partitions, TopicSettings::default()).await {
+        Err(LogError::TopicExists(_)) => {
+            find_topic(ctx, name).ok_or_else(|| LogError::TopicNotFound(name.to_string()))
+        }
+        other => other,
+    }
+}
+
+/// Runs a catalog operation on the blocking pool. A panicked task is reported as a storage
+/// error rather than propagated, so a handler never panics because the log did.
+pub async fn blocking<T, F>(op: F) -> Result<T, LogError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, LogError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(op).await {
+        Ok(result) => result,
+        Err(join) => Err(LogError::io(
+            "<catalog task>",
+            std::io::Error::other(join.to_string()),
+        )),
+    }
+}
+
+/// A topic name as the protocol's newtype.
+pub(crate) fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn kafka_name_rule() {
+        for ok in ["a", "A-b_c.9", &"x".repeat(249)] {
+            assert_eq!(validate_topic_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cluster_id_is_created_once_and_then_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_cluster_id(dir.path()).unwrap();
+        assert_eq!(first.len(), 22);
+        assert_eq!(load_or_create_cluster_id(dir.path()).unwrap(), first);
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(load_or_create_cluster_id(other.path()).unwrap(), first);
+        std::fs::write(dir.path().join(CLUSTER_ID_FILE), "\n").unwrap();
+        assert!(load_or_create_cluster_id(dir.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn topic_ids_are_stable_and_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = super::super::test_support::context(dir.path());
+        let a = create_topic(&ctx, "a", 1, TopicSettings::default())
+            .await
+            .unwrap();
+        let b = create_topic(&ctx, "b", 2, TopicSettings::default())
+            .await
+            .unwrap();
+        assert_ne!(topic_uuid(&a), topic_uuid(&b));
+        assert!(!topic_uuid(&a).is_nil());
+        let again = find_topic(&ctx, "a").unwrap();
+        assert_eq!(topic_uuid(&again), topic_uuid(&a));
+        assert_eq!(find_topic_by_id(&ctx, topic_uuid(&b)).unwrap().name, "b");
+        // Auto-create of an existing name returns the existing topic.
+        assert_eq!(auto_create(&ctx, "b").await.unwrap().partition_count(), 2);
+        ctx.log.shutdown().unwrap();
+    }
+}
