@@ -189,7 +189,7 @@ async fn prepare_kafka(
     let data_dir = settings.data_dir.clone();
     let stream = settings.kafka_stream.clone();
     let log = Arc::clone(log);
-    let dir = data_dir.clone();
+    let dir = log.state_dir();
     let prepared = tokio::task::spawn_blocking(move || {
         kafka::topics::ensure_kafka_stream(&log, &stream)?;
         kafka::topics::load_or_create_cluster_id(&dir)

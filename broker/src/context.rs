@@ -70,7 +70,7 @@ impl BrokerContext {
     /// Kafka settings start at their defaults; the broker replaces them at startup.
     pub fn new(log: Arc<Log>, addrs: BoundAddrs, kafka_stream: String, root: Credentials) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
-            &log.config().data_dir,
+            &log.state_dir(),
         ));
         Self {
             log,

@@ -19,6 +19,10 @@ use crate::limits;
 
 /// Name of the catalog file inside the data directory.
 pub const CATALOG_FILE_NAME: &str = "catalog.json";
+/// The one directory in the data directory that belongs to the log's callers (the broker's
+/// cluster id, producer snapshots, committed offsets): the log creates it, never reports it as
+/// unknown and never looks inside.
+pub const STATE_DIR_NAME: &str = "state";
 /// Name of the temporary file a new catalog is written to before the rename.
 pub const CATALOG_TMP_FILE_NAME: &str = "catalog.json.tmp";
 /// Version of the catalog file format; bumped on any change old code could misread.

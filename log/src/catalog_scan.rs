@@ -9,7 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{
-    CATALOG_FILE_NAME, CatalogFile, PARTITIONS_DIR_NAME, STREAMS_DIR_NAME, TOPICS_DIR_NAME,
+    CATALOG_FILE_NAME, CatalogFile, PARTITIONS_DIR_NAME, STATE_DIR_NAME, STREAMS_DIR_NAME,
+    TOPICS_DIR_NAME,
 };
 use crate::error::{LogError, Result};
 
@@ -123,8 +124,11 @@ fn scan_ids<T>(
 pub(crate) fn scan(data_dir: &Path, catalog: &CatalogFile) -> Result<Vec<DataDirFinding>> {
     let mut found = Vec::new();
     for entry in list(data_dir)? {
-        let expected = (entry.name == CATALOG_FILE_NAME && !entry.is_dir)
-            || (entry.name == STREAMS_DIR_NAME && entry.is_dir);
+        let expected = if entry.is_dir {
+            entry.name == STREAMS_DIR_NAME || entry.name == STATE_DIR_NAME
+        } else {
+            entry.name == CATALOG_FILE_NAME
+        };
         if !expected {
             found.push(DataDirFinding {
                 path: entry.path,

@@ -72,6 +72,8 @@ impl Log {
     pub fn open(config: LogConfig) -> Result<(Arc<Log>, OpenReport)> {
         let data_dir = config.data_dir.clone();
         fs::create_dir_all(&data_dir).map_err(|error| LogError::io(&data_dir, error))?;
+        let state_dir = data_dir.join(catalog::STATE_DIR_NAME);
+        fs::create_dir_all(&state_dir).map_err(|error| LogError::io(&state_dir, error))?;
         let mut report = OpenReport::default();
         let loaded = catalog::load(&data_dir)?;
         if let Some(path) = loaded.removed_tmp {
@@ -110,6 +112,12 @@ impl Log {
     /// The configuration the log was opened with.
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// `<data_dir>/state`: where callers keep their own files beside the log (created by
+    /// [`Log::open`]; the log never reports or touches what is inside).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.config.data_dir.join(catalog::STATE_DIR_NAME)
     }
 
     /// The current catalog. Lock-free; the snapshot stays valid (and unchanged) however long the

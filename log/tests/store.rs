@@ -224,3 +224,26 @@ fn readers_see_consistent_snapshots_during_mutations() {
     writer.join().unwrap();
     assert_eq!(log.snapshot().stream(0).unwrap().topics.len(), 30);
 }
+
+#[test]
+fn the_state_directory_belongs_to_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, report) = whippet_log::Log::open(whippet_log::LogConfig::new(dir.path())).unwrap();
+    assert!(report.findings.is_empty());
+    let state = log.state_dir();
+    assert!(state.is_dir(), "open creates the state directory");
+    std::fs::write(state.join("cluster_id"), b"caller's").unwrap();
+    std::fs::create_dir(state.join("producers")).unwrap();
+    log.shutdown().unwrap();
+    drop(log);
+    let (_log, report) = whippet_log::Log::open(whippet_log::LogConfig::new(dir.path())).unwrap();
+    assert!(
+        report.findings.is_empty(),
+        "nothing reported: {:?}",
+        report.findings
+    );
+    assert_eq!(
+        std::fs::read(state.join("cluster_id")).unwrap(),
+        b"caller's"
+    );
+}
