@@ -69,6 +69,7 @@ fn bench_append(c: &mut Criterion) {
         (FsyncPolicy::Interval, 1),
         (FsyncPolicy::Always, 1),
         (FsyncPolicy::Always, 4),
+        (FsyncPolicy::Always, 16),
     ];
     for (fsync, appenders) in cases {
         let batches_each = 64u64;
