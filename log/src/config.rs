@@ -112,6 +112,11 @@ pub struct TopicSettings {
     pub timestamp_type: TimestampType,
     /// Replication factor as requested by the client; single-node Whippet stores it only.
     pub replication_factor: u8,
+    /// Protocol-level settings the engine does not act on (for example Kafka's `flush.ms`),
+    /// kept verbatim by name so a client that set them can read them back. The log persists
+    /// them with the topic but never interprets them; the protocol layer validates them.
+    #[serde(default)]
+    pub extra_configs: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for TopicSettings {
@@ -126,6 +131,7 @@ impl Default for TopicSettings {
             compression: Compression::None,
             timestamp_type: TimestampType::CreateTime,
             replication_factor: 1,
+            extra_configs: std::collections::BTreeMap::new(),
         }
     }
 }

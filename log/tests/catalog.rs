@@ -32,6 +32,8 @@ fn custom_settings() -> TopicSettings {
         compression: Compression::Zstd,
         timestamp_type: TimestampType::LogAppendTime,
         replication_factor: 3,
+        // Stored verbatim for the protocol layer; must survive the catalog like the rest.
+        extra_configs: [("flush.ms".to_string(), "1000".to_string())].into(),
     }
 }
 

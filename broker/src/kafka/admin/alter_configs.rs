@@ -1,6 +1,8 @@
 //! AlterConfigs (the legacy, non-incremental API): replaces a topic's whole config set, so
-//! every config not named in the request goes back to its default, as in Kafka. Broker configs
-//! are static here and cannot be altered.
+//! every config not named in the request goes back to its default, as in Kafka — including the
+//! configs Whippet only stores. For a BROKER resource it replaces the set of dynamic per-broker
+//! configs (see [`configs::broker`]); naming any other broker config is INVALID_REQUEST, as
+//! Kafka answers for configs that cannot be altered at run time.
 
 use std::sync::Arc;
 
@@ -9,7 +11,9 @@ use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, RequestHeader};
 
-use super::{RESOURCE_BROKER, RESOURCE_TOPIC, config_topic, store_settings, text};
+use super::{
+    RESOURCE_BROKER, RESOURCE_TOPIC, config_topic, store_settings, text, update_broker_configs,
+};
 use crate::context::BrokerContext;
 use crate::kafka::configs::{self, ConfigError};
 
@@ -42,7 +46,7 @@ async fn alter(
 ) -> Result<(), ConfigError> {
     match resource.resource_type {
         RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => return Err(static_broker()),
+        RESOURCE_BROKER => return alter_broker(ctx, resource, validate_only).await,
         other => {
             return Err(ConfigError {
                 error: ResponseError::InvalidRequest,
@@ -62,13 +66,39 @@ async fn alter(
     store_settings(ctx, &topic, settings, validate_only).await
 }
 
-/// The answer for any attempt to change broker configs.
-pub(crate) fn static_broker() -> ConfigError {
-    ConfigError {
-        error: ResponseError::InvalidRequest,
-        message: "broker configs are static; set them with flags, environment or the config file"
-            .into(),
-    }
+/// Replaces the stored dynamic configs of this broker with the request's.
+async fn alter_broker(
+    ctx: &Arc<BrokerContext>,
+    resource: &AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), ConfigError> {
+    let entries: Vec<(String, Option<String>)> = resource
+        .configs
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str().to_string(),
+                c.value.as_ref().map(|v| v.as_str().to_string()),
+            )
+        })
+        .collect();
+    update_broker_configs(
+        ctx,
+        resource.resource_name.as_str(),
+        validate_only,
+        move |stored| {
+            let mut replaced = std::collections::BTreeMap::new();
+            for (name, value) in &entries {
+                match value {
+                    Some(value) => configs::broker::set(&mut replaced, name, value)?,
+                    None => configs::broker::reset(&mut replaced, name)?,
+                }
+            }
+            *stored = replaced;
+            Ok(())
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
-//! DescribeConfigs: every topic config we serve with its current value and whether it is the
-//! default (DEFAULT_CONFIG) or a per-topic override (DYNAMIC_TOPIC_CONFIG), with synonyms (the
-//! broker-level name of the same default) and documentation when asked, as Kafka answers; and
-//! for the BROKER resource, the broker settings that shape topics, read-only (they are static).
+//! DescribeConfigs: every topic config Kafka defines with its current value and whether it is
+//! the default (DEFAULT_CONFIG) or a per-topic override (DYNAMIC_TOPIC_CONFIG), with synonyms
+//! (the broker-level name of the same default) and documentation when asked, as Kafka answers;
+//! configs Whippet stores without acting on say so in their documentation. For the BROKER
+//! resource: the broker settings that shape topics, read-only (they are static), and the
+//! dynamic per-broker configs an admin may alter (DYNAMIC_BROKER_CONFIG once altered).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
@@ -13,7 +16,9 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
 use whippet_log::TopicSettings;
 
-use super::{RESOURCE_BROKER, RESOURCE_TOPIC, check_broker_resource, config_topic, text};
+use super::{
+    RESOURCE_BROKER, RESOURCE_TOPIC, check_broker_resource, config_topic, load_broker_configs, text,
+};
 use crate::context::BrokerContext;
 use crate::kafka::configs::{self, ConfigError, kind, source};
 
@@ -32,7 +37,7 @@ struct Described {
     config_type: i8,
     source: i8,
     read_only: bool,
-    doc: &'static str,
+    doc: String,
     synonyms: Vec<(&'static str, String, i8)>,
 }
 
@@ -47,10 +52,19 @@ pub(crate) async fn handle(
         documentation: req.include_documentation,
         version: header.request_api_version,
     };
+    let broker_overrides = if req
+        .resources
+        .iter()
+        .any(|r| r.resource_type == RESOURCE_BROKER)
+    {
+        load_broker_configs(ctx).await
+    } else {
+        Ok(BTreeMap::new())
+    };
     let results = req
         .resources
         .into_iter()
-        .map(|resource| describe_resource(ctx, resource, detail))
+        .map(|resource| describe_resource(ctx, resource, detail, &broker_overrides))
         .collect();
     DescribeConfigsResponse::default().with_results(results)
 }
@@ -59,11 +73,17 @@ fn describe_resource(
     ctx: &BrokerContext,
     resource: DescribeConfigsResource,
     detail: Detail,
+    broker_overrides: &Result<BTreeMap<String, String>, ConfigError>,
 ) -> DescribeConfigsResult {
     let name = resource.resource_name.as_str();
     let described = match resource.resource_type {
         RESOURCE_TOPIC => config_topic(ctx, name).map(|t| topic_configs(&t.settings)),
-        RESOURCE_BROKER => check_broker_resource(ctx, name).map(|()| broker_configs(ctx)),
+        RESOURCE_BROKER => check_broker_resource(ctx, name).and_then(|()| {
+            let overrides = broker_overrides.as_ref().map_err(Clone::clone)?;
+            let mut all = broker_configs(ctx);
+            all.extend(dynamic_broker_configs(overrides));
+            Ok(all)
+        }),
         other => Err(ConfigError {
             error: ResponseError::InvalidRequest,
             message: format!("unsupported resource type {other}"),
@@ -121,20 +141,6 @@ fn encode(config: Described, detail: Detail) -> DescribeConfigsResourceResult {
     out
 }
 
-/// The broker-level name Kafka gives each topic config's default.
-fn broker_synonym(topic_config: &str) -> &'static str {
-    match topic_config {
-        "cleanup.policy" => "log.cleanup.policy",
-        "max.message.bytes" => "message.max.bytes",
-        "message.timestamp.type" => "log.message.timestamp.type",
-        "retention.bytes" => "log.retention.bytes",
-        "retention.ms" => "log.retention.ms",
-        "segment.bytes" => "log.segment.bytes",
-        "segment.ms" => "log.roll.ms",
-        _ => "compression.type",
-    }
-}
-
 fn topic_configs(settings: &TopicSettings) -> Vec<Described> {
     let defaults = TopicSettings::default();
     configs::TOPIC_CONFIGS
@@ -142,12 +148,14 @@ fn topic_configs(settings: &TopicSettings) -> Vec<Described> {
         .filter_map(|def| {
             let value = configs::value_of(settings, def.name)?;
             let default = configs::value_of(&defaults, def.name)?;
-            let is_default = value == default;
+            let is_default = configs::is_default(settings, def.name);
             let mut synonyms = Vec::with_capacity(2);
             if !is_default {
                 synonyms.push((def.name, value.clone(), source::DYNAMIC_TOPIC_CONFIG));
             }
-            synonyms.push((broker_synonym(def.name), default, source::DEFAULT_CONFIG));
+            if let Some(broker_name) = def.broker_synonym {
+                synonyms.push((broker_name, default, source::DEFAULT_CONFIG));
+            }
             Some(Described {
                 name: def.name,
                 value,
@@ -158,7 +166,7 @@ fn topic_configs(settings: &TopicSettings) -> Vec<Described> {
                     source::DYNAMIC_TOPIC_CONFIG
                 },
                 read_only: false,
-                doc: def.doc,
+                doc: def.doc.to_string(),
                 synonyms,
             })
         })
@@ -258,7 +266,35 @@ fn broker_configs(ctx: &BrokerContext) -> Vec<Described> {
             config_type,
             source,
             read_only: true,
-            doc,
+            doc: doc.to_string(),
+        })
+        .collect()
+}
+
+/// The per-broker configs an admin may alter, with any stored override.
+fn dynamic_broker_configs(overrides: &BTreeMap<String, String>) -> Vec<Described> {
+    configs::broker::DYNAMIC_BROKER_CONFIGS
+        .iter()
+        .map(|def| {
+            let stored = overrides.get(def.name);
+            let mut synonyms = Vec::with_capacity(2);
+            if let Some(value) = stored {
+                synonyms.push((def.name, value.clone(), source::DYNAMIC_BROKER_CONFIG));
+            }
+            synonyms.push((def.name, def.default.to_string(), source::DEFAULT_CONFIG));
+            Described {
+                name: def.name,
+                value: stored.map_or_else(|| def.default.to_string(), Clone::clone),
+                config_type: def.config_type,
+                source: if stored.is_some() {
+                    source::DYNAMIC_BROKER_CONFIG
+                } else {
+                    source::DEFAULT_CONFIG
+                },
+                read_only: false,
+                doc: format!("{}{}", def.doc, configs::broker::STORED_NOTE),
+                synonyms,
+            }
         })
         .collect()
 }

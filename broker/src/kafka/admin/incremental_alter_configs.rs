@@ -1,7 +1,10 @@
 //! IncrementalAlterConfigs: changes only the named configs of a topic, leaving the rest as
-//! they are. SET assigns a value and DELETE restores the default; APPEND and SUBTRACT apply only
-//! to list configs, and the one list config served (`cleanup.policy`) has a single allowed
-//! value, so they are INVALID_CONFIG, as Kafka answers for non-list configs.
+//! they are. SET assigns a value and DELETE restores the default, for acted-on and stored-only
+//! configs alike; APPEND and SUBTRACT edit list configs (the result must still pass the
+//! config's check) and are INVALID_CONFIG for the others, as Kafka answers. For a BROKER
+//! resource SET and DELETE change the dynamic per-broker configs (see `configs::broker`); the
+//! list operations are refused there, since none of the few lists accepted is worth editing
+//! item by item.
 
 use std::sync::Arc;
 
@@ -12,8 +15,9 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
 };
 
-use super::alter_configs::static_broker;
-use super::{RESOURCE_BROKER, RESOURCE_TOPIC, config_topic, store_settings, text};
+use super::{
+    RESOURCE_BROKER, RESOURCE_TOPIC, config_topic, store_settings, text, update_broker_configs,
+};
 use crate::context::BrokerContext;
 use crate::kafka::configs::{self, ConfigError};
 
@@ -52,7 +56,7 @@ async fn alter(
 ) -> Result<(), ConfigError> {
     match resource.resource_type {
         RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => return Err(static_broker()),
+        RESOURCE_BROKER => return alter_broker(ctx, resource, validate_only).await,
         other => {
             return Err(ConfigError {
                 error: ResponseError::InvalidRequest,
@@ -67,12 +71,12 @@ async fn alter(
         match (op.config_operation, op.value.as_ref()) {
             (OP_SET, Some(value)) => configs::set(&mut settings, name, value.as_str())?,
             (OP_SET, None) | (OP_DELETE, _) => configs::reset(&mut settings, name)?,
-            (OP_APPEND | OP_SUBTRACT, _) => {
-                return Err(ConfigError {
-                    error: ResponseError::InvalidConfig,
-                    message: format!("APPEND/SUBTRACT are not supported for config {name:?}"),
-                });
-            }
+            (OP_APPEND | OP_SUBTRACT, value) => configs::apply_list_op(
+                &mut settings,
+                name,
+                value.map_or("", |v| v.as_str()),
+                op.config_operation == OP_SUBTRACT,
+            )?,
             (other, _) => {
                 return Err(ConfigError {
                     error: ResponseError::InvalidRequest,
@@ -83,6 +87,49 @@ async fn alter(
     }
     configs::validate(&settings)?;
     store_settings(ctx, &topic, settings, validate_only).await
+}
+
+/// Applies SET/DELETE operations to this broker's stored dynamic configs.
+async fn alter_broker(
+    ctx: &Arc<BrokerContext>,
+    resource: &AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), ConfigError> {
+    let ops: Vec<(String, i8, Option<String>)> = resource
+        .configs
+        .iter()
+        .map(|op| {
+            (
+                op.name.as_str().to_string(),
+                op.config_operation,
+                op.value.as_ref().map(|v| v.as_str().to_string()),
+            )
+        })
+        .collect();
+    update_broker_configs(
+        ctx,
+        resource.resource_name.as_str(),
+        validate_only,
+        move |stored| {
+            for (name, operation, value) in &ops {
+                match (*operation, value) {
+                    (OP_SET, Some(value)) => configs::broker::set(stored, name, value)?,
+                    (OP_SET, None) | (OP_DELETE, _) => configs::broker::reset(stored, name)?,
+                    (other, _) => {
+                        return Err(ConfigError {
+                            error: ResponseError::InvalidRequest,
+                            message: format!(
+                                "config operation {other} is not supported for broker config \
+                                 {name:?}"
+                            ),
+                        });
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

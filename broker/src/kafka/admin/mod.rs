@@ -11,13 +11,14 @@ pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod incremental_alter_configs;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::TopicMeta;
 
-use super::configs::ConfigError;
+use super::configs::{self, ConfigError};
 use super::topics;
 use crate::context::BrokerContext;
 
@@ -76,4 +77,37 @@ pub(crate) async fn store_settings(
             error: super::error_code::log_error(&error),
             message: error.to_string(),
         })
+}
+
+/// The stored dynamic per-broker configs, read off the async threads.
+pub(crate) async fn load_broker_configs(
+    ctx: &BrokerContext,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let dir = ctx.log.state_dir();
+    tokio::task::spawn_blocking(move || configs::broker::load(&dir))
+        .await
+        .unwrap_or_else(|join| Err(task_failed(&join)))
+}
+
+/// Alters the dynamic configs of the BROKER resource `resource_name` with `change` (run on the
+/// stored set under its lock, off the async threads), persisting unless `validate_only`.
+pub(crate) async fn update_broker_configs(
+    ctx: &BrokerContext,
+    resource_name: &str,
+    validate_only: bool,
+    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ConfigError> + Send + 'static,
+) -> Result<(), ConfigError> {
+    check_broker_resource(ctx, resource_name)?;
+    configs::broker::check_per_broker(resource_name)?;
+    let dir = ctx.log.state_dir();
+    tokio::task::spawn_blocking(move || configs::broker::update(&dir, validate_only, change))
+        .await
+        .unwrap_or_else(|join| Err(task_failed(&join)))
+}
+
+fn task_failed(join: &tokio::task::JoinError) -> ConfigError {
+    ConfigError {
+        error: ResponseError::UnknownServerError,
+        message: format!("broker config task failed: {join}"),
+    }
 }

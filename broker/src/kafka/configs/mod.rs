@@ -3,19 +3,35 @@
 //! the only translation between them, shared by CreateTopics, DescribeConfigs, AlterConfigs and
 //! IncrementalAlterConfigs, so a name accepted by one is accepted by all, with one validation.
 //!
-//! Representation choices: `-1` for retention means "none" (the log's `None`); `segment.ms`
-//! "never by age" (the log's default) is shown as `9223372036854775807`, Java's `Long.MAX_VALUE`;
-//! `compression.type` `producer` and `none` both store `Compression::None`, since the log keeps
-//! producer batches as sent either way, and read back as `producer`. `cleanup.policy` accepts
-//! only `delete` until compaction exists. Unknown names are INVALID_CONFIG, as in Kafka.
+//! Every topic config Kafka defines is accepted (the table is in [`catalog`]). The ones
+//! Whippet acts on map onto typed settings; the others are checked the way Kafka checks them
+//! ([`rules`]) and kept verbatim in `TopicSettings::extra_configs`, so they are described back
+//! (and their documentation says they are stored, not acted upon) instead of being refused or
+//! silently dropped. Unknown names are INVALID_CONFIG, as in Kafka.
+//!
+//! Representation choices for the acted-on configs: `-1` for retention means "none" (the log's
+//! `None`); `segment.ms` "never by age" (the log's default) is shown as `9223372036854775807`,
+//! Java's `Long.MAX_VALUE`; `compression.type` `producer` and `none` both store
+//! `Compression::None`, since the log keeps producer batches as sent either way, and read back
+//! as `producer`. `cleanup.policy` accepts only `delete` until compaction exists. Their defaults
+//! are Whippet's own (retention is unlimited unless set), which is what the log really does.
+
+pub(crate) mod broker;
+mod catalog;
+mod limits;
+mod rules;
 
 use kafka_protocol::ResponseError;
 use whippet_log::{Compression, TimestampType, TopicSettings};
+
+use catalog::Handling;
 
 /// Kafka's `ConfigSource` values used in DescribeConfigs and CreateTopics answers.
 pub(crate) mod source {
     /// A per-topic override set through the admin APIs.
     pub(crate) const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+    /// A per-broker setting altered through the admin APIs.
+    pub(crate) const DYNAMIC_BROKER_CONFIG: i8 = 2;
     /// A broker setting from its startup configuration.
     pub(crate) const STATIC_BROKER_CONFIG: i8 = 4;
     /// The built-in default.
@@ -30,74 +46,17 @@ pub(crate) mod kind {
     pub(crate) const STRING: i8 = 2;
     /// 32-bit integer.
     pub(crate) const INT: i8 = 3;
+    /// 16-bit integer.
+    pub(crate) const SHORT: i8 = 4;
     /// 64-bit integer.
     pub(crate) const LONG: i8 = 5;
+    /// Decimal number.
+    pub(crate) const DOUBLE: i8 = 6;
     /// Comma-separated list.
     pub(crate) const LIST: i8 = 7;
 }
 
-/// One topic config Kafka clients can read and write, with its type and a one-line doc.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConfigDef {
-    /// Kafka's name for it.
-    pub(crate) name: &'static str,
-    /// Kafka's `ConfigType`.
-    pub(crate) config_type: i8,
-    /// What it does, for DescribeConfigs `include_documentation`.
-    pub(crate) doc: &'static str,
-}
-
-/// Every topic config served, in the order DescribeConfigs lists them.
-pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
-    def(
-        "cleanup.policy",
-        kind::LIST,
-        "Only 'delete': whole segments are removed by retention.",
-    ),
-    def(
-        "compression.type",
-        kind::STRING,
-        "Codec for re-compressed batches; producer batches are kept as sent.",
-    ),
-    def(
-        "max.message.bytes",
-        kind::INT,
-        "Largest record batch a producer may append.",
-    ),
-    def(
-        "message.timestamp.type",
-        kind::STRING,
-        "CreateTime keeps producer timestamps; LogAppendTime stamps the broker's.",
-    ),
-    def(
-        "retention.bytes",
-        kind::LONG,
-        "Partition size above which the oldest segments are deleted; -1 for no limit.",
-    ),
-    def(
-        "retention.ms",
-        kind::LONG,
-        "Age after which segments are deleted; -1 keeps forever.",
-    ),
-    def(
-        "segment.bytes",
-        kind::INT,
-        "Segment file size at which the log rolls a new one.",
-    ),
-    def(
-        "segment.ms",
-        kind::LONG,
-        "Age at which the active segment is rolled.",
-    ),
-];
-
-const fn def(name: &'static str, config_type: i8, doc: &'static str) -> ConfigDef {
-    ConfigDef {
-        name,
-        config_type,
-        doc,
-    }
-}
+pub(crate) use catalog::TOPIC_CONFIGS;
 
 /// `segment.ms` meaning "never roll by age", as Java's `Long.MAX_VALUE`.
 const NEVER_MS: i64 = i64::MAX;
@@ -112,7 +71,8 @@ pub(crate) struct ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(message: String) -> Self {
+    /// An INVALID_CONFIG error with `message`.
+    pub(crate) fn invalid(message: String) -> Self {
         Self {
             error: ResponseError::InvalidConfig,
             message,
@@ -120,8 +80,21 @@ impl ConfigError {
     }
 }
 
-/// The current value of config `name` in `settings`, as Kafka would print it.
+/// The current value of config `name` in `settings`, as Kafka would print it; `None` for a
+/// name Kafka does not define.
 pub(crate) fn value_of(settings: &TopicSettings, name: &str) -> Option<String> {
+    match catalog::find(name)?.handling {
+        Handling::Acted => acted_value(settings, name),
+        Handling::Stored { default, .. } => Some(
+            settings
+                .extra_configs
+                .get(name)
+                .map_or_else(|| default.to_string(), Clone::clone),
+        ),
+    }
+}
+
+fn acted_value(settings: &TopicSettings, name: &str) -> Option<String> {
     let value = match name {
         "cleanup.policy" => "delete".to_string(),
         "compression.type" => compression_name(settings.compression).to_string(),
@@ -155,18 +128,37 @@ fn compression_name(compression: Compression) -> &'static str {
     }
 }
 
-/// Whether `name` holds its built-in default value in `settings`.
+/// Whether `name` is not overridden in `settings`: a stored-only config that was never set
+/// (or was reset), or an acted-on one holding the default value.
 pub(crate) fn is_default(settings: &TopicSettings, name: &str) -> bool {
-    value_of(settings, name) == value_of(&TopicSettings::default(), name)
+    match catalog::find(name).map(|def| def.handling) {
+        Some(Handling::Stored { .. }) => !settings.extra_configs.contains_key(name),
+        _ => value_of(settings, name) == value_of(&TopicSettings::default(), name),
+    }
 }
 
 /// Sets config `name` to `value` in `settings`. Each value is parsed and range-checked on its
 /// own; limits that depend on the log (segment size bounds) are checked by [`validate`].
+/// Stored-only configs keep `value` exactly as given once it passes Kafka's check.
 pub(crate) fn set(
     settings: &mut TopicSettings,
     name: &str,
     value: &str,
 ) -> Result<(), ConfigError> {
+    match catalog::find(name).map(|def| def.handling) {
+        None => Err(unknown(name)),
+        Some(Handling::Acted) => set_acted(settings, name, value),
+        Some(Handling::Stored { rule, .. }) => {
+            rules::check(name, value, rule)?;
+            settings
+                .extra_configs
+                .insert(name.to_string(), value.to_string());
+            Ok(())
+        }
+    }
+}
+
+fn set_acted(settings: &mut TopicSettings, name: &str, value: &str) -> Result<(), ConfigError> {
     let value = value.trim();
     match name {
         "cleanup.policy" => check_cleanup_policy(value)?,
@@ -198,11 +190,55 @@ pub(crate) fn set(
 /// Puts config `name` back to its default in `settings` (AlterConfigs leaving it out,
 /// IncrementalAlterConfigs DELETE).
 pub(crate) fn reset(settings: &mut TopicSettings, name: &str) -> Result<(), ConfigError> {
-    let defaults = TopicSettings::default();
-    let Some(default) = value_of(&defaults, name) else {
-        return Err(unknown(name));
+    match catalog::find(name).map(|def| def.handling) {
+        None => Err(unknown(name)),
+        Some(Handling::Stored { .. }) => {
+            settings.extra_configs.remove(name);
+            Ok(())
+        }
+        Some(Handling::Acted) => {
+            let default =
+                acted_value(&TopicSettings::default(), name).ok_or_else(|| unknown(name))?;
+            set_acted(settings, name, &default)
+        }
+    }
+}
+
+/// IncrementalAlterConfigs APPEND (or, with `subtract`, SUBTRACT): adds the comma-separated
+/// `items` missing from list config `name` (or removes those present), then sets the result
+/// through [`set`], so the new list passes the same check as a SET would. Non-list configs are
+/// INVALID_CONFIG, as in Kafka.
+pub(crate) fn apply_list_op(
+    settings: &mut TopicSettings,
+    name: &str,
+    items: &str,
+    subtract: bool,
+) -> Result<(), ConfigError> {
+    let def = catalog::find(name).ok_or_else(|| unknown(name))?;
+    if def.config_type != kind::LIST {
+        return Err(ConfigError::invalid(format!(
+            "APPEND/SUBTRACT are not allowed for config {name:?} since it is not a list"
+        )));
+    }
+    let split = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect()
     };
-    set(settings, name, &default)
+    let mut list = split(&value_of(settings, name).unwrap_or_default());
+    let items = split(items);
+    if subtract {
+        list.retain(|item| !items.contains(item));
+    } else {
+        for item in items {
+            if !list.contains(&item) {
+                list.push(item);
+            }
+        }
+    }
+    set(settings, name, &list.join(","))
 }
 
 /// Checks the settings as a whole against the log's limits, naming the Kafka config at fault.
@@ -294,7 +330,8 @@ fn parse_optional(name: &str, value: &str) -> Result<Option<u64>, ConfigError> {
     Ok(u64::try_from(parsed).ok())
 }
 
-fn bad_value(name: &str, value: &str, expected: &str) -> ConfigError {
+/// An INVALID_CONFIG error saying what `name` expected instead of `value`.
+pub(crate) fn bad_value(name: &str, value: &str, expected: &str) -> ConfigError {
     ConfigError::invalid(format!(
         "invalid value {value:?} for {name}: expected {expected}"
     ))
@@ -305,62 +342,4 @@ fn unknown(name: &str) -> ConfigError {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn defaults_round_trip_through_names() {
-        let defaults = TopicSettings::default();
-        for def in TOPIC_CONFIGS {
-            let value = value_of(&defaults, def.name).unwrap();
-            let mut settings = TopicSettings::default();
-            set(&mut settings, def.name, &value).unwrap();
-            assert_eq!(settings, defaults, "{}", def.name);
-            assert!(is_default(&settings, def.name));
-        }
-        assert_eq!(value_of(&defaults, "retention.ms").unwrap(), "-1");
-    }
-
-    #[test]
-    fn values_are_parsed_and_checked() {
-        let settings = from_configs([
-            ("retention.ms", Some("60000")),
-            ("retention.bytes", Some("1048576")),
-            ("message.timestamp.type", Some("LogAppendTime")),
-            ("compression.type", Some("zstd")),
-            ("segment.ms", Some("3600000")),
-        ])
-        .unwrap();
-        assert_eq!(settings.retention_ms, Some(60_000));
-        assert_eq!(settings.retention_bytes, Some(1_048_576));
-        assert_eq!(settings.timestamp_type, TimestampType::LogAppendTime);
-        assert_eq!(settings.compression, Compression::Zstd);
-        assert_eq!(settings.segment_ms, Some(3_600_000));
-        assert!(!is_default(&settings, "retention.ms"));
-
-        for (name, value) in [
-            ("retention.ms", "-2"),
-            ("retention.ms", "soon"),
-            ("cleanup.policy", "compact"),
-            ("cleanup.policy", "compact,delete"),
-            ("cleanup.policy", "shred"),
-            ("compression.type", "brotli"),
-            ("message.timestamp.type", "Now"),
-            ("segment.bytes", "100"),
-            ("max.message.bytes", "0"),
-            ("no.such.config", "1"),
-        ] {
-            let error = from_configs([(name, Some(value))]).unwrap_err();
-            assert_eq!(error.error, ResponseError::InvalidConfig, "{name}={value}");
-        }
-    }
-
-    #[test]
-    fn reset_restores_the_default() {
-        let mut settings = from_configs([("retention.bytes", Some("5"))]).unwrap();
-        reset(&mut settings, "retention.bytes").unwrap();
-        assert_eq!(settings, TopicSettings::default());
-        assert!(reset(&mut settings, "nope").is_err());
-    }
-}
+mod tests;
