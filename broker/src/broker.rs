@@ -41,6 +41,15 @@ impl Broker {
                 return Err(error);
             }
         };
+        let groups = match load_groups(&settings, &log).await {
+            Ok(groups) => groups,
+            Err(error) => {
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                return Err(error);
+            }
+        };
         match bind_all(&settings).await {
             Ok((kafka, native, http, addrs)) => {
                 let mut ctx = BrokerContext::new(
@@ -50,6 +59,7 @@ impl Broker {
                     settings.root.clone(),
                 );
                 ctx.kafka = kafka_settings;
+                ctx.coordinator = groups;
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
@@ -86,6 +96,11 @@ impl Broker {
             http,
         } = self;
         let token = CancellationToken::new();
+        let timer_stop = CancellationToken::new();
+        let timer = tokio::spawn(kafka::groups::run_timer(
+            Arc::clone(&ctx.coordinator),
+            timer_stop.clone(),
+        ));
         let mut listeners: JoinSet<&'static str> = JoinSet::new();
         let (kafka_ctx, native_ctx, http_ctx) =
             (Arc::clone(&ctx), Arc::clone(&ctx), Arc::clone(&ctx));
@@ -110,6 +125,11 @@ impl Broker {
         info!("shutting down: no new connections; draining open ones");
         token.cancel();
         wait_listeners(&mut listeners).await;
+        // The timer writes the final group checkpoint once the connections are gone.
+        timer_stop.cancel();
+        if let Err(error) = timer.await {
+            error!(%error, "group timer task failed");
+        }
         let log = Arc::clone(&ctx.log);
         // Idempotent-producer state goes to disk while the log is still open, so the next
         // start scans only what follows the snapshot.
@@ -151,6 +171,22 @@ async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
         warn!("listeners did not stop in time; aborting them");
         listeners.shutdown().await;
     }
+}
+
+/// Loads the consumer groups from the checkpoint under the log's state directory, off the
+/// async workers. Loading finishes before any listener serves, so no request ever sees a
+/// coordinator that is still loading.
+async fn load_groups(
+    settings: &Settings,
+    log: &Arc<Log>,
+) -> Result<Arc<kafka::groups::GroupCoordinator>, BrokerError> {
+    let dir = log.state_dir().join(crate::context::GROUPS_DIR);
+    let config = settings.groups;
+    let loaded =
+        tokio::task::spawn_blocking(move || kafka::groups::GroupCoordinator::load(config, dir))
+            .await
+            .map_err(BrokerError::StorageTask)?;
+    loaded.map(Arc::new).map_err(BrokerError::LoadGroups)
 }
 
 async fn open_log(settings: &Settings) -> Result<Arc<Log>, BrokerError> {

@@ -90,6 +90,15 @@ pub struct Layer {
     /// Partitions of a Kafka topic created without a count (auto-create, CreateTopics with -1) [default: 1] [env: WHIPPET_NUM_PARTITIONS]
     #[arg(long, value_name = "N")]
     pub num_partitions: Option<u32>,
+    /// How long the first rebalance of a new or empty consumer group waits for more members, in ms; 0 disables it [default: 3000] [env: WHIPPET_GROUP_INITIAL_REBALANCE_DELAY_MS]
+    #[arg(long, value_name = "MS")]
+    pub group_initial_rebalance_delay_ms: Option<u64>,
+    /// Smallest session timeout a consumer-group member may ask for, in ms [default: 6000] [env: WHIPPET_GROUP_MIN_SESSION_TIMEOUT_MS]
+    #[arg(long, value_name = "MS")]
+    pub group_min_session_timeout_ms: Option<u64>,
+    /// Largest session timeout a consumer-group member may ask for, in ms [default: 1800000] [env: WHIPPET_GROUP_MAX_SESSION_TIMEOUT_MS]
+    #[arg(long, value_name = "MS")]
+    pub group_max_session_timeout_ms: Option<u64>,
     /// Root user name of the native protocol [default: iggy] [env: WHIPPET_ROOT_USERNAME]
     #[arg(long, value_name = "NAME")]
     pub root_username: Option<String>,
@@ -103,7 +112,7 @@ pub struct Layer {
 
 /// Every setting's snake_case name, in help order. Tests check that each has a flag, an
 /// environment variable and a TOML key, so adding a field without wiring it fails a test.
-pub const SETTING_NAMES: [&str; 13] = [
+pub const SETTING_NAMES: [&str; 16] = [
     "data_dir",
     "kafka_addr",
     "native_addr",
@@ -114,6 +123,9 @@ pub const SETTING_NAMES: [&str; 13] = [
     "kafka_advertised_addr",
     "auto_create_topics",
     "num_partitions",
+    "group_initial_rebalance_delay_ms",
+    "group_min_session_timeout_ms",
+    "group_max_session_timeout_ms",
     "root_username",
     "root_password",
     "log_level",
@@ -145,6 +157,9 @@ impl Layer {
             kafka_advertised_addr: env_value(env, "kafka_advertised_addr")?,
             auto_create_topics: env_value(env, "auto_create_topics")?,
             num_partitions: env_value(env, "num_partitions")?,
+            group_initial_rebalance_delay_ms: env_value(env, "group_initial_rebalance_delay_ms")?,
+            group_min_session_timeout_ms: env_value(env, "group_min_session_timeout_ms")?,
+            group_max_session_timeout_ms: env_value(env, "group_max_session_timeout_ms")?,
             root_username: env_value(env, "root_username")?,
             root_password: env_value(env, "root_password")?,
             log_level: env_value(env, "log_level")?,
@@ -175,6 +190,15 @@ impl Layer {
             kafka_advertised_addr: top.kafka_advertised_addr.or(self.kafka_advertised_addr),
             auto_create_topics: top.auto_create_topics.or(self.auto_create_topics),
             num_partitions: top.num_partitions.or(self.num_partitions),
+            group_initial_rebalance_delay_ms: top
+                .group_initial_rebalance_delay_ms
+                .or(self.group_initial_rebalance_delay_ms),
+            group_min_session_timeout_ms: top
+                .group_min_session_timeout_ms
+                .or(self.group_min_session_timeout_ms),
+            group_max_session_timeout_ms: top
+                .group_max_session_timeout_ms
+                .or(self.group_max_session_timeout_ms),
             root_username: top.root_username.or(self.root_username),
             root_password: top.root_password.or(self.root_password),
             log_level: top.log_level.or(self.log_level),
@@ -273,6 +297,8 @@ pub struct Settings {
     pub auto_create_topics: bool,
     /// Partition count of topics created without one (Kafka's `num.partitions`).
     pub num_partitions: u32,
+    /// Consumer-group settings (Kafka's `group.*` broker settings).
+    pub groups: whippet_coordinator::GroupConfig,
     /// Root user of the native protocol.
     pub root: Credentials,
     /// Tracing filter directive, already checked to parse.
@@ -304,6 +330,7 @@ impl Settings {
     /// Fills what `layer` leaves unset with the embedded defaults and validates the result.
     /// `rust_log` is the `RUST_LOG` fallback for the tracing filter.
     pub fn resolve(layer: Layer, rust_log: Option<&str>) -> Result<Self, ConfigError> {
+        let groups = group_config(&layer);
         let settings = Self {
             data_dir: layer.data_dir.unwrap_or_else(|| PathBuf::from("data")),
             kafka_addr: layer
@@ -321,6 +348,7 @@ impl Settings {
             kafka_advertised_addr: layer.kafka_advertised_addr,
             auto_create_topics: layer.auto_create_topics.unwrap_or(true),
             num_partitions: layer.num_partitions.unwrap_or(1),
+            groups,
             root: Credentials {
                 username: layer.root_username.unwrap_or_else(|| "iggy".to_string()),
                 password: layer.root_password.unwrap_or_else(|| "iggy".to_string()),
@@ -387,9 +415,45 @@ impl Settings {
                 reason,
             ));
         }
+        self.validate_groups()?;
         if let Some(addr) = &self.kafka_advertised_addr {
             check_host_port(addr)
                 .map_err(|reason| invalid("kafka_advertised_addr", addr, reason.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn validate_groups(&self) -> Result<(), ConfigError> {
+        let g = &self.groups;
+        let ms = |d: Duration| d.as_millis().to_string();
+        if g.initial_rebalance_delay > Duration::from_millis(limits::GROUP_TIMEOUT_MS_MAX) {
+            let reason = format!("must be at most {}", limits::GROUP_TIMEOUT_MS_MAX);
+            return Err(invalid(
+                "group_initial_rebalance_delay_ms",
+                &ms(g.initial_rebalance_delay),
+                reason,
+            ));
+        }
+        if g.min_session_timeout.is_zero() {
+            let reason = "must be at least 1".to_string();
+            return Err(invalid(
+                "group_min_session_timeout_ms",
+                &ms(g.min_session_timeout),
+                reason,
+            ));
+        }
+        if g.max_session_timeout < g.min_session_timeout
+            || g.max_session_timeout > Duration::from_millis(limits::GROUP_TIMEOUT_MS_MAX)
+        {
+            let reason = format!(
+                "must be in [group_min_session_timeout_ms, {}]",
+                limits::GROUP_TIMEOUT_MS_MAX
+            );
+            return Err(invalid(
+                "group_max_session_timeout_ms",
+                &ms(g.max_session_timeout),
+                reason,
+            ));
         }
         Ok(())
     }
@@ -400,6 +464,26 @@ impl Settings {
         config.fsync = self.fsync;
         config.fsync_interval = Duration::from_millis(self.fsync_interval_ms);
         config
+    }
+}
+
+/// The coordinator's settings from a merged layer, Kafka's defaults where unset.
+fn group_config(layer: &Layer) -> whippet_coordinator::GroupConfig {
+    let defaults = whippet_coordinator::GroupConfig::default();
+    let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
+    whippet_coordinator::GroupConfig {
+        min_session_timeout: ms(
+            layer.group_min_session_timeout_ms,
+            defaults.min_session_timeout,
+        ),
+        max_session_timeout: ms(
+            layer.group_max_session_timeout_ms,
+            defaults.max_session_timeout,
+        ),
+        initial_rebalance_delay: ms(
+            layer.group_initial_rebalance_delay_ms,
+            defaults.initial_rebalance_delay,
+        ),
     }
 }
 

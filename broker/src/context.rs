@@ -47,6 +47,9 @@ struct ReadyLine {
     http: String,
 }
 
+/// Subdirectory of the log's state directory holding the group checkpoint.
+pub const GROUPS_DIR: &str = "groups";
+
 /// Everything a connection handler may need, shared read-only by all connections.
 pub struct BrokerContext {
     /// The one log both protocols read and write.
@@ -59,6 +62,8 @@ pub struct BrokerContext {
     pub kafka: crate::kafka::KafkaSettings,
     /// Idempotent-producer state (ids, per-partition sequences), persisted under the data dir.
     pub producers: Arc<crate::kafka::producers::ProducerStates>,
+    /// Consumer groups and committed offsets (the Kafka group APIs; later the native ones).
+    pub coordinator: Arc<crate::kafka::groups::GroupCoordinator>,
     /// Root user the native protocol authenticates.
     pub root: Credentials,
     /// One permit per open connection over all listeners ([`limits::CONNECTIONS_MAX`]).
@@ -67,12 +72,17 @@ pub struct BrokerContext {
 
 impl BrokerContext {
     /// Builds the shared context; the connection cap comes from [`limits::CONNECTIONS_MAX`].
-    /// Kafka settings start at their defaults; the broker replaces them at startup.
+    /// Kafka settings start at their defaults and the group coordinator empty; the broker
+    /// replaces both at startup.
     pub fn new(log: Arc<Log>, addrs: BoundAddrs, kafka_stream: String, root: Credentials) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
             &log.state_dir(),
         ));
+        let coordinator = Arc::new(crate::kafka::groups::GroupCoordinator::empty(
+            log.state_dir().join(GROUPS_DIR),
+        ));
         Self {
+            coordinator,
             log,
             addrs,
             kafka_stream,

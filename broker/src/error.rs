@@ -45,6 +45,10 @@ pub enum BrokerError {
         /// `kafka`, `native` or `http`.
         listener: &'static str,
     },
+    /// The consumer-group checkpoint could not be loaded (unreadable or corrupt); the file is
+    /// named in the error so an operator can inspect it.
+    #[error("cannot load consumer groups: {0}")]
+    LoadGroups(#[source] whippet_coordinator::CheckpointError),
     /// Syncing and closing the log at shutdown failed; data since the last sync may be lost.
     #[error("log shutdown failed: {0}")]
     ShutdownLog(#[source] LogError),

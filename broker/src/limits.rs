@@ -43,6 +43,14 @@ pub const KAFKA_STREAM_BYTES_MAX: usize = 255;
 /// with the default count can always be created.
 pub const NUM_PARTITIONS_MAX: u32 = whippet_log::limits::PARTITIONS_PER_TOPIC_MAX;
 
+/// Largest value of any `group_*_ms` setting (one day): a longer session timeout or rebalance
+/// delay is a typo, and it keeps `Instant` arithmetic far from overflow.
+pub const GROUP_TIMEOUT_MS_MAX: u64 = 86_400_000;
+
+/// How often the coordinator's timers (session expiry, rebalance delays) are driven. Kafka
+/// clients' heartbeat intervals are seconds, so 100 ms keeps timeouts accurate to a few percent.
+pub const GROUP_TICK_MS: u64 = 100;
+
 /// Longest host name in `kafka_advertised_addr` (a DNS name is at most 253 bytes).
 pub const ADVERTISED_HOST_BYTES_MAX: usize = 253;
 

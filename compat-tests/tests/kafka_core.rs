@@ -165,8 +165,9 @@ fn api_versions_every_version() {
         assert_eq!(range(3), Some((0, 12)), "v{version}");
         assert_eq!(range(19), Some((2, 5)), "v{version}");
         assert_eq!(range(60), Some((0, 1)), "v{version}");
-        // Not served yet: never advertised.
-        assert_eq!(range(11), None, "JoinGroup must not be advertised yet");
+        assert_eq!(range(11), Some((0, 7)), "JoinGroup v{version}");
+        // Not served: never advertised.
+        assert_eq!(range(17), None, "SaslHandshake must not be advertised");
     }
 }
 

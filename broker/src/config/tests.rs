@@ -90,6 +90,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "--kafka-advertised-addr=kafka.example:19092",
         "--auto-create-topics=false",
         "--num-partitions=3",
+        "--group-initial-rebalance-delay-ms=11",
+        "--group-min-session-timeout-ms=12",
+        "--group-max-session-timeout-ms=13",
         "--root-username=u",
         "--root-password=p",
         "--log-level=debug",
@@ -105,6 +108,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "kafka.example:19092",
         "false",
         "3",
+        "11",
+        "12",
+        "13",
         "u",
         "p",
     ];
@@ -123,7 +129,12 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         .iter()
         .zip(values.iter().chain(["debug"].iter()))
         .map(|(name, value)| match *name {
-            "fsync_interval_ms" | "auto_create_topics" | "num_partitions" => {
+            "fsync_interval_ms"
+            | "auto_create_topics"
+            | "num_partitions"
+            | "group_initial_rebalance_delay_ms"
+            | "group_min_session_timeout_ms"
+            | "group_max_session_timeout_ms" => {
                 format!("{name} = {value}\n")
             }
             _ => format!("{name} = \"{value}\"\n"),
@@ -137,9 +148,70 @@ fn every_setting_is_wired_to_flag_env_and_file() {
     assert!(!from_file.auto_create_topics);
     assert_eq!(from_file.num_partitions, 3);
     assert_eq!(
+        from_file.groups.initial_rebalance_delay,
+        Duration::from_millis(11)
+    );
+    assert_eq!(
+        from_file.groups.min_session_timeout,
+        Duration::from_millis(12)
+    );
+    assert_eq!(
+        from_file.groups.max_session_timeout,
+        Duration::from_millis(13)
+    );
+    assert_eq!(
         from_file.kafka_advertised_addr.as_deref(),
         Some("kafka.example:19092")
     );
+}
+
+#[test]
+fn group_defaults_are_kafkas_and_bounds_are_checked() {
+    let settings = load(&[], &EnvMap::new()).unwrap();
+    assert_eq!(
+        settings.groups.initial_rebalance_delay,
+        Duration::from_millis(3000)
+    );
+    assert_eq!(
+        settings.groups.min_session_timeout,
+        Duration::from_millis(6000)
+    );
+    assert_eq!(
+        settings.groups.max_session_timeout,
+        Duration::from_millis(1_800_000)
+    );
+    let zero = load(&["--group-initial-rebalance-delay-ms", "0"], &EnvMap::new()).unwrap();
+    assert!(zero.groups.initial_rebalance_delay.is_zero());
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--group-min-session-timeout-ms", "0"],
+            "group_min_session_timeout_ms",
+        ),
+        (
+            &[
+                "--group-min-session-timeout-ms",
+                "7000",
+                "--group-max-session-timeout-ms",
+                "6999",
+            ],
+            "group_max_session_timeout_ms",
+        ),
+        (
+            &["--group-max-session-timeout-ms", "86400001"],
+            "group_max_session_timeout_ms",
+        ),
+        (
+            &["--group-initial-rebalance-delay-ms", "86400001"],
+            "group_initial_rebalance_delay_ms",
+        ),
+    ];
+    for (args, setting) in cases {
+        let error = load(args, &EnvMap::new()).unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::Invalid { setting: s, .. } if *s == setting),
+            "{args:?}: {error}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind}
 use whippet_wire::kafka::registry;
 
 use super::admin;
+use super::groups;
 use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce};
 use crate::context::BrokerContext;
 
@@ -19,6 +20,15 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::Fetch,
     ApiKey::ListOffsets,
     ApiKey::Metadata,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
@@ -27,7 +37,9 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
     ApiKey::CreatePartitions,
+    ApiKey::DeleteGroups,
     ApiKey::IncrementalAlterConfigs,
+    ApiKey::OffsetDelete,
     ApiKey::DescribeCluster,
 ];
 
@@ -117,6 +129,39 @@ pub(crate) async fn dispatch(
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
         }
+        RequestKind::OffsetCommit(req) => {
+            ResponseKind::OffsetCommit(groups::offsets::commit(ctx, header, req).await)
+        }
+        RequestKind::OffsetFetch(req) => {
+            ResponseKind::OffsetFetch(groups::offsets::fetch::handle(ctx, header, req).await)
+        }
+        RequestKind::OffsetDelete(req) => {
+            ResponseKind::OffsetDelete(groups::offsets::delete(ctx, header, req).await)
+        }
+        RequestKind::FindCoordinator(req) => {
+            ResponseKind::FindCoordinator(groups::find::handle(ctx, header, req).await)
+        }
+        RequestKind::JoinGroup(req) => {
+            ResponseKind::JoinGroup(groups::membership::join(ctx, header, req).await)
+        }
+        RequestKind::SyncGroup(req) => {
+            ResponseKind::SyncGroup(groups::membership::sync(ctx, header, req).await)
+        }
+        RequestKind::Heartbeat(req) => {
+            ResponseKind::Heartbeat(groups::membership::heartbeat(ctx, header, req).await)
+        }
+        RequestKind::LeaveGroup(req) => {
+            ResponseKind::LeaveGroup(groups::membership::leave(ctx, header, req).await)
+        }
+        RequestKind::DescribeGroups(req) => {
+            ResponseKind::DescribeGroups(groups::admin::describe(ctx, header, req).await)
+        }
+        RequestKind::ListGroups(req) => {
+            ResponseKind::ListGroups(groups::admin::list(ctx, header, req).await)
+        }
+        RequestKind::DeleteGroups(req) => {
+            ResponseKind::DeleteGroups(groups::admin::delete(ctx, header, req).await)
+        }
         // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is
         // unserved and closes the connection.
         _ => return Outcome::Close,
@@ -163,6 +208,19 @@ mod tests {
             ApiKey::DescribeCluster => {
                 RequestKind::DescribeCluster(DescribeClusterRequest::default())
             }
+            ApiKey::OffsetCommit => RequestKind::OffsetCommit(Default::default()),
+            ApiKey::OffsetFetch => RequestKind::OffsetFetch(Default::default()),
+            ApiKey::OffsetDelete => RequestKind::OffsetDelete(Default::default()),
+            ApiKey::FindCoordinator => RequestKind::FindCoordinator(Default::default()),
+            // Group calls with an empty group id are answered at once (INVALID_GROUP_ID or
+            // UNKNOWN_MEMBER_ID), never deferred.
+            ApiKey::JoinGroup => RequestKind::JoinGroup(Default::default()),
+            ApiKey::SyncGroup => RequestKind::SyncGroup(Default::default()),
+            ApiKey::Heartbeat => RequestKind::Heartbeat(Default::default()),
+            ApiKey::LeaveGroup => RequestKind::LeaveGroup(Default::default()),
+            ApiKey::DescribeGroups => RequestKind::DescribeGroups(Default::default()),
+            ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
+            ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
             _ => return None,
         })
     }
@@ -233,6 +291,17 @@ mod tests {
             ApiKey::DescribeCluster => {
                 ResponseKind::DescribeCluster(DescribeClusterResponse::default())
             }
+            ApiKey::OffsetCommit => ResponseKind::OffsetCommit(Default::default()),
+            ApiKey::OffsetFetch => ResponseKind::OffsetFetch(Default::default()),
+            ApiKey::OffsetDelete => ResponseKind::OffsetDelete(Default::default()),
+            ApiKey::FindCoordinator => ResponseKind::FindCoordinator(Default::default()),
+            ApiKey::JoinGroup => ResponseKind::JoinGroup(Default::default()),
+            ApiKey::SyncGroup => ResponseKind::SyncGroup(Default::default()),
+            ApiKey::Heartbeat => ResponseKind::Heartbeat(Default::default()),
+            ApiKey::LeaveGroup => ResponseKind::LeaveGroup(Default::default()),
+            ApiKey::DescribeGroups => ResponseKind::DescribeGroups(Default::default()),
+            ApiKey::ListGroups => ResponseKind::ListGroups(Default::default()),
+            ApiKey::DeleteGroups => ResponseKind::DeleteGroups(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }
     }

@@ -21,6 +21,7 @@ pub(crate) mod configs;
 pub(crate) mod dispatch;
 pub(crate) mod error_code;
 pub(crate) mod fetch;
+pub mod groups;
 pub(crate) mod init_producer_id;
 pub(crate) mod list_offsets;
 pub(crate) mod metadata;

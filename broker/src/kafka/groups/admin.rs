@@ -1,0 +1,127 @@
+//! DescribeGroups, ListGroups and DeleteGroups.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+    GroupId, ListGroupsRequest, ListGroupsResponse, RequestHeader,
+};
+use tracing::warn;
+use whippet_coordinator::{ErrorCode, GroupState};
+
+use super::str_bytes;
+use crate::context::BrokerContext;
+
+/// INVALID_REQUEST, for a ListGroups state filter naming no state.
+const INVALID_REQUEST: i16 = 42;
+
+/// Answers DescribeGroups; an unknown group is reported Dead, as Kafka does.
+pub(crate) async fn describe(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let c = ctx.coordinator.lock();
+    let groups = req
+        .groups
+        .iter()
+        .map(|id| {
+            let d = c.describe_group(id.as_str());
+            let members = d
+                .members
+                .into_iter()
+                .map(|m| {
+                    DescribedGroupMember::default()
+                        .with_member_id(str_bytes(m.member_id))
+                        .with_group_instance_id(m.group_instance_id.map(str_bytes))
+                        .with_client_id(str_bytes(m.client_id))
+                        .with_client_host(str_bytes(m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment)
+                })
+                .collect();
+            let error = if id.is_empty() {
+                ErrorCode::InvalidGroupId
+            } else {
+                ErrorCode::None
+            };
+            DescribedGroup::default()
+                .with_error_code(error.code())
+                .with_group_id(id.clone())
+                .with_group_state(str_bytes(d.state.kafka_name()))
+                .with_protocol_type(str_bytes(d.protocol_type))
+                .with_protocol_data(str_bytes(d.protocol_name))
+                .with_members(members)
+                // Authorization is not implemented: no operations are reported.
+                .with_authorized_operations(i32::MIN)
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+/// Answers ListGroups, with the v4 state filter; type filters (v5) are not advertised.
+pub(crate) async fn list(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: ListGroupsRequest,
+) -> ListGroupsResponse {
+    let mut states = Vec::with_capacity(req.states_filter.len());
+    for name in &req.states_filter {
+        match GroupState::from_kafka_name(name.as_str()) {
+            Some(state) => states.push(state),
+            None => return ListGroupsResponse::default().with_error_code(INVALID_REQUEST),
+        }
+    }
+    let listings = ctx.coordinator.lock().list_groups(&states);
+    let groups = listings
+        .into_iter()
+        .map(|l| {
+            ListedGroup::default()
+                .with_group_id(GroupId(str_bytes(l.group_id)))
+                .with_protocol_type(str_bytes(l.protocol_type))
+                .with_group_state(str_bytes(l.state.kafka_name()))
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+/// Answers DeleteGroups; only Empty groups are deleted, with their offsets, and the deletion
+/// is on disk before the answer.
+pub(crate) async fn delete(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let (codes, ticket) = {
+        let mut c = ctx.coordinator.lock();
+        let codes: Vec<ErrorCode> = req
+            .groups_names
+            .iter()
+            .map(|id| c.delete_group(id.as_str()))
+            .collect();
+        (codes, ctx.coordinator.note_change(&c))
+    };
+    let durable = ctx.coordinator.persist(ticket).await;
+    if let Err(error) = &durable {
+        warn!(%error, "group deletion not durable; answering COORDINATOR_NOT_AVAILABLE");
+    }
+    let results = req
+        .groups_names
+        .into_iter()
+        .zip(codes)
+        .map(|(id, code)| {
+            let code = if durable.is_err() && code == ErrorCode::None {
+                ErrorCode::CoordinatorNotAvailable
+            } else {
+                code
+            };
+            DeletableGroupResult::default()
+                .with_group_id(id)
+                .with_error_code(code.code())
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}

@@ -1,0 +1,182 @@
+//! OffsetCommit, OffsetFetch and OffsetDelete. Kafka topic names resolve to the shared offset
+//! store's (stream id, topic id) key in the Kafka stream; a name that does not resolve, or a
+//! partition the topic does not have, is UNKNOWN_TOPIC_OR_PARTITION. A commit is acknowledged
+//! only after the checkpoint holding it is on disk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    RequestHeader, TopicName,
+};
+use tracing::warn;
+use whippet_coordinator::{CommitOffset, CommitRequest, ErrorCode, PartitionKey};
+
+use super::subscription::subscribed_topics;
+use crate::context::BrokerContext;
+use crate::kafka::topics;
+
+pub(crate) mod fetch;
+
+/// UNKNOWN_TOPIC_OR_PARTITION.
+pub(crate) const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+/// The offset-store key of Kafka partition `partition` of topic `name`, if both exist.
+pub(crate) fn resolve(ctx: &BrokerContext, name: &str, partition: i32) -> Option<PartitionKey> {
+    let topic = topics::find_topic(ctx, name)?;
+    let p = u32::try_from(partition).ok()?;
+    (p < topic.partition_count()).then_some(PartitionKey {
+        stream: topic.stream_id,
+        topic: topic.id,
+        partition: p,
+    })
+}
+
+/// Answers OffsetCommit, after the commit is durable.
+pub(crate) async fn commit(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    // Per (topic, partition) in request order: the resolved key, or the error already known.
+    let mut slots: Vec<(TopicName, i32, Result<usize, i16>)> = Vec::new();
+    let mut offsets = Vec::new();
+    for topic in &req.topics {
+        for p in &topic.partitions {
+            let slot = match resolve(ctx, topic.name.as_str(), p.partition_index) {
+                Some(key) => {
+                    offsets.push(CommitOffset {
+                        key,
+                        offset: p.committed_offset,
+                        leader_epoch: p.committed_leader_epoch,
+                        metadata: p
+                            .committed_metadata
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    });
+                    Ok(offsets.len() - 1)
+                }
+                None => Err(UNKNOWN_TOPIC_OR_PARTITION),
+            };
+            slots.push((topic.name.clone(), p.partition_index, slot));
+        }
+    }
+    let request = CommitRequest {
+        group_id: req.group_id.to_string(),
+        generation_id: req.generation_id_or_member_epoch,
+        member_id: req.member_id.to_string(),
+        group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
+        offsets,
+    };
+    let (codes, ticket) = {
+        let mut c = ctx.coordinator.lock();
+        let codes = if request.offsets.is_empty() {
+            Vec::new()
+        } else {
+            c.commit_offsets(&request)
+        };
+        (codes, ctx.coordinator.note_change(&c))
+    };
+    let durable = if codes.iter().any(|(_, code)| *code == ErrorCode::None) {
+        ctx.coordinator.persist(ticket).await
+    } else {
+        Ok(())
+    };
+    if let Err(error) = &durable {
+        warn!(%error, "offset commit not durable; answering COORDINATOR_NOT_AVAILABLE");
+    }
+    let code_of = |slot: Result<usize, i16>| match slot {
+        Err(code) => code,
+        Ok(_) if durable.is_err() => ErrorCode::CoordinatorNotAvailable.code(),
+        Ok(i) => codes
+            .get(i)
+            .map_or(ErrorCode::CoordinatorNotAvailable.code(), |(_, c)| c.code()),
+    };
+    let mut out: Vec<OffsetCommitResponseTopic> = Vec::new();
+    for (name, partition, slot) in slots {
+        let entry = OffsetCommitResponsePartition::default()
+            .with_partition_index(partition)
+            .with_error_code(code_of(slot));
+        match out.last_mut() {
+            Some(t) if t.name == name => t.partitions.push(entry),
+            _ => out.push(
+                OffsetCommitResponseTopic::default()
+                    .with_name(name)
+                    .with_partitions(vec![entry]),
+            ),
+        }
+    }
+    OffsetCommitResponse::default().with_topics(out)
+}
+
+/// Answers OffsetDelete. Offsets of topics an active group's members subscribe to are kept
+/// (GROUP_SUBSCRIBED_TO_TOPIC), as in Kafka.
+pub(crate) async fn delete(
+    ctx: &Arc<BrokerContext>,
+    _header: &RequestHeader,
+    req: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let group_id = req.group_id.to_string();
+    let mut keys = Vec::new();
+    let mut key_topics: BTreeMap<PartitionKey, String> = BTreeMap::new();
+    for topic in &req.topics {
+        for p in &topic.partitions {
+            if let Some(key) = resolve(ctx, topic.name.as_str(), p.partition_index) {
+                keys.push(key);
+                key_topics.insert(key, topic.name.to_string());
+            }
+        }
+    }
+    let (result, ticket) = {
+        let mut c = ctx.coordinator.lock();
+        let subscribed = subscribed_topics(&c.describe_group(&group_id));
+        let is_subscribed = |k: &PartitionKey| {
+            key_topics
+                .get(k)
+                .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
+        };
+        let result = c.delete_offsets(&group_id, &keys, &is_subscribed);
+        (result, ctx.coordinator.note_change(&c))
+    };
+    let codes = match result {
+        Ok(codes) => codes,
+        Err(code) => return OffsetDeleteResponse::default().with_error_code(code.code()),
+    };
+    if let Err(error) = ctx.coordinator.persist(ticket).await {
+        warn!(%error, "offset delete not durable yet; the next checkpoint retries");
+    }
+    let topics = req
+        .topics
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let code = match resolve(ctx, topic.name.as_str(), p.partition_index) {
+                        None => UNKNOWN_TOPIC_OR_PARTITION,
+                        Some(key) => codes
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or(0, |(_, c)| c.code()),
+                    };
+                    OffsetDeleteResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetDeleteResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetDeleteResponse::default().with_topics(topics)
+}

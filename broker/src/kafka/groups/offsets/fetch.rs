@@ -1,0 +1,181 @@
+//! OffsetFetch: single-group (v0–7) and multi-group (v8+). Nothing committed is offset −1 with
+//! no error, as in Kafka; a null topic list means every partition the group committed.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    GroupId, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName,
+};
+use whippet_coordinator::{CommittedOffset, PartitionKey};
+
+use super::{UNKNOWN_TOPIC_OR_PARTITION, resolve};
+use crate::context::BrokerContext;
+use crate::kafka::groups::str_bytes;
+use crate::kafka::topics;
+
+/// One partition's answer, independent of the response version's struct names.
+struct Fetched {
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: String,
+    error: i16,
+}
+
+impl Fetched {
+    fn found(partition: i32, value: Option<CommittedOffset>) -> Self {
+        match value {
+            Some(v) => Fetched {
+                partition,
+                offset: v.offset,
+                leader_epoch: v.leader_epoch,
+                metadata: v.metadata,
+                error: 0,
+            },
+            None => Fetched::none(partition, 0),
+        }
+    }
+
+    fn none(partition: i32, error: i16) -> Self {
+        Fetched {
+            partition,
+            offset: -1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            error,
+        }
+    }
+}
+
+/// Looks up one group: `wanted` is `None` for all committed partitions, else (topic,
+/// partitions) pairs in request order.
+fn fetch_group(
+    ctx: &BrokerContext,
+    group_id: &str,
+    wanted: Option<Vec<(TopicName, Vec<i32>)>>,
+) -> Vec<(TopicName, Vec<Fetched>)> {
+    let c = ctx.coordinator.lock();
+    let Some(wanted) = wanted else {
+        let all = topics::all_topics(ctx);
+        let mut out: Vec<(TopicName, Vec<Fetched>)> = Vec::new();
+        for (key, value) in c.fetch_offsets(group_id, None) {
+            // Offsets of topics since deleted (or of other streams) are not Kafka's to show.
+            let Some(topic) = all
+                .iter()
+                .find(|t| t.stream_id == key.stream && t.id == key.topic)
+            else {
+                continue;
+            };
+            let name = topics::topic_name(&topic.name);
+            let partition = i32::try_from(key.partition).unwrap_or(i32::MAX);
+            let entry = Fetched::found(partition, value);
+            match out.last_mut() {
+                Some((n, list)) if *n == name => list.push(entry),
+                _ => out.push((name, vec![entry])),
+            }
+        }
+        return out;
+    };
+    wanted
+        .into_iter()
+        .map(|(name, partitions)| {
+            let fetched = partitions
+                .into_iter()
+                .map(|p| match resolve(ctx, name.as_str(), p) {
+                    None => Fetched::none(p, UNKNOWN_TOPIC_OR_PARTITION),
+                    Some(key) => {
+                        let value = c
+                            .fetch_offsets(group_id, Some(&[key] as &[PartitionKey]))
+                            .pop()
+                            .and_then(|(_, v)| v);
+                        Fetched::found(p, value)
+                    }
+                })
+                .collect();
+            (name, fetched)
+        })
+        .collect()
+}
+
+/// Answers OffsetFetch.
+pub(crate) async fn handle(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    if header.request_api_version >= 8 {
+        let groups = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let wanted = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .map(|t| (t.name, t.partition_indexes))
+                        .collect()
+                });
+                multi_group(
+                    g.group_id.clone(),
+                    fetch_group(ctx, g.group_id.as_str(), wanted),
+                )
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name, t.partition_indexes))
+            .collect()
+    });
+    let topics = fetch_group(ctx, req.group_id.as_str(), wanted)
+        .into_iter()
+        .map(|(name, parts)| {
+            let partitions = parts
+                .into_iter()
+                .map(|f| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(f.partition)
+                        .with_committed_offset(f.offset)
+                        .with_committed_leader_epoch(f.leader_epoch)
+                        .with_metadata(Some(str_bytes(f.metadata)))
+                        .with_error_code(f.error)
+                })
+                .collect();
+            OffsetFetchResponseTopic::default()
+                .with_name(name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+fn multi_group(
+    group_id: GroupId,
+    found: Vec<(TopicName, Vec<Fetched>)>,
+) -> OffsetFetchResponseGroup {
+    let topics = found
+        .into_iter()
+        .map(|(name, parts)| {
+            let partitions = parts
+                .into_iter()
+                .map(|f| {
+                    OffsetFetchResponsePartitions::default()
+                        .with_partition_index(f.partition)
+                        .with_committed_offset(f.offset)
+                        .with_committed_leader_epoch(f.leader_epoch)
+                        .with_metadata(Some(str_bytes(f.metadata)))
+                        .with_error_code(f.error)
+                })
+                .collect();
+            OffsetFetchResponseTopics::default()
+                .with_name(name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetFetchResponseGroup::default()
+        .with_group_id(group_id)
+        .with_topics(topics)
+}
