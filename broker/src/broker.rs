@@ -50,6 +50,16 @@ impl Broker {
                 return Err(error);
             }
         };
+        let native_state = match crate::native::NativeState::open(&log.state_dir(), &settings.root)
+        {
+            Ok(state) => Arc::new(state),
+            Err(error) => {
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                return Err(BrokerError::LoadNative(error));
+            }
+        };
         match bind_all(&settings).await {
             Ok((kafka, native, http, addrs)) => {
                 let mut ctx = BrokerContext::new(
@@ -60,6 +70,7 @@ impl Broker {
                 );
                 ctx.kafka = kafka_settings;
                 ctx.coordinator = groups;
+                ctx.native = native_state;
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,

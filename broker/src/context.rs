@@ -66,6 +66,8 @@ pub struct BrokerContext {
     pub coordinator: Arc<crate::kafka::groups::GroupCoordinator>,
     /// Root user the native protocol authenticates.
     pub root: Credentials,
+    /// Native protocol state: users and tokens, native consumer groups, connected clients.
+    pub native: Arc<crate::native::NativeState>,
     /// One permit per open connection over all listeners ([`limits::CONNECTIONS_MAX`]).
     pub(crate) connection_slots: Arc<Semaphore>,
 }
@@ -88,6 +90,7 @@ impl BrokerContext {
             kafka_stream,
             kafka: crate::kafka::KafkaSettings::default(),
             producers,
+            native: Arc::new(crate::native::NativeState::empty(&root)),
             root,
             connection_slots: Arc::new(Semaphore::new(limits::CONNECTIONS_MAX)),
         }

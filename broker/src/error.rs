@@ -49,6 +49,9 @@ pub enum BrokerError {
     /// named in the error so an operator can inspect it.
     #[error("cannot load consumer groups: {0}")]
     LoadGroups(#[source] whippet_coordinator::CheckpointError),
+    /// The native users or consumer-group state could not be loaded (the message names the file).
+    #[error("cannot load native protocol state: {0}")]
+    LoadNative(String),
     /// Syncing and closing the log at shutdown failed; data since the last sync may be lost.
     #[error("log shutdown failed: {0}")]
     ShutdownLog(#[source] LogError),

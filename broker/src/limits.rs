@@ -120,3 +120,13 @@ pub const PRODUCER_SCAN_READ_BYTES: usize = 4 * 1024 * 1024;
 
 const _: () = assert!(PRODUCER_BATCHES_CACHED > 0 && PRODUCERS_PER_PARTITION_MAX > 0);
 const _: () = assert!(PRODUCER_ID_BLOCK_SIZE > 0);
+
+/// Initial (and steady-state) read buffer of a native connection; a frame larger than this grows
+/// the buffer to the frame's size (at most the protocol's 64 MiB frame cap), and the buffer is
+/// replaced by a fresh one of this size once such a frame has been consumed. Replies up to this
+/// size are written in one syscall together with their header.
+pub const NATIVE_READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A native connection holding a consumer-group membership that sends nothing for this long is
+/// evicted from its groups (1.2 × the reference server's 30 s heartbeat interval, §7.2).
+pub const NATIVE_HEARTBEAT_TIMEOUT_MS: u64 = 36_000;

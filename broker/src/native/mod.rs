@@ -1,17 +1,50 @@
-//! The Apache Iggy native (TCP) protocol listener. The accept loop, connection cap and
-//! shutdown drain are shared ([`crate::server::accept_loop`]); this module owns only what
-//! happens on one native connection. Until the protocol is implemented a connection is accepted and closed at once,
-//! so clients fail fast instead of hanging.
+//! The Apache Iggy native (TCP) protocol listener, protocol 0.11. The accept loop, connection
+//! cap and shutdown drain are shared ([`crate::server::accept_loop`]); this module owns what
+//! happens on one native connection: read 256-byte-header frames into a bounded buffer, decode
+//! and validate the header, check the session, dispatch to the command family, and write the
+//! reply header (echoing what the SDK reads) with the body framed as the operation demands.
+//!
+//! Reactions to bad input: a frame whose header does not decode (size outside 256..=64 MiB,
+//! command byte other than Request, zero client id, unknown operation, session rules broken)
+//! closes the connection, as the reference server's framing layer does; a bad request checksum
+//! gets status 4 InvalidFormat; an unknown command code gets 3 InvalidCommand; a command before
+//! login gets 40 Unauthenticated; login failures get the documented eviction frame.
+
+pub(crate) mod call;
+mod dispatch;
+pub(crate) mod groups;
+mod info;
+mod login;
+mod messages;
+mod offsets;
+mod partitions;
+pub mod state;
+mod streams;
+mod system;
+mod topics;
+pub(crate) mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
+use whippet_wire::native::codec::{WireDecode, WireEncode};
+use whippet_wire::native::eviction::Eviction;
+use whippet_wire::native::header::{
+    ReplyHeader, RequestHeader, peek_frame_size, verify_request_checksum,
+};
+use whippet_wire::native::limits::HEADER_BYTES;
+use whippet_wire::native::result::ResultSection;
+use whippet_wire::native::status::Status;
 
+use self::call::{Conn, Payload};
+pub use self::state::NativeState;
 use crate::context::BrokerContext;
-use crate::server;
+use crate::{limits, server};
 
 /// Serves native connections on `listener` until `shutdown` is cancelled and open connections
 /// have drained.
@@ -19,14 +52,172 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
     server::accept_loop("native", listener, ctx, shutdown, handle_connection).await;
 }
 
-/// One native connection: the place the protocol issue fills in (read frames, dispatch, write
-/// responses, end when `_shutdown` is cancelled).
+/// Why a connection ended; logged at debug level, since all of these are the peer's doing.
+#[derive(Debug)]
+enum Closed {
+    PeerLeft,
+    Shutdown,
+    Io(std::io::Error),
+    Rejected(String),
+}
+
+/// What the dispatcher decided for one request.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A reply (payload or status).
+    Reply(call::Outcome),
+    /// An eviction frame; the session ends (the connection stays open for a new login).
+    Evict(Eviction),
+}
+
 async fn handle_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    _ctx: Arc<BrokerContext>,
-    _shutdown: CancellationToken,
+    ctx: Arc<BrokerContext>,
+    shutdown: CancellationToken,
 ) {
-    debug!(%peer, "native protocol not served yet; closing connection");
-    drop(stream);
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%peer, %error, "could not set TCP_NODELAY");
+    }
+    let client = ctx.native.clients.register(peer);
+    let mut connection = Connection {
+        stream,
+        ctx: Arc::clone(&ctx),
+        read: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
+        write: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
+        conn: Conn {
+            client: Arc::clone(&client),
+            peer,
+            user_id: None,
+            session: 0,
+        },
+    };
+    let closed = connection.run(&shutdown).await;
+    ctx.native.groups.on_disconnect(client.id);
+    ctx.native.clients.remove(client.id);
+    match closed {
+        Closed::PeerLeft => debug!(%peer, "native connection closed by peer"),
+        Closed::Shutdown => debug!(%peer, "native connection closed for shutdown"),
+        Closed::Io(error) => debug!(%peer, %error, "native connection failed"),
+        Closed::Rejected(reason) => debug!(%peer, %reason, "native connection closed: bad frame"),
+    }
+}
+
+/// One connection's socket, reused buffers and session.
+struct Connection {
+    stream: TcpStream,
+    ctx: Arc<BrokerContext>,
+    read: BytesMut,
+    write: BytesMut,
+    conn: Conn,
+}
+
+impl Connection {
+    async fn run(&mut self, shutdown: &CancellationToken) -> Closed {
+        loop {
+            let frame = tokio::select! {
+                () = shutdown.cancelled() => return Closed::Shutdown,
+                frame = self.next_frame() => frame,
+            };
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(closed) => return closed,
+            };
+            self.conn.client.touch();
+            let (header, answer) = match self.answer(frame).await {
+                Ok(answered) => answered,
+                Err(closed) => return closed,
+            };
+            if let Err(error) = self.write_answer(&header, answer).await {
+                return Closed::Io(error);
+            }
+            if self.read.capacity() > limits::NATIVE_READ_CHUNK_BYTES * 4 && self.read.is_empty() {
+                self.read = BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES);
+            }
+        }
+    }
+
+    /// Reads one whole frame (header and body).
+    async fn next_frame(&mut self) -> Result<Bytes, Closed> {
+        loop {
+            match peek_frame_size(&self.read) {
+                Ok(Some(size)) if self.read.len() >= size => {
+                    return Ok(self.read.split_to(size).freeze());
+                }
+                Ok(Some(size)) => self.read.reserve(size - self.read.len()),
+                Ok(None) => self.read.reserve(HEADER_BYTES),
+                Err(error) => return Err(Closed::Rejected(error.to_string())),
+            }
+            match self.stream.read_buf(&mut self.read).await {
+                Ok(0) if self.read.is_empty() => return Err(Closed::PeerLeft),
+                Ok(0) => return Err(Closed::Rejected("peer closed mid-frame".into())),
+                Ok(_) => {}
+                Err(error) => return Err(Closed::Io(error)),
+            }
+        }
+    }
+
+    /// Decodes the header and dispatches. A header that does not decode closes the connection.
+    async fn answer(&mut self, frame: Bytes) -> Result<(RequestHeader, Answer), Closed> {
+        let header = RequestHeader::decode_exact(&frame[..HEADER_BYTES.min(frame.len())])
+            .map_err(|error| Closed::Rejected(error.to_string()))?;
+        let body = &frame[HEADER_BYTES..];
+        if verify_request_checksum(&header, body).is_err() {
+            return Ok((header, Answer::Reply(Err(Status::InvalidFormat))));
+        }
+        let answer = dispatch::dispatch(&self.ctx, &mut self.conn, &header, body).await;
+        Ok((header, answer))
+    }
+
+    /// Writes the reply header and body (or the eviction frame).
+    async fn write_answer(
+        &mut self,
+        request: &RequestHeader,
+        answer: Answer,
+    ) -> std::io::Result<()> {
+        self.write.clear();
+        let payload = match answer {
+            Answer::Evict(eviction) => {
+                eviction.encode(&mut self.write);
+                return self.flush_write().await;
+            }
+            Answer::Reply(Err(status)) => {
+                ReplyHeader::for_request(request, 0, status.code(), 0).encode(&mut self.write);
+                return self.flush_write().await;
+            }
+            Answer::Reply(Ok(payload)) => payload,
+        };
+        let framed = request.operation.is_result_framed();
+        let prefix = if framed { 4 } else { 0 };
+        let body_len = prefix + payload.len();
+        ReplyHeader::for_request(request, body_len, Status::Ok.code(), 0).encode(&mut self.write);
+        if framed {
+            ResultSection::ok().encode(&mut self.write);
+        }
+        match payload {
+            Payload::Empty => self.flush_write().await,
+            Payload::Bytes(bytes) => {
+                if bytes.len() <= limits::NATIVE_READ_CHUNK_BYTES {
+                    self.write.extend_from_slice(&bytes);
+                    self.flush_write().await
+                } else {
+                    self.flush_write().await?;
+                    self.stream.write_all(&bytes).await
+                }
+            }
+            Payload::Parts(parts) => {
+                self.flush_write().await?;
+                for mut part in parts {
+                    while part.has_remaining() {
+                        self.stream.write_buf(&mut part).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn flush_write(&mut self) -> std::io::Result<()> {
+        self.stream.write_all(&self.write).await
+    }
 }

@@ -1,0 +1,134 @@
+//! What every native command handler receives and returns. Handlers are plain async functions
+//! `(ctx, conn, call) -> Outcome`; the connection loop owns framing (result sections, reply
+//! headers, evictions), so a handler only decides the payload or the status.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use whippet_wire::native::codec::{WireDecode, WireEncode};
+use whippet_wire::native::header::RequestHeader;
+use whippet_wire::native::status::Status;
+
+use super::state::ClientEntry;
+use crate::context::BrokerContext;
+
+/// One decoded request as handlers see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    /// Command code (for replicated ops, mapped back from the operation byte).
+    pub code: u32,
+    /// The request header (client id, request number, operation).
+    pub header: &'a RequestHeader,
+    /// The body after the 256-byte header, already checked against `request_checksum`.
+    pub body: &'a [u8],
+}
+
+impl Call<'_> {
+    /// Decodes the whole body as `T`; leftovers or a short body are InvalidCommand (what the
+    /// reference server answers for an undecodable body).
+    pub fn decode<T: WireDecode>(&self) -> Result<T, Status> {
+        T::decode_exact(self.body).map_err(|error| {
+            let status = error.status();
+            if status == Status::InvalidFormat {
+                Status::InvalidCommand
+            } else {
+                status
+            }
+        })
+    }
+}
+
+/// A successful reply payload. For result-framed operations the connection loop writes the
+/// `count 0` result section in front of it.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Nothing (also how a single-object read says "not found").
+    Empty,
+    /// One contiguous buffer.
+    Bytes(BytesMut),
+    /// Several buffers written back to back (poll replies: a small head plus stored batches
+    /// served as they are, without copying them into one buffer).
+    Parts(Vec<Bytes>),
+}
+
+impl Payload {
+    /// Encodes one wire value into a fresh buffer.
+    pub fn encode(value: &impl WireEncode) -> Self {
+        let mut out = BytesMut::with_capacity(value.encoded_size());
+        value.encode(&mut out);
+        Self::Bytes(out)
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Empty => 0,
+            Self::Bytes(bytes) => bytes.len(),
+            Self::Parts(parts) => parts.iter().map(Bytes::len).sum(),
+        }
+    }
+}
+
+/// What a handler returns: a payload, or the status the SDK turns into an `IggyError`.
+pub(crate) type Outcome = Result<Payload, Status>;
+
+/// What a command needs to be allowed, checked against the logged-in user's permissions by
+/// [`super::users::UserStore::authorize`]. Ids are resolved numeric ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// get_stats, get_client(s), snapshot.
+    ReadServers,
+    /// Server-wide changes (none in protocol 0.11 beyond what ReadServers covers; kept for flush).
+    ManageServers,
+    /// get_user(s).
+    ReadUsers,
+    /// create/update/delete users, permissions, other users' passwords.
+    ManageUsers,
+    /// create_stream.
+    ManageStreams,
+    /// get_streams.
+    ReadStreams,
+    /// get_stream.
+    ReadStream(u32),
+    /// update/delete/purge one stream.
+    ManageStream(u32),
+    /// create_topic in a stream.
+    CreateTopic(u32),
+    /// get_topics of a stream.
+    ReadTopics(u32),
+    /// get_topic, get consumer groups.
+    ReadTopic(u32, u32),
+    /// update/delete/purge a topic, partitions, segments, consumer group create/delete.
+    ManageTopic(u32, u32),
+    /// poll, offsets, join/leave/sync groups.
+    PollMessages(u32, u32),
+    /// send_messages.
+    SendMessages(u32, u32),
+}
+
+/// Per-connection state the handlers may read and change.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// The registry entry of this connection (server-side client id, user, last activity).
+    pub client: Arc<ClientEntry>,
+    /// Peer address.
+    pub peer: SocketAddr,
+    /// Logged-in user, if any.
+    pub user_id: Option<u32>,
+    /// Session number handed out at login (0 before login).
+    pub session: u64,
+}
+
+impl Conn {
+    /// The logged-in user, or Unauthenticated.
+    pub fn user(&self) -> Result<u32, Status> {
+        self.user_id.ok_or(Status::Unauthenticated)
+    }
+
+    /// Checks that the logged-in user may do `access`.
+    pub fn require(&self, ctx: &BrokerContext, access: Access) -> Result<(), Status> {
+        let user = self.user()?;
+        ctx.native.users.authorize(user, access)
+    }
+}

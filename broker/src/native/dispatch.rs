@@ -1,0 +1,70 @@
+//! Routes one request to its command family. The command code comes from the header (the
+//! legacy code for NonReplicated ops, the operation byte mapped back for replicated ones); the
+//! session rules are checked here once, so no handler runs for a caller that is not logged in.
+
+use std::sync::Arc;
+
+use whippet_wire::native::codes;
+use whippet_wire::native::header::{Operation, RequestHeader};
+use whippet_wire::native::status::Status;
+
+use super::call::{Call, Conn};
+use super::{
+    Answer, groups, info, login, messages, offsets, partitions, streams, system, topics, users,
+};
+use crate::context::BrokerContext;
+
+/// Commands that may be sent before login.
+fn allowed_without_session(code: u32) -> bool {
+    matches!(
+        code,
+        codes::PING | codes::LOGIN_USER_LEGACY | codes::LOGIN_WITH_TOKEN_LEGACY
+    )
+}
+
+/// Answers one request.
+pub(crate) async fn dispatch(
+    ctx: &Arc<BrokerContext>,
+    conn: &mut Conn,
+    header: &RequestHeader,
+    body: &[u8],
+) -> Answer {
+    if header.operation == Operation::Register {
+        return login::register(ctx, conn, header, body).await;
+    }
+    let Some(code) = header.command_code() else {
+        return Answer::Reply(Err(Status::InvalidCommand));
+    };
+    if !allowed_without_session(code) {
+        if conn.user_id.is_none() {
+            return Answer::Reply(Err(Status::Unauthenticated));
+        }
+        if header.operation != Operation::NonReplicated
+            && header.session != 0
+            && header.session != conn.session
+        {
+            return Answer::Reply(Err(Status::Unauthenticated));
+        }
+    }
+    let call = Call { code, header, body };
+    match code {
+        codes::LOGIN_USER_LEGACY | codes::LOGIN_WITH_TOKEN_LEGACY => login::legacy(header),
+        codes::LOGOUT_USER => Answer::Reply(login::logout(ctx, conn)),
+        _ => Answer::Reply(route(ctx, conn, call).await),
+    }
+}
+
+async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> super::call::Outcome {
+    match call.code {
+        1..=9 | 12 | 14 | 20..=29 | 103 | 104 | 123 => system::handle(ctx, conn, call).await,
+        10 | 11 | 13 => info::handle(ctx, conn, call).await,
+        31..=37 | 41..=43 => users::handle(ctx, conn, call).await,
+        100..=102 => messages::handle(ctx, conn, call).await,
+        120..=122 => offsets::handle(ctx, conn, call).await,
+        200..=205 => streams::handle(ctx, conn, call).await,
+        300..=305 => topics::handle(ctx, conn, call).await,
+        402 | 403 | 503 => partitions::handle(ctx, conn, call).await,
+        600..=606 => groups::handle(ctx, conn, call).await,
+        _ => Err(Status::InvalidCommand),
+    }
+}
