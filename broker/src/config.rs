@@ -99,6 +99,9 @@ pub struct Layer {
     /// Largest session timeout a consumer-group member may ask for, in ms [default: 1800000] [env: WHIPPET_GROUP_MAX_SESSION_TIMEOUT_MS]
     #[arg(long, value_name = "MS")]
     pub group_max_session_timeout_ms: Option<u64>,
+    /// A native connection in a consumer group that sends nothing for this long is evicted from its groups, in ms [default: 36000] [env: WHIPPET_NATIVE_HEARTBEAT_TIMEOUT_MS]
+    #[arg(long, value_name = "MS")]
+    pub native_heartbeat_timeout_ms: Option<u64>,
     /// Root user name of the native protocol [default: iggy] [env: WHIPPET_ROOT_USERNAME]
     #[arg(long, value_name = "NAME")]
     pub root_username: Option<String>,
@@ -112,7 +115,7 @@ pub struct Layer {
 
 /// Every setting's snake_case name, in help order. Tests check that each has a flag, an
 /// environment variable and a TOML key, so adding a field without wiring it fails a test.
-pub const SETTING_NAMES: [&str; 16] = [
+pub const SETTING_NAMES: [&str; 17] = [
     "data_dir",
     "kafka_addr",
     "native_addr",
@@ -126,6 +129,7 @@ pub const SETTING_NAMES: [&str; 16] = [
     "group_initial_rebalance_delay_ms",
     "group_min_session_timeout_ms",
     "group_max_session_timeout_ms",
+    "native_heartbeat_timeout_ms",
     "root_username",
     "root_password",
     "log_level",
@@ -160,6 +164,7 @@ impl Layer {
             group_initial_rebalance_delay_ms: env_value(env, "group_initial_rebalance_delay_ms")?,
             group_min_session_timeout_ms: env_value(env, "group_min_session_timeout_ms")?,
             group_max_session_timeout_ms: env_value(env, "group_max_session_timeout_ms")?,
+            native_heartbeat_timeout_ms: env_value(env, "native_heartbeat_timeout_ms")?,
             root_username: env_value(env, "root_username")?,
             root_password: env_value(env, "root_password")?,
             log_level: env_value(env, "log_level")?,
@@ -199,6 +204,9 @@ impl Layer {
             group_max_session_timeout_ms: top
                 .group_max_session_timeout_ms
                 .or(self.group_max_session_timeout_ms),
+            native_heartbeat_timeout_ms: top
+                .native_heartbeat_timeout_ms
+                .or(self.native_heartbeat_timeout_ms),
             root_username: top.root_username.or(self.root_username),
             root_password: top.root_password.or(self.root_password),
             log_level: top.log_level.or(self.log_level),
@@ -299,6 +307,8 @@ pub struct Settings {
     pub num_partitions: u32,
     /// Consumer-group settings (Kafka's `group.*` broker settings).
     pub groups: whippet_coordinator::GroupConfig,
+    /// Silence after which a native consumer-group member is evicted.
+    pub native_heartbeat_timeout_ms: u64,
     /// Root user of the native protocol.
     pub root: Credentials,
     /// Tracing filter directive, already checked to parse.
@@ -349,6 +359,9 @@ impl Settings {
             auto_create_topics: layer.auto_create_topics.unwrap_or(true),
             num_partitions: layer.num_partitions.unwrap_or(1),
             groups,
+            native_heartbeat_timeout_ms: layer
+                .native_heartbeat_timeout_ms
+                .unwrap_or(limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
             root: Credentials {
                 username: layer.root_username.unwrap_or_else(|| "iggy".to_string()),
                 password: layer.root_password.unwrap_or_else(|| "iggy".to_string()),
@@ -424,6 +437,15 @@ impl Settings {
     }
 
     fn validate_groups(&self) -> Result<(), ConfigError> {
+        let heartbeat = self.native_heartbeat_timeout_ms;
+        if heartbeat == 0 || heartbeat > limits::GROUP_TIMEOUT_MS_MAX {
+            let reason = format!("must be in [1, {}]", limits::GROUP_TIMEOUT_MS_MAX);
+            return Err(invalid(
+                "native_heartbeat_timeout_ms",
+                &heartbeat.to_string(),
+                reason,
+            ));
+        }
         let g = &self.groups;
         let ms = |d: Duration| d.as_millis().to_string();
         if g.initial_rebalance_delay > Duration::from_millis(limits::GROUP_TIMEOUT_MS_MAX) {

@@ -93,6 +93,7 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "--group-initial-rebalance-delay-ms=11",
         "--group-min-session-timeout-ms=12",
         "--group-max-session-timeout-ms=13",
+        "--native-heartbeat-timeout-ms=14",
         "--root-username=u",
         "--root-password=p",
         "--log-level=debug",
@@ -111,6 +112,7 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         "11",
         "12",
         "13",
+        "14",
         "u",
         "p",
     ];
@@ -134,7 +136,8 @@ fn every_setting_is_wired_to_flag_env_and_file() {
             | "num_partitions"
             | "group_initial_rebalance_delay_ms"
             | "group_min_session_timeout_ms"
-            | "group_max_session_timeout_ms" => {
+            | "group_max_session_timeout_ms"
+            | "native_heartbeat_timeout_ms" => {
                 format!("{name} = {value}\n")
             }
             _ => format!("{name} = \"{value}\"\n"),
@@ -159,6 +162,7 @@ fn every_setting_is_wired_to_flag_env_and_file() {
         from_file.groups.max_session_timeout,
         Duration::from_millis(13)
     );
+    assert_eq!(from_file.native_heartbeat_timeout_ms, 14);
     assert_eq!(
         from_file.kafka_advertised_addr.as_deref(),
         Some("kafka.example:19092")

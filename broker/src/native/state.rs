@@ -24,6 +24,9 @@ pub struct NativeState {
     pub(crate) clients: ClientRegistry,
     /// Source of session numbers (non-zero, unique per process).
     sessions: AtomicU64,
+    /// A consumer-group member silent this long is evicted (setting
+    /// `native_heartbeat_timeout_ms`).
+    pub(crate) heartbeat_timeout: Duration,
 }
 
 impl NativeState {
@@ -35,6 +38,7 @@ impl NativeState {
             groups: NativeGroups::open(state_dir)?,
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
+            heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
         })
     }
 
@@ -46,6 +50,7 @@ impl NativeState {
             groups: NativeGroups::default(),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
+            heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
         }
     }
 
