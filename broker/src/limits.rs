@@ -130,3 +130,76 @@ pub const NATIVE_READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A native connection holding a consumer-group membership that sends nothing for this long is
 /// evicted from its groups (1.2 × the reference server's 30 s heartbeat interval, §7.2).
 pub const NATIVE_HEARTBEAT_TIMEOUT_MS: u64 = 36_000;
+
+/// Most native consumer groups per topic. Each costs a few hundred bytes plus its members;
+/// the cap keeps the persisted definitions file small and the lowest-free-id search short.
+pub const NATIVE_GROUPS_PER_TOPIC_MAX: usize = 10_000;
+
+/// Largest native consumer group definitions file read at startup. Ten thousand groups of
+/// 255-byte names fit in a few MiB; a larger file is not ours (or is corrupt) and is refused.
+pub const NATIVE_GROUPS_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Longest pause between two sweeps for silent native group members. The sweep period is a
+/// quarter of the heartbeat timeout, capped here, so an eviction lands at most this much late.
+pub const NATIVE_GROUP_SWEEP_MS_MAX: u64 = 1_000;
+
+/// Shortest pause between two sweeps (for very short test timeouts), so the sweeper never spins.
+pub const NATIVE_GROUP_SWEEP_MS_MIN: u64 = 10;
+
+/// Shortest and longest username, in bytes (the reference server's bounds; §5).
+pub const USERNAME_BYTES_MIN: usize = 3;
+/// See [`USERNAME_BYTES_MIN`].
+pub const USERNAME_BYTES_MAX: usize = 50;
+/// Shortest and longest password, in bytes (the reference server's bounds; §5).
+pub const PASSWORD_BYTES_MIN: usize = 3;
+/// See [`PASSWORD_BYTES_MIN`].
+pub const PASSWORD_BYTES_MAX: usize = 100;
+/// Most personal access tokens one user may hold (the reference server's default). Every token
+/// is checked on each token login, and the users file is rewritten on each change.
+pub const TOKENS_PER_USER_MAX: usize = 100;
+/// Most native users. The whole users file is rewritten (and fsynced) on every change, so this
+/// bounds both that file's size and the cost of one user-management command.
+pub const USERS_MAX: usize = 10_000;
+/// Largest users file read at startup: [`USERS_MAX`] users with [`TOKENS_PER_USER_MAX`] tokens
+/// and large permission blocks fit with room to spare, and a wrong file cannot exhaust memory.
+pub const USERS_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
+
+const _: () = assert!(USERNAME_BYTES_MIN <= USERNAME_BYTES_MAX && USERNAME_BYTES_MAX <= 255);
+const _: () = assert!(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX && PASSWORD_BYTES_MAX <= 255);
+
+/// Topics whose balanced-send rotation (native partitioning kind 1) is remembered at once; past
+/// it the rotations start over. Bounds the map a peer could grow by sending to many topics.
+pub const NATIVE_BALANCED_TOPICS_MAX: usize = 100_000;
+
+/// Most bytes of stored batches one native poll reply carries (what the SDK accepts in one
+/// frame: the 64 MiB frame cap less the reply header and the poll header). A single stored batch
+/// is always served whole even if it alone is larger, so a poll can always make progress.
+pub const NATIVE_POLL_REPLY_BYTES_MAX: usize = 64 * 1024 * 1024 - 256 - 16;
+
+/// Most payload bytes asked of the log per read step while a native poll gathers batches.
+pub const NATIVE_POLL_READ_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default of the native topic option `messages_required_to_save` (the reference server's).
+/// Stored and reported only: the log's fsync policy decides when data is durable.
+pub const NATIVE_MESSAGES_REQUIRED_TO_SAVE_DEFAULT: u32 = 1024;
+/// Largest `messages_required_to_save` accepted (the reference server's ceiling).
+pub const NATIVE_MESSAGES_REQUIRED_TO_SAVE_MAX: u32 = 16 * 1024 * 1024;
+/// Default of the native topic option `size_of_messages_required_to_save`, bytes.
+pub const NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_DEFAULT: u64 = 1024 * 1024;
+/// Largest `size_of_messages_required_to_save` accepted, bytes (the reference's ceiling).
+pub const NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_MAX: u64 = 1024 * 1024 * 1024;
+/// Most number-and-unit parts in one human-text option value ("1h 30m" has two). Option values
+/// are at most 255 bytes; the cap keeps the parser's work list tiny regardless.
+pub const NATIVE_OPTION_TEXT_PARTS_MAX: usize = 16;
+/// Most partitions one native create_topic may ask for (the reference server's cap, and the
+/// same as one create_partitions request).
+pub const NATIVE_TOPIC_PARTITIONS_MAX: u32 = 1000;
+/// Largest file read from `/proc` or `/etc` for get_stats; those files are a few KiB, the cap
+/// stops an odd system file from being read whole.
+pub const NATIVE_STATS_FILE_BYTES_MAX: u64 = 64 * 1024;
+
+const _: () = assert!(
+    NATIVE_MESSAGES_REQUIRED_TO_SAVE_DEFAULT <= NATIVE_MESSAGES_REQUIRED_TO_SAVE_MAX
+        && NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_DEFAULT
+            <= NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_MAX
+);

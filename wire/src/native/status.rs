@@ -18,6 +18,9 @@ pub enum Status {
     FeatureUnavailable = 5,
     /// An identifier of the wrong kind or shape.
     InvalidIdentifier = 6,
+    /// A named resource that does not exist where no more specific code applies (an unknown user
+    /// for delete/update/password changes, an unknown token name on delete).
+    ResourceNotFound = 20,
     /// The client id was replaced by a newer login.
     StaleClient = 30,
     /// No valid session for a command that needs one.
@@ -34,12 +37,22 @@ pub enum Status {
     UserAlreadyExists = 46,
     /// The user exists but may not log in.
     UserInactive = 47,
+    /// delete_user on the root user.
+    CannotDeleteUser = 48,
+    /// update_permissions on the root user.
+    CannotChangePermissions = 49,
+    /// Token name outside the allowed length.
+    InvalidPersonalAccessTokenName = 50,
     /// Token name already used by this user.
     PersonalAccessTokenAlreadyExists = 51,
+    /// The user already holds the most tokens allowed.
+    PersonalAccessTokensLimitReached = 52,
     /// Unknown token.
     InvalidPersonalAccessToken = 53,
     /// Token past its expiry.
     PersonalAccessTokenExpired = 54,
+    /// create_user when the server holds the most users it allows.
+    UsersLimitReached = 55,
     /// Not committed yet; the SDK replays the same request id.
     TransientNotCommitted = 57,
     /// Not accepted by this node; the SDK retries, then walks the roster.
@@ -131,7 +144,11 @@ mod tests {
         assert_eq!(Status::Ok.code(), 0);
         assert_eq!(Status::InvalidCommand.code(), 3);
         assert_eq!(Status::InvalidFormat.code(), 4);
+        assert_eq!(Status::ResourceNotFound.code(), 20);
         assert_eq!(Status::Unauthenticated.code(), 40);
+        assert_eq!(Status::CannotDeleteUser.code(), 48);
+        assert_eq!(Status::CannotChangePermissions.code(), 49);
+        assert_eq!(Status::PersonalAccessTokensLimitReached.code(), 52);
         assert_eq!(Status::TransientNotCommitted.code(), 57);
         assert_eq!(Status::StreamIdNotFound.code(), 1009);
         assert_eq!(Status::TooBigUserHeaders.code(), 4017);

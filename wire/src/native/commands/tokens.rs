@@ -45,7 +45,7 @@ wire_struct! {
 pub struct TokenEntry {
     /// Token name.
     pub name: String,
-    /// Expiry instant, µs since the epoch (u64::MAX = never).
+    /// Expiry instant, µs since the epoch; 0 = never (the SDK maps 0 to "no expiry").
     pub expiry_at: u64,
 }
 

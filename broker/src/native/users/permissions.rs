@@ -1,0 +1,369 @@
+//! The permission rules: which grants of a [`Permissions`] block allow which [`Access`]. They
+//! follow the reference server's permissioner, including its asymmetries, so that a user set up
+//! against either server is allowed exactly the same commands:
+//!
+//! * global `manage_X` implies `read_X` for servers, users and streams;
+//! * global `manage_streams` covers every stream and topic operation except sending and polling;
+//!   global `manage_topics` / `read_topics` cover topic management / reading in every stream;
+//! * sending and polling are granted only by the `send_messages` / `poll_messages` flags (global,
+//!   per stream or per topic) or by the per-stream and per-topic management and read flags the
+//!   reference lists (a global `read_streams` does not let a user poll);
+//! * per-stream grants apply to that stream's topics as well.
+
+use whippet_wire::native::commands::permissions::{
+    GlobalPermissions, Permissions, StreamPermissions, TopicPermissions,
+};
+
+use crate::native::call::Access;
+
+/// Every global flag set: what the root user holds.
+pub(super) fn root_permissions() -> Permissions {
+    Permissions {
+        global: GlobalPermissions {
+            manage_servers: true,
+            read_servers: true,
+            manage_users: true,
+            read_users: true,
+            manage_streams: true,
+            read_streams: true,
+            manage_topics: true,
+            read_topics: true,
+            poll_messages: true,
+            send_messages: true,
+        },
+        streams: Vec::new(),
+    }
+}
+
+fn stream(permissions: &Permissions, stream_id: u32) -> Option<&StreamPermissions> {
+    // A block naming one stream twice is unusual; the last entry wins, as in the reference
+    // server where the block is decoded into a map.
+    permissions
+        .streams
+        .iter()
+        .rev()
+        .find(|entry| entry.stream_id == stream_id)
+}
+
+fn topic(stream: &StreamPermissions, topic_id: u32) -> Option<&TopicPermissions> {
+    stream
+        .topics
+        .iter()
+        .rev()
+        .find(|entry| entry.topic_id == topic_id)
+}
+
+/// Whether `permissions` allow `access`.
+pub(super) fn allows(permissions: &Permissions, access: Access) -> bool {
+    let global = &permissions.global;
+    match access {
+        Access::ReadServers => global.manage_servers || global.read_servers,
+        Access::ManageServers => global.manage_servers,
+        Access::ReadUsers => global.manage_users || global.read_users,
+        Access::ManageUsers => global.manage_users,
+        Access::ManageStreams => global.manage_streams,
+        Access::ReadStreams => global.manage_streams || global.read_streams,
+        Access::ReadStream(stream_id) => {
+            global.manage_streams
+                || global.read_streams
+                || stream(permissions, stream_id).is_some_and(|s| s.manage_stream || s.read_stream)
+        }
+        Access::ManageStream(stream_id) => {
+            global.manage_streams || stream(permissions, stream_id).is_some_and(|s| s.manage_stream)
+        }
+        Access::CreateTopic(stream_id) => {
+            global.manage_streams
+                || global.manage_topics
+                || stream(permissions, stream_id).is_some_and(|s| s.manage_topics)
+        }
+        Access::ReadTopics(stream_id) => {
+            reads_all_topics(global)
+                || stream(permissions, stream_id).is_some_and(|s| s.manage_topics || s.read_topics)
+        }
+        Access::ReadTopic(stream_id, topic_id) => {
+            reads_all_topics(global)
+                || stream(permissions, stream_id).is_some_and(|s| {
+                    s.manage_topics
+                        || s.read_topics
+                        || topic(s, topic_id).is_some_and(|t| t.manage_topic || t.read_topic)
+                })
+        }
+        Access::ManageTopic(stream_id, topic_id) => {
+            global.manage_streams
+                || global.manage_topics
+                || stream(permissions, stream_id).is_some_and(|s| {
+                    s.manage_topics || topic(s, topic_id).is_some_and(|t| t.manage_topic)
+                })
+        }
+        Access::PollMessages(stream_id, topic_id) => {
+            global.poll_messages
+                || stream(permissions, stream_id).is_some_and(|s| {
+                    s.poll_messages
+                        || s.read_stream
+                        || s.manage_topics
+                        || s.read_topics
+                        || topic(s, topic_id)
+                            .is_some_and(|t| t.poll_messages || t.read_topic || t.manage_topic)
+                })
+        }
+        Access::SendMessages(stream_id, topic_id) => {
+            global.send_messages
+                || stream(permissions, stream_id).is_some_and(|s| {
+                    s.send_messages
+                        || s.manage_stream
+                        || s.manage_topics
+                        || topic(s, topic_id).is_some_and(|t| t.send_messages || t.manage_topic)
+                })
+        }
+    }
+}
+
+fn reads_all_topics(global: &GlobalPermissions) -> bool {
+    global.read_streams || global.manage_streams || global.manage_topics || global.read_topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_grant(stream_id: u32) -> StreamPermissions {
+        StreamPermissions {
+            stream_id,
+            manage_stream: false,
+            read_stream: false,
+            manage_topics: false,
+            read_topics: false,
+            poll_messages: false,
+            send_messages: false,
+            topics: Vec::new(),
+        }
+    }
+
+    fn topic_grant(topic_id: u32) -> TopicPermissions {
+        TopicPermissions {
+            topic_id,
+            manage_topic: false,
+            read_topic: false,
+            poll_messages: false,
+            send_messages: false,
+        }
+    }
+
+    fn with_global(global: GlobalPermissions) -> Permissions {
+        Permissions {
+            global,
+            streams: Vec::new(),
+        }
+    }
+
+    const ALL_ACCESS: [Access; 14] = [
+        Access::ReadServers,
+        Access::ManageServers,
+        Access::ReadUsers,
+        Access::ManageUsers,
+        Access::ManageStreams,
+        Access::ReadStreams,
+        Access::ReadStream(1),
+        Access::ManageStream(1),
+        Access::CreateTopic(1),
+        Access::ReadTopics(1),
+        Access::ReadTopic(1, 2),
+        Access::ManageTopic(1, 2),
+        Access::PollMessages(1, 2),
+        Access::SendMessages(1, 2),
+    ];
+
+    #[test]
+    fn no_grants_allow_nothing_and_root_allows_everything() {
+        let none = Permissions::default();
+        let root = root_permissions();
+        for access in ALL_ACCESS {
+            assert!(!allows(&none, access), "{access:?} without grants");
+            assert!(allows(&root, access), "{access:?} for root");
+        }
+    }
+
+    #[test]
+    fn manage_flags_imply_read_flags() {
+        let servers = with_global(GlobalPermissions {
+            manage_servers: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&servers, Access::ReadServers));
+        assert!(!allows(&servers, Access::ReadUsers));
+        let users = with_global(GlobalPermissions {
+            manage_users: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&users, Access::ReadUsers));
+        assert!(allows(&users, Access::ManageUsers));
+        assert!(!allows(&users, Access::ReadServers));
+        let read_users = with_global(GlobalPermissions {
+            read_users: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&read_users, Access::ReadUsers));
+        assert!(!allows(&read_users, Access::ManageUsers));
+    }
+
+    #[test]
+    fn global_manage_streams_covers_metadata_but_not_messages() {
+        let perms = with_global(GlobalPermissions {
+            manage_streams: true,
+            ..GlobalPermissions::default()
+        });
+        for access in &ALL_ACCESS[4..12] {
+            assert!(allows(&perms, *access), "{access:?}");
+        }
+        assert!(!allows(&perms, Access::PollMessages(1, 2)));
+        assert!(!allows(&perms, Access::SendMessages(1, 2)));
+        assert!(!allows(&perms, Access::ReadUsers));
+    }
+
+    #[test]
+    fn global_read_streams_reads_but_cannot_poll_or_change() {
+        let perms = with_global(GlobalPermissions {
+            read_streams: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&perms, Access::ReadStreams));
+        assert!(allows(&perms, Access::ReadStream(7)));
+        assert!(allows(&perms, Access::ReadTopics(7)));
+        assert!(allows(&perms, Access::ReadTopic(7, 0)));
+        assert!(!allows(&perms, Access::ManageStream(7)));
+        assert!(!allows(&perms, Access::CreateTopic(7)));
+        assert!(!allows(&perms, Access::PollMessages(7, 0)));
+    }
+
+    #[test]
+    fn global_message_flags_cover_every_topic() {
+        let perms = with_global(GlobalPermissions {
+            poll_messages: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&perms, Access::PollMessages(9, 9)));
+        assert!(!allows(&perms, Access::SendMessages(9, 9)));
+        assert!(!allows(&perms, Access::ReadTopic(9, 9)));
+        let perms = with_global(GlobalPermissions {
+            send_messages: true,
+            ..GlobalPermissions::default()
+        });
+        assert!(allows(&perms, Access::SendMessages(9, 9)));
+        assert!(!allows(&perms, Access::PollMessages(9, 9)));
+    }
+
+    #[test]
+    fn stream_grants_apply_only_to_their_stream() {
+        let mut grant = stream_grant(1);
+        grant.read_stream = true;
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![grant],
+        };
+        assert!(allows(&perms, Access::ReadStream(1)));
+        assert!(!allows(&perms, Access::ReadStream(2)));
+        assert!(
+            !allows(&perms, Access::ReadStreams),
+            "listing needs a global flag"
+        );
+        assert!(
+            allows(&perms, Access::PollMessages(1, 5)),
+            "read_stream polls"
+        );
+        assert!(!allows(&perms, Access::PollMessages(2, 5)));
+        assert!(!allows(&perms, Access::SendMessages(1, 5)));
+        assert!(
+            !allows(&perms, Access::ReadTopic(1, 5)),
+            "read_stream is not read_topics"
+        );
+    }
+
+    #[test]
+    fn stream_manage_flags() {
+        let mut grant = stream_grant(3);
+        grant.manage_stream = true;
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![grant],
+        };
+        assert!(allows(&perms, Access::ManageStream(3)));
+        assert!(allows(&perms, Access::ReadStream(3)));
+        assert!(
+            allows(&perms, Access::SendMessages(3, 0)),
+            "manage_stream sends"
+        );
+        assert!(
+            !allows(&perms, Access::PollMessages(3, 0)),
+            "but does not poll"
+        );
+        assert!(!allows(&perms, Access::CreateTopic(3)));
+        let mut grant = stream_grant(3);
+        grant.manage_topics = true;
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![grant],
+        };
+        assert!(allows(&perms, Access::CreateTopic(3)));
+        assert!(allows(&perms, Access::ManageTopic(3, 4)));
+        assert!(allows(&perms, Access::ReadTopics(3)));
+        assert!(allows(&perms, Access::PollMessages(3, 4)));
+        assert!(allows(&perms, Access::SendMessages(3, 4)));
+        assert!(!allows(&perms, Access::ManageStream(3)));
+    }
+
+    #[test]
+    fn topic_grants_apply_only_to_their_topic() {
+        let mut read = topic_grant(2);
+        read.read_topic = true;
+        let mut send = topic_grant(4);
+        send.send_messages = true;
+        let mut grant = stream_grant(1);
+        grant.topics = vec![read, send];
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![grant],
+        };
+        assert!(allows(&perms, Access::ReadTopic(1, 2)));
+        assert!(
+            allows(&perms, Access::PollMessages(1, 2)),
+            "read_topic polls"
+        );
+        assert!(!allows(&perms, Access::SendMessages(1, 2)));
+        assert!(allows(&perms, Access::SendMessages(1, 4)));
+        assert!(!allows(&perms, Access::PollMessages(1, 4)));
+        assert!(!allows(&perms, Access::ReadTopic(1, 3)));
+        assert!(!allows(&perms, Access::ReadTopic(2, 2)), "other stream");
+        assert!(!allows(&perms, Access::ManageTopic(1, 2)));
+        assert!(!allows(&perms, Access::ReadStream(1)));
+        assert!(!allows(&perms, Access::ReadTopics(1)));
+    }
+
+    #[test]
+    fn topic_manage_flag() {
+        let mut manage = topic_grant(0);
+        manage.manage_topic = true;
+        let mut grant = stream_grant(0);
+        grant.topics = vec![manage];
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![grant],
+        };
+        assert!(allows(&perms, Access::ManageTopic(0, 0)));
+        assert!(allows(&perms, Access::ReadTopic(0, 0)));
+        assert!(allows(&perms, Access::PollMessages(0, 0)));
+        assert!(allows(&perms, Access::SendMessages(0, 0)));
+        assert!(!allows(&perms, Access::ManageTopic(0, 1)));
+        assert!(!allows(&perms, Access::CreateTopic(0)));
+    }
+
+    #[test]
+    fn later_duplicate_stream_entry_wins() {
+        let mut first = stream_grant(1);
+        first.manage_stream = true;
+        let perms = Permissions {
+            global: GlobalPermissions::default(),
+            streams: vec![first, stream_grant(1)],
+        };
+        assert!(!allows(&perms, Access::ManageStream(1)));
+    }
+}
