@@ -376,6 +376,13 @@ impl PartitionLog {
         self.inner.enforce_retention(now_us)
     }
 
+    /// Deletes the `count` oldest closed segments (never the active one) with their files, and
+    /// moves the log start offset to the first segment kept (Iggy's delete_segments, which
+    /// operators use to reclaim space by hand). Returns how many segments and bytes went.
+    pub fn delete_oldest_segments(&self, count: u32) -> Result<(u32, u64)> {
+        self.inner.delete_oldest_segments(count)
+    }
+
     /// Removes all data; offsets start again at 0 (Iggy purge semantics).
     pub fn purge(&self) -> Result<()> {
         self.inner.purge()

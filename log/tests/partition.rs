@@ -396,3 +396,26 @@ fn append_without_durable_wait_stays_invisible_under_always() {
         .unwrap();
     assert_eq!(log.high_watermark(), 2);
 }
+
+#[test]
+fn delete_oldest_segments_keeps_the_active_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), FsyncPolicy::Never);
+    assert_eq!(log.delete_oldest_segments(5).unwrap(), (0, 0));
+    fill(&log);
+    let before = log.stats();
+    assert!(before.segment_count > 3, "{before:?}");
+    let (removed, bytes) = log.delete_oldest_segments(2).unwrap();
+    let after = log.stats();
+    assert_eq!(removed, 2);
+    assert_eq!(after.segment_count, before.segment_count - 2);
+    assert_eq!(before.size_bytes - after.size_bytes, bytes);
+    assert!(log.log_start_offset() > 0);
+    let r = log.read(log.log_start_offset(), 10).unwrap();
+    assert_eq!(r.frames[0].header.base_offset, log.log_start_offset());
+    // Asking for more than there are removes every closed segment, never the active one.
+    let (removed, _) = log.delete_oldest_segments(u32::MAX).unwrap();
+    assert_eq!(removed, after.segment_count - 1);
+    assert_eq!(log.stats().segment_count, 1);
+    assert_eq!(log.high_watermark(), 900);
+}

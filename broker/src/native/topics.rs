@@ -1,16 +1,199 @@
-//! Native command family `topics` (being implemented).
+//! Native topic commands (300–305): get, list, create, delete, update and purge, plus the
+//! TopicHeader / partition views other families reuse and the TopicFull check the send path
+//! calls ([`check_not_full`]).
 
 use std::sync::Arc;
 
+use whippet_log::{StreamMeta, TopicMeta, TopicSettings};
+use whippet_wire::native::codes;
+use whippet_wire::native::commands::streams::StreamRef;
+use whippet_wire::native::commands::topics::{
+    CreateTopic, PartitionDetails, TopicDetails, TopicHeader, TopicList, TopicRef, UpdateTopic,
+};
+use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
-use super::call::{Call, Conn, Outcome};
+use super::call::{Access, Call, Conn, Outcome, Payload};
+use super::options::TopicOptions;
+use super::streams::{log_status, micros, resolve_stream, totals};
 use crate::context::BrokerContext;
+use crate::kafka::topics::blocking;
+use crate::limits;
 
-pub(crate) async fn handle(
-    _ctx: &Arc<BrokerContext>,
-    _conn: &mut Conn,
-    _call: Call<'_>,
-) -> Outcome {
-    Err(Status::FeatureUnavailable)
+/// Finds a topic of `stream` by id or name; missing → TopicIdNotFound / TopicNameNotFound by
+/// the kind of identifier.
+pub(crate) fn resolve_topic<'a>(
+    stream: &'a StreamMeta,
+    id: &Identifier,
+) -> Result<&'a Arc<TopicMeta>, Status> {
+    match id {
+        Identifier::Numeric(id) => stream.topics.get(id).ok_or(Status::TopicIdNotFound),
+        Identifier::Name(name) => stream
+            .topics
+            .values()
+            .find(|topic| &topic.name == name)
+            .ok_or(Status::TopicNameNotFound),
+    }
+}
+
+/// Resolves `(stream, topic)` identifiers to ids against the current catalog.
+pub(crate) fn resolve_ids(
+    ctx: &BrokerContext,
+    stream_id: &Identifier,
+    topic_id: &Identifier,
+) -> Result<(u32, u32), Status> {
+    let snapshot = ctx.log.snapshot();
+    let stream = resolve_stream(&snapshot, stream_id)?;
+    let topic = resolve_topic(stream, topic_id)?;
+    Ok((stream.id, topic.id))
+}
+
+/// TopicFull (3009) when the topic has a `max_topic_size` and already holds that many bytes,
+/// as the reference server refuses sends. The send path calls this before appending; topics
+/// without a cap (the default) pass without summing anything.
+pub(crate) fn check_not_full(topic: &TopicMeta) -> Result<(), Status> {
+    let Some(cap) = TopicOptions::stored_max_topic_size(&topic.settings) else {
+        return Ok(());
+    };
+    let (size_bytes, _) = totals(topic.partitions.iter());
+    if size_bytes >= cap {
+        return Err(Status::TopicFull);
+    }
+    Ok(())
+}
+
+/// The TopicHeader of a topic: effective expiry, size cap and compression, totals over its
+/// partitions, and both option blocks.
+pub(crate) fn topic_header(topic: &TopicMeta) -> TopicHeader {
+    let options = TopicOptions::stored(&topic.settings);
+    let (size_bytes, messages_count) = totals(topic.partitions.iter());
+    TopicHeader {
+        id: topic.id,
+        created_at: micros(topic.created_at_us),
+        partitions_count: topic.partition_count(),
+        message_expiry: options.message_expiry_us(),
+        compression: options.compression_code(),
+        max_topic_size: options.max_topic_size(),
+        size_bytes,
+        messages_count,
+        name: topic.name.clone(),
+        explicit_options: options.explicit_block(),
+        derived_options: options.derived_block(),
+    }
+}
+
+/// The topic with its partitions (get_topic and create_topic replies). The log does not track
+/// when a partition was created, so each reports its topic's creation time.
+pub(crate) fn topic_details(topic: &TopicMeta) -> TopicDetails {
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|partition| {
+            let stats = partition.stats();
+            PartitionDetails {
+                id: partition.id(),
+                created_at: micros(topic.created_at_us),
+                segments_count: stats.segment_count,
+                current_offset: stats.high_watermark.saturating_sub(1),
+                size_bytes: stats.size_bytes,
+                messages_count: stats.messages,
+            }
+        })
+        .collect();
+    TopicDetails {
+        topic: topic_header(topic),
+        partitions,
+    }
+}
+
+/// Routes codes 300–305.
+pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
+    match call.code {
+        codes::GET_TOPIC => get_topic(ctx, conn, call.decode()?),
+        codes::GET_TOPICS => get_topics(ctx, conn, call.decode()?),
+        codes::CREATE_TOPIC => create_topic(ctx, conn, call.decode()?).await,
+        codes::DELETE_TOPIC => delete_topic(ctx, conn, call.decode()?).await,
+        codes::UPDATE_TOPIC => update_topic(ctx, conn, call.decode()?).await,
+        codes::PURGE_TOPIC => purge_topic(ctx, conn, call.decode()?).await,
+        _ => Err(Status::InvalidCommand),
+    }
+}
+
+fn get_topic(ctx: &BrokerContext, conn: &Conn, request: TopicRef) -> Outcome {
+    let snapshot = ctx.log.snapshot();
+    let stream = resolve_stream(&snapshot, &request.stream_id)?;
+    let Ok(topic) = resolve_topic(stream, &request.topic_id) else {
+        conn.require(ctx, Access::ReadTopics(stream.id))?;
+        return Ok(Payload::Empty);
+    };
+    conn.require(ctx, Access::ReadTopic(stream.id, topic.id))?;
+    Ok(Payload::encode(&topic_details(topic)))
+}
+
+fn get_topics(ctx: &BrokerContext, conn: &Conn, request: StreamRef) -> Outcome {
+    let snapshot = ctx.log.snapshot();
+    let stream = resolve_stream(&snapshot, &request.stream_id)?;
+    conn.require(ctx, Access::ReadTopics(stream.id))?;
+    let topics = stream.topics.values().map(|t| topic_header(t)).collect();
+    Ok(Payload::encode(&TopicList { topics }))
+}
+
+async fn create_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateTopic) -> Outcome {
+    let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
+    conn.require(ctx, Access::CreateTopic(stream_id))?;
+    if request.partitions_count > limits::NATIVE_TOPIC_PARTITIONS_MAX {
+        return Err(Status::InvalidPartitionsCount);
+    }
+    let options = TopicOptions::created(TopicOptions::parse(&request.options)?);
+    let mut settings = TopicSettings {
+        // A native batch of 1 000 × 1 KiB messages is over Kafka's 1 MiB default; native
+        // topics take batches up to the log's frame limit, as the native frame cap allows.
+        max_message_bytes: whippet_log::limits::FRAME_PAYLOAD_BYTES_MAX,
+        ..TopicSettings::default()
+    };
+    options.apply(&mut settings, |_| true);
+    let log = Arc::clone(&ctx.log);
+    let partitions = request.partitions_count;
+    let topic = blocking(move || log.create_topic(stream_id, &request.name, partitions, settings))
+        .await
+        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    Ok(Payload::encode(&topic_details(&topic)))
+}
+
+async fn delete_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: TopicRef) -> Outcome {
+    let (stream_id, topic_id) = resolve_ids(ctx, &request.stream_id, &request.topic_id)?;
+    conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
+    let log = Arc::clone(&ctx.log);
+    blocking(move || log.delete_topic(stream_id, topic_id))
+        .await
+        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    ctx.native.groups.on_topic_deleted(stream_id, topic_id);
+    Ok(Payload::Empty)
+}
+
+async fn update_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateTopic) -> Outcome {
+    let snapshot = ctx.log.snapshot();
+    let stream = resolve_stream(&snapshot, &request.stream_id)?;
+    let topic = resolve_topic(stream, &request.topic_id)?;
+    let (stream_id, topic_id) = (stream.id, topic.id);
+    conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
+    let parsed = TopicOptions::parse(&request.options)?;
+    let updated = TopicOptions::stored(&topic.settings).updated(parsed.clone());
+    let mut settings = topic.settings.clone();
+    updated.apply(&mut settings, |key| parsed.touches(key));
+    let log = Arc::clone(&ctx.log);
+    blocking(move || log.update_topic(stream_id, topic_id, Some(&request.name), settings))
+        .await
+        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    Ok(Payload::Empty)
+}
+
+async fn purge_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: TopicRef) -> Outcome {
+    let (stream_id, topic_id) = resolve_ids(ctx, &request.stream_id, &request.topic_id)?;
+    conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
+    let log = Arc::clone(&ctx.log);
+    blocking(move || log.purge_topic(stream_id, topic_id))
+        .await
+        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    Ok(Payload::Empty)
 }

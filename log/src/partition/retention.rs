@@ -72,6 +72,12 @@ impl Inner {
         })
     }
 
+    pub(super) fn delete_oldest_segments(&self, count: u32) -> Result<(u32, u64)> {
+        let _m = lock(&self.maintenance);
+        self.check_alive()?;
+        self.remove_prefix(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
     /// Drops the `n` oldest segments (never the active one) and deletes their files.
     fn remove_prefix(&self, n: usize) -> Result<(u32, u64)> {
         if n == 0 {

@@ -1,7 +1,7 @@
 //! describe_options (13): which option keys a resource scope accepts, with kinds, defaults and
 //! descriptions, so SDKs and tools can discover the keys of §4.7 instead of hard-coding them.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::native::codec::{
     Reader, WireDecode, WireEncode, WireField, bounded_capacity, check_range, put_bytes_u32,
@@ -62,8 +62,10 @@ pub struct OptionDescription {
     pub key: String,
     /// Value kind code (§4.7).
     pub kind: u8,
-    /// Default value, as text.
-    pub default: String,
+    /// Default value in the encoding of `kind` (a u64 default is 8 little-endian bytes, a
+    /// string default its UTF-8 bytes), so an SDK can build a typed header value from it; empty
+    /// when the key has no default.
+    pub default: Bytes,
     /// Human-readable description.
     pub description: String,
 }
@@ -94,7 +96,7 @@ impl WireEncode for OptionDescriptions {
         for option in &self.options {
             put_string_u8(out, &option.key);
             out.put_u8(option.kind);
-            put_bytes_u32(out, option.default.as_bytes());
+            put_bytes_u32(out, &option.default);
             put_bytes_u32(out, option.description.as_bytes());
         }
     }
@@ -114,7 +116,7 @@ impl WireDecode for OptionDescriptions {
             options.push(OptionDescription {
                 key: reader.string_u8("option_key", 1, NAME_BYTES_MAX)?,
                 kind: reader.u8("option_kind")?,
-                default: reader.string_u32("option_default", 0, TEXT_BYTES_MAX)?,
+                default: reader.bytes_u32("option_default", 0, TEXT_BYTES_MAX)?,
                 description: reader.string_u32("option_description", 0, TEXT_BYTES_MAX)?,
             });
         }
@@ -140,7 +142,7 @@ mod tests {
             options: vec![OptionDescription {
                 key: "durability".into(),
                 kind: 2,
-                default: "replicated".into(),
+                default: Bytes::from_static(b"replicated"),
                 description: "how writes are made durable".into(),
             }],
         };
@@ -148,5 +150,16 @@ mod tests {
         assert_eq!(&bytes[..6], &[1, 0, 0, 0, 10, b'd']);
         assert_eq!(bytes[15], 2);
         assert_eq!(&bytes[16..20], &10u32.to_le_bytes());
+        let numeric = OptionDescriptions {
+            options: vec![OptionDescription {
+                key: "max_topic_size".into(),
+                kind: 12,
+                default: Bytes::copy_from_slice(&u64::MAX.to_le_bytes()),
+                description: String::new(),
+            }],
+        };
+        let bytes = roundtrip_strict(&numeric);
+        assert_eq!(&bytes[20..24], &8u32.to_le_bytes());
+        assert_eq!(&bytes[24..32], &[0xff; 8]);
     }
 }
