@@ -15,6 +15,7 @@ use crate::api::{
 use crate::config::GroupConfig;
 use crate::error::{CheckpointError, ErrorCode};
 use crate::group::Group;
+use crate::native_offsets::is_single_consumer_key;
 use crate::offsets::OffsetStore;
 use crate::persist::{self, Checkpoint};
 use crate::state::GroupState;
@@ -242,7 +243,8 @@ impl Coordinator {
                 },
             );
         }
-        for name in self.offsets.groups() {
+        // Native single consumers' offsets are not groups (see `native_offsets`).
+        for name in self.offsets.groups().filter(|n| !is_single_consumer_key(n)) {
             out.entry(name).or_insert_with(|| GroupListing {
                 group_id: name.to_owned(),
                 protocol_type: String::new(),

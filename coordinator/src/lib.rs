@@ -21,6 +21,7 @@ mod group;
 mod join;
 pub mod limits;
 mod member;
+mod native_offsets;
 pub mod offsets;
 pub mod persist;
 pub mod state;
@@ -34,6 +35,7 @@ pub use commit::{CommitOffset, CommitRequest};
 pub use config::GroupConfig;
 pub use coordinator::Coordinator;
 pub use error::{CheckpointError, ErrorCode};
+pub use native_offsets::{SINGLE_CONSUMER_PREFIX, is_single_consumer_key, single_consumer_key};
 pub use offsets::{
     CommittedOffset, OffsetStore, PartitionKey, committed_to_native_stored,
     native_stored_to_committed,

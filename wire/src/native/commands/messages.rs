@@ -30,6 +30,16 @@ pub enum Partitioning {
     MessagesKey(Bytes),
 }
 
+impl Partitioning {
+    /// The partition a messages key maps to among `partitions` partitions, as the 0.11 SDK
+    /// computes it (`XXH32(key, seed 0) % partitions`), so a broker resolving kind 3 itself puts
+    /// a key where the SDK would. `None` when the topic has no partitions.
+    #[must_use]
+    pub fn key_partition(key: &[u8], partitions: u32) -> Option<u32> {
+        (partitions > 0).then(|| xxhash_rust::xxh32::xxh32(key, 0) % partitions)
+    }
+}
+
 impl WireField for Partitioning {
     fn read_field(reader: &mut Reader<'_>, _field: &'static str) -> Result<Self> {
         let kind = reader.u8("partitioning_kind")?;

@@ -198,3 +198,21 @@ fn send_reply_and_flush() {
     });
     assert_eq!(&flush[12..], &[1, 0, 0, 0, 1]);
 }
+
+#[test]
+fn key_partition_matches_xxh32_seed_0() {
+    // Published XXH32 test vectors, seed 0: "" → 0x02CC5D05, "abc" → 0x32D153FF.
+    assert_eq!(
+        Partitioning::key_partition(b"", u32::MAX),
+        Some(0x02CC_5D05)
+    );
+    assert_eq!(
+        Partitioning::key_partition(b"abc", u32::MAX),
+        Some(0x32D1_53FF)
+    );
+    assert_eq!(
+        Partitioning::key_partition(b"abc", 7),
+        Some(0x32D1_53FF % 7)
+    );
+    assert_eq!(Partitioning::key_partition(b"abc", 0), None);
+}
