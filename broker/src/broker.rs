@@ -52,7 +52,11 @@ impl Broker {
         };
         let native_state = match crate::native::NativeState::open(&log.state_dir(), &settings.root)
         {
-            Ok(state) => Arc::new(state),
+            Ok(mut state) => {
+                state.heartbeat_timeout =
+                    std::time::Duration::from_millis(settings.native_heartbeat_timeout_ms);
+                Arc::new(state)
+            }
             Err(error) => {
                 if let Err(shutdown_error) = shutdown_log(log).await {
                     warn!(%shutdown_error, "log shutdown after failed start also failed");

@@ -1,0 +1,227 @@
+//! Native consumer groups (commands 600–606): definitions per topic, persisted across restarts,
+//! and server-side membership of live connections. The rules live in the pure
+//! [`membership::GroupTable`]; this module adds the lock, persistence and the sweep that evicts
+//! members whose connection went silent, and [`handlers`] answers the commands.
+//!
+//! Membership ends three ways: leave (605), the connection closing or logging out
+//! ([`NativeGroups::on_disconnect`]), or silence past the heartbeat timeout
+//! ([`NativeGroups::sweep`], run by a background task started with the first group command).
+
+mod handlers;
+mod membership;
+mod persist;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tracing::{debug, warn};
+use whippet_wire::native::identifier::Identifier;
+use whippet_wire::native::status::Status;
+
+pub(crate) use self::handlers::handle;
+use self::membership::GroupTable;
+use self::persist::Persister;
+use super::state::ClientRegistry;
+use crate::context::BrokerContext;
+use crate::limits;
+
+/// Native consumer groups: definitions and server-side membership.
+#[derive(Debug)]
+pub(crate) struct NativeGroups {
+    table: Mutex<GroupTable>,
+    /// Bumped under the table lock whenever definitions change; orders concurrent saves.
+    seq: AtomicU64,
+    persister: Arc<Persister>,
+    /// Whether the silent-member sweeper task runs already.
+    sweeper_started: AtomicBool,
+}
+
+impl Default for NativeGroups {
+    /// Groups kept in memory only (tests, embedding): nothing is read or written.
+    fn default() -> Self {
+        Self::with(GroupTable::default(), Persister::in_memory())
+    }
+}
+
+impl NativeGroups {
+    fn with(table: GroupTable, persister: Persister) -> Self {
+        Self {
+            table: Mutex::new(table),
+            seq: AtomicU64::new(0),
+            persister: Arc::new(persister),
+            sweeper_started: AtomicBool::new(false),
+        }
+    }
+
+    /// Opens the persisted group definitions under `state_dir`, so groups created before a
+    /// restart still exist (with no members: memberships belong to connections).
+    pub fn open(state_dir: &Path) -> Result<Self, String> {
+        let table = GroupTable::from_definitions(persist::load(state_dir)?)?;
+        Ok(Self::with(table, Persister::new(state_dir)))
+    }
+
+    /// Runs `f` on the table under the lock.
+    fn with_table<R>(&self, f: impl FnOnce(&mut GroupTable) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GroupTable> {
+        // Every table operation finishes its changes before it can fail, so a panic elsewhere
+        // while the lock was held cannot leave a half-applied change: the table stays usable.
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Number of groups over all topics (get_stats reports it).
+    pub fn count(&self) -> usize {
+        self.lock().count()
+    }
+
+    /// `(stream, topic, group)` of every group `client_id` is a member of.
+    pub fn memberships_of(&self, client_id: u32) -> Vec<(u32, u32, u32)> {
+        self.lock().memberships_of(client_id)
+    }
+
+    /// A connection closed (or logged out): it leaves every group it was in.
+    pub fn on_disconnect(&self, client_id: u32) {
+        if self.lock().remove_client(client_id) {
+            debug!(client_id, "native client left its consumer groups");
+        }
+    }
+
+    /// The partition a group consumer's poll (or offset call) may use: `requested` when the
+    /// member owns it (else ConsumerGroupPartitionNotOwned 5009), or the member's next owned
+    /// partition round-robin when the request names none (5009 too when it owns none). Also
+    /// resolves the group identifier: returns `(group_id, group_name, partition)`; unknown
+    /// group → ConsumerGroupIdNotFound / NameNotFound, caller not a member →
+    /// ConsumerGroupMemberNotFound.
+    pub fn pick_partition(
+        &self,
+        stream_id: u32,
+        topic_id: u32,
+        group: &Identifier,
+        client_id: u32,
+        requested: Option<u32>,
+    ) -> Result<(u32, String, u32), Status> {
+        self.lock()
+            .pick_partition(stream_id, topic_id, group, client_id, requested)
+    }
+
+    /// A topic was deleted: its groups go with it.
+    pub fn on_topic_deleted(&self, stream_id: u32, topic_id: u32) {
+        let mut table = self.lock();
+        if table.drop_topic(stream_id, topic_id) {
+            self.persist_detached(&table);
+        }
+    }
+
+    /// A stream was deleted: the groups of all its topics go with it.
+    pub fn on_stream_deleted(&self, stream_id: u32) {
+        let mut table = self.lock();
+        if table.drop_stream(stream_id) {
+            self.persist_detached(&table);
+        }
+    }
+
+    /// A topic's partitions changed (created/deleted): members are rebalanced.
+    pub fn on_partitions_changed(&self, stream_id: u32, topic_id: u32, partitions: u32) {
+        self.lock().set_partitions(stream_id, topic_id, partitions);
+    }
+
+    /// Evicts every member whose connection sent nothing for `timeout` (or is no longer
+    /// registered), rebalancing its groups. Returns the evicted client ids.
+    pub fn sweep(&self, clients: &ClientRegistry, timeout: Duration) -> Vec<u32> {
+        let mut table = self.lock();
+        if !table.has_members() {
+            return Vec::new();
+        }
+        let evicted = table.evict_silent(timeout, |client| {
+            clients.get(client).map(|entry| entry.silent_for())
+        });
+        drop(table);
+        for client_id in &evicted {
+            debug!(
+                client_id,
+                "silent native client evicted from its consumer groups"
+            );
+        }
+        evicted
+    }
+
+    /// Starts (once) the task that sweeps silent members. It holds only a weak reference to
+    /// the context, so it ends when the broker drops the context.
+    pub(crate) fn ensure_sweeper(&self, ctx: &Arc<BrokerContext>) {
+        if self.sweeper_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let timeout = ctx.native.heartbeat_timeout;
+        let period = u64::try_from((timeout / 4).as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(
+                limits::NATIVE_GROUP_SWEEP_MS_MIN,
+                limits::NATIVE_GROUP_SWEEP_MS_MAX,
+            );
+        let weak = Arc::downgrade(ctx);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(period));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(ctx) = weak.upgrade() else {
+                    return;
+                };
+                let native = &ctx.native;
+                native
+                    .groups
+                    .sweep(&native.clients, native.heartbeat_timeout);
+            }
+        });
+    }
+
+    /// Snapshot of the definitions to save, numbered under the table lock.
+    fn save_point(&self, table: &GroupTable) -> (u64, Vec<membership::StoredGroup>) {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        (seq, table.definitions())
+    }
+
+    /// Persists the definitions and waits for the write (create/delete answer only once their
+    /// change is durable). A failed write is Status::Error; the change stays in memory and
+    /// reaches disk with the next successful save.
+    async fn persist(&self) -> Result<(), Status> {
+        let (seq, definitions) = self.save_point(&self.lock());
+        let persister = Arc::clone(&self.persister);
+        match tokio::task::spawn_blocking(move || persister.save(seq, definitions)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                warn!(%error, "could not persist native consumer groups");
+                Err(Status::Error)
+            }
+            Err(error) => {
+                warn!(%error, "native consumer group save task failed");
+                Err(Status::Error)
+            }
+        }
+    }
+
+    /// Persists without waiting, for the synchronous hooks called by other handlers: off the
+    /// async threads when a runtime is there, inline otherwise.
+    fn persist_detached(&self, table: &GroupTable) {
+        let (seq, definitions) = self.save_point(table);
+        let persister = Arc::clone(&self.persister);
+        let save = move || {
+            if let Err(error) = persister.save(seq, definitions) {
+                warn!(%error, "could not persist native consumer groups");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(save)),
+            Err(_) => save(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
