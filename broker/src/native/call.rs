@@ -2,7 +2,6 @@
 //! `(ctx, conn, call) -> Outcome`; the connection loop owns framing (result sections, reply
 //! headers, evictions), so a handler only decides the payload or the status.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -112,8 +111,6 @@ pub(crate) enum Access {
 pub(crate) struct Conn {
     /// The registry entry of this connection (server-side client id, user, last activity).
     pub client: Arc<ClientEntry>,
-    /// Peer address.
-    pub peer: SocketAddr,
     /// Logged-in user, if any.
     pub user_id: Option<u32>,
     /// Session number handed out at login (0 before login).

@@ -55,6 +55,12 @@ pub(crate) async fn dispatch(
 }
 
 async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> super::call::Outcome {
+    tracing::trace!(
+        code = call.code,
+        client = call.header.client,
+        request = call.header.request,
+        "native request"
+    );
     match call.code {
         1..=9 | 12 | 14 | 20..=29 | 103 | 104 | 123 => system::handle(ctx, conn, call).await,
         10 | 11 | 13 => info::handle(ctx, conn, call).await,

@@ -17,6 +17,7 @@ mod info;
 mod login;
 mod messages;
 mod offsets;
+mod options;
 mod partitions;
 pub mod state;
 mod streams;
@@ -87,7 +88,6 @@ async fn handle_connection(
         write: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
         conn: Conn {
             client: Arc::clone(&client),
-            peer,
             user_id: None,
             session: 0,
         },
