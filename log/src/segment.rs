@@ -345,6 +345,27 @@ impl Segment {
     }
 }
 
+/// Reads exactly `len` bytes at `pos` into a fresh buffer without zero-filling it first (the
+/// read path's hottest memset otherwise: every payload read from disk was zeroed, then
+/// overwritten). The bytes past what `pread` returned are never exposed: `spare_capacity`
+/// only extends the length by what the kernel wrote.
+fn read_uninit_at(file: &File, len: usize, pos: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let at = pos + out.len() as u64;
+        let read = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut out), at)?;
+        if read == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "segment ends before the frame's payload",
+            ));
+        }
+    }
+    // `with_capacity` may round up; bytes past the frame are not part of it.
+    out.truncate(len);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -382,25 +403,4 @@ mod tests {
             assert_eq!(parse_segment_file_name(bad), None, "{bad}");
         }
     }
-}
-
-/// Reads exactly `len` bytes at `pos` into a fresh buffer without zero-filling it first (the
-/// read path's hottest memset otherwise: every payload read from disk was zeroed, then
-/// overwritten). The bytes past what `pread` returned are never exposed: `spare_capacity`
-/// only extends the length by what the kernel wrote.
-fn read_uninit_at(file: &File, len: usize, pos: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        let at = pos + out.len() as u64;
-        let read = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut out), at)?;
-        if read == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "segment ends before the frame's payload",
-            ));
-        }
-    }
-    // `with_capacity` may round up; bytes past the frame are not part of it.
-    out.truncate(len);
-    Ok(out)
 }
