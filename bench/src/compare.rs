@@ -1,0 +1,234 @@
+//! `compare`: one workload against several targets, interleaved (round 1: A, B, C; round 2: A,
+//! B, C; ...) so drift in the machine's state hits every target alike, then the median of each
+//! figure per target and its ratio to the first target.
+
+use std::fmt::Write as _;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cli::{CompareArgs, Target, Workload};
+use crate::error::BenchError;
+use crate::limits;
+use crate::report::Phase;
+use crate::stats;
+
+/// Reads one figure off a phase, if the phase has it.
+type Reader = fn(&Phase) -> Option<f64>;
+
+/// The figures compared, in table order: name (with unit) and how to read it off a phase.
+const METRICS: [(&str, Reader); 5] = [
+    ("records/s", |p| Some(p.records_per_sec)),
+    ("MB/s", |p| Some(p.mb_per_sec)),
+    ("p50 ms", |p| p.latency.map(|l| l.p50_us / 1_000.0)),
+    ("p99 ms", |p| p.latency.map(|l| l.p99_us / 1_000.0)),
+    ("p99.9 ms", |p| p.latency.map(|l| l.p999_us / 1_000.0)),
+];
+
+/// One target's runs and medians.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetResult {
+    /// The target as given.
+    pub target: Target,
+    /// The primary phase of each round, in order.
+    pub rounds: Vec<Phase>,
+    /// Median of each metric over the rounds (`null` when the mode has no such figure).
+    pub medians: Vec<MetricValue>,
+    /// Each median divided by the first target's median.
+    pub ratios_to_first: Vec<MetricValue>,
+}
+
+/// A named figure.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricValue {
+    /// Metric name, e.g. `records/s`.
+    pub metric: &'static str,
+    /// Its value, if any.
+    pub value: Option<f64>,
+}
+
+/// Runs the comparison; `run_workload` runs the workload once at an address (the real runner in
+/// production, a fake in tests of the bookkeeping).
+pub fn run<F>(
+    args: &CompareArgs,
+    quiet: bool,
+    mut run_workload: F,
+) -> Result<Vec<TargetResult>, BenchError>
+where
+    F: FnMut(&Workload) -> Result<Vec<Phase>, BenchError>,
+{
+    let mut rounds: Vec<Vec<Phase>> = vec![Vec::new(); args.targets.len()];
+    for round in 1..=args.rounds {
+        for (index, target) in args.targets.iter().enumerate() {
+            if !quiet {
+                eprintln!(
+                    "round {round}/{}: {} at {}",
+                    args.rounds, target.name, target.address
+                );
+            }
+            let workload = at_address(&args.workload, &target.address);
+            let started = start_target(target)?;
+            let outcome = run_workload(&workload);
+            stop_target(target, started)?;
+            let phases = outcome?;
+            let primary = phases
+                .into_iter()
+                .next()
+                .ok_or_else(|| BenchError::Run("workload reported no phase".into()))?;
+            rounds[index].push(primary);
+        }
+    }
+    Ok(summarise(&args.targets, rounds))
+}
+
+/// Medians per target and ratios to the first target.
+pub fn summarise(targets: &[Target], rounds: Vec<Vec<Phase>>) -> Vec<TargetResult> {
+    let medians: Vec<Vec<MetricValue>> = rounds
+        .iter()
+        .map(|phases| {
+            METRICS
+                .iter()
+                .map(|(metric, read)| {
+                    let values: Vec<f64> = phases.iter().filter_map(read).collect();
+                    MetricValue {
+                        metric,
+                        value: stats::median(&values),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let baseline = medians.first().cloned().unwrap_or_default();
+    targets
+        .iter()
+        .zip(rounds)
+        .zip(&medians)
+        .map(|((target, rounds), medians)| TargetResult {
+            target: target.clone(),
+            rounds,
+            ratios_to_first: medians
+                .iter()
+                .zip(&baseline)
+                .map(|(value, base)| MetricValue {
+                    metric: value.metric,
+                    value: stats::ratio(value.value, base.value),
+                })
+                .collect(),
+            medians: medians.clone(),
+        })
+        .collect()
+}
+
+/// The comparison table: medians, then ratios to the first target.
+pub fn render_table(results: &[TargetResult]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{:<16} {:>6}", "target", "rounds");
+    for (metric, _) in METRICS {
+        let _ = write!(out, " {metric:>12}");
+    }
+    out.push_str("   (medians)\n");
+    for result in results {
+        let _ = write!(out, "{:<16} {:>6}", result.target.name, result.rounds.len());
+        for value in &result.medians {
+            let _ = write!(
+                out,
+                " {:>12}",
+                value.value.map_or("-".into(), |v| format!("{v:.3}"))
+            );
+        }
+        out.push('\n');
+    }
+    let first = results.first().map_or("", |r| r.target.name.as_str());
+    let _ = writeln!(out, "ratio to {first}:");
+    for result in results {
+        let _ = write!(out, "{:<16} {:>6}", result.target.name, "");
+        for value in &result.ratios_to_first {
+            let _ = write!(
+                out,
+                " {:>12}",
+                value.value.map_or("-".into(), |v| format!("{v:.2}x"))
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The workload with its broker/server address replaced.
+pub fn at_address(workload: &Workload, address: &str) -> Workload {
+    let mut workload = workload.clone();
+    match &mut workload {
+        Workload::Kafka(cmd) => cmd.brokers = address.to_string(),
+        Workload::Native(cmd) => cmd.server = address.to_string(),
+    }
+    workload
+}
+
+fn start_target(target: &Target) -> Result<Option<Child>, BenchError> {
+    let Some(command) = &target.start else {
+        return Ok(None);
+    };
+    let child = Command::new("sh")
+        .args(["-c", command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| BenchError::Io(format!("start {}", target.name), e))?;
+    let started = Instant::now();
+    while started.elapsed() < limits::TARGET_START_TIMEOUT {
+        if accepts(&target.address) {
+            return Ok(Some(child));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = stop_target(target, Some(child));
+    Err(BenchError::Run(format!(
+        "{} did not accept connections at {} within {:?}",
+        target.name,
+        target.address,
+        limits::TARGET_START_TIMEOUT
+    )))
+}
+
+fn accepts(address: &str) -> bool {
+    address.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
+    })
+}
+
+/// Runs the stop command (if any), then makes sure the process we started is gone.
+fn stop_target(target: &Target, started: Option<Child>) -> Result<(), BenchError> {
+    if let Some(command) = &target.stop {
+        let status = Command::new("sh")
+            .args(["-c", command])
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| BenchError::Io(format!("stop {}", target.name), e))?;
+        if !status.success() {
+            eprintln!(
+                "warning: stop command of {} exited with {status}",
+                target.name
+            );
+        }
+    }
+    let Some(mut child) = started else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + limits::TARGET_STOP_TIMEOUT;
+    if target.stop.is_none() {
+        let _ = child.kill();
+    }
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return Ok(()),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}

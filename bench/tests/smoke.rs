@@ -1,0 +1,103 @@
+//! Smoke test of the real `whippet-bench` binary against the real `whippet` binary: one short
+//! run in each mode (Kafka produce, consume and e2e; native send, poll and e2e), checking from
+//! the JSON report that every record was counted and latency was measured. Seconds, not minutes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use whippet_compat_tests::WhippetProcess;
+
+const RECORDS: u64 = 10_000;
+
+fn run_bench(json: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_whippet-bench"))
+        .arg("--quiet")
+        .arg("--json")
+        .arg(json)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "whippet-bench {args:?} failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.starts_with("phase"), "no table: {table}");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+fn assert_phase(report: &serde_json::Value, index: usize, name: &str, latency: bool) {
+    let phase = &report["phases"][index];
+    assert_eq!(phase["name"], name, "{report:#}");
+    assert_eq!(
+        phase["records"], RECORDS,
+        "{name}: wrong count in {report:#}"
+    );
+    assert!(phase["records_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        phase["latency"]["count"].as_u64().is_some(),
+        latency,
+        "{name}: {phase:#}"
+    );
+}
+
+#[test]
+fn kafka_and_native_runs_count_every_record() {
+    let broker = WhippetProcess::start(std::iter::empty::<&str>()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let kafka = broker.kafka_addr().to_string();
+    let native = broker.native_addr().to_string();
+    let records = RECORDS.to_string();
+
+    let common = [
+        "--records",
+        records.as_str(),
+        "--partitions",
+        "2",
+        "--record-size",
+        "256",
+    ];
+    let report = run_bench(
+        &json,
+        &[&["kafka", "produce", "--brokers", &kafka][..], &common].concat(),
+    );
+    assert_phase(&report, 0, "produce", true);
+    assert_eq!(report["config"]["command"]["Kafka"]["mode"], "produce");
+
+    let args = [
+        &["kafka", "consume", "--brokers", &kafka, "--consumers", "2"][..],
+        &common,
+    ]
+    .concat();
+    let report = run_bench(&json, &args);
+    assert_phase(&report, 0, "consume", false);
+
+    let report = run_bench(
+        &json,
+        &[&["kafka", "e2e", "--brokers", &kafka][..], &common].concat(),
+    );
+    assert_phase(&report, 0, "e2e", true);
+    assert_phase(&report, 1, "produce", true);
+
+    let native_common = [
+        &["--server", native.as_str(), "--messages-per-batch", "500"][..],
+        &common,
+    ]
+    .concat();
+    let report = run_bench(&json, &[&["native", "send"][..], &native_common].concat());
+    assert_phase(&report, 0, "send", true);
+
+    let report = run_bench(
+        &json,
+        &[&["native", "poll", "--consumers", "2"][..], &native_common].concat(),
+    );
+    assert_phase(&report, 0, "poll", true);
+
+    let report = run_bench(&json, &[&["native", "e2e"][..], &native_common].concat());
+    assert_phase(&report, 0, "e2e", true);
+    assert_phase(&report, 1, "send", true);
+}
