@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod kafka;
 pub mod limits;
+pub mod names;
 pub mod native;
 pub mod process;
 pub mod server;

@@ -1,6 +1,9 @@
 //! Fetch: stored Kafka batches go out exactly as they were stored (no decompression, no
 //! re-encoding): a partition's frame payloads are concatenated into one buffer, or passed on
-//! without a copy when there is only one frame.
+//! without a copy when there is only one frame. Batches written by the native protocol are
+//! transcoded into one v2 record batch each (`whippet_wire::transcode::native_to_kafka`),
+//! compressed with the topic's `compression.type` (none when it is `producer`), and counted
+//! against the limits at their transcoded size.
 //!
 //! Limits follow KIP-74: `max_bytes` over the whole response and `partition_max_bytes` per
 //! partition, except that the first batch of the first partition with data is always returned
@@ -11,8 +14,11 @@
 //! Fetch sessions are not kept: every answer carries session id 0 ("no session"), which tells
 //! clients to send full fetches, as the protocol allows. Without transactions the last stable
 //! offset equals the high watermark, so read_committed is served like read_uncommitted.
-//! Frames written by the native protocol are not served to Kafka clients yet: a partition's
-//! answer stops before the first one.
+//!
+//! Topics are found by their Kafka name ([`crate::names`]): native topics of other streams as
+//! `<stream>.<topic>`. A stored native batch that cannot be transcoded (a bug, since the log
+//! checked it on append) ends the partition's answer before it, or is KAFKA_STORAGE_ERROR when
+//! it is the first batch, so the consumer sees an error rather than silently skipped records.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,7 +30,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
-use whippet_log::{BatchFormat, PartitionLog, StoredFrame, TopicMeta};
+use whippet_log::{BatchFormat, Compression, PartitionLog, StoredFrame, TopicMeta};
+use whippet_wire::transcode::{KafkaCompression, native_to_kafka};
 
 use super::error_code::log_error;
 use super::topics::{find_topic, find_topic_by_id};
@@ -44,6 +51,8 @@ struct Wanted {
 struct WantedTopic {
     name: TopicName,
     topic_id: uuid::Uuid,
+    /// What native batches of this topic are compressed with when transcoded.
+    compression: KafkaCompression,
     partitions: Vec<Wanted>,
 }
 
@@ -96,7 +105,7 @@ fn resolve(ctx: &BrokerContext, request: &FetchRequest) -> Vec<WantedTopic> {
         .iter()
         .map(|topic| {
             let meta = if topic.topic.is_empty() && !topic.topic_id.is_nil() {
-                find_topic_by_id(ctx, topic.topic_id)
+                find_topic_by_id(ctx, topic.topic_id).map(|(_, meta)| meta)
             } else {
                 find_topic(ctx, topic.topic.as_str())
             };
@@ -121,10 +130,25 @@ fn resolve(ctx: &BrokerContext, request: &FetchRequest) -> Vec<WantedTopic> {
             WantedTopic {
                 name: topic.topic.clone(),
                 topic_id: topic.topic_id,
+                compression: meta.as_deref().map_or(KafkaCompression::None, |m| {
+                    transcode_compression(m.settings.compression)
+                }),
                 partitions,
             }
         })
         .collect()
+}
+
+/// The codec for transcoded batches: the topic's `compression.type` (which for a native topic
+/// is its `compression_algorithm`, gzip or none); `producer` is stored as none.
+fn transcode_compression(setting: Compression) -> KafkaCompression {
+    match setting {
+        Compression::None => KafkaCompression::None,
+        Compression::Gzip => KafkaCompression::Gzip,
+        Compression::Snappy => KafkaCompression::Snappy,
+        Compression::Lz4 => KafkaCompression::Lz4,
+        Compression::Zstd => KafkaCompression::Zstd,
+    }
 }
 
 fn partition_log(topic: &TopicMeta, index: i32) -> Option<Arc<PartitionLog>> {
@@ -142,7 +166,7 @@ fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathered {
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for want in &topic.partitions {
-            let data = read_partition(want, max_bytes, &mut gathered);
+            let data = read_partition(want, topic.compression, max_bytes, &mut gathered);
             partitions.push(data);
         }
         let mut response = FetchableTopicResponse::default().with_partitions(partitions);
@@ -167,7 +191,12 @@ fn error_data(index: i32, error: ResponseError) -> PartitionData {
 
 /// One partition's answer. Only the first partition to contribute data may exceed the limits
 /// (by its first batch); later ones get only what fits.
-fn read_partition(want: &Wanted, max_bytes: usize, gathered: &mut Gathered) -> PartitionData {
+fn read_partition(
+    want: &Wanted,
+    compression: KafkaCompression,
+    max_bytes: usize,
+    gathered: &mut Gathered,
+) -> PartitionData {
     let log = match &want.log {
         Ok(log) => log,
         Err(error) => {
@@ -210,7 +239,13 @@ fn read_partition(want: &Wanted, max_bytes: usize, gathered: &mut Gathered) -> P
         }
     };
     gathered.watch.push((Arc::clone(log), read.high_watermark));
-    let records = kafka_records(&read.frames, limit, first_data);
+    let records = match kafka_records(&read.frames, limit, first_data, compression) {
+        Ok(records) => records,
+        Err(error) => {
+            gathered.any_error = true;
+            return error_data(want.index, error);
+        }
+    };
     gathered.bytes += records.len();
     let hw = i64::try_from(read.high_watermark).unwrap_or(i64::MAX);
     PartitionData::default()
@@ -221,34 +256,51 @@ fn read_partition(want: &Wanted, max_bytes: usize, gathered: &mut Gathered) -> P
         .with_records(Some(records))
 }
 
-/// The leading Kafka frames' payloads, as one buffer. The first frame is always taken when
-/// `oversize_ok` (KIP-74); otherwise frames are taken while they fit in `limit`.
-fn kafka_records(frames: &[StoredFrame], limit: usize, oversize_ok: bool) -> Bytes {
-    let mut taken = 0;
+/// The leading frames as one buffer of v2 record batches: Kafka frames as stored, native ones
+/// transcoded with `compression`. The first frame is always taken when `oversize_ok` (KIP-74);
+/// otherwise frames are taken while they fit in `limit`. A native frame that does not
+/// transcode ends the answer before it, or is the error when nothing was taken yet.
+fn kafka_records(
+    frames: &[StoredFrame],
+    limit: usize,
+    oversize_ok: bool,
+    compression: KafkaCompression,
+) -> Result<Bytes, ResponseError> {
+    let mut taken: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
     for frame in frames {
-        if frame.header.format != BatchFormat::Kafka {
-            break;
-        }
-        let len = frame.payload.len();
-        let fits = total + len <= limit || (taken == 0 && oversize_ok);
+        let batch = match frame.header.format {
+            BatchFormat::Kafka => frame.payload.clone(),
+            BatchFormat::Native => match native_to_kafka(&frame.payload, compression) {
+                Ok(batch) => batch.freeze(),
+                Err(error) => {
+                    tracing::error!(%error, offset = frame.header.base_offset,
+                        "stored native batch does not transcode to Kafka");
+                    if taken.is_empty() {
+                        return Err(ResponseError::KafkaStorageError);
+                    }
+                    break;
+                }
+            },
+        };
+        let fits = total + batch.len() <= limit || (taken.is_empty() && oversize_ok);
         if !fits {
             break;
         }
-        total += len;
-        taken += 1;
+        total += batch.len();
+        taken.push(batch);
     }
-    match &frames[..taken] {
+    Ok(match taken.as_slice() {
         [] => Bytes::new(),
-        [only] => only.payload.clone(),
+        [only] => only.clone(),
         many => {
             let mut out = BytesMut::with_capacity(total);
-            for frame in many {
-                out.extend_from_slice(&frame.payload);
+            for batch in many {
+                out.extend_from_slice(batch);
             }
             out.freeze()
         }
-    }
+    })
 }
 
 /// Resolves when any watched partition's high watermark moves past what was seen, or after
@@ -280,44 +332,128 @@ async fn wait_for_any(watch: &[(Arc<PartitionLog>, u64)], timeout: Duration) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use kafka_protocol::records::RecordBatchDecoder;
     use whippet_log::FrameHeader;
+    use whippet_wire::native::batch::{encode_batch, stamp_batch};
+    use whippet_wire::native::message::NewMessage;
 
-    fn frame(format: BatchFormat, len: usize, fill: u8) -> StoredFrame {
+    fn frame(format: BatchFormat, base_offset: u64, payload: Bytes) -> StoredFrame {
         StoredFrame {
             header: FrameHeader {
                 format,
-                base_offset: 0,
+                base_offset,
                 last_offset_delta: 0,
                 record_count: 1,
                 first_timestamp_us: 0,
                 max_timestamp_us: 0,
-                payload_length: u32::try_from(len).unwrap(),
+                payload_length: u32::try_from(payload.len()).unwrap(),
                 payload_crc: 0,
             },
-            payload: Bytes::from(vec![fill; len]),
+            payload,
         }
+    }
+
+    /// A stored native batch of `payloads` at `base_offset`, stamped as send does.
+    fn native(base_offset: u64, payloads: &[&[u8]]) -> StoredFrame {
+        let messages: Vec<NewMessage<'_>> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, payload)| NewMessage {
+                id: 1000 + i as u128,
+                offset_delta: u32::try_from(i).unwrap(),
+                timestamp_delta: 0,
+                payload,
+                user_headers: &[],
+            })
+            .collect();
+        let mut batch = encode_batch(1, &messages);
+        stamp_batch(&mut batch, 0, base_offset, 1_700_000_000_000_000).unwrap();
+        frame(BatchFormat::Native, base_offset, batch.freeze())
+    }
+
+    /// (offset, value) of every record in a Fetch answer's records.
+    fn decoded(mut records: Bytes) -> Vec<(i64, Vec<u8>)> {
+        let sets = RecordBatchDecoder::decode_all(&mut records).unwrap();
+        sets.into_iter()
+            .flat_map(|set| set.records)
+            .map(|r| (r.offset, r.value.unwrap_or_default().to_vec()))
+            .collect()
     }
 
     #[test]
     fn first_batch_may_exceed_later_ones_must_fit() {
+        let none = KafkaCompression::None;
         let frames = [
-            frame(BatchFormat::Kafka, 10, 1),
-            frame(BatchFormat::Kafka, 10, 2),
+            frame(BatchFormat::Kafka, 0, Bytes::from(vec![1u8; 10])),
+            frame(BatchFormat::Kafka, 1, Bytes::from(vec![2u8; 10])),
         ];
-        assert_eq!(kafka_records(&frames, 5, true).len(), 10);
-        assert_eq!(kafka_records(&frames, 5, false).len(), 0);
-        assert_eq!(kafka_records(&frames, 19, true).len(), 10);
-        let both = kafka_records(&frames, 20, false);
+        assert_eq!(kafka_records(&frames, 5, true, none).unwrap().len(), 10);
+        assert_eq!(kafka_records(&frames, 5, false, none).unwrap().len(), 0);
+        assert_eq!(kafka_records(&frames, 19, true, none).unwrap().len(), 10);
+        let both = kafka_records(&frames, 20, false, none).unwrap();
         assert_eq!(&both[..], &[[1u8; 10], [2u8; 10]].concat()[..]);
+        // One Kafka frame is passed on without a copy.
+        let one = kafka_records(&frames[..1], 100, true, none).unwrap();
+        assert_eq!(one.as_ptr(), frames[0].payload.as_ptr());
     }
 
     #[test]
-    fn stops_before_native_frames() {
-        let frames = [
-            frame(BatchFormat::Kafka, 4, 1),
-            frame(BatchFormat::Native, 4, 2),
-        ];
-        assert_eq!(kafka_records(&frames, 100, true).len(), 4);
-        assert!(kafka_records(&frames[1..], 100, true).is_empty());
+    fn native_frames_are_transcoded_with_the_topic_codec() {
+        let frames = [native(0, &[b"a", b"bb"]), native(2, &[b"ccc"])];
+        for codec in [KafkaCompression::None, KafkaCompression::Gzip] {
+            let records = kafka_records(&frames, 1 << 20, true, codec).unwrap();
+            assert_eq!(
+                decoded(records),
+                vec![
+                    (0, b"a".to_vec()),
+                    (1, b"bb".to_vec()),
+                    (2, b"ccc".to_vec())
+                ],
+                "{codec:?}"
+            );
+        }
+        // Limits count transcoded bytes: the second batch does not fit in the first's size.
+        let first = kafka_records(&frames[..1], 1 << 20, true, KafkaCompression::None).unwrap();
+        let only_first = kafka_records(&frames, first.len(), true, KafkaCompression::None);
+        assert_eq!(only_first.unwrap(), first);
+    }
+
+    #[test]
+    fn a_native_frame_that_does_not_transcode_is_an_error_or_the_end() {
+        let bad = frame(BatchFormat::Native, 1, Bytes::from(vec![7u8; 40]));
+        let none = KafkaCompression::None;
+        assert_eq!(
+            kafka_records(std::slice::from_ref(&bad), 100, true, none).unwrap_err(),
+            ResponseError::KafkaStorageError
+        );
+        let frames = [native(0, &[b"x"]), bad];
+        assert_eq!(
+            decoded(kafka_records(&frames, 1 << 20, true, none).unwrap()),
+            vec![(0, b"x".to_vec())]
+        );
+    }
+
+    #[test]
+    fn topic_codec_maps_one_to_one() {
+        assert_eq!(
+            transcode_compression(Compression::None),
+            KafkaCompression::None
+        );
+        assert_eq!(
+            transcode_compression(Compression::Gzip),
+            KafkaCompression::Gzip
+        );
+        assert_eq!(
+            transcode_compression(Compression::Snappy),
+            KafkaCompression::Snappy
+        );
+        assert_eq!(
+            transcode_compression(Compression::Lz4),
+            KafkaCompression::Lz4
+        );
+        assert_eq!(
+            transcode_compression(Compression::Zstd),
+            KafkaCompression::Zstd
+        );
     }
 }

@@ -4,6 +4,10 @@
 //! (`auto_create_topics`) and the client asks for it (v4+ `allow_auto_topic_creation`; implied
 //! for v0–3, as in Kafka); the created topic is described in the same answer rather than with
 //! Kafka's transient LEADER_NOT_AVAILABLE, since creation here is synchronous.
+//!
+//! Native topics of streams other than the Kafka stream are listed as `<stream>.<topic>` (and
+//! found by that name), so a topic created by either protocol is visible here at once; a native
+//! topic whose `<stream>.<topic>` is not a legal Kafka name is not listed ([`crate::names`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -57,7 +61,7 @@ pub(crate) async fn handle(
     let topics = if all {
         topics::all_topics(ctx)
             .iter()
-            .map(|t| describe_topic(ctx, t))
+            .map(|(name, t)| describe_topic(ctx, name, t))
             .collect()
     } else {
         let allow_create =
@@ -83,7 +87,7 @@ async fn requested_topic(
 ) -> MetadataResponseTopic {
     let Some(name) = wanted.name else {
         return match topics::find_topic_by_id(ctx, wanted.topic_id) {
-            Some(topic) => describe_topic(ctx, &topic),
+            Some((name, topic)) => describe_topic(ctx, &name, &topic),
             None => MetadataResponseTopic::default()
                 .with_topic_id(wanted.topic_id)
                 .with_error_code(ResponseError::UnknownTopicId.code()),
@@ -98,13 +102,13 @@ async fn requested_topic(
         return failed(ResponseError::InvalidTopicException.code());
     }
     if let Some(topic) = topics::find_topic(ctx, name.as_str()) {
-        return describe_topic(ctx, &topic);
+        return describe_topic(ctx, name.as_str(), &topic);
     }
     if !allow_create {
         return failed(ResponseError::UnknownTopicOrPartition.code());
     }
     match topics::auto_create(ctx, name.as_str()).await {
-        Ok(topic) => describe_topic(ctx, &topic),
+        Ok(topic) => describe_topic(ctx, name.as_str(), &topic),
         Err(error) => {
             tracing::warn!(topic = %name.as_str(), %error, "auto-create failed");
             failed(log_error_code(&error))
@@ -112,8 +116,9 @@ async fn requested_topic(
     }
 }
 
-/// A topic with its partitions, all led by this broker.
-fn describe_topic(ctx: &BrokerContext, topic: &TopicMeta) -> MetadataResponseTopic {
+/// A topic with its partitions, all led by this broker, under its Kafka name `name` (for a
+/// native topic, `<stream>.<topic>`).
+fn describe_topic(ctx: &BrokerContext, name: &str, topic: &TopicMeta) -> MetadataResponseTopic {
     let node = BrokerId(ctx.kafka.node_id);
     let partitions = (0..topic.partition_count())
         .map(|p| {
@@ -126,7 +131,7 @@ fn describe_topic(ctx: &BrokerContext, topic: &TopicMeta) -> MetadataResponseTop
         })
         .collect();
     MetadataResponseTopic::default()
-        .with_name(Some(topics::topic_name(&topic.name)))
+        .with_name(Some(topics::topic_name(name)))
         .with_topic_id(topics::topic_uuid(topic))
         .with_partitions(partitions)
 }
@@ -184,6 +189,52 @@ mod tests {
             .with_allow_auto_topic_creation(true);
         let resp = handle(&ctx, &v12, req).await;
         assert_eq!(resp.topics[0].error_code, 17);
+        ctx.log.shutdown().unwrap();
+    }
+
+    #[tokio::test]
+    async fn native_topics_are_listed_and_found_as_stream_dot_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        topics::create_topic(&ctx, "k", 1, TopicSettings::default())
+            .await
+            .unwrap();
+        let s = ctx.log.create_stream("s").unwrap().id;
+        ctx.log
+            .create_topic(s, "t", 2, TopicSettings::default())
+            .unwrap();
+        let odd = ctx.log.create_stream("not kafka").unwrap().id;
+        ctx.log
+            .create_topic(odd, "x", 1, TopicSettings::default())
+            .unwrap();
+        let v12 = test_support::header(ApiKey::Metadata, 12);
+        let resp = handle(&ctx, &v12, MetadataRequest::default().with_topics(None)).await;
+        let listed: Vec<&str> = resp
+            .topics
+            .iter()
+            .map(|t| t.name.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(listed, ["k", "s.t"]);
+        assert_eq!(resp.topics[1].partitions.len(), 2);
+        // By name; and by id, which answers with the Kafka name.
+        let req = MetadataRequest::default().with_topics(Some(vec![named("s.t")]));
+        let by_name = handle(&ctx, &v12, req).await;
+        assert_eq!(by_name.topics[0].error_code, 0);
+        let id = by_name.topics[0].topic_id;
+        let req = MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(id),
+        ]));
+        let by_id = handle(&ctx, &v12, req).await;
+        assert_eq!(by_id.topics[0].name.as_ref().unwrap().as_str(), "s.t");
+        // Auto-create of `s.u` (stream s exists, topic u does not) goes to the Kafka stream.
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![named("s.u")]))
+            .with_allow_auto_topic_creation(true);
+        assert_eq!(handle(&ctx, &v12, req).await.topics[0].error_code, 0);
+        let created = topics::find_topic(&ctx, "s.u").unwrap();
+        assert_eq!(Some(created.stream_id), topics::kafka_stream_id(&ctx));
         ctx.log.shutdown().unwrap();
     }
 }

@@ -1,7 +1,9 @@
-//! How Kafka's flat topic names map onto the log: Kafka topic `T` is log topic `T` in the
-//! stream named `ctx.kafka_stream`, partition p is partition p. This module owns that mapping,
-//! Kafka's topic-name rule, stable topic ids, topic creation (explicit and automatic), and the
-//! startup steps the mapping needs: the Kafka stream exists and the cluster id is persisted.
+//! Kafka's view of the catalog: Kafka topic `T` is log topic `T` in the stream named
+//! `ctx.kafka_stream`, native topic `t` of another stream `s` is Kafka topic `s.t`, partition
+//! p is partition p (the mapping and its collision rules live in [`crate::names`]). This module
+//! owns the Kafka-facing lookups over that mapping, Kafka's topic-name rule, stable topic ids,
+//! topic creation (explicit and automatic), and the startup steps the mapping needs: the Kafka
+//! stream exists and the cluster id is persisted.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -13,7 +15,7 @@ use uuid::Uuid;
 use whippet_log::{Log, LogError, TopicMeta, TopicSettings};
 
 use crate::context::BrokerContext;
-use crate::limits;
+use crate::{limits, names};
 
 /// Longest Kafka topic name (Kafka's own `Topic.MAX_NAME_LENGTH`).
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
@@ -120,25 +122,30 @@ pub fn kafka_stream_id(ctx: &BrokerContext) -> Option<u32> {
         .map(|s| s.id)
 }
 
-/// Every Kafka topic, in topic-id order.
-pub fn all_topics(ctx: &BrokerContext) -> Vec<Arc<TopicMeta>> {
-    let snapshot = ctx.log.snapshot();
-    snapshot
-        .stream_by_name(&ctx.kafka_stream)
-        .map(|stream| stream.topics.values().cloned().collect())
-        .unwrap_or_default()
+/// Every topic Kafka clients can see (the Kafka stream's, then native topics of other streams
+/// whose `<stream>.<topic>` name is legal for Kafka; see [`crate::names`]), each with its
+/// Kafka name.
+pub fn all_topics(ctx: &BrokerContext) -> Vec<(String, Arc<TopicMeta>)> {
+    names::kafka_topics(&ctx.log.snapshot(), &ctx.kafka_stream)
 }
 
-/// The Kafka topic called `name`, if it exists.
+/// The topic a Kafka client means by `name`: a Kafka-stream topic, or a native topic by its
+/// `<stream>.<topic>` name ([`crate::names`]).
 pub fn find_topic(ctx: &BrokerContext, name: &str) -> Option<Arc<TopicMeta>> {
-    let snapshot = ctx.log.snapshot();
-    let stream = snapshot.stream_by_name(&ctx.kafka_stream)?;
-    snapshot.topic_by_name(stream.id, name).cloned()
+    names::resolve(&ctx.log.snapshot(), &ctx.kafka_stream, name)
 }
 
-/// The Kafka topic whose id (see [`topic_uuid`]) is `id`.
-pub fn find_topic_by_id(ctx: &BrokerContext, id: Uuid) -> Option<Arc<TopicMeta>> {
-    all_topics(ctx).into_iter().find(|t| topic_uuid(t) == id)
+/// The Kafka-visible topic whose id (see [`topic_uuid`]) is `id`, with its Kafka name.
+pub fn find_topic_by_id(ctx: &BrokerContext, id: Uuid) -> Option<(String, Arc<TopicMeta>)> {
+    all_topics(ctx)
+        .into_iter()
+        .find(|(_, t)| topic_uuid(t) == id)
+}
+
+/// The name Kafka clients know `topic` by, or `None` when it is not visible to them (its
+/// stream is gone, or its `<stream>.<topic>` name is not a legal Kafka name).
+pub fn kafka_name(ctx: &BrokerContext, topic: &TopicMeta) -> Option<String> {
+    names::name_of(&ctx.log.snapshot(), &ctx.kafka_stream, topic)
 }
 
 /// A topic's Kafka id: derived from (stream id, topic id, creation time), so it is stable for
@@ -165,8 +172,11 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Creates a Kafka topic. The name must already have passed [`validate_topic_name`]. Runs the
-/// catalog write on the blocking pool (it syncs files).
+/// Creates a Kafka topic in the Kafka stream. The name must already have passed
+/// [`validate_topic_name`]. A name that already resolves to a topic, in the Kafka stream or as
+/// a native `<stream>.<topic>`, is `TopicExists` (checked under [`names::with_names_locked`]
+/// so a racing native create cannot slip in between). Runs on the blocking pool (it syncs
+/// files).
 pub async fn create_topic(
     ctx: &Arc<BrokerContext>,
     name: &str,
@@ -176,15 +186,21 @@ pub async fn create_topic(
     let ctx = Arc::clone(ctx);
     let name = name.to_string();
     blocking(move || {
-        let stream_id = ensure_kafka_stream(&ctx.log, &ctx.kafka_stream)?;
-        ctx.log.create_topic(stream_id, &name, partitions, settings)
+        names::with_names_locked(|| {
+            let stream_id = ensure_kafka_stream(&ctx.log, &ctx.kafka_stream)?;
+            let snapshot = ctx.log.snapshot();
+            if !names::matches(&snapshot, &ctx.kafka_stream, &name).is_empty() {
+                return Err(LogError::TopicExists(name.clone()));
+            }
+            ctx.log.create_topic(stream_id, &name, partitions, settings)
+        })
     })
     .await
 }
 
 /// Creates `name` with the broker's default partition count and settings, for Metadata's
 /// auto-create. A concurrent creation of the same name is not an error: the result is the same
-/// topic either way.
+/// topic either way (possibly a native topic whose `<stream>.<topic>` name appeared meanwhile).
 pub async fn auto_create(ctx: &Arc<BrokerContext>, name: &str) -> Result<Arc<TopicMeta>, LogError> {
     let partitions = ctx.kafka.num_partitions;
     match create_topic(ctx, name, partitions, TopicSettings::default()).await {
@@ -257,7 +273,7 @@ mod tests {
         assert!(!topic_uuid(&a).is_nil());
         let again = find_topic(&ctx, "a").unwrap();
         assert_eq!(topic_uuid(&again), topic_uuid(&a));
-        assert_eq!(find_topic_by_id(&ctx, topic_uuid(&b)).unwrap().name, "b");
+        assert_eq!(find_topic_by_id(&ctx, topic_uuid(&b)).unwrap().0, "b");
         // Auto-create of an existing name returns the existing topic.
         assert_eq!(auto_create(&ctx, "b").await.unwrap().partition_count(), 2);
         ctx.log.shutdown().unwrap();

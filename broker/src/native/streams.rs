@@ -2,6 +2,10 @@
 //! catalog the Kafka listener uses (the Kafka stream is an ordinary stream here). Also the
 //! helpers every native family needs to name things: identifier resolution and the mapping of
 //! log errors to Iggy status codes.
+//!
+//! Renaming a stream is refused with StreamNameAlreadyExists when one of its topics would get
+//! a Kafka name (`<new name>.<topic>`) that already names another topic; creating an (empty)
+//! stream never collides ([`crate::names`]).
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use super::options::check_stream_options;
 use super::topics::topic_header;
 use crate::context::BrokerContext;
 use crate::kafka::topics::blocking;
+use crate::names;
 
 /// Finds a stream by id or name; missing → StreamIdNotFound / StreamNameNotFound by the kind
 /// of identifier, as the reference server answers.
@@ -151,10 +156,20 @@ async fn update_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateStr
     let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
     conn.require(ctx, Access::ManageStream(stream_id))?;
     check_stream_options(&request.options)?;
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.rename_stream(stream_id, &request.name))
-        .await
-        .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
+    let ctx2 = Arc::clone(ctx);
+    blocking(move || {
+        names::with_names_locked(|| {
+            let snapshot = ctx2.log.snapshot();
+            let kafka_stream = &ctx2.kafka_stream;
+            if names::stream_rename_collides(&snapshot, kafka_stream, stream_id, &request.name) {
+                // One of its topics would take a Kafka name another topic already has.
+                return Err(LogError::StreamExists(request.name.clone()));
+            }
+            ctx2.log.rename_stream(stream_id, &request.name)
+        })
+    })
+    .await
+    .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
     Ok(Payload::Empty)
 }
 

@@ -1,10 +1,13 @@
 //! Native topic commands (300–305): get, list, create, delete, update and purge, plus the
 //! TopicHeader / partition views other families reuse and the TopicFull check the send path
-//! calls ([`check_not_full`]).
+//! calls ([`check_not_full`]). Creating or renaming a topic is refused with
+//! TopicNameAlreadyExists when its Kafka name (`<stream>.<topic>`, or the bare name in the
+//! Kafka stream) already names another topic, so no Kafka name resolves two ways
+//! ([`crate::names`]).
 
 use std::sync::Arc;
 
-use whippet_log::{StreamMeta, TopicMeta, TopicSettings};
+use whippet_log::{LogError, StreamMeta, TopicMeta, TopicSettings};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::streams::StreamRef;
 use whippet_wire::native::commands::topics::{
@@ -18,7 +21,7 @@ use super::options::TopicOptions;
 use super::streams::{log_status, micros, resolve_stream, totals};
 use crate::context::BrokerContext;
 use crate::kafka::topics::blocking;
-use crate::limits;
+use crate::{limits, names};
 
 /// Finds a topic of `stream` by id or name; missing → TopicIdNotFound / TopicNameNotFound by
 /// the kind of identifier.
@@ -152,12 +155,43 @@ async fn create_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateTopi
         ..TopicSettings::default()
     };
     options.apply(&mut settings, |_| true);
-    let log = Arc::clone(&ctx.log);
+    let ctx2 = Arc::clone(ctx);
     let partitions = request.partitions_count;
-    let topic = blocking(move || log.create_topic(stream_id, &request.name, partitions, settings))
-        .await
-        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    let topic = blocking(move || {
+        names::with_names_locked(|| {
+            check_kafka_name(&ctx2, stream_id, &request.name, None)?;
+            ctx2.log
+                .create_topic(stream_id, &request.name, partitions, settings)
+        })
+    })
+    .await
+    .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::encode(&topic_details(&topic)))
+}
+
+/// `TopicExists` (→ TopicNameAlreadyExists) when naming a topic `name` in stream `stream_id`
+/// would give it a Kafka name that already names another topic ([`names`]): e.g. topic `t`
+/// in stream `s` while the Kafka stream holds `s.t`. `renaming` is the topic being renamed.
+/// Call under [`names::with_names_locked`], right before the catalog write.
+fn check_kafka_name(
+    ctx: &BrokerContext,
+    stream_id: u32,
+    name: &str,
+    renaming: Option<u32>,
+) -> Result<(), LogError> {
+    let snapshot = ctx.log.snapshot();
+    let Some(stream) = snapshot.stream(stream_id) else {
+        return Err(LogError::StreamNotFound(stream_id.to_string()));
+    };
+    let except = renaming.map(|topic| (stream_id, topic));
+    if names::topic_collides(&snapshot, &ctx.kafka_stream, &stream.name, name, except) {
+        return Err(LogError::TopicExists(names::kafka_name(
+            &ctx.kafka_stream,
+            &stream.name,
+            name,
+        )));
+    }
+    Ok(())
 }
 
 async fn delete_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: TopicRef) -> Outcome {
@@ -181,10 +215,16 @@ async fn update_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateTopi
     let updated = TopicOptions::stored(&topic.settings).updated(parsed.clone());
     let mut settings = topic.settings.clone();
     updated.apply(&mut settings, |key| parsed.touches(key));
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.update_topic(stream_id, topic_id, Some(&request.name), settings))
-        .await
-        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    let ctx2 = Arc::clone(ctx);
+    blocking(move || {
+        names::with_names_locked(|| {
+            check_kafka_name(&ctx2, stream_id, &request.name, Some(topic_id))?;
+            ctx2.log
+                .update_topic(stream_id, topic_id, Some(&request.name), settings)
+        })
+    })
+    .await
+    .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::Empty)
 }
 

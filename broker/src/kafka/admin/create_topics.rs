@@ -264,4 +264,30 @@ mod tests {
         assert!(resp.topics.iter().all(|t| t.error_code == 42));
         ctx.log.shutdown().unwrap();
     }
+
+    #[tokio::test]
+    async fn names_of_native_topics_are_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_support::context(dir.path());
+        let s = ctx.log.create_stream("s").unwrap().id;
+        ctx.log
+            .create_topic(s, "t", 1, whippet_log::TopicSettings::default())
+            .unwrap();
+        let header = test_support::header(ApiKey::CreateTopics, 5);
+        let req = CreateTopicsRequest::default()
+            .with_topics(vec![topic("s.t", 1, 1), topic("s.u", 1, 1)]);
+        let codes: Vec<i16> = handle(&ctx, &header, req)
+            .await
+            .topics
+            .iter()
+            .map(|t| t.error_code)
+            .collect();
+        // TOPIC_ALREADY_EXISTS for the native topic's name; a free dotted name is created.
+        assert_eq!(codes, vec![36, 0]);
+        // The direct path refuses too (it is what auto-create and races go through).
+        let direct =
+            topics::create_topic(&ctx, "s.t", 1, whippet_log::TopicSettings::default()).await;
+        assert!(matches!(direct, Err(whippet_log::LogError::TopicExists(_))));
+        ctx.log.shutdown().unwrap();
+    }
 }

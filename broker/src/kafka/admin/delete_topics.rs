@@ -46,8 +46,10 @@ async fn delete_one(
     id: Uuid,
     version: i16,
 ) -> DeletableTopicResult {
-    let found: Result<Arc<TopicMeta>, ResponseError> = match &name {
-        Some(name) => topics::find_topic(ctx, name).ok_or(ResponseError::UnknownTopicOrPartition),
+    let found: Result<(String, Arc<TopicMeta>), ResponseError> = match &name {
+        Some(name) => topics::find_topic(ctx, name)
+            .map(|topic| (name.clone(), topic))
+            .ok_or(ResponseError::UnknownTopicOrPartition),
         None => topics::find_topic_by_id(ctx, id).ok_or(ResponseError::UnknownTopicId),
     };
     let mut result =
@@ -55,19 +57,24 @@ async fn delete_one(
     if version >= 6 {
         result = result.with_topic_id(id);
     }
-    let topic = match found {
-        Ok(topic) => topic,
+    let (kafka_name, topic) = match found {
+        Ok(found) => found,
         Err(error) => return failed(result, error, "topic does not exist", version),
     };
     if version >= 6 {
         result = result
-            .with_name(Some(topics::topic_name(&topic.name)))
+            .with_name(Some(topics::topic_name(&kafka_name)))
             .with_topic_id(topics::topic_uuid(&topic));
     }
     let (stream_id, topic_id) = (topic.stream_id, topic.id);
-    let ctx = Arc::clone(ctx);
-    match topics::blocking(move || ctx.log.delete_topic(stream_id, topic_id)).await {
-        Ok(()) => result,
+    let log = Arc::clone(&ctx.log);
+    match topics::blocking(move || log.delete_topic(stream_id, topic_id)).await {
+        Ok(()) => {
+            // The topic may be a native one, or have native groups on it: drop them too, as
+            // the native delete_topic does.
+            ctx.native.groups.on_topic_deleted(stream_id, topic_id);
+            result
+        }
         Err(error) => failed(result, log_error(&error), &error.to_string(), version),
     }
 }

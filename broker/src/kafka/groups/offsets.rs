@@ -1,5 +1,7 @@
-//! OffsetCommit, OffsetFetch and OffsetDelete. Kafka topic names resolve to the shared offset
-//! store's (stream id, topic id) key in the Kafka stream; a name that does not resolve, or a
+//! OffsetCommit, OffsetFetch and OffsetDelete. Kafka topic names resolve (through
+//! [`crate::names`]: a Kafka-stream topic, or a native `<stream>.<topic>`) to the shared offset
+//! store's (stream id, topic id) key, so a native group of the same name on the same topic
+//! sees the same offsets; a name that does not resolve, or a
 //! partition the topic does not have, is UNKNOWN_TOPIC_OR_PARTITION. A commit is acknowledged
 //! only after the checkpoint holding it is on disk.
 

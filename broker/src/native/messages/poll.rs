@@ -3,21 +3,27 @@
 //! inside the requested range are served as the log returned them (shared `Bytes`, no copy,
 //! no re-encoding); only a batch straddling either end is cut with `slice_batch`.
 //!
-//! Frames stored in the Kafka format (written by Kafka producers) cannot be served to native
-//! polls yet (transcoding is issue 6): they are skipped, so a native consumer sees only native
-//! messages and the offsets of Kafka records are gaps in its view.
+//! Frames stored in the Kafka format (written by Kafka producers) are transcoded into one native
+//! batch record each (`whippet_wire::transcode::kafka_to_native`: decompressed, one message
+//! per record, key and headers as reserved/user headers) and then served exactly like a stored
+//! native batch, sliced when it straddles the requested range. A native consumer therefore
+//! sees every offset of a partition whichever protocol wrote it. A decompressed Kafka batch
+//! larger than one poll reply ([`NATIVE_POLL_REPLY_BYTES_MAX`]), or one that does not decode
+//! (the log checked its CRC on append, so that is a bug), ends the reply before it, or fails
+//! the poll with the generic Error when it is the first batch.
 
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use whippet_coordinator::PartitionKey;
-use whippet_log::{BatchFormat, LogError, PartitionLog, StoredFrame};
+use whippet_log::{BatchFormat, FrameHeader, LogError, PartitionLog, StoredFrame};
 use whippet_wire::native::batch::{BatchHeader, slice_batch};
 use whippet_wire::native::codec::WireEncode;
 use whippet_wire::native::commands::messages::{
     PARTITION_STALE, PollMessages, PollReplyHeader, PollingStrategy,
 };
 use whippet_wire::native::status::Status;
+use whippet_wire::transcode::kafka_to_native;
 
 use super::{log_status, partition_of, resolve_topic};
 use crate::context::BrokerContext;
@@ -149,8 +155,8 @@ impl Gathered {
     }
 }
 
-/// Reads native batches covering `start ..= start + count - 1` (capped at the high watermark
-/// seen when the poll began), skipping Kafka-format frames.
+/// Reads batches covering `start ..= start + count - 1` (capped at the high watermark seen when
+/// the poll began), transcoding Kafka-format frames to native batch records.
 fn gather(
     log: &PartitionLog,
     start: u64,
@@ -184,9 +190,10 @@ fn gather(
                 continue;
             }
             next = frame.header.next_offset();
-            if frame.header.format == BatchFormat::Native
-                && !take_frame(&mut gathered, frame, start, end)?
-            {
+            let Some(record) = native_record(log.id(), &frame, gathered.records.is_empty())? else {
+                return Ok(gathered);
+            };
+            if !take_frame(&mut gathered, frame.header, record, start, end)? {
                 return Ok(gathered);
             }
         }
@@ -194,21 +201,42 @@ fn gather(
     Ok(gathered)
 }
 
-/// Adds the part of one stored native frame that lies in `start ..= end`. Returns false when
-/// the reply is full.
+/// One stored frame as a native batch record: a native frame's payload as stored (shared, no
+/// copy), a Kafka frame transcoded. `Ok(None)` when a Kafka frame does not transcode and
+/// something was already gathered (the reply ends before it); the error when it is `first`.
+fn native_record(
+    partition: u32,
+    frame: &StoredFrame,
+    first: bool,
+) -> Result<Option<Bytes>, Status> {
+    if frame.header.format == BatchFormat::Native {
+        return Ok(Some(frame.payload.clone()));
+    }
+    match kafka_to_native(&frame.payload, partition, NATIVE_POLL_REPLY_BYTES_MAX) {
+        Ok(record) => Ok(Some(record.freeze())),
+        Err(error) => {
+            tracing::error!(%error, offset = frame.header.base_offset,
+                "stored Kafka batch does not transcode to a native batch");
+            if first { Err(Status::Error) } else { Ok(None) }
+        }
+    }
+}
+
+/// Adds the part of one batch record (stored native, or transcoded from Kafka) that lies in
+/// `start ..= end`. Returns false when the reply is full.
 fn take_frame(
     gathered: &mut Gathered,
-    frame: StoredFrame,
+    header: FrameHeader,
+    record: Bytes,
     start: u64,
     end: u64,
 ) -> Result<bool, Status> {
-    let header = frame.header;
     if header.base_offset >= start && header.last_offset() <= end {
-        return Ok(gathered.push(frame.payload, header.record_count, header.last_offset()));
+        return Ok(gathered.push(record, header.record_count, header.last_offset()));
     }
-    let sliced = slice_batch(&frame.payload, start, end).map_err(|error| {
+    let sliced = slice_batch(&record, start, end).map_err(|error| {
         // The log verified this frame's checksum, so a malformed batch means a bug upstream.
-        tracing::error!(%error, offset = header.base_offset, "stored native batch does not parse");
+        tracing::error!(%error, offset = header.base_offset, "batch record to serve does not parse");
         Status::Error
     })?;
     let Some(sliced) = sliced else {

@@ -64,13 +64,13 @@ fn fetch_group(
         let mut out: Vec<(TopicName, Vec<Fetched>)> = Vec::new();
         for (key, value) in c.fetch_offsets(group_id, None) {
             // Offsets of topics since deleted (or of other streams) are not Kafka's to show.
-            let Some(topic) = all
+            let Some((kafka_name, _)) = all
                 .iter()
-                .find(|t| t.stream_id == key.stream && t.id == key.topic)
+                .find(|(_, t)| t.stream_id == key.stream && t.id == key.topic)
             else {
                 continue;
             };
-            let name = topics::topic_name(&topic.name);
+            let name = topics::topic_name(kafka_name);
             let partition = i32::try_from(key.partition).unwrap_or(i32::MAX);
             let entry = Fetched::found(partition, value);
             match out.last_mut() {
