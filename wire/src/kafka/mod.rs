@@ -12,6 +12,7 @@ pub mod limits;
 pub mod registry;
 pub mod request;
 pub mod response;
+pub(crate) mod varint;
 
 pub use batch::{
     BatchInfo, find_offset_for_timestamp, inspect_batch_at, inspect_batches, set_base_offset,

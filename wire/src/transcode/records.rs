@@ -2,8 +2,6 @@
 //! every field from the section, and the varint writers the native → Kafka direction uses.
 //! Every length read is checked against the bytes left before it is used.
 
-use bytes::BufMut;
-
 use crate::kafka::error::KafkaWireError;
 
 /// One record, borrowed from the records section.
@@ -41,17 +39,7 @@ impl<'a> Cursor<'a> {
 
     /// A zigzag varint of at most `max_bytes` bytes; `None` if cut short or too long.
     fn varint(&mut self, max_bytes: usize) -> Option<i64> {
-        let mut raw: u64 = 0;
-        for index in 0..max_bytes {
-            let byte = *self.bytes.get(self.position)?;
-            self.position += 1;
-            raw |= u64::from(byte & 0x7f) << (7 * index);
-            if byte & 0x80 == 0 {
-                let magnitude = (raw >> 1) as i64;
-                return Some(if raw & 1 == 0 { magnitude } else { !magnitude });
-            }
-        }
-        None
+        crate::kafka::varint::read(self.bytes, &mut self.position, max_bytes)
     }
 
     fn take(&mut self, length: usize) -> Option<&'a [u8]> {
@@ -139,26 +127,7 @@ pub(crate) fn collect_headers<'a>(
     Ok(())
 }
 
-/// Encoded size of `value` as a zigzag varint.
-pub(crate) fn varint_size(value: i64) -> usize {
-    let mut raw = ((value << 1) ^ (value >> 63)) as u64;
-    let mut size = 1;
-    while raw >= 0x80 {
-        raw >>= 7;
-        size += 1;
-    }
-    size
-}
-
-/// Appends `value` as a zigzag varint.
-pub(crate) fn put_varint(out: &mut impl BufMut, value: i64) {
-    let mut raw = ((value << 1) ^ (value >> 63)) as u64;
-    while raw >= 0x80 {
-        out.put_u8((raw as u8) | 0x80);
-        raw >>= 7;
-    }
-    out.put_u8(raw as u8);
-}
+pub(crate) use crate::kafka::varint::{put as put_varint, size as varint_size};
 
 /// Size of a length-prefixed field of `length` bytes (`None` = null, written as −1).
 pub(crate) fn field_size(length: Option<usize>) -> usize {

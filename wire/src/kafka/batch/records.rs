@@ -77,21 +77,7 @@ impl RecordReader<'_> {
 
     /// Reads a zigzag varint of at most `max_bytes` bytes; `None` if cut short or too long.
     fn varint(&mut self, max_bytes: usize) -> Option<i64> {
-        let mut raw: u64 = 0;
-        for index in 0..max_bytes {
-            let byte = *self.bytes.get(self.position)?;
-            self.position += 1;
-            raw |= u64::from(byte & 0x7f) << (7 * index);
-            if byte & 0x80 == 0 {
-                let magnitude = i64::try_from(raw >> 1).ok()?;
-                return Some(if raw & 1 == 0 {
-                    magnitude
-                } else {
-                    -magnitude - 1
-                });
-            }
-        }
-        None
+        crate::kafka::varint::read(self.bytes, &mut self.position, max_bytes)
     }
 }
 
