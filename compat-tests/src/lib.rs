@@ -1,6 +1,6 @@
 //! `whippet-compat-tests` owns the tests that start the real `whippet` binary and drive it with
 //! real, unmodified clients. This library holds only the harness (start the binary on free
-//! ports, read its ready line, stop it); it must not mock a client or a protocol peer, and must
+//! ports, read its ready line, stop it; [`programs`]: find and run the client programs); it must not mock a client or a protocol peer, and must
 //! not link any Whippet crate — it sees the broker only from the outside.
 //!
 //! Every process gets its own temporary work directory, used as its current directory, so a
@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
+
+pub mod programs;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -9,12 +9,14 @@
 //! client has its own file, `kafka_rdkafka.rs`.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use whippet_compat_tests::WhippetProcess;
+use whippet_compat_tests::programs::{
+    Streams, clients_dir, require, run_program, tail, venv_python, work_dir,
+};
 
 /// How long one client program may run before it is killed and the test fails.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(180);
@@ -23,78 +25,16 @@ const EXPECT_LIBRDKAFKA: &str = "EXPECT_LIBRDKAFKA";
 /// How much of the broker's stderr a failure message shows (its tail).
 const BROKER_STDERR_TAIL_BYTES: usize = 8_000;
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn clients_dir() -> PathBuf {
-    crate_dir().join("clients")
-}
-
-fn work_dir() -> PathBuf {
-    crate_dir().join(".work")
-}
-
-/// Fails with the install hint when `path` (a client runtime) is missing.
-fn require(path: &Path) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-test-deps` (as root) first",
-        path.display()
-    );
-    path.to_path_buf()
-}
-
-fn venv_python() -> PathBuf {
-    require(&work_dir().join("venv/bin/python"))
-}
-
 fn debian_python() -> PathBuf {
     require(Path::new("/usr/bin/python3"))
 }
 
-/// Runs `command` with a deadline; returns (success, combined stdout+stderr, elapsed).
-fn run_with_timeout(mut command: Command) -> (bool, String, Duration) {
-    let output_file = tempfile::NamedTempFile::new().unwrap();
-    let started = Instant::now();
-    // One handle for both streams, so they share the file offset instead of overwriting.
-    let stdout = output_file.reopen().unwrap();
-    let stderr = stdout.try_clone().unwrap();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let success = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.success();
-        }
-        if started.elapsed() > PROGRAM_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = String::new();
-    output_file
-        .reopen()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    if started.elapsed() > PROGRAM_TIMEOUT {
-        output.push_str(&format!("\n[killed after {PROGRAM_TIMEOUT:?}]"));
-    }
-    (success, output, started.elapsed())
-}
-
-fn tail(text: &str, bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
+/// Runs `command` with [`PROGRAM_TIMEOUT`]; returns (success, combined stdout+stderr, elapsed).
+fn run_with_timeout(command: Command) -> (bool, String, Duration) {
+    let output = run_program(command, PROGRAM_TIMEOUT, Streams::Merged);
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&output.stderr);
+    (output.success, text, output.elapsed)
 }
 
 /// Starts a fresh broker, runs the client program (`command` plus the bootstrap address) and

@@ -40,6 +40,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use whippet_compat_tests::WhippetProcess;
+use whippet_compat_tests::programs::{clients_dir, require, venv_python, work_dir};
 
 const PARTITIONS: i32 = 6;
 /// Every member's session timeout: the broker's default minimum is 6 s; 8 s leaves a clear gap
@@ -90,28 +91,6 @@ enum Client {
     KafkaJs,
     /// Debian sarama 1.22, built by the test.
     Sarama,
-}
-
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn clients_dir() -> PathBuf {
-    crate_dir().join("clients")
-}
-
-fn work_dir() -> PathBuf {
-    crate_dir().join(".work")
-}
-
-/// Fails with the install hint when `path` (a client runtime) is missing.
-fn require(path: &Path) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-test-deps` (as root) first",
-        path.display()
-    );
-    path.to_path_buf()
 }
 
 /// How to start one member of `client`: the program and its fixed leading arguments; the test
@@ -205,10 +184,6 @@ impl MemberProgram {
 
 fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-fn venv_python() -> PathBuf {
-    require(&work_dir().join("venv/bin/python"))
 }
 
 /// Builds the sarama member with Debian's Go and sarama packages (GOPATH mode: no module proxy

@@ -7,70 +7,23 @@
 //! `clients/python/requirements.txt`); a missing venv fails with that hint, not a skip.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use whippet_compat_tests::WhippetProcess;
+use whippet_compat_tests::programs::{Streams, clients_dir, run_program, tail, venv_python};
 
 /// How long the Python program may run before it is killed and the test fails.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(180);
 /// How much of the broker's stderr a failure message shows (its tail).
 const BROKER_STDERR_TAIL_BYTES: usize = 8_000;
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn venv_python() -> PathBuf {
-    let path = crate_dir().join(".work/venv/bin/python");
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-test-deps` (as root) first",
-        path.display()
-    );
-    path
-}
-
-/// Runs `command` with a deadline; returns (success, combined stdout+stderr, elapsed).
-fn run_with_timeout(mut command: Command) -> (bool, String, Duration) {
-    let output_file = tempfile::NamedTempFile::new().unwrap();
-    let started = Instant::now();
-    let stdout = output_file.reopen().unwrap();
-    let stderr = stdout.try_clone().unwrap();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let success = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.success();
-        }
-        if started.elapsed() > PROGRAM_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = String::new();
-    output_file
-        .reopen()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    (success, output, started.elapsed())
-}
-
-fn tail(text: &str, bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
+/// Runs `command` with [`PROGRAM_TIMEOUT`]; returns (success, combined stdout+stderr, elapsed).
+fn run_with_timeout(command: Command) -> (bool, String, Duration) {
+    let output = run_program(command, PROGRAM_TIMEOUT, Streams::Merged);
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&output.stderr);
+    (output.success, text, output.elapsed)
 }
 
 #[test]
@@ -78,7 +31,7 @@ fn apache_iggy_python_basic_flow() {
     let broker = WhippetProcess::start::<&str>([]).unwrap();
     let mut command = Command::new(venv_python());
     command
-        .arg(crate_dir().join("clients/python/iggy_client.py"))
+        .arg(clients_dir().join("python/iggy_client.py"))
         .arg(broker.native_addr().to_string())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1");

@@ -4,10 +4,10 @@
 //! client programs under `compat-tests/clients/` and reading their JSON reports.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use whippet_compat_tests::programs::{Streams, venv_python};
 
 pub mod mapping;
 
@@ -145,34 +145,11 @@ pub fn parse_reports(stdout: &str) -> Vec<ReportedRecord> {
         .collect()
 }
 
-/// `compat-tests/`.
-pub fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `compat-tests/clients/`.
-pub fn clients_dir() -> PathBuf {
-    crate_dir().join("clients")
-}
-
-/// `compat-tests/.work/` (venv, node modules; made by `scripts/install-test-deps`).
-pub fn work_dir() -> PathBuf {
-    crate_dir().join(".work")
-}
-
-/// Fails with the install hint when a client runtime is missing.
-pub fn require(path: &Path) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-test-deps` (as root) first",
-        path.display()
-    );
-    path.to_path_buf()
-}
+pub use whippet_compat_tests::programs::{ProgramOutput, clients_dir, require, tail, work_dir};
 
 /// `python clients/python/<script>` under the venv.
 pub fn venv_script(script: &str) -> Command {
-    let mut command = Command::new(require(&work_dir().join("venv/bin/python")));
+    let mut command = Command::new(venv_python());
     command
         .arg(clients_dir().join("python").join(script))
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -190,69 +167,11 @@ pub fn node_script(script: &str) -> Command {
     command
 }
 
-/// What a finished client program printed.
-pub struct ProgramOutput {
-    /// Exit status 0 within the deadline.
-    pub success: bool,
-    /// Its stdout (the report).
-    pub stdout: Vec<u8>,
-    /// Its stderr (diagnostics).
-    pub stderr: String,
-}
-
 /// Runs `command` with [`PROGRAM_TIMEOUT`], stdout and stderr kept apart. Cargo's
 /// `LD_LIBRARY_PATH` (rdkafka-sys's librdkafka) is removed so a client loads its own library.
 pub fn run_program(mut command: Command) -> ProgramOutput {
-    let stdout_file = tempfile::NamedTempFile::new().unwrap();
-    let stderr_file = tempfile::NamedTempFile::new().unwrap();
-    let started = Instant::now();
-    let mut child = command
-        .env_remove("LD_LIBRARY_PATH")
-        .stdin(Stdio::null())
-        .stdout(stdout_file.reopen().unwrap())
-        .stderr(stderr_file.reopen().unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let success = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.success();
-        }
-        if started.elapsed() > PROGRAM_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = Vec::new();
-    stdout_file
-        .reopen()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    stderr_file
-        .reopen()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    if started.elapsed() > PROGRAM_TIMEOUT {
-        stderr.push_str(&format!("\n[killed after {PROGRAM_TIMEOUT:?}]"));
-    }
-    ProgramOutput {
-        success,
-        stdout,
-        stderr,
-    }
-}
-
-/// The last `bytes` of `text`, on a char boundary.
-pub fn tail(text: &str, bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
+    command.env_remove("LD_LIBRARY_PATH");
+    whippet_compat_tests::programs::run_program(command, PROGRAM_TIMEOUT, Streams::Separate)
 }
 
 /// Runs a client program and returns its stdout, failing the test (with its stderr and the

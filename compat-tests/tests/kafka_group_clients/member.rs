@@ -172,14 +172,7 @@ impl Drop for Member {
     }
 }
 
-/// The last `bytes` of `text` (at a character boundary): logs are long, the end says why.
-pub fn tail(text: &str, bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
-}
+pub use whippet_compat_tests::programs::tail;
 
 #[cfg(test)]
 mod tests {
