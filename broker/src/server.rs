@@ -224,3 +224,31 @@ mod tests {
         ctx.log.shutdown().unwrap();
     }
 }
+
+/// Why a protocol connection ended; logged at debug level, since all of these are the peer's
+/// doing. Shared by the Kafka and native listeners.
+#[derive(Debug)]
+pub(crate) enum Closed {
+    /// The peer closed its side cleanly between requests.
+    PeerLeft,
+    /// Shutdown was requested.
+    Shutdown,
+    /// A read or write failed.
+    Io(std::io::Error),
+    /// The request could not be accepted (bad frame, unknown key, undecodable body...).
+    Rejected(String),
+}
+
+impl Closed {
+    /// Logs why the `protocol` connection from `peer` ended.
+    pub(crate) fn log(self, protocol: &'static str, peer: SocketAddr) {
+        match self {
+            Self::PeerLeft => tracing::debug!(%peer, protocol, "connection closed by peer"),
+            Self::Shutdown => tracing::debug!(%peer, protocol, "connection closed for shutdown"),
+            Self::Io(error) => tracing::debug!(%peer, protocol, %error, "connection failed"),
+            Self::Rejected(reason) => {
+                tracing::debug!(%peer, protocol, %reason, "connection closed: bad request");
+            }
+        }
+    }
+}

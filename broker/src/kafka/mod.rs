@@ -47,6 +47,7 @@ use whippet_wire::kafka::{
 
 use self::dispatch::Outcome;
 use crate::context::BrokerContext;
+use crate::server::Closed;
 use crate::{limits, server};
 
 /// The broker's Kafka identity and topic-creation policy, fixed at startup. Metadata,
@@ -83,19 +84,6 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
     server::accept_loop("kafka", listener, ctx, shutdown, handle_connection).await;
 }
 
-/// Why a connection ended; logged at debug level, since all of these are the peer's doing.
-#[derive(Debug)]
-enum Closed {
-    /// The peer closed its side cleanly between requests.
-    PeerLeft,
-    /// Shutdown was requested.
-    Shutdown,
-    /// A read or write failed.
-    Io(std::io::Error),
-    /// The request could not be accepted (bad frame, unknown key, undecodable body...).
-    Rejected(String),
-}
-
 async fn handle_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -112,12 +100,7 @@ async fn handle_connection(
         read: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
         write: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
     };
-    match connection.run(&shutdown).await {
-        Closed::PeerLeft => debug!(%peer, "kafka connection closed by peer"),
-        Closed::Shutdown => debug!(%peer, "kafka connection closed for shutdown"),
-        Closed::Io(error) => debug!(%peer, %error, "kafka connection failed"),
-        Closed::Rejected(reason) => debug!(%peer, %reason, "kafka connection closed: bad request"),
-    }
+    connection.run(&shutdown).await.log("kafka", peer);
 }
 
 /// One connection's socket and its reused buffers.

@@ -45,21 +45,13 @@ use whippet_wire::native::status::Status;
 use self::call::{Conn, Payload};
 pub use self::state::NativeState;
 use crate::context::BrokerContext;
+use crate::server::Closed;
 use crate::{limits, server};
 
 /// Serves native connections on `listener` until `shutdown` is cancelled and open connections
 /// have drained.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
     server::accept_loop("native", listener, ctx, shutdown, handle_connection).await;
-}
-
-/// Why a connection ended; logged at debug level, since all of these are the peer's doing.
-#[derive(Debug)]
-enum Closed {
-    PeerLeft,
-    Shutdown,
-    Io(std::io::Error),
-    Rejected(String),
 }
 
 /// What the dispatcher decided for one request.
@@ -95,12 +87,7 @@ async fn handle_connection(
     let closed = connection.run(&shutdown).await;
     ctx.native.groups.on_disconnect(client.id);
     ctx.native.clients.remove(client.id);
-    match closed {
-        Closed::PeerLeft => debug!(%peer, "native connection closed by peer"),
-        Closed::Shutdown => debug!(%peer, "native connection closed for shutdown"),
-        Closed::Io(error) => debug!(%peer, %error, "native connection failed"),
-        Closed::Rejected(reason) => debug!(%peer, %reason, "native connection closed: bad frame"),
-    }
+    closed.log("native", peer);
 }
 
 /// One connection's socket, reused buffers and session.
