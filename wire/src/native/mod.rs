@@ -7,6 +7,7 @@
 //! to broker domain types happens in the broker, not here. Byte order is little-endian.
 
 pub mod batch;
+pub mod classic;
 pub mod codec;
 pub mod codes;
 pub mod commands;
