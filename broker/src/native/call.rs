@@ -115,6 +115,9 @@ pub(crate) struct Conn {
     pub user_id: Option<u32>,
     /// Session number handed out at login (0 before login).
     pub session: u64,
+    /// Whether the connection speaks the classic framing (SDKs up to 0.10), whose semantics
+    /// differ in a few places (a group member may name any partition).
+    pub classic: bool,
 }
 
 impl Conn {

@@ -94,7 +94,7 @@ pub(crate) fn logout(ctx: &BrokerContext, conn: &mut Conn) -> Outcome {
     Ok(Payload::Empty)
 }
 
-fn end_session(ctx: &BrokerContext, conn: &mut Conn) {
+pub(super) fn end_session(ctx: &BrokerContext, conn: &mut Conn) {
     if conn.user_id.take().is_some() {
         ctx.native.groups.on_disconnect(conn.client.id);
     }

@@ -1,4 +1,6 @@
-//! The Apache Iggy native (TCP) protocol listener, protocol 0.11. The accept loop, connection
+//! The Apache Iggy native (TCP) protocol listener: protocol 0.11 here, and the classic framing
+//! of SDKs up to 0.10 on the same port ([`classic`]), chosen per connection from its first four
+//! bytes (zero: a 0.11 header's checksum; non-zero: a classic length). The accept loop, connection
 //! cap and shutdown drain are shared ([`crate::server::accept_loop`]); this module owns what
 //! happens on one native connection: read 256-byte-header frames into a bounded buffer, decode
 //! and validate the header, check the session, dispatch to the command family, and write the
@@ -11,6 +13,7 @@
 //! login gets 40 Unauthenticated; login failures get the documented eviction frame.
 
 pub(crate) mod call;
+mod classic;
 mod dispatch;
 pub(crate) mod groups;
 mod info;
@@ -82,12 +85,29 @@ async fn handle_connection(
             client: Arc::clone(&client),
             user_id: None,
             session: 0,
+            classic: false,
         },
     };
-    let closed = connection.run(&shutdown).await;
+    let closed = match connection.detect_framing(&shutdown).await {
+        Ok(Framing::Classic) => {
+            connection.conn.classic = true;
+            connection.run_classic(&shutdown).await
+        }
+        Ok(Framing::Current) => connection.run(&shutdown).await,
+        Err(closed) => closed,
+    };
     ctx.native.groups.on_disconnect(client.id);
     ctx.native.clients.remove(client.id);
     closed.log("native", peer);
+}
+
+/// Which generation of the protocol a connection speaks, told from its first four bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Protocol 0.11: a 256-byte header whose first checksum bytes are zero.
+    Current,
+    /// The classic framing (SDKs up to 0.10): a non-zero length first.
+    Classic,
 }
 
 /// One connection's socket, reused buffers and session.
@@ -100,6 +120,29 @@ struct Connection {
 }
 
 impl Connection {
+    /// Reads until the first four bytes are in (they stay buffered for the chosen loop).
+    async fn detect_framing(&mut self, shutdown: &CancellationToken) -> Result<Framing, Closed> {
+        while self.read.len() < 4 {
+            let read = tokio::select! {
+                () = shutdown.cancelled() => return Err(Closed::Shutdown),
+                read = self.stream.read_buf(&mut self.read) => read,
+            };
+            match read {
+                Ok(0) if self.read.is_empty() => return Err(Closed::PeerLeft),
+                Ok(0) => return Err(Closed::Rejected("peer closed mid-frame".into())),
+                Ok(_) => {}
+                Err(error) => return Err(Closed::Io(error)),
+            }
+        }
+        let mut first = [0_u8; 4];
+        first.copy_from_slice(&self.read[..4]);
+        Ok(if whippet_wire::native::classic::is_classic(first) {
+            Framing::Classic
+        } else {
+            Framing::Current
+        })
+    }
+
     async fn run(&mut self, shutdown: &CancellationToken) -> Closed {
         loop {
             let frame = tokio::select! {

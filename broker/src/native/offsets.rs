@@ -58,6 +58,18 @@ pub(crate) fn resolve_consumer(
             owner: single_owner(id),
             partition: requested.unwrap_or(0),
         },
+        // The classic protocol let any member name any partition (the 0.10 SDK stores and reads
+        // group offsets that way); protocol 0.11 restricts a member to the partitions it owns.
+        Consumer::Group(group) if conn.classic && requested.is_some() => {
+            let (_, name) =
+                ctx.native
+                    .groups
+                    .member_of(topic.stream_id, topic.id, group, conn.client.id)?;
+            ConsumerSlot {
+                owner: name,
+                partition: requested.unwrap_or(0),
+            }
+        }
         Consumer::Group(group) => {
             let (_, name, partition) = ctx.native.groups.pick_partition(
                 topic.stream_id,

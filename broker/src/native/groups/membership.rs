@@ -316,6 +316,22 @@ impl GroupTable {
         Ok((id, name, partition))
     }
 
+    /// `(group_id, group_name)` when `client` is a member of the group (classic connections may
+    /// name any partition of the topic, as the 0.8 server allowed any member to).
+    pub fn member_of(
+        &mut self,
+        stream: u32,
+        topic: u32,
+        identifier: &Identifier,
+        client: u32,
+    ) -> Result<(u32, String), Status> {
+        let group = self.get_mut(stream, topic, identifier)?;
+        if !group.members.contains_key(&client) {
+            return Err(Status::ConsumerGroupMemberNotFound);
+        }
+        Ok((group.id, group.name.clone()))
+    }
+
     /// `(stream, topic, group)` of every group `client` belongs to.
     pub fn memberships_of(&self, client: u32) -> Vec<(u32, u32, u32)> {
         self.topics

@@ -110,6 +110,18 @@ impl NativeGroups {
             .pick_partition(stream_id, topic_id, group, client_id, requested)
     }
 
+    /// `(group_id, group_name)` when `client_id` is a member of the group (see
+    /// [`membership::GroupTable::member_of`]).
+    pub fn member_of(
+        &self,
+        stream_id: u32,
+        topic_id: u32,
+        group: &Identifier,
+        client_id: u32,
+    ) -> Result<(u32, String), Status> {
+        self.lock().member_of(stream_id, topic_id, group, client_id)
+    }
+
     /// A topic was deleted: its groups go with it.
     pub fn on_topic_deleted(&self, stream_id: u32, topic_id: u32) {
         let mut table = self.lock();
