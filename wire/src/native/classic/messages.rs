@@ -68,19 +68,19 @@ fn read_message(frame: &[u8]) -> Result<ClassicMessage<'_>> {
         }
         .into());
     }
-    let payload_bounds = (u64::from(PAYLOAD_BYTES_MIN), u64::from(PAYLOAD_BYTES_MAX));
+    // The field names pick the statuses: EmptyMessagePayload, TooBigMessagePayload,
+    // TooBigUserHeaders (`NativeWireError::status`).
     check_range(
         "payload_length",
         u64::from(payload_length),
-        payload_bounds.0,
-        payload_bounds.1,
+        u64::from(PAYLOAD_BYTES_MIN),
+        u64::from(PAYLOAD_BYTES_MAX),
     )?;
-    let headers_max = u64::from(USER_HEADERS_BYTES_MAX);
     check_range(
         "user_headers_length",
         u64::from(user_headers_length),
         0,
-        headers_max,
+        u64::from(USER_HEADERS_BYTES_MAX),
     )?;
     let declared = CLASSIC_MESSAGE_HEADER_BYTES as u64
         + u64::from(payload_length)
