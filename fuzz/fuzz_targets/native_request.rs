@@ -1,7 +1,10 @@
-//! Native (Iggy 0.11) request decoding on arbitrary bytes: the frame-size peek, the 256-byte
-//! request header, request-checksum verification, every request-body decoder, and the
-//! send_messages batch admission check. Nothing may panic; every value that decodes must
-//! survive an encode/decode round trip unchanged (the broker echoes and re-encodes these).
+//! Native request decoding on arbitrary bytes, both framings. Protocol 0.11: the frame-size
+//! peek, the 256-byte request header, request-checksum verification, every request-body decoder,
+//! and the send_messages batch admission check. Classic (SDKs up to 0.10): the length peek, the
+//! login bodies, the classic→0.11 body translation of every code (the send_messages index block
+//! among them) and the 0.11→classic reply translation. Nothing may panic; every value that
+//! decodes must survive an encode/decode round trip unchanged (the broker echoes and re-encodes
+//! these).
 //!
 //! Bodies are tried twice: after a header that decodes (what the broker does), and on the input
 //! after its first byte (so the fuzzer reaches body decoders without building a valid header).
@@ -9,6 +12,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use whippet_wire::native::batch::{records, validate_send_batch};
+use whippet_wire::native::classic::{
+    self, ClassicLogin, Translated, decode_token_login, reply_to_classic, request_to_current,
+};
 use whippet_wire::native::codec::{WireDecode, WireEncode};
 use whippet_wire::native::commands::{
     describe_options, groups, messages, offsets, partitions, streams, system, tokens, topics, users,
@@ -35,7 +41,34 @@ fuzz_target!(|data: &[u8]| {
     if let Some((_, rest)) = data.split_first() {
         bodies(rest);
     }
+    classic_framing(data);
 });
+
+/// The classic framing: a frame at the front of `data` is translated as the broker would; the
+/// input after a 4-byte code is tried as a body and as a 0.11 reply of that code.
+fn classic_framing(data: &[u8]) {
+    let _ = classic::peek_frame_len(data);
+    if let Ok(Some(frame)) = classic::peek_request(data) {
+        classic_body(frame.code, frame.payload(data));
+    }
+    if let Some((code, rest)) = data.split_first_chunk::<4>() {
+        let code = u32::from_le_bytes(*code);
+        classic_body(code, rest);
+        let _ = reply_to_classic(code, rest);
+    }
+}
+
+fn classic_body(code: u32, body: &[u8]) {
+    let _ = ClassicLogin::decode(body);
+    let _ = decode_token_login(body);
+    if let Ok(Translated::Body(current)) = request_to_current(code, body) {
+        // What the translation builds must be a body the 0.11 decoders accept.
+        if code == 101 {
+            let parsed = messages::SendMessages::parse(&current);
+            assert!(parsed.is_ok(), "translated send_messages does not parse");
+        }
+    }
+}
 
 /// Decodes `value`'s encoding back and requires the same value.
 fn round_trip<T: WireEncode + WireDecode + PartialEq + std::fmt::Debug>(value: &T) {
