@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// Kafka wire protocol, over rdkafka (librdkafka).
     Kafka(KafkaCommand),
-    /// Apache Iggy native protocol, over the iggy 0.11 SDK.
+    /// Apache Iggy native protocol, over the iggy 0.11 SDK (or iggy 0.10 with `--protocol classic`).
     Native(NativeCommand),
     /// Run one workload against several targets in turn and compare medians.
     Compare(CompareArgs),
@@ -55,8 +55,9 @@ pub enum Workload {
 /// `compare`: the targets, the number of rounds, and the workload.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct CompareArgs {
-    /// A target as `NAME=HOST:PORT[,start=CMD][,stop=CMD]`; repeat for each. The first is the
-    /// baseline every ratio is relative to.
+    /// A target as `NAME=HOST:PORT[,start=CMD][,stop=CMD][,protocol=classic|current]`; repeat for
+    /// each. The first is the baseline every ratio is relative to. `protocol=` overrides the
+    /// native workload's `--protocol` for this target.
     #[arg(long = "target", required = true, value_parser = parse_target)]
     pub targets: Vec<Target>,
     /// Rounds; each runs the workload once against every target, in order.
@@ -79,6 +80,8 @@ pub struct Target {
     pub start: Option<String>,
     /// Shell command that stops the broker; without it the started process is killed.
     pub stop: Option<String>,
+    /// Native protocol for this target, overriding the workload's `--protocol`.
+    pub protocol: Option<Protocol>,
 }
 
 /// Kafka mode and its knobs.
@@ -139,6 +142,9 @@ pub struct NativeCommand {
     /// The server's TCP address.
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub server: String,
+    /// Which generation of the Iggy protocol (and so which SDK) the clients speak.
+    #[arg(long, value_enum, default_value_t = Protocol::Current)]
+    pub protocol: Protocol,
     /// User to log in as.
     #[arg(long, default_value = "iggy")]
     pub username: String,
@@ -287,6 +293,70 @@ impl Acks {
     }
 }
 
+/// The two generations of the Iggy TCP protocol, each spoken through its own official SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Classic framing (`[length][code][payload]`) over the iggy 0.10.0 SDK: what Apache Iggy
+    /// server 0.8 and the SDKs up to 0.10 speak.
+    Classic,
+    /// Protocol 0.11 (256-byte headers, sessions) over the iggy 0.11.0 SDK.
+    Current,
+}
+
+impl Protocol {
+    /// Its name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Current => "current",
+        }
+    }
+
+    /// The client that speaks it, for reports.
+    pub fn client(self) -> &'static str {
+        match self {
+            Self::Classic => "iggy 0.10.0 SDK, classic framing",
+            Self::Current => "iggy 0.11.0 SDK, protocol 0.11",
+        }
+    }
+}
+
+/// What a run's figures came through: the protocol and the client library, as reports show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClientLabel {
+    /// `kafka`, or the native protocol: `current` or `classic`.
+    pub protocol: &'static str,
+    /// The client library and what it speaks.
+    pub client: &'static str,
+}
+
+impl ClientLabel {
+    /// The Kafka client.
+    pub const KAFKA: Self = Self {
+        protocol: "kafka",
+        client: "rdkafka 0.39, librdkafka 2.12.1",
+    };
+
+    /// The native client of `protocol`.
+    pub fn native(protocol: Protocol) -> Self {
+        Self {
+            protocol: protocol.name(),
+            client: protocol.client(),
+        }
+    }
+}
+
+impl Workload {
+    /// Protocol and client this workload runs over.
+    pub fn client_label(&self) -> ClientLabel {
+        match self {
+            Self::Kafka(_) => ClientLabel::KAFKA,
+            Self::Native(cmd) => ClientLabel::native(cmd.protocol),
+        }
+    }
+}
+
 /// Native polling strategies the bench can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -308,8 +378,8 @@ impl RunArgs {
     }
 }
 
-/// Parses `NAME=HOST:PORT[,start=CMD][,stop=CMD]`. A command runs to the next `,start=` or
-/// `,stop=` marker, so it may itself contain commas.
+/// Parses `NAME=HOST:PORT[,start=CMD][,stop=CMD][,protocol=P]`. A value runs to the next
+/// `,start=`, `,stop=` or `,protocol=` marker, so a command may itself contain commas.
 pub fn parse_target(text: &str) -> Result<Target, String> {
     let (name, rest) = text
         .split_once('=')
@@ -317,7 +387,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     if name.is_empty() {
         return Err(format!("target {text:?} has an empty name"));
     }
-    let mut markers: Vec<(usize, &str)> = [",start=", ",stop="]
+    let mut markers: Vec<(usize, &str)> = [",start=", ",stop=", ",protocol="]
         .iter()
         .filter_map(|marker| rest.find(marker).map(|at| (at, *marker)))
         .collect();
@@ -334,17 +404,23 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
         address: address.to_string(),
         start: None,
         stop: None,
+        protocol: None,
     };
     for (index, (at, marker)) in markers.iter().enumerate() {
         let end = markers.get(index + 1).map_or(rest.len(), |(next, _)| *next);
-        let command = rest[at + marker.len()..end].to_string();
-        if command.is_empty() {
-            return Err(format!("target {name:?} has an empty {marker:?} command"));
+        let value = rest[at + marker.len()..end].to_string();
+        if value.is_empty() {
+            return Err(format!("target {name:?} has an empty {marker:?} value"));
         }
-        if *marker == ",start=" {
-            target.start = Some(command);
-        } else {
-            target.stop = Some(command);
+        match *marker {
+            ",start=" => target.start = Some(value),
+            ",stop=" => target.stop = Some(value),
+            _ => {
+                let protocol = Protocol::from_str(&value, true).map_err(|_| {
+                    format!("target {name:?}: protocol must be classic or current, got {value:?}")
+                })?;
+                target.protocol = Some(protocol);
+            }
         }
     }
     Ok(target)

@@ -1,6 +1,7 @@
 //! `compare`: one workload against several targets, interleaved (round 1: A, B, C; round 2: A,
 //! B, C; ...) so drift in the machine's state hits every target alike, then the median of each
-//! figure per target and its ratio to the first target.
+//! figure per target and its ratio to the first target. Each target's row and JSON entry say
+//! which protocol its rounds ran over, since a target may override the native `--protocol`.
 
 use std::fmt::Write as _;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cli::{CompareArgs, Target, Workload};
+use crate::cli::{ClientLabel, CompareArgs, Target, Workload};
 use crate::error::BenchError;
 use crate::limits;
 use crate::report::Phase;
@@ -32,6 +33,9 @@ const METRICS: [(&str, Reader); 5] = [
 pub struct TargetResult {
     /// The target as given.
     pub target: Target,
+    /// Protocol and client this target's rounds ran over (`protocol`, `client`).
+    #[serde(flatten)]
+    pub label: ClientLabel,
     /// The primary phase of each round, in order.
     pub rounds: Vec<Phase>,
     /// Median of each metric over the rounds (`null` when the mode has no such figure).
@@ -59,18 +63,25 @@ pub fn run<F>(
 where
     F: FnMut(&Workload) -> Result<Vec<Phase>, BenchError>,
 {
+    let workloads = args
+        .targets
+        .iter()
+        .map(|target| for_target(&args.workload, target))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut rounds: Vec<Vec<Phase>> = vec![Vec::new(); args.targets.len()];
     for round in 1..=args.rounds {
-        for (index, target) in args.targets.iter().enumerate() {
+        for (index, (target, workload)) in args.targets.iter().zip(&workloads).enumerate() {
             if !quiet {
                 eprintln!(
-                    "round {round}/{}: {} at {}",
-                    args.rounds, target.name, target.address
+                    "round {round}/{}: {} at {} ({})",
+                    args.rounds,
+                    target.name,
+                    target.address,
+                    workload.client_label().protocol
                 );
             }
-            let workload = at_address(&args.workload, &target.address);
             let started = start_target(target)?;
-            let outcome = run_workload(&workload);
+            let outcome = run_workload(workload);
             stop_target(target, started)?;
             let phases = outcome?;
             let primary = phases
@@ -80,11 +91,17 @@ where
             rounds[index].push(primary);
         }
     }
-    Ok(summarise(&args.targets, rounds))
+    let labels: Vec<ClientLabel> = workloads.iter().map(Workload::client_label).collect();
+    Ok(summarise(&args.targets, &labels, rounds))
 }
 
-/// Medians per target and ratios to the first target.
-pub fn summarise(targets: &[Target], rounds: Vec<Vec<Phase>>) -> Vec<TargetResult> {
+/// Medians per target and ratios to the first target; `labels` says per target what its rounds
+/// ran over.
+pub fn summarise(
+    targets: &[Target],
+    labels: &[ClientLabel],
+    rounds: Vec<Vec<Phase>>,
+) -> Vec<TargetResult> {
     let medians: Vec<Vec<MetricValue>> = rounds
         .iter()
         .map(|phases| {
@@ -103,10 +120,12 @@ pub fn summarise(targets: &[Target], rounds: Vec<Vec<Phase>>) -> Vec<TargetResul
     let baseline = medians.first().cloned().unwrap_or_default();
     targets
         .iter()
+        .zip(labels)
         .zip(rounds)
         .zip(&medians)
-        .map(|((target, rounds), medians)| TargetResult {
+        .map(|(((target, label), rounds), medians)| TargetResult {
             target: target.clone(),
+            label: *label,
             rounds,
             ratios_to_first: medians
                 .iter()
@@ -124,13 +143,19 @@ pub fn summarise(targets: &[Target], rounds: Vec<Vec<Phase>>) -> Vec<TargetResul
 /// The comparison table: medians, then ratios to the first target.
 pub fn render_table(results: &[TargetResult]) -> String {
     let mut out = String::new();
-    let _ = write!(out, "{:<16} {:>6}", "target", "rounds");
+    let _ = write!(out, "{:<16} {:<8} {:>6}", "target", "protocol", "rounds");
     for (metric, _) in METRICS {
         let _ = write!(out, " {metric:>12}");
     }
     out.push_str("   (medians)\n");
     for result in results {
-        let _ = write!(out, "{:<16} {:>6}", result.target.name, result.rounds.len());
+        let _ = write!(
+            out,
+            "{:<16} {:<8} {:>6}",
+            result.target.name,
+            result.label.protocol,
+            result.rounds.len()
+        );
         for value in &result.medians {
             let _ = write!(
                 out,
@@ -143,7 +168,7 @@ pub fn render_table(results: &[TargetResult]) -> String {
     let first = results.first().map_or("", |r| r.target.name.as_str());
     let _ = writeln!(out, "ratio to {first}:");
     for result in results {
-        let _ = write!(out, "{:<16} {:>6}", result.target.name, "");
+        let _ = write!(out, "{:<16} {:<8} {:>6}", result.target.name, "", "");
         for value in &result.ratios_to_first {
             let _ = write!(
                 out,
@@ -156,14 +181,26 @@ pub fn render_table(results: &[TargetResult]) -> String {
     out
 }
 
-/// The workload with its broker/server address replaced.
-pub fn at_address(workload: &Workload, address: &str) -> Workload {
+/// The workload as `target` runs it: its address, and its native protocol if it names one (a
+/// Kafka workload has no protocol to override).
+pub fn for_target(workload: &Workload, target: &Target) -> Result<Workload, BenchError> {
     let mut workload = workload.clone();
     match &mut workload {
-        Workload::Kafka(cmd) => cmd.brokers = address.to_string(),
-        Workload::Native(cmd) => cmd.server = address.to_string(),
+        Workload::Kafka(cmd) => {
+            if target.protocol.is_some() {
+                return Err(BenchError::Config(format!(
+                    "target {}: protocol= applies to native workloads only",
+                    target.name
+                )));
+            }
+            cmd.brokers = target.address.clone();
+        }
+        Workload::Native(cmd) => {
+            cmd.server = target.address.clone();
+            cmd.protocol = target.protocol.unwrap_or(cmd.protocol);
+        }
     }
-    workload
+    Ok(workload)
 }
 
 fn start_target(target: &Target) -> Result<Option<Child>, BenchError> {

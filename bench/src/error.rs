@@ -11,7 +11,7 @@ pub enum BenchError {
     Config(String),
     /// The Kafka client failed (create, produce, consume, admin).
     Kafka(String),
-    /// The Iggy SDK failed (connect, create, send, poll).
+    /// An Iggy SDK (0.11 or classic 0.10) failed (connect, create, send, poll).
     Native(String),
     /// Writing the JSON or chart file, or starting a target, failed.
     Io(String, std::io::Error),
@@ -42,5 +42,11 @@ impl From<rdkafka::error::KafkaError> for BenchError {
 impl From<iggy::prelude::IggyError> for BenchError {
     fn from(error: iggy::prelude::IggyError) -> Self {
         Self::Native(error.to_string())
+    }
+}
+
+impl From<iggy_010::prelude::IggyError> for BenchError {
+    fn from(error: iggy_010::prelude::IggyError) -> Self {
+        Self::Native(format!("{error} (classic protocol, iggy 0.10 SDK)"))
     }
 }

@@ -1,7 +1,8 @@
 //! `whippet-bench` owns the load generator: Kafka workloads over rdkafka and native workloads
-//! over the Iggy SDK, pointed at any broker address (Whippet's or a peer's), with reports of
-//! throughput and latency, and side-by-side comparison of several targets. It must not depend on
-//! Whippet's internal crates, so that what it measures is only what a client sees.
+//! over the Iggy SDKs (protocol 0.11, or the classic framing of Apache Iggy server 0.8), pointed
+//! at any broker address (Whippet's or a peer's), with reports of throughput and latency, and
+//! side-by-side comparison of several targets. It must not depend on Whippet's internal crates,
+//! so that what it measures is only what a client sees.
 //!
 //! Layout: `cli` (arguments), `kafka` and `native` (the workloads), `payload` (what is sent and
 //! when), `stats` (report maths), `progress` (live line and timeline), `report` and `chart`
@@ -28,7 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use cli::{Cli, Command, Workload};
+use cli::{Cli, ClientLabel, Command, Workload};
 use error::BenchError;
 use report::{Phase, RunReport};
 
@@ -36,8 +37,12 @@ use report::{Phase, RunReport};
 /// and chart files if asked for.
 pub fn run(cli: &Cli) -> Result<(), BenchError> {
     match &cli.command {
-        Command::Kafka(cmd) => finish(cli, &kafka::run(cmd, cli.quiet)?),
-        Command::Native(cmd) => finish(cli, &native::run(cmd, cli.quiet)?),
+        Command::Kafka(cmd) => finish(cli, ClientLabel::KAFKA, &kafka::run(cmd, cli.quiet)?),
+        Command::Native(cmd) => finish(
+            cli,
+            ClientLabel::native(cmd.protocol),
+            &native::run(cmd, cli.quiet)?,
+        ),
         Command::Compare(args) => {
             let results = compare::run(args, cli.quiet, |workload| {
                 run_workload(workload, cli.quiet)
@@ -59,7 +64,7 @@ pub fn run(cli: &Cli) -> Result<(), BenchError> {
                     .iter()
                     .filter_map(|r| {
                         let mut phase = r.rounds.last()?.clone();
-                        phase.name = r.target.name.clone();
+                        phase.name = format!("{} ({})", r.target.name, r.label.protocol);
                         Some(phase)
                     })
                     .collect();
@@ -78,14 +83,16 @@ pub fn run_workload(workload: &Workload, quiet: bool) -> Result<Vec<Phase>, Benc
     }
 }
 
-fn finish(cli: &Cli, phases: &[Phase]) -> Result<(), BenchError> {
+fn finish(cli: &Cli, label: ClientLabel, phases: &[Phase]) -> Result<(), BenchError> {
     print!("{}", report::render_table(phases));
+    print!("{}", report::render_label(label));
     if let Some(path) = &cli.json {
         report::write_json(
             path,
             &RunReport {
                 tool: "whippet-bench",
                 version: env!("CARGO_PKG_VERSION"),
+                label,
                 config: cli,
                 phases,
             },
@@ -100,7 +107,12 @@ fn finish(cli: &Cli, phases: &[Phase]) -> Result<(), BenchError> {
 fn title(cli: &Cli) -> String {
     match &cli.command {
         Command::Kafka(cmd) => format!("whippet-bench kafka {:?} @ {}", cmd.mode, cmd.brokers),
-        Command::Native(cmd) => format!("whippet-bench native {:?} @ {}", cmd.mode, cmd.server),
+        Command::Native(cmd) => format!(
+            "whippet-bench native {:?} ({}) @ {}",
+            cmd.mode,
+            cmd.protocol.name(),
+            cmd.server
+        ),
         Command::Compare(_) => "whippet-bench compare".to_string(),
     }
 }

@@ -42,5 +42,11 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Distinct payload bodies cycled through, so compression sees realistic rather than identical
 /// records.
 pub const DISTINCT_VALUES: usize = 64;
+/// Times the Iggy SDKs retry a refused or dropped connection (1 s apart) before the run fails;
+/// their default is forever, which turns a wrong address or protocol into a hang.
+pub const NATIVE_RECONNECT_RETRIES: u32 = 3;
+/// How long connecting and logging in may take; a server that does not speak the chosen
+/// protocol may read the login and never answer.
+pub const NATIVE_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a Kafka flush or admin request may take at the end of a run.
 pub const KAFKA_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cli::ClientLabel;
 use crate::error::BenchError;
 use crate::stats::{self, DistributionPoint, Latencies, LatencySummary, TimelinePoint};
 
@@ -101,6 +102,9 @@ pub struct RunReport<'a, C: Serialize> {
     pub tool: &'static str,
     /// The bench's version.
     pub version: &'static str,
+    /// Protocol and client the figures came through (`protocol`, `client`).
+    #[serde(flatten)]
+    pub label: ClientLabel,
     /// The parsed command line.
     pub config: &'a C,
     /// The measured phases, primary first.
@@ -153,6 +157,11 @@ pub fn render_table(phases: &[Phase]) -> String {
         }
     }
     out
+}
+
+/// The line under the table that says what the figures came through.
+pub fn render_label(label: ClientLabel) -> String {
+    format!("protocol: {} ({})\n", label.protocol, label.client)
 }
 
 fn describe(kind: LatencyKind) -> &'static str {

@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use crate::chart;
-use crate::cli::{self, Acks, Cli, Command, Compression, KafkaMode, NativeMode, Polling, Workload};
+use crate::cli::{
+    self, Acks, Cli, ClientLabel, Command, Compression, KafkaMode, NativeMode, Polling, Protocol,
+    Workload,
+};
 use crate::compare;
+use crate::error::BenchError;
 use crate::payload;
 use crate::progress::{ProgressSpec, progress_line};
 use crate::report::{self, LatencyKind, Phase, PhaseData, RunReport};
@@ -194,10 +198,107 @@ fn targets_parse_with_commands_containing_commas() {
     };
     assert_eq!(args.targets.len(), 2);
     assert_eq!(args.rounds, 4);
-    let Workload::Native(cmd) = compare::at_address(&args.workload, "h:2") else {
+    let Workload::Native(cmd) = compare::for_target(&args.workload, &args.targets[1]).unwrap()
+    else {
         panic!("not native")
     };
     assert_eq!(cmd.server, "h:2");
+    assert_eq!(
+        cmd.protocol,
+        Protocol::Current,
+        "no override keeps the workload's"
+    );
+}
+
+#[test]
+fn native_protocol_flag_and_per_target_override() {
+    let cli = parse(&["native", "send"]).unwrap();
+    let Command::Native(cmd) = cli.command else {
+        panic!("not native")
+    };
+    assert_eq!(cmd.protocol, Protocol::Current, "0.11 stays the default");
+    let cli = parse(&["native", "e2e", "--protocol", "classic"]).unwrap();
+    let json = serde_json::to_value(&cli).unwrap();
+    assert_eq!(json["command"]["Native"]["protocol"], "classic");
+    let Command::Native(cmd) = cli.command else {
+        panic!("not native")
+    };
+    assert_eq!(cmd.protocol, Protocol::Classic);
+    assert!(parse(&["native", "send", "--protocol", "vsr"]).is_err());
+    assert_eq!(
+        ClientLabel::native(Protocol::Classic),
+        ClientLabel {
+            protocol: "classic",
+            client: "iggy 0.10.0 SDK, classic framing"
+        }
+    );
+
+    let t = cli::parse_target("iggy08=h:3,start=exec iggy-server,protocol=classic").unwrap();
+    assert_eq!(t.start.as_deref(), Some("exec iggy-server"));
+    assert_eq!(t.protocol, Some(Protocol::Classic));
+    let t = cli::parse_target("w=h:4,protocol=current,stop=kill 1").unwrap();
+    assert_eq!(
+        (t.protocol, t.stop.as_deref()),
+        (Some(Protocol::Current), Some("kill 1"))
+    );
+    assert!(cli::parse_target("w=h:4,protocol=").is_err());
+    assert!(cli::parse_target("w=h:4,protocol=0.8").is_err());
+}
+
+#[test]
+fn compare_shows_each_targets_protocol() {
+    let cli = parse(&[
+        "compare",
+        "--target",
+        "w=h:1",
+        "--target",
+        "i=h:2,protocol=classic",
+        "native",
+        "send",
+    ])
+    .unwrap();
+    let Command::Compare(args) = cli.command else {
+        panic!("not compare")
+    };
+    let mut seen = Vec::new();
+    let results = compare::run(&args, true, |workload| {
+        let Workload::Native(cmd) = workload else {
+            panic!("not native")
+        };
+        seen.push((cmd.server.clone(), cmd.protocol));
+        Ok(vec![phase("send", 100, 1000, Some(1))])
+    })
+    .unwrap();
+    assert_eq!(
+        seen[..2],
+        [
+            ("h:1".to_string(), Protocol::Current),
+            ("h:2".to_string(), Protocol::Classic)
+        ]
+    );
+    assert_eq!(results[1].label.protocol, "classic");
+    let table = compare::render_table(&results);
+    let row = table.lines().find(|l| l.starts_with("i ")).unwrap();
+    assert!(row.contains("classic"), "{table}");
+    let json = serde_json::to_value(&results).unwrap();
+    assert_eq!(json[0]["protocol"], "current");
+    assert_eq!(json[1]["protocol"], "classic");
+    assert_eq!(json[1]["client"], "iggy 0.10.0 SDK, classic framing");
+    assert_eq!(json[1]["target"]["protocol"], "classic");
+
+    let cli = parse(&[
+        "compare",
+        "--target",
+        "k=h:1,protocol=classic",
+        "kafka",
+        "produce",
+    ])
+    .unwrap();
+    let Command::Compare(args) = cli.command else {
+        panic!("not compare")
+    };
+    let refused = compare::run(&args, true, |_| panic!("must not run"));
+    assert!(matches!(refused, Err(BenchError::Config(_))));
 }
 
 #[test]
@@ -342,10 +443,12 @@ fn phase_figures_table_and_json_shape() {
     let json = serde_json::to_value(RunReport {
         tool: "whippet-bench",
         version: "0",
+        label: ClientLabel::KAFKA,
         config: &config,
         phases: &phases,
     })
     .unwrap();
+    assert_eq!(json["protocol"], "kafka");
     assert_eq!(json["config"]["command"]["Kafka"]["mode"], "produce");
     assert_eq!(json["config"]["command"]["Kafka"]["acks"], "1");
     assert_eq!(json["phases"][0]["records"], 2000);
@@ -373,7 +476,8 @@ fn compare_takes_medians_and_ratios_to_the_first_target() {
             phase("p", 9000, 1000, Some(2)),
         ],
     ];
-    let results = compare::summarise(&targets, rounds);
+    let labels = [ClientLabel::KAFKA, ClientLabel::native(Protocol::Classic)];
+    let results = compare::summarise(&targets, &labels, rounds);
     assert_eq!(results[0].medians[0].value, Some(2000.0));
     assert_eq!(results[1].medians[0].value, Some(4000.0));
     assert_eq!(results[0].ratios_to_first[0].value, Some(1.0));

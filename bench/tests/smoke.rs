@@ -1,6 +1,7 @@
 //! Smoke test of the real `whippet-bench` binary against the real `whippet` binary: one short
-//! run in each mode (Kafka produce, consume and e2e; native send, poll and e2e), checking from
-//! the JSON report that every record was counted and latency was measured. Seconds, not minutes.
+//! run in each mode (Kafka produce, consume and e2e; native send, poll and e2e over protocol 0.11
+//! and again over the classic framing), checking from the JSON report that every record was
+//! counted, latency was measured, and the report names the protocol. Seconds, not minutes.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -90,6 +91,7 @@ fn kafka_and_native_runs_count_every_record() {
     .concat();
     let report = run_bench(&json, &[&["native", "send"][..], &native_common].concat());
     assert_phase(&report, 0, "send", true);
+    assert_eq!(report["protocol"], "current");
 
     let report = run_bench(
         &json,
@@ -98,6 +100,51 @@ fn kafka_and_native_runs_count_every_record() {
     assert_phase(&report, 0, "poll", true);
 
     let report = run_bench(&json, &[&["native", "e2e"][..], &native_common].concat());
+    assert_phase(&report, 0, "e2e", true);
+    assert_phase(&report, 1, "send", true);
+}
+
+/// The same native workloads through the iggy 0.10 SDK (classic framing, as Apache Iggy server
+/// 0.8 speaks), including a consumer group, against the same broker port.
+#[test]
+fn native_classic_runs_count_every_record() {
+    let broker = WhippetProcess::start(std::iter::empty::<&str>()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let native = broker.native_addr().to_string();
+    let records = RECORDS.to_string();
+    let common = [
+        "--server",
+        native.as_str(),
+        "--protocol",
+        "classic",
+        "--records",
+        records.as_str(),
+        "--partitions",
+        "2",
+        "--record-size",
+        "256",
+        "--messages-per-batch",
+        "500",
+    ];
+    let report = run_bench(&json, &[&["native", "send"][..], &common].concat());
+    assert_phase(&report, 0, "send", true);
+    assert_eq!(report["protocol"], "classic");
+    assert_eq!(report["config"]["command"]["Native"]["protocol"], "classic");
+
+    let report = run_bench(
+        &json,
+        &[&["native", "poll", "--consumers", "2"][..], &common].concat(),
+    );
+    assert_phase(&report, 0, "poll", true);
+
+    let report = run_bench(
+        &json,
+        &[&["native", "poll", "--group", "g"][..], &common].concat(),
+    );
+    assert_phase(&report, 0, "poll", true);
+
+    let report = run_bench(&json, &[&["native", "e2e"][..], &common].concat());
     assert_phase(&report, 0, "e2e", true);
     assert_phase(&report, 1, "send", true);
 }

@@ -1,7 +1,13 @@
-//! Native mode over the official iggy 0.11 SDK: `send`, `poll` and `e2e` against any server that
-//! speaks the Iggy TCP protocol. Workers are tokio tasks, each with its own connection; streams
-//! and topics are created if missing (and deleted at the end when the bench named them).
+//! Native mode: `send`, `poll` and `e2e` against any server that speaks the Iggy TCP protocol,
+//! in either generation: protocol 0.11 over the official iggy 0.11 SDK (`--protocol current`) or
+//! the classic framing over iggy 0.10 (`--protocol classic`, as Apache Iggy server 0.8 speaks).
+//! The workload (workers, schedule, layout, measurement) is written once; only [`client`] knows
+//! which SDK carries it. Workers are tokio tasks, each with its own connection; streams and
+//! topics are created if missing (and deleted at the end when the bench named them).
 
+mod classic;
+pub mod client;
+mod current;
 mod poll;
 mod send;
 
@@ -9,13 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use iggy::prelude::*;
-
 use crate::cli::{NativeCommand, NativeMode};
 use crate::error::BenchError;
 use crate::progress::{Counter, ProgressSpec, Ticker};
 use crate::report::{Phase, PhaseData};
 
+pub use client::NativeClient;
 pub use poll::PollShared;
 
 /// One partition the workload writes to or reads from, by stream and topic name.
@@ -25,7 +30,7 @@ pub struct Partition {
     pub stream: String,
     /// Topic name.
     pub topic: String,
-    /// Partition id (0-based in protocol 0.11).
+    /// Partition id (0-based in both protocols).
     pub id: u32,
 }
 
@@ -43,20 +48,19 @@ async fn run_async(cmd: &NativeCommand, quiet: bool) -> Result<Vec<Phase>, Bench
         Some(prefix) => (prefix.clone(), false),
         None => (crate::unique_name("whippet-bench"), true),
     };
-    let admin = connect(cmd).await?;
+    let admin = NativeClient::connect(cmd).await?;
     let streams: Vec<String> = (0..cmd.streams).map(|i| format!("{prefix}-{i}")).collect();
     if !(cmd.mode == NativeMode::Poll && cmd.no_preload) {
-        create_layout(&admin, cmd, &streams).await?;
+        let topics = topic_names(cmd);
+        for stream in &streams {
+            admin.ensure_layout(stream, &topics, cmd.partitions).await?;
+        }
     }
     let partitions = layout(cmd, &streams);
     let result = run_mode(cmd, &partitions, quiet).await;
     if owned {
         for stream in &streams {
-            let deleted = match Identifier::named(stream) {
-                Ok(id) => admin.delete_stream(&id).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = deleted {
+            if let Err(error) = admin.delete_stream(stream).await {
                 eprintln!("warning: could not delete stream {stream}: {error}");
             }
         }
@@ -158,58 +162,25 @@ fn spec(label: &str, budget: Option<u64>, duration: Option<Duration>, quiet: boo
     }
 }
 
+/// Topic names within each stream: `t0`, `t1`, ...
+fn topic_names(cmd: &NativeCommand) -> Vec<String> {
+    (0..cmd.topics).map(|topic| format!("t{topic}")).collect()
+}
+
 /// Every partition of the workload: streams × topics × partitions.
 pub fn layout(cmd: &NativeCommand, streams: &[String]) -> Vec<Partition> {
+    let topics = topic_names(cmd);
     let mut partitions = Vec::new();
     for stream in streams {
-        for topic in 0..cmd.topics {
+        for topic in &topics {
             for id in 0..cmd.partitions {
                 partitions.push(Partition {
                     stream: stream.clone(),
-                    topic: format!("t{topic}"),
+                    topic: topic.clone(),
                     id,
                 });
             }
         }
     }
     partitions
-}
-
-/// Connects and logs in (the connection string carries the credentials).
-pub async fn connect(cmd: &NativeCommand) -> Result<IggyClient, BenchError> {
-    let url = format!(
-        "iggy://{}:{}@{}?nodelay={}",
-        cmd.username, cmd.password, cmd.server, cmd.nodelay
-    );
-    let client = IggyClient::from_connection_string(&url)?;
-    client.connect().await?;
-    Ok(client)
-}
-
-async fn create_layout(
-    client: &IggyClient,
-    cmd: &NativeCommand,
-    streams: &[String],
-) -> Result<(), BenchError> {
-    for stream in streams {
-        let stream_id = Identifier::named(stream)?;
-        if client.get_stream(&stream_id).await?.is_none() {
-            client.create_stream(stream).await?;
-        }
-        for topic in 0..cmd.topics {
-            let name = format!("t{topic}");
-            if client
-                .get_topic(&stream_id, &Identifier::named(&name)?)
-                .await?
-                .is_none()
-            {
-                let options = TopicCreateOptions {
-                    partitions_count: Some(cmd.partitions),
-                    ..Default::default()
-                };
-                client.create_topic(&stream_id, &name, &options).await?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use iggy::prelude::*;
-
-use super::Partition;
+use super::client::{PollConsumer, PollRequest, Polled};
+use super::{NativeClient, Partition};
 use crate::cli::{NativeCommand, Polling};
 use crate::error::BenchError;
 use crate::limits;
@@ -121,33 +120,26 @@ fn assigned(cmd: &NativeCommand, partitions: &[Partition], index: usize) -> Vec<
 
 /// A poller's view of one partition (or one group topic) and where it has read to.
 struct Cursor {
-    stream: Identifier,
-    topic: Identifier,
+    stream: String,
+    topic: String,
     partition: Option<u32>,
     next: u64,
 }
 
 async fn cursors(
-    client: &IggyClient,
+    client: &NativeClient,
     cmd: &NativeCommand,
     mine: Vec<Option<Partition>>,
 ) -> Result<Vec<Cursor>, BenchError> {
     let mut cursors = Vec::with_capacity(mine.len());
     for p in mine.into_iter().flatten() {
-        let stream = Identifier::named(&p.stream)?;
-        let topic = Identifier::named(&p.topic)?;
         if let Some(group) = &cmd.group {
-            // Another member may have created it already; joining is what must succeed.
-            let _ = client.create_consumer_group(&stream, &topic, group).await;
-            client
-                .join_consumer_group(&stream, &topic, &Identifier::named(group)?)
-                .await?;
+            client.join_group(&p.stream, &p.topic, group).await?;
         }
-        let partition = cmd.group.is_none().then_some(p.id);
         cursors.push(Cursor {
-            stream,
-            topic,
-            partition,
+            partition: cmd.group.is_none().then_some(p.id),
+            stream: p.stream,
+            topic: p.topic,
             next: 0,
         });
     }
@@ -161,11 +153,11 @@ async fn poll_worker(
     index: usize,
     deadline: Option<Instant>,
 ) -> Result<Latencies, BenchError> {
-    let client = super::connect(cmd).await?;
+    let client = NativeClient::connect(cmd).await?;
     let mut cursors = cursors(&client, cmd, mine).await?;
     let consumer = match &cmd.group {
-        Some(group) => Consumer::group(Identifier::named(group)?),
-        None => Consumer::new(Identifier::numeric(index as u32 + 1)?),
+        Some(group) => PollConsumer::Group(group),
+        None => PollConsumer::Single(index as u32 + 1),
     };
     let by_next = cmd.group.is_some() || cmd.polling == Polling::Next;
     let mut latencies = Latencies::new();
@@ -176,25 +168,19 @@ async fn poll_worker(
         let slot = turn % cursors.len();
         let cursor = &mut cursors[slot];
         turn += 1;
-        let strategy = if by_next {
-            PollingStrategy::next()
-        } else {
-            PollingStrategy::offset(cursor.next)
+        let request = PollRequest {
+            stream: &cursor.stream,
+            topic: &cursor.topic,
+            partition: cursor.partition,
+            consumer,
+            offset: (!by_next).then_some(cursor.next),
+            count: cmd.messages_per_batch,
+            auto_commit: by_next,
         };
         let asked = Instant::now();
-        let polled = client
-            .poll_messages(
-                &cursor.stream,
-                &cursor.topic,
-                cursor.partition,
-                &consumer,
-                &strategy,
-                cmd.messages_per_batch,
-                by_next,
-            )
-            .await?;
+        let polled = client.poll(&request).await?;
         let received = Instant::now();
-        if polled.messages.is_empty() {
+        if polled.is_empty() {
             let total = shared.counter.records();
             if total != last_total {
                 (last_total, last_progress) = (total, received);
@@ -209,21 +195,34 @@ async fn poll_worker(
             continue;
         }
         last_progress = received;
-        let mut bytes = 0u64;
-        for message in &polled.messages {
-            bytes += message.payload.len() as u64;
-            cursor.next = cursor.next.max(message.header.offset + 1);
-            if shared.e2e.is_some()
-                && let Some(sent_ns) = payload::read_stamp(&message.payload)
-            {
-                let sent = shared.epoch + Duration::from_nanos(sent_ns);
-                latencies.record(received.saturating_duration_since(sent));
-            }
-        }
+        let bytes = account(&polled, cursor, shared, received, &mut latencies);
         if shared.e2e.is_none() {
             latencies.record(received - asked);
         }
-        shared.counter.add(polled.messages.len() as u64, bytes);
+        shared.counter.add(polled.len() as u64, bytes);
     }
     Ok(latencies)
+}
+
+/// Moves the cursor past the polled messages and, in e2e mode, records each message's stamp
+/// latency; returns their payload bytes.
+fn account(
+    polled: &Polled,
+    cursor: &mut Cursor,
+    shared: &PollShared,
+    received: Instant,
+    latencies: &mut Latencies,
+) -> u64 {
+    let mut bytes = 0u64;
+    polled.for_each(|offset, body| {
+        bytes += body.len() as u64;
+        cursor.next = cursor.next.max(offset + 1);
+        if shared.e2e.is_some()
+            && let Some(sent_ns) = payload::read_stamp(body)
+        {
+            let sent = shared.epoch + Duration::from_nanos(sent_ns);
+            latencies.record(received.saturating_duration_since(sent));
+        }
+    });
+    bytes
 }

@@ -5,9 +5,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use iggy::prelude::*;
 
-use super::Partition;
+use super::{NativeClient, Partition};
 use crate::cli::NativeCommand;
 use crate::error::BenchError;
 use crate::payload::{self, Schedule};
@@ -77,7 +76,7 @@ impl Sender {
         deadline: Option<Instant>,
         schedule: Option<Schedule>,
     ) -> Result<Latencies, BenchError> {
-        let client = super::connect(&self.cmd).await?;
+        let client = NativeClient::connect(&self.cmd).await?;
         let bodies = payload::bodies(self.cmd.run.record_size);
         let batch = u64::from(self.cmd.messages_per_batch);
         let mut latencies = Latencies::new();
@@ -94,19 +93,14 @@ impl Sender {
                 None => Instant::now(),
             };
             let sent_ns = payload::nanos_since(self.epoch, sent_at);
-            let mut messages = Vec::with_capacity(n as usize);
+            let mut payloads = Vec::with_capacity(n as usize);
             for i in k..k + n {
                 let mut body = bodies[(i as usize + self.index) % bodies.len()].clone();
                 payload::stamp(&mut body, sent_ns, i);
-                messages.push(IggyMessage::builder().payload(Bytes::from(body)).build()?);
+                payloads.push(Bytes::from(body));
             }
             let target = &self.partitions[batch_index % self.partitions.len()];
-            let stream = Identifier::named(&target.stream)?;
-            let topic = Identifier::named(&target.topic)?;
-            let partitioning = Partitioning::partition_id(target.id);
-            client
-                .send_messages(&stream, &topic, &partitioning, &mut messages)
-                .await?;
+            client.send(target, payloads).await?;
             latencies.record_n(Instant::now().saturating_duration_since(sent_at), n);
             self.counter.add(n, n * self.cmd.run.record_size as u64);
             k += n;
