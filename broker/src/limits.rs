@@ -179,6 +179,12 @@ pub const NATIVE_POLL_REPLY_BYTES_MAX: usize = 64 * 1024 * 1024 - 256 - 16;
 /// Most payload bytes asked of the log per read step while a native poll gathers batches.
 pub const NATIVE_POLL_READ_BYTES: usize = 8 * 1024 * 1024;
 
+/// Payload bytes asked of the log by a native poll's first read step; each further step asks
+/// twice as much, up to [`NATIVE_POLL_READ_BYTES`]. A poll for one message must not read (and
+/// checksum) megabytes of the batches after it: with 8 MiB first reads, polling 1-message
+/// batches one at a time ran at ~250 polls/s instead of ~7 000.
+pub const NATIVE_POLL_FIRST_READ_BYTES: usize = 64 * 1024;
+
 /// Default of the native topic option `messages_required_to_save` (the reference server's).
 /// Stored and reported only: the log's fsync policy decides when data is durable.
 pub const NATIVE_MESSAGES_REQUIRED_TO_SAVE_DEFAULT: u32 = 1024;

@@ -27,7 +27,9 @@ use whippet_wire::transcode::kafka_to_native;
 
 use super::{log_status, partition_of, resolve_topic};
 use crate::context::BrokerContext;
-use crate::limits::{NATIVE_POLL_READ_BYTES, NATIVE_POLL_REPLY_BYTES_MAX};
+use crate::limits::{
+    NATIVE_POLL_FIRST_READ_BYTES, NATIVE_POLL_READ_BYTES, NATIVE_POLL_REPLY_BYTES_MAX,
+};
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
 use crate::native::offsets;
 
@@ -171,9 +173,12 @@ fn gather(
         .saturating_add(u64::from(count).saturating_sub(1))
         .min(high_watermark - 1);
     let mut next = start;
+    let mut step = NATIVE_POLL_FIRST_READ_BYTES;
     while next <= end {
         let budget = NATIVE_POLL_REPLY_BYTES_MAX.saturating_sub(gathered.bytes);
-        let read = match log.read(next, budget.clamp(1, NATIVE_POLL_READ_BYTES)) {
+        let asked = budget.clamp(1, step);
+        step = (step * 2).min(NATIVE_POLL_READ_BYTES);
+        let read = match log.read(next, asked) {
             Ok(read) => read,
             // Retention moved the start past us mid-poll: serve what was gathered.
             Err(LogError::OffsetOutOfRange { .. }) => break,
