@@ -295,7 +295,13 @@ impl PartitionLog {
         if self.inner.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
         }
-        self.inner.durability.sync_now(|| self.inner.sync_round())
+        let synced = self.inner.durability.sync_now(|| self.inner.sync_round());
+        // `remove` marks the partition deleted before it removes the files, so a sync that lost
+        // a race with it (its files gone under it) reports the deletion, not an I/O fault.
+        if synced.is_err() && self.inner.deleted.load(Ordering::Acquire) {
+            return Err(LogError::PartitionDeleted);
+        }
+        synced
     }
 
     /// Syncs everything and leaves a clean-shutdown marker naming the active segment and its
