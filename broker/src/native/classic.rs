@@ -114,15 +114,24 @@ impl Connection {
                 return Err(Status::Error);
             }
         };
-        let current = contiguous(payload);
-        match classic::reply_to_classic(code, &current) {
-            Ok(Some(reply)) => Ok(reply.freeze()),
-            Ok(None) => Ok(current),
-            Err(error) => {
-                warn!(code, %error, "a 0.11 reply did not translate to the classic layout");
-                Err(Status::Error)
+        let translated = match payload {
+            // Polls: the stored batches go straight into the classic reply, not joined first.
+            Payload::Parts(parts) if code == codes::POLL_MESSAGES => {
+                let parts: Vec<&[u8]> = parts.iter().map(|part| &part[..]).collect();
+                classic::poll_parts_to_classic(&parts).map(BytesMut::freeze)
             }
-        }
+            payload => {
+                let current = contiguous(payload);
+                match classic::reply_to_classic(code, &current) {
+                    Ok(reply) => Ok(reply.map_or(current, BytesMut::freeze)),
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        translated.map_err(|error| {
+            warn!(code, %error, "a 0.11 reply did not translate to the classic layout");
+            Status::Error
+        })
     }
 
     /// Login 38: username and password; the reply carries the user id.

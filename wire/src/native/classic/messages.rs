@@ -16,7 +16,9 @@ use bytes::{BufMut, BytesMut};
 use super::{ClassicError, Result};
 use crate::native::batch::{self, BatchHeader};
 use crate::native::codec::{Reader, WireDecode, check_range};
-use crate::native::commands::messages::{PARTITION_STALE, PollReply, SendMetadata};
+use crate::native::commands::messages::{
+    PARTITION_STALE, PollReply, PollReplyHeader, SendMetadata,
+};
 use crate::native::error::NativeWireError;
 use crate::native::limits::{
     BATCH_BYTES_MAX, BATCH_HEADER_BYTES, MESSAGE_HEADER_BYTES, MESSAGES_PER_BATCH_MAX,
@@ -280,13 +282,35 @@ pub(super) fn derived_ids(body: &[u8]) -> impl FnMut() -> u128 {
 /// path, and the reply then carries no messages.
 pub(super) fn poll_to_classic(current: &[u8]) -> Result<BytesMut> {
     if current.is_empty() {
-        let mut out = BytesMut::with_capacity(POLL_HEADER_BYTES);
-        out.put_bytes(0, POLL_HEADER_BYTES);
-        return Ok(out);
+        return Ok(empty_poll());
     }
     let reply = PollReply::parse(current)?;
+    poll_records_to_classic(&reply.header, &[reply.records])
+}
+
+/// [`poll_to_classic`] for a reply still in the pieces the broker gathered: the 16-byte reply
+/// header, then buffers each holding whole stored batch records (served without being joined
+/// into one buffer first).
+pub(super) fn poll_parts_to_classic(parts: &[&[u8]]) -> Result<BytesMut> {
+    let Some((head, records)) = parts.split_first() else {
+        return Ok(empty_poll());
+    };
+    let header = PollReplyHeader::decode_exact(head)?;
+    poll_records_to_classic(&header, records)
+}
+
+fn empty_poll() -> BytesMut {
+    let mut out = BytesMut::with_capacity(POLL_HEADER_BYTES);
+    out.put_bytes(0, POLL_HEADER_BYTES);
+    out
+}
+
+/// The classic reply for `header` and the stored records in `chunks` (each walked by its
+/// records' `batch_length`).
+fn poll_records_to_classic(header: &PollReplyHeader, chunks: &[&[u8]]) -> Result<BytesMut> {
+    let records = || chunks.iter().flat_map(|chunk| batch::records(chunk));
     let mut size = POLL_HEADER_BYTES;
-    for record in batch::records(reply.records) {
+    for record in records() {
         let record = record?;
         let frames = record.bytes.len() - BATCH_HEADER_BYTES;
         let growth = (CLASSIC_MESSAGE_HEADER_BYTES - MESSAGE_HEADER_BYTES)
@@ -294,14 +318,14 @@ pub(super) fn poll_to_classic(current: &[u8]) -> Result<BytesMut> {
         size += frames + growth;
     }
     let mut out = BytesMut::with_capacity(size);
-    let partition = match reply.header.partition_id {
+    let partition = match header.partition_id {
         PARTITION_STALE => 0,
         partition => partition,
     };
     out.put_u32_le(partition);
-    out.put_u64_le(reply.header.current_offset);
-    out.put_u32_le(reply.header.message_count);
-    for record in batch::records(reply.records) {
+    out.put_u64_le(header.current_offset);
+    out.put_u32_le(header.message_count);
+    for record in records() {
         for message in record?.messages() {
             let message = message?;
             put_classic_message(

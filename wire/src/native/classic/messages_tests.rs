@@ -325,6 +325,33 @@ pub(crate) fn parse_classic_poll(
 }
 
 #[test]
+fn poll_reply_in_parts_translates_like_the_joined_reply() {
+    let first = stored_batch(10, 3);
+    let second = slice_batch(&stored_batch(13, 4), 14, 15).unwrap().unwrap();
+    let header = PollReplyHeader {
+        partition_id: 3,
+        current_offset: 16,
+        message_count: 5,
+    };
+    let joined = poll_to_classic(&PollReply::encode(&header, &[&first, &second])).unwrap();
+    let head = header.to_bytes();
+    let parts = poll_parts_to_classic(&[&head[..], &first[..], &second[..]]).unwrap();
+    assert_eq!(parts, joined);
+    assert_eq!(
+        poll_parts_to_classic(&[]).unwrap(),
+        poll_to_classic(&[]).unwrap()
+    );
+    assert!(
+        poll_parts_to_classic(&[&head[..3]]).is_err(),
+        "short header"
+    );
+    assert!(
+        poll_parts_to_classic(&[&head[..], &first[..first.len() - 1]]).is_err(),
+        "cut record"
+    );
+}
+
+#[test]
 fn poll_reply_becomes_classic_messages() {
     let first = stored_batch(10, 3);
     let second = slice_batch(&stored_batch(13, 4), 14, 15).unwrap().unwrap();

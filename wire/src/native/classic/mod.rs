@@ -35,7 +35,7 @@ pub mod reply;
 pub mod translate;
 
 pub use login::{ClassicLogin, decode_token_login, encode_login_reply};
-pub use reply::reply_to_classic;
+pub use reply::{poll_parts_to_classic, reply_to_classic};
 pub use translate::{Translated, request_to_current, request_to_current_with};
 
 /// Bytes before a classic request payload: `[length:u32][code:u32]`.

@@ -34,6 +34,13 @@ use crate::native::commands::users::{UserDetails, UserHeader, UserList, UserStat
 /// Replication factor written into classic topic headers: a single node.
 pub const REPLICATION_FACTOR: u8 = 1;
 
+/// The classic poll (100) reply for a 0.11 poll reply still in pieces: `parts[0]` is the 16-byte
+/// reply header, every further part holds whole stored batch records. Same result as
+/// [`reply_to_classic`] on the joined bytes, without joining them first.
+pub fn poll_parts_to_classic(parts: &[&[u8]]) -> Result<BytesMut> {
+    messages::poll_parts_to_classic(parts)
+}
+
 /// Translate the 0.11 reply payload of `code` into the classic payload; `Ok(None)` when the
 /// bytes are already the classic payload. Codes the classic protocol does not have fail with
 /// [`ClassicError::UnknownCommand`]. The login codes 38 and 44 return `None`: their classic
