@@ -71,10 +71,10 @@ impl Broker {
                     addrs,
                     settings.kafka_stream.clone(),
                     settings.root.clone(),
+                    native_state,
                 );
                 ctx.kafka = kafka_settings;
                 ctx.coordinator = groups;
-                ctx.native = native_state;
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,

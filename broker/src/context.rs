@@ -73,10 +73,16 @@ pub struct BrokerContext {
 }
 
 impl BrokerContext {
-    /// Builds the shared context; the connection cap comes from [`limits::CONNECTIONS_MAX`].
-    /// Kafka settings start at their defaults and the group coordinator empty; the broker
-    /// replaces both at startup.
-    pub fn new(log: Arc<Log>, addrs: BoundAddrs, kafka_stream: String, root: Credentials) -> Self {
+    /// Builds the shared context over the native state opened from the data dir; the connection
+    /// cap comes from [`limits::CONNECTIONS_MAX`]. Kafka settings start at their defaults and the
+    /// group coordinator empty; the broker replaces both at startup.
+    pub fn new(
+        log: Arc<Log>,
+        addrs: BoundAddrs,
+        kafka_stream: String,
+        root: Credentials,
+        native: Arc<crate::native::NativeState>,
+    ) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
             &log.state_dir(),
         ));
@@ -90,7 +96,7 @@ impl BrokerContext {
             kafka_stream,
             kafka: crate::kafka::KafkaSettings::default(),
             producers,
-            native: Arc::new(crate::native::NativeState::empty(&root)),
+            native,
             root,
             connection_slots: Arc::new(Semaphore::new(limits::CONNECTIONS_MAX)),
         }

@@ -155,7 +155,8 @@ mod tests {
             native: addr,
             http: addr,
         };
-        let mut ctx = BrokerContext::new(log, addrs, "kafka".into(), root);
+        let native = Arc::new(crate::native::NativeState::empty(&root));
+        let mut ctx = BrokerContext::new(log, addrs, "kafka".into(), root, native);
         ctx.connection_slots = Arc::new(Semaphore::new(slots));
         Arc::new(ctx)
     }

@@ -287,7 +287,8 @@ pub(crate) mod test_support {
             password: "p".into(),
         };
         super::topics::ensure_kafka_stream(&log, "kafka").unwrap();
-        Arc::new(BrokerContext::new(log, addrs, "kafka".into(), root))
+        let native = Arc::new(crate::native::NativeState::empty(&root));
+        Arc::new(BrokerContext::new(log, addrs, "kafka".into(), root, native))
     }
 
     /// A request header of `version` for handler calls.

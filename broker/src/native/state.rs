@@ -42,8 +42,9 @@ impl NativeState {
         })
     }
 
-    /// State with nothing persisted yet (the root user only); the broker replaces it with
-    /// [`NativeState::open`] at startup.
+    /// State persisting nothing, holding only the root user (tests, embedding). It hashes the
+    /// root password, so the broker itself only ever uses [`NativeState::open`], which hashes
+    /// only when it creates the users file.
     pub fn empty(root: &Credentials) -> Self {
         Self {
             users: UserStore::in_memory(root),
