@@ -5,14 +5,17 @@
 //! Why: `kafka-protocol` 0.18 decodes arrays with `Vec::with_capacity(n)` where `n` is the
 //! count read off the wire, before checking that the body holds that many elements. A 14-byte
 //! Metadata request declaring 2³¹ topics asks for tens of GiB; the system allocator refuses, and
-//! Rust's allocation-failure handler aborts the whole process. No legitimate path allocates
-//! anywhere near the threshold (requests are capped at 100 MiB), so routing only those huge
-//! requests to `MAP_NORESERVE` mappings changes nothing else: under the kernel's default
-//! heuristic overcommit such a mapping is granted as untouched virtual memory, the decoder
-//! then fails normally on the truncated body, and the mapping is unmapped when the `Vec` drops.
-//! The Kafka listener additionally caps non-Produce requests at
+//! Rust's allocation-failure handler aborts the whole process. Under the kernel's default
+//! heuristic overcommit a `MAP_NORESERVE` mapping of that size is granted as untouched virtual
+//! memory, the decoder then fails normally on the truncated body, and the mapping is unmapped
+//! when the `Vec` drops. The Kafka listener additionally caps non-Produce requests at
 //! [`limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX`], which bounds how many elements a request
 //! can really hold.
+//!
+//! The threshold is low enough (16 MiB) that the rare large blocks of legitimate paths — an
+//! argon2id password check (19 MiB), a very large produce request — are also returned to the
+//! kernel when freed, instead of staying resident in glibc's heap once its dynamic mmap
+//! threshold has grown past them. Hot-path buffers stay below it.
 //!
 //! This is the only module allowed `unsafe` (a `GlobalAlloc` implementation and the `mmap`
 //! calls cannot be written without it); the workspace lint is `deny` so this allow can exist.

@@ -70,10 +70,13 @@ pub const KAFKA_READ_CHUNK_BYTES: usize = 64 * 1024;
 pub const KAFKA_BUFFER_KEEP_BYTES: usize = 1024 * 1024;
 
 /// Allocations of at least this many bytes are served by `mmap(MAP_NORESERVE)` instead of the
-/// system allocator (see `alloc_guard`). No legitimate path allocates this much at once (the
-/// largest request is 100 MiB); it exists so that a decoder sizing a `Vec` from a hostile array
-/// count gets untouched virtual memory and fails on the truncated body instead of aborting.
-pub const ALLOC_MMAP_THRESHOLD_BYTES: usize = 4 * 1024 * 1024 * 1024;
+/// system allocator (see `alloc_guard`), and go back to the kernel when freed. Two reasons:
+/// a decoder sizing a `Vec` from a hostile array count gets untouched virtual memory and fails on
+/// the truncated body instead of aborting; and the rare large blocks (an argon2id password check
+/// takes 19 MiB, a Kafka request can take up to 100 MiB) do not stay resident afterwards, as they
+/// do with glibc once its dynamic mmap threshold has risen past them. Hot-path buffers (batches
+/// of about 1 MiB, fetch responses of a few MiB) stay below it.
+pub const ALLOC_MMAP_THRESHOLD_BYTES: usize = 16 * 1024 * 1024;
 
 /// Largest `cluster_id` file read from the data directory (an id is 22 characters).
 pub const CLUSTER_ID_FILE_BYTES_MAX: u64 = 256;
@@ -154,6 +157,11 @@ pub const USERNAME_BYTES_MAX: usize = 50;
 pub const PASSWORD_BYTES_MIN: usize = 3;
 /// See [`PASSWORD_BYTES_MIN`].
 pub const PASSWORD_BYTES_MAX: usize = 100;
+
+/// Password hashes and checks (argon2id, 19 MiB and tens of milliseconds each) running at once,
+/// at most; more wait. Bounds what a storm of logins costs in memory (the CPU is the limit on
+/// their rate anyway). The smaller of this and the number of CPUs.
+pub const PASSWORD_HASHES_CONCURRENT_MAX: usize = 4;
 /// Most personal access tokens one user may hold (the reference server's default). Every token
 /// is checked on each token login, and the users file is rewritten on each change.
 pub const TOKENS_PER_USER_MAX: usize = 100;

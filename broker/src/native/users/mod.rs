@@ -16,7 +16,9 @@ mod stored;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use whippet_wire::native::status::Status;
 
@@ -181,25 +183,51 @@ impl UserStore {
     }
 }
 
+/// A turn to run argon2 (see [`crate::limits::PASSWORD_HASHES_CONCURRENT_MAX`]), held by the
+/// blocking task until its hash is done.
+async fn argon2_turn() -> Result<OwnedSemaphorePermit, Status> {
+    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Arc::new(Semaphore::new(
+            cpus.min(crate::limits::PASSWORD_HASHES_CONCURRENT_MAX),
+        ))
+    });
+    Arc::clone(turns)
+        .acquire_owned()
+        .await
+        .map_err(|_| Status::Error)
+}
+
 /// Verifies a password against a stored hash off the async runtime (argon2 is slow on purpose).
 async fn check_password(password: &str, hash: String) -> Result<bool, Status> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
-        .await
-        .map_err(|_| Status::Error)
+    let turn = argon2_turn().await?;
+    tokio::task::spawn_blocking(move || {
+        let matches = secrets::verify_password(&password, &hash);
+        drop(turn);
+        matches
+    })
+    .await
+    .map_err(|_| Status::Error)
 }
 
 /// Hashes a password off the async runtime.
 async fn hash_password(password: &str) -> Result<String, Status> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
-        .await
-        .map_err(|error| error.to_string())
-        .and_then(|hashed| hashed)
-        .map_err(|error| {
-            tracing::error!("cannot hash a password: {error}");
-            Status::Error
-        })
+    let turn = argon2_turn().await?;
+    tokio::task::spawn_blocking(move || {
+        let hashed = secrets::hash_password(&password);
+        drop(turn);
+        hashed
+    })
+    .await
+    .map_err(|error| error.to_string())
+    .and_then(|hashed| hashed)
+    .map_err(|error| {
+        tracing::error!("cannot hash a password: {error}");
+        Status::Error
+    })
 }
 
 /// Commands 31–37 and 41–43 for the logged-in caller.
