@@ -11,6 +11,9 @@ use kafka_protocol::protocol::Encodable;
 use super::error::{KafkaWireError, Result};
 use super::limits::FRAME_PREFIX_BYTES;
 
+/// Largest response header: correlation id plus an empty tagged-field section.
+const RESPONSE_HEADER_BYTES_MAX: usize = 8;
+
 /// Appends one complete response frame (size prefix, header, body) to `out`.
 ///
 /// `version` is the request's API version; the body is encoded at that version and the header
@@ -23,6 +26,7 @@ pub fn encode_response(
     body: &ResponseKind,
 ) -> Result<()> {
     let start = out.len();
+    reserve_for_records(out, version, body);
     out.put_i32(0);
     let written = ResponseHeader::default()
         .with_correlation_id(correlation_id)
@@ -36,6 +40,18 @@ pub fn encode_response(
         out.truncate(start);
     }
     written
+}
+
+/// Room for a Fetch response (megabytes of record batches) before it is encoded, so the buffer
+/// is allocated once at its size instead of doubling from its idle size and copying each time.
+/// Other responses are small. A size that cannot be computed reserves nothing; encoding reports
+/// the error.
+fn reserve_for_records(out: &mut BytesMut, version: i16, body: &ResponseKind) {
+    if let ResponseKind::Fetch(fetch) = body
+        && let Ok(size) = fetch.compute_size(version)
+    {
+        out.reserve(FRAME_PREFIX_BYTES + RESPONSE_HEADER_BYTES_MAX + size);
+    }
 }
 
 /// Appends the answer to an ApiVersions request whose version is above what we support: a v0
