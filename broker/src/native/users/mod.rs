@@ -18,7 +18,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use whippet_wire::native::status::Status;
 
@@ -119,14 +119,10 @@ impl UserStore {
         let next = match &self.file {
             Some(path) => {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || stored::save(&path, &next).map(|()| next))
-                    .await
-                    .map_err(|error| error.to_string())
-                    .and_then(|saved| saved)
-                    .map_err(|error| {
-                        tracing::error!("users change not saved: {error}");
-                        Status::Error
-                    })?
+                blocking("users change not saved", move || {
+                    stored::save(&path, &next).map(|()| next)
+                })
+                .await?
             }
             None => next,
         };
@@ -183,9 +179,29 @@ impl UserStore {
     }
 }
 
-/// A turn to run argon2 (see [`crate::limits::PASSWORD_HASHES_CONCURRENT_MAX`]), held by the
-/// blocking task until its hash is done.
-async fn argon2_turn() -> Result<OwnedSemaphorePermit, Status> {
+/// Runs `work` off the async runtime. Its error, or a panic of the task, is logged after
+/// `what` and answered with Status::Error.
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|done| done)
+        .map_err(|error| {
+            tracing::error!("{what}: {error}");
+            Status::Error
+        })
+}
+
+/// [`blocking`] for argon2 work (slow and 19 MiB on purpose): it waits for a turn, at most
+/// [`crate::limits::PASSWORD_HASHES_CONCURRENT_MAX`] (and no more than the CPUs) at once, and
+/// holds it until the work is done.
+async fn argon2<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Status> {
     static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     let turns = TURNS.get_or_init(|| {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -193,41 +209,34 @@ async fn argon2_turn() -> Result<OwnedSemaphorePermit, Status> {
             cpus.min(crate::limits::PASSWORD_HASHES_CONCURRENT_MAX),
         ))
     });
-    Arc::clone(turns)
+    let turn = Arc::clone(turns)
         .acquire_owned()
         .await
-        .map_err(|_| Status::Error)
+        .map_err(|_| Status::Error)?;
+    blocking(what, move || {
+        let done = work();
+        drop(turn);
+        done
+    })
+    .await
 }
 
-/// Verifies a password against a stored hash off the async runtime (argon2 is slow on purpose).
+/// Verifies a password against a stored hash.
 async fn check_password(password: &str, hash: String) -> Result<bool, Status> {
     let password = password.to_owned();
-    let turn = argon2_turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let matches = secrets::verify_password(&password, &hash);
-        drop(turn);
-        matches
+    argon2("cannot check a password", move || {
+        Ok(secrets::verify_password(&password, &hash))
     })
     .await
-    .map_err(|_| Status::Error)
 }
 
-/// Hashes a password off the async runtime.
+/// Hashes a password.
 async fn hash_password(password: &str) -> Result<String, Status> {
     let password = password.to_owned();
-    let turn = argon2_turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let hashed = secrets::hash_password(&password);
-        drop(turn);
-        hashed
+    argon2("cannot hash a password", move || {
+        secrets::hash_password(&password)
     })
     .await
-    .map_err(|error| error.to_string())
-    .and_then(|hashed| hashed)
-    .map_err(|error| {
-        tracing::error!("cannot hash a password: {error}");
-        Status::Error
-    })
 }
 
 /// Commands 31–37 and 41–43 for the logged-in caller.
