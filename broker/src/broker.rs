@@ -15,6 +15,8 @@ use whippet_log::{Log, OpenReport};
 
 use crate::config::Settings;
 use crate::context::{BoundAddrs, BrokerContext};
+use crate::core::groups::GroupCoordinator;
+use crate::core::{self, Core};
 use crate::error::BrokerError;
 use crate::{http, kafka, limits, native};
 
@@ -64,17 +66,19 @@ impl Broker {
                 return Err(BrokerError::LoadNative(error));
             }
         };
+        let core = Arc::new(Core::new(log, settings.kafka_stream.clone(), groups));
+        match core::topics::drop_orphaned_offsets(&core).await {
+            Ok(0) => {}
+            Ok(topics) => info!(
+                topics,
+                "dropped committed offsets of topics that no longer exist"
+            ),
+            Err(error) => warn!(%error, "could not drop offsets of deleted topics"),
+        }
         match bind_all(&settings).await {
             Ok((kafka, native, http, addrs)) => {
-                let mut ctx = BrokerContext::new(
-                    log,
-                    addrs,
-                    settings.kafka_stream.clone(),
-                    settings.root.clone(),
-                    native_state,
-                );
+                let mut ctx = BrokerContext::new(core, addrs, settings.root.clone(), native_state);
                 ctx.kafka = kafka_settings;
-                ctx.coordinator = groups;
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
@@ -83,6 +87,8 @@ impl Broker {
                 })
             }
             Err(bind_error) => {
+                let log = Arc::clone(&core.log);
+                drop(core);
                 if let Err(shutdown_error) = shutdown_log(log).await {
                     warn!(%shutdown_error, "log shutdown after failed start also failed");
                 }
@@ -112,8 +118,8 @@ impl Broker {
         } = self;
         let token = CancellationToken::new();
         let timer_stop = CancellationToken::new();
-        let timer = tokio::spawn(kafka::groups::run_timer(
-            Arc::clone(&ctx.coordinator),
+        let timer = tokio::spawn(core::groups::run_timer(
+            Arc::clone(&ctx.core.groups),
             timer_stop.clone(),
         ));
         let mut listeners: JoinSet<&'static str> = JoinSet::new();
@@ -194,13 +200,12 @@ async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
 async fn load_groups(
     settings: &Settings,
     log: &Arc<Log>,
-) -> Result<Arc<kafka::groups::GroupCoordinator>, BrokerError> {
-    let dir = log.state_dir().join(crate::context::GROUPS_DIR);
+) -> Result<Arc<GroupCoordinator>, BrokerError> {
+    let dir = log.state_dir().join(core::groups::GROUPS_DIR);
     let config = settings.groups;
-    let loaded =
-        tokio::task::spawn_blocking(move || kafka::groups::GroupCoordinator::load(config, dir))
-            .await
-            .map_err(BrokerError::StorageTask)?;
+    let loaded = tokio::task::spawn_blocking(move || GroupCoordinator::load(config, dir))
+        .await
+        .map_err(BrokerError::StorageTask)?;
     loaded.map(Arc::new).map_err(BrokerError::LoadGroups)
 }
 
@@ -242,7 +247,7 @@ async fn prepare_kafka(
     let log = Arc::clone(log);
     let dir = log.state_dir();
     let prepared = tokio::task::spawn_blocking(move || {
-        kafka::topics::ensure_kafka_stream(&log, &stream)?;
+        core::topics::ensure_kafka_stream(&log, &stream)?;
         kafka::topics::load_or_create_cluster_id(&dir)
     })
     .await

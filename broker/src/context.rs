@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use whippet_log::Log;
 
 use crate::config::Credentials;
+use crate::core::{CatalogObserver, Core};
 use crate::limits;
 
 /// The addresses the three listeners actually got (port 0 resolved to the real port). The
@@ -47,23 +48,22 @@ struct ReadyLine {
     http: String,
 }
 
-/// Subdirectory of the log's state directory holding the group checkpoint.
-pub const GROUPS_DIR: &str = "groups";
-
-/// Everything a connection handler may need, shared read-only by all connections.
+/// Everything a connection handler may need, shared read-only by all connections: the core
+/// every adapter calls, and what only one adapter uses (Kafka identity and producer state,
+/// native users and groups), kept beside it.
 pub struct BrokerContext {
-    /// The one log both protocols read and write.
+    /// The core of typed operations and cross-protocol rules.
+    pub core: Arc<Core>,
+    /// The one log both protocols read and write (the core's, for reads that need no rule).
     pub log: Arc<Log>,
     /// Where the listeners are bound.
     pub addrs: BoundAddrs,
-    /// Stream holding the topics Kafka clients see.
+    /// Stream holding the topics Kafka clients see (the core's name).
     pub kafka_stream: String,
     /// Kafka identity (node id, cluster id, advertised address) and auto-create policy.
     pub kafka: crate::kafka::KafkaSettings,
     /// Idempotent-producer state (ids, per-partition sequences), persisted under the data dir.
     pub producers: Arc<crate::kafka::producers::ProducerStates>,
-    /// Consumer groups and committed offsets (the Kafka group APIs; later the native ones).
-    pub coordinator: Arc<crate::kafka::groups::GroupCoordinator>,
     /// Root user the native protocol authenticates.
     pub root: Credentials,
     /// Native protocol state: users and tokens, native consumer groups, connected clients.
@@ -73,27 +73,26 @@ pub struct BrokerContext {
 }
 
 impl BrokerContext {
-    /// Builds the shared context over the native state opened from the data dir; the connection
-    /// cap comes from [`limits::CONNECTIONS_MAX`]. Kafka settings start at their defaults and the
-    /// group coordinator empty; the broker replaces both at startup.
+    /// Builds the shared context around `core` and the native state opened from the data
+    /// dir, and registers the adapters' per-topic state with the core so deletions and purges
+    /// reach it. The connection cap comes from [`limits::CONNECTIONS_MAX`]; Kafka settings
+    /// start at their defaults (the broker replaces them at startup).
     pub fn new(
-        log: Arc<Log>,
+        core: Arc<Core>,
         addrs: BoundAddrs,
-        kafka_stream: String,
         root: Credentials,
         native: Arc<crate::native::NativeState>,
     ) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
-            &log.state_dir(),
+            &core.log.state_dir(),
         ));
-        let coordinator = Arc::new(crate::kafka::groups::GroupCoordinator::empty(
-            log.state_dir().join(GROUPS_DIR),
-        ));
+        core.observe(Arc::clone(&native) as Arc<dyn CatalogObserver>);
+        core.observe(Arc::clone(&producers) as Arc<dyn CatalogObserver>);
         Self {
-            coordinator,
-            log,
+            log: Arc::clone(&core.log),
+            kafka_stream: core.kafka_stream.clone(),
+            core,
             addrs,
-            kafka_stream,
             kafka: crate::kafka::KafkaSettings::default(),
             producers,
             native,
@@ -117,6 +116,54 @@ impl std::fmt::Debug for BrokerContext {
             .field("root", &self.root)
             .field("connection_slots_free", &self.connection_slots_free())
             .finish_non_exhaustive()
+    }
+}
+
+/// Contexts over a real log in a temporary directory, for the adapters' handler tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::{BoundAddrs, BrokerContext};
+    use crate::config::Credentials;
+    use crate::core::Core;
+    use crate::core::groups::GroupCoordinator;
+
+    /// A broker context whose log lives in `dir`, with the Kafka stream created.
+    pub(crate) fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
+        context_with_groups(dir, None)
+    }
+
+    /// [`context`] whose group coordinator uses `config` (loaded from the checkpoint in the
+    /// log's state dir), or starts empty with the defaults when `None`.
+    pub(crate) fn context_with_groups(
+        dir: &std::path::Path,
+        config: Option<whippet_coordinator::GroupConfig>,
+    ) -> Arc<BrokerContext> {
+        let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir)).unwrap();
+        let addr = "127.0.0.1:9092".parse().unwrap();
+        let addrs = BoundAddrs {
+            kafka: addr,
+            native: addr,
+            http: addr,
+        };
+        let root = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        crate::core::topics::ensure_kafka_stream(&log, "kafka").unwrap();
+        let native = Arc::new(crate::native::NativeState::empty(&root));
+        let core = match config {
+            None => Core::with_empty_groups(log, "kafka".into()),
+            Some(config) => {
+                let dir = log.state_dir().join(crate::core::groups::GROUPS_DIR);
+                let groups = GroupCoordinator::load(config, dir).unwrap();
+                Core::new(log, "kafka".into(), Arc::new(groups))
+            }
+        };
+        Arc::new(BrokerContext::new(Arc::new(core), addrs, root, native))
     }
 }
 

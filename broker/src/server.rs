@@ -156,7 +156,8 @@ mod tests {
             http: addr,
         };
         let native = Arc::new(crate::native::NativeState::empty(&root));
-        let mut ctx = BrokerContext::new(log, addrs, "kafka".into(), root, native);
+        let core = Arc::new(crate::core::Core::with_empty_groups(log, "kafka".into()));
+        let mut ctx = BrokerContext::new(core, addrs, root, native);
         ctx.connection_slots = Arc::new(Semaphore::new(slots));
         Arc::new(ctx)
     }

@@ -274,6 +274,25 @@ impl Coordinator {
         ErrorCode::None
     }
 
+    /// Drops every committed offset (both protocols') on topic `topic` of stream `stream`, or
+    /// on every topic of the stream when `topic` is `None`: the topic was deleted or purged, so
+    /// its offsets must not apply to whatever reuses its ids. Returns how many were removed and
+    /// marks the state dirty when any was.
+    pub fn drop_offsets(&mut self, stream: u32, topic: Option<u32>) -> usize {
+        let removed = self
+            .offsets
+            .remove_where(|key| key.stream == stream && topic.is_none_or(|t| key.topic == t));
+        if removed > 0 {
+            self.dirty = true;
+        }
+        removed
+    }
+
+    /// The partition of every committed offset (one per group that committed on it).
+    pub fn offset_keys(&self) -> impl Iterator<Item = &crate::offsets::PartitionKey> {
+        self.offsets.iter().map(|(_, key, _)| key)
+    }
+
     /// Current state of a group (`Dead` if unknown); for the broker's logs and for tests.
     pub fn group_state(&self, group_id: &str) -> GroupState {
         self.groups

@@ -84,6 +84,31 @@ mod tests {
     }
 
     #[test]
+    fn dropping_a_topic_takes_every_groups_offsets_on_it_and_nothing_else() {
+        let mut c = Coordinator::new(Arc::new(SystemClock), GroupConfig::default());
+        let other_topic = PartitionKey { topic: 9, ..key() };
+        let other_stream = PartitionKey { stream: 5, ..key() };
+        c.store_native_offset("a", key(), 3);
+        c.store_native_offset("b", key(), 4);
+        c.store_native_offset("b", other_topic, 5);
+        c.store_native_offset("c", other_stream, 6);
+        let _ = c.take_checkpoint();
+        assert_eq!(c.drop_offsets(0, Some(1)), 2);
+        assert!(c.checkpoint_due(), "the removal must reach the checkpoint");
+        assert_eq!(c.native_stored_offset("a", &key()), None);
+        assert_eq!(c.native_stored_offset("b", &other_topic), Some(5));
+        assert!(
+            !c.offsets.has_group("a"),
+            "a group left without offsets goes"
+        );
+        let _ = c.take_checkpoint();
+        assert_eq!(c.drop_offsets(0, Some(1)), 0);
+        assert!(!c.checkpoint_due());
+        assert_eq!(c.drop_offsets(0, None), 1);
+        assert_eq!(c.native_stored_offset("c", &other_stream), Some(6));
+    }
+
+    #[test]
     fn native_offsets_convert_and_stay_out_of_listings() {
         let mut c = Coordinator::new(Arc::new(SystemClock), GroupConfig::default());
         let single = single_consumer_key("id:7");

@@ -102,6 +102,19 @@ impl OffsetStore {
         self.entries.remove(group);
     }
 
+    /// Removes every group's offsets on the partitions `doomed` selects (a deleted or purged
+    /// topic or stream); returns how many were removed. Groups left without offsets go too.
+    pub fn remove_where(&mut self, doomed: impl Fn(&PartitionKey) -> bool) -> usize {
+        let mut removed = 0;
+        self.entries.retain(|_, group| {
+            let before = group.len();
+            group.retain(|key, _| !doomed(key));
+            removed += before - group.len();
+            !group.is_empty()
+        });
+        removed
+    }
+
     /// Names of groups that have offsets.
     pub fn groups(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)

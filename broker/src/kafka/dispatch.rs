@@ -12,6 +12,7 @@ use super::admin;
 use super::groups;
 use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce};
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
 
 /// Every API key the broker has a handler for, in API-key order. A key listed here must have a
 /// match arm in [`dispatch`] and an entry in `BROKER_APIS` (checked by the tests below).
@@ -68,6 +69,7 @@ pub(crate) fn is_served(key: ApiKey, version: i16) -> bool {
 /// nothing; the version is checked against the advertised range here.
 pub(crate) async fn dispatch(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: RequestKind,
 ) -> Outcome {
@@ -103,13 +105,13 @@ pub(crate) async fn dispatch(
             ResponseKind::ApiVersions(api_versions::handle(ctx, header, req).await)
         }
         RequestKind::Metadata(req) => {
-            ResponseKind::Metadata(metadata::handle(ctx, header, req).await)
+            ResponseKind::Metadata(metadata::handle(ctx, rc, header, req).await)
         }
         RequestKind::CreateTopics(req) => {
-            ResponseKind::CreateTopics(admin::create_topics::handle(ctx, header, req).await)
+            ResponseKind::CreateTopics(admin::create_topics::handle(ctx, rc, header, req).await)
         }
         RequestKind::DeleteTopics(req) => {
-            ResponseKind::DeleteTopics(admin::delete_topics::handle(ctx, header, req).await)
+            ResponseKind::DeleteTopics(admin::delete_topics::handle(ctx, rc, header, req).await)
         }
         RequestKind::CreatePartitions(req) => {
             ResponseKind::CreatePartitions(admin::create_partitions::handle(ctx, header, req).await)
@@ -245,7 +247,7 @@ mod tests {
             let Some(request) = sample(*key) else {
                 panic!("{key:?} has no sample request in this test");
             };
-            match dispatch(&ctx, &header, request).await {
+            match dispatch(&ctx, &RequestContext::internal(), &header, request).await {
                 Outcome::Respond(response) => {
                     // The response must encode at the advertised version.
                     let mut out = bytes::BytesMut::new();
@@ -314,13 +316,13 @@ mod tests {
         let header = test_support::header(ApiKey::DeleteTopics, 6);
         let request = RequestKind::DeleteTopics(DeleteTopicsRequest::default());
         assert!(matches!(
-            dispatch(&ctx, &header, request).await,
+            dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close
         ));
         let header = test_support::header(ApiKey::SaslHandshake, 1);
         let request = RequestKind::SaslHandshake(Default::default());
         assert!(matches!(
-            dispatch(&ctx, &header, request).await,
+            dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close
         ));
         ctx.log.shutdown().unwrap();

@@ -1,10 +1,12 @@
-//! The one place a storage error becomes a Kafka error code. Every handler goes through
-//! [`log_error_code`], so a given log failure always reaches clients as the same code, and the
+//! The one place a storage or core error becomes a Kafka error code. Every handler goes
+//! through [`log_error`] or [`core_error`], so a given log failure always reaches clients as the same code, and the
 //! match has no catch-all arm: a new `LogError` variant fails to compile here until someone
 //! decides what Kafka clients should see for it.
 
 use kafka_protocol::ResponseError;
 use whippet_log::LogError;
+
+use crate::core::CoreError;
 
 /// The Kafka error a client should see for `error`. Codes are chosen for how clients react:
 /// retriable conditions (shutdown) map to retriable codes, so producers retry instead of failing.
@@ -26,6 +28,17 @@ pub(crate) fn log_error(error: &LogError) -> ResponseError {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         // Retriable: the client refreshes metadata and retries, by then against a new process.
         LogError::ShuttingDown => ResponseError::NotLeaderOrFollower,
+    }
+}
+
+/// The Kafka error a client should see for a failed core operation.
+pub(crate) fn core_error(error: &CoreError) -> ResponseError {
+    match error {
+        CoreError::Log(error) => log_error(error),
+        // Kafka has no "topic full"; the broker's policy refuses the write, non-retriably, so a
+        // producer fails the batch at once instead of retrying into the same cap.
+        CoreError::TopicFull { .. } => ResponseError::PolicyViolation,
+        CoreError::Checkpoint(_) => ResponseError::KafkaStorageError,
     }
 }
 

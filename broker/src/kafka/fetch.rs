@@ -15,7 +15,7 @@
 //! clients to send full fetches, as the protocol allows. Without transactions the last stable
 //! offset equals the high watermark, so read_committed is served like read_uncommitted.
 //!
-//! Topics are found by their Kafka name ([`crate::names`]): native topics of other streams as
+//! Topics are found by their Kafka name ([`crate::core::names`]): native topics of other streams as
 //! `<stream>.<topic>`. A stored native batch that cannot be transcoded (a bug, since the log
 //! checked it on append) ends the partition's answer before it, or is KAFKA_STORAGE_ERROR when
 //! it is the first batch, so the consumer sees an error rather than silently skipped records.

@@ -7,7 +7,7 @@
 //!
 //! Native topics of streams other than the Kafka stream are listed as `<stream>.<topic>` (and
 //! found by that name), so a topic created by either protocol is visible here at once; a native
-//! topic whose `<stream>.<topic>` is not a legal Kafka name is not listed ([`crate::names`]).
+//! topic whose `<stream>.<topic>` is not a legal Kafka name is not listed ([`crate::core::names`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,9 +21,10 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Requ
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::TopicMeta;
 
-use super::error_code::log_error_code;
+use super::error_code::core_error;
 use super::topics;
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
 
 /// The host and port clients should connect to: the configured advertised address, else the
 /// bound one with a wildcard IP replaced by loopback (a client cannot connect to 0.0.0.0).
@@ -44,6 +45,7 @@ pub(crate) fn advertised_endpoint(ctx: &BrokerContext) -> (String, i32) {
 /// v0), auto-creating unknown names when allowed.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: MetadataRequest,
 ) -> MetadataResponse {
@@ -68,7 +70,7 @@ pub(crate) async fn handle(
             ctx.kafka.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
         let mut out = Vec::new();
         for wanted in req.topics.unwrap_or_default() {
-            out.push(requested_topic(ctx, wanted, allow_create).await);
+            out.push(requested_topic(ctx, rc, wanted, allow_create).await);
         }
         out
     };
@@ -82,6 +84,7 @@ pub(crate) async fn handle(
 /// One entry of an explicit topic list: by name (created if allowed), or by id at v10+.
 async fn requested_topic(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     wanted: MetadataRequestTopic,
     allow_create: bool,
 ) -> MetadataResponseTopic {
@@ -107,11 +110,11 @@ async fn requested_topic(
     if !allow_create {
         return failed(ResponseError::UnknownTopicOrPartition.code());
     }
-    match topics::auto_create(ctx, name.as_str()).await {
+    match topics::auto_create(ctx, rc, name.as_str()).await {
         Ok(topic) => describe_topic(ctx, name.as_str(), &topic),
         Err(error) => {
             tracing::warn!(topic = %name.as_str(), %error, "auto-create failed");
-            failed(log_error_code(&error))
+            failed(core_error(&error).code())
         }
     }
 }
@@ -153,11 +156,23 @@ mod tests {
     async fn all_topics_and_auto_create_rules() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        topics::create_topic(&ctx, "t", 3, TopicSettings::default())
-            .await
-            .unwrap();
+        topics::create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "t",
+            3,
+            TopicSettings::default(),
+        )
+        .await
+        .unwrap();
         let v12 = test_support::header(ApiKey::Metadata, 12);
-        let resp = handle(&ctx, &v12, MetadataRequest::default().with_topics(None)).await;
+        let resp = handle(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            &v12,
+            MetadataRequest::default().with_topics(None),
+        )
+        .await;
         assert_eq!(resp.topics.len(), 1);
         assert_eq!(resp.topics[0].partitions.len(), 3);
         assert_eq!(resp.brokers[0].port, 9092);
@@ -167,17 +182,30 @@ mod tests {
         let req = MetadataRequest::default()
             .with_topics(Some(vec![named("new")]))
             .with_allow_auto_topic_creation(false);
-        let resp = handle(&ctx, &v12, req.clone()).await;
+        let resp = handle(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            &v12,
+            req.clone(),
+        )
+        .await;
         assert_eq!(resp.topics[0].error_code, 3);
         assert!(topics::find_topic(&ctx, "new").is_none());
         // With the flag: created with the default partition count.
-        let resp = handle(&ctx, &v12, req.with_allow_auto_topic_creation(true)).await;
+        let resp = handle(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            &v12,
+            req.with_allow_auto_topic_creation(true),
+        )
+        .await;
         assert_eq!(resp.topics[0].error_code, 0);
         assert_eq!(resp.topics[0].partitions.len(), 1);
         // v0: an empty list is "all topics".
         let v0 = test_support::header(ApiKey::Metadata, 0);
         let resp = handle(
             &ctx,
+            &crate::core::RequestContext::internal(),
             &v0,
             MetadataRequest::default().with_topics(Some(vec![])),
         )
@@ -187,7 +215,7 @@ mod tests {
         let req = MetadataRequest::default()
             .with_topics(Some(vec![named("bad name")]))
             .with_allow_auto_topic_creation(true);
-        let resp = handle(&ctx, &v12, req).await;
+        let resp = handle(&ctx, &crate::core::RequestContext::internal(), &v12, req).await;
         assert_eq!(resp.topics[0].error_code, 17);
         ctx.log.shutdown().unwrap();
     }
@@ -196,9 +224,15 @@ mod tests {
     async fn native_topics_are_listed_and_found_as_stream_dot_topic() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        topics::create_topic(&ctx, "k", 1, TopicSettings::default())
-            .await
-            .unwrap();
+        topics::create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "k",
+            1,
+            TopicSettings::default(),
+        )
+        .await
+        .unwrap();
         let s = ctx.log.create_stream("s").unwrap().id;
         ctx.log
             .create_topic(s, "t", 2, TopicSettings::default())
@@ -208,7 +242,13 @@ mod tests {
             .create_topic(odd, "x", 1, TopicSettings::default())
             .unwrap();
         let v12 = test_support::header(ApiKey::Metadata, 12);
-        let resp = handle(&ctx, &v12, MetadataRequest::default().with_topics(None)).await;
+        let resp = handle(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            &v12,
+            MetadataRequest::default().with_topics(None),
+        )
+        .await;
         let listed: Vec<&str> = resp
             .topics
             .iter()
@@ -218,7 +258,7 @@ mod tests {
         assert_eq!(resp.topics[1].partitions.len(), 2);
         // By name; and by id, which answers with the Kafka name.
         let req = MetadataRequest::default().with_topics(Some(vec![named("s.t")]));
-        let by_name = handle(&ctx, &v12, req).await;
+        let by_name = handle(&ctx, &crate::core::RequestContext::internal(), &v12, req).await;
         assert_eq!(by_name.topics[0].error_code, 0);
         let id = by_name.topics[0].topic_id;
         let req = MetadataRequest::default().with_topics(Some(vec![
@@ -226,13 +266,19 @@ mod tests {
                 .with_name(None)
                 .with_topic_id(id),
         ]));
-        let by_id = handle(&ctx, &v12, req).await;
+        let by_id = handle(&ctx, &crate::core::RequestContext::internal(), &v12, req).await;
         assert_eq!(by_id.topics[0].name.as_ref().unwrap().as_str(), "s.t");
         // Auto-create of `s.u` (stream s exists, topic u does not) goes to the Kafka stream.
         let req = MetadataRequest::default()
             .with_topics(Some(vec![named("s.u")]))
             .with_allow_auto_topic_creation(true);
-        assert_eq!(handle(&ctx, &v12, req).await.topics[0].error_code, 0);
+        assert_eq!(
+            handle(&ctx, &crate::core::RequestContext::internal(), &v12, req)
+                .await
+                .topics[0]
+                .error_code,
+            0
+        );
         let created = topics::find_topic(&ctx, "s.u").unwrap();
         assert_eq!(Some(created.stream_id), topics::kafka_stream_id(&ctx));
         ctx.log.shutdown().unwrap();

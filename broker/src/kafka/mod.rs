@@ -47,6 +47,7 @@ use whippet_wire::kafka::{
 
 use self::dispatch::Outcome;
 use crate::context::BrokerContext;
+use crate::core::{Principal, RequestContext};
 use crate::server::Closed;
 use crate::{limits, server};
 
@@ -94,8 +95,10 @@ async fn handle_connection(
     if let Err(error) = stream.set_nodelay(true) {
         debug!(%peer, %error, "could not set TCP_NODELAY");
     }
+    let rc = RequestContext::new(Principal::Anonymous, "kafka", ctx.core.next_connection_id());
     let mut connection = Connection {
         stream,
+        rc,
         ctx,
         read: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
         write: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
@@ -106,6 +109,8 @@ async fn handle_connection(
 /// One connection's socket and its reused buffers.
 struct Connection {
     stream: TcpStream,
+    /// Who this connection's requests come from (anonymous until SASL), for the core.
+    rc: RequestContext,
     ctx: Arc<BrokerContext>,
     read: BytesMut,
     write: BytesMut,
@@ -188,7 +193,7 @@ impl Connection {
         {
             return self.answer_api_versions_unsupported(&header).await;
         }
-        match dispatch::dispatch(&self.ctx, &header, request).await {
+        match dispatch::dispatch(&self.ctx, &self.rc, &header, request).await {
             Outcome::Respond(response) => {
                 encode_response(
                     &mut self.write,
@@ -266,30 +271,9 @@ pub(crate) mod test_support {
     //! A context over a real log in a temporary directory, for handler tests.
     #![allow(clippy::unwrap_used)]
 
-    use std::sync::Arc;
-
     use kafka_protocol::messages::RequestHeader;
 
-    use crate::config::Credentials;
-    use crate::context::{BoundAddrs, BrokerContext};
-
-    /// A broker context whose log lives in `dir`, with the Kafka stream created.
-    pub(crate) fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
-        let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir)).unwrap();
-        let addr = "127.0.0.1:9092".parse().unwrap();
-        let addrs = BoundAddrs {
-            kafka: addr,
-            native: addr,
-            http: addr,
-        };
-        let root = Credentials {
-            username: "u".into(),
-            password: "p".into(),
-        };
-        super::topics::ensure_kafka_stream(&log, "kafka").unwrap();
-        let native = Arc::new(crate::native::NativeState::empty(&root));
-        Arc::new(BrokerContext::new(log, addrs, "kafka".into(), root, native))
-    }
+    pub(crate) use crate::context::test_support::{context, context_with_groups};
 
     /// A request header of `version` for handler calls.
     pub(crate) fn header(key: kafka_protocol::messages::ApiKey, version: i16) -> RequestHeader {

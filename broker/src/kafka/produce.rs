@@ -22,18 +22,19 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
-    AppendBatch, Appended, BatchFormat, FsyncPolicy, LogError, PartitionLog, PatchContext,
-    TimestampType, TopicMeta,
+    AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampType,
+    TopicMeta,
 };
 use whippet_wire::kafka::{
     BatchInfo, inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
 };
 
-use super::error_code::log_error;
+use super::error_code::{core_error, log_error};
 use super::producers::partition_key;
 use super::producers::sequence::{BatchIds, SequenceError};
 use super::topics::find_topic;
 use crate::context::BrokerContext;
+use crate::core::{self, Ack, CoreError};
 
 /// Why a partition's data was refused, as the answer carries it.
 #[derive(Debug)]
@@ -131,7 +132,12 @@ pub(crate) async fn handle(
                 .with_partition_responses(partitions),
         );
     }
-    if request.acks != 0 && ctx.log.config().fsync == FsyncPolicy::Always {
+    let ack = if request.acks == 0 {
+        Ack::None
+    } else {
+        Ack::Leader
+    };
+    if ctx.core.waits_for_durability(ack) {
         wait_durable(waits, &mut topics).await;
     }
     ProduceResponse::default().with_responses(topics)
@@ -237,9 +243,22 @@ fn append_partition(
         log_append_time: topic.settings.timestamp_type == TimestampType::LogAppendTime,
     };
     if batches.iter().all(|b| b.producer_id < 0) {
+        admit(topic)?;
         return plan.append_all(log, &batches, |_, _| {});
     }
     append_idempotent(ctx, topic, partition_id, log, &plan, &batches)
+}
+
+/// The core's admission of new data: a topic at its `max_topic_size` takes no more, whichever
+/// protocol sends it.
+fn admit(topic: &TopicMeta) -> Result<(), Refusal> {
+    core::append::admit(topic).map_err(|error| match error {
+        CoreError::TopicFull { .. } => Refusal::because(
+            core_error(&error),
+            "topic is full: it holds its max_topic_size bytes",
+        ),
+        other => Refusal::new(core_error(&other)),
+    })
 }
 
 /// The header checks that do not depend on producer state.
@@ -303,16 +322,20 @@ fn append_idempotent(
                 log_append_time_ms: -1,
                 log_start_offset: log.log_start_offset(),
             }),
-            None => plan.append_all(log, batches, |batch, appended| {
-                if batch.producer_id >= 0 {
-                    let ids = batch_ids(batch);
-                    state.record(
-                        &ids,
-                        appended.base_offset,
-                        appended.last_offset,
-                        appended.append_time_us,
-                    );
-                }
+            // A retried duplicate above is answered even when the topic is full since: it is
+            // already stored. Only new data is held to the cap.
+            None => admit(topic).and_then(|()| {
+                plan.append_all(log, batches, |batch, appended| {
+                    if batch.producer_id >= 0 {
+                        let ids = batch_ids(batch);
+                        state.record(
+                            &ids,
+                            appended.base_offset,
+                            appended.last_offset,
+                            appended.append_time_us,
+                        );
+                    }
+                })
             }),
         }
     };

@@ -1,6 +1,6 @@
 //! Kafka's view of the catalog: Kafka topic `T` is log topic `T` in the stream named
 //! `ctx.kafka_stream`, native topic `t` of another stream `s` is Kafka topic `s.t`, partition
-//! p is partition p (the mapping and its collision rules live in [`crate::names`]). This module
+//! p is partition p (the mapping and its collision rules live in [`crate::core::names`]). This module
 //! owns the Kafka-facing lookups over that mapping, Kafka's topic-name rule, stable topic ids,
 //! topic creation (explicit and automatic), and the startup steps the mapping needs: the Kafka
 //! stream exists and the cluster id is persisted.
@@ -12,56 +12,18 @@ use std::sync::Arc;
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
-use whippet_log::{Log, LogError, TopicMeta, TopicSettings};
+use whippet_log::{LogError, TopicMeta, TopicSettings};
 
 use crate::context::BrokerContext;
-use crate::{limits, names};
+use crate::core::{CoreError, RequestContext, names};
+use crate::limits;
 
-/// Longest Kafka topic name (Kafka's own `Topic.MAX_NAME_LENGTH`).
-pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+pub use crate::core::names::{TOPIC_NAME_BYTES_MAX, validate_topic_name};
 
 /// Name of the file in the data directory that holds the cluster id.
 pub const CLUSTER_ID_FILE: &str = "cluster_id";
 
-/// Checks a topic name against Kafka's rule (`[a-zA-Z0-9._-]{1,249}`, not `.` or `..`), so
-/// names a Java broker would refuse are refused here with INVALID_TOPIC_EXCEPTION too.
-pub fn validate_topic_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("topic name is empty");
-    }
-    if name.len() > TOPIC_NAME_BYTES_MAX {
-        return Err("topic name is longer than 249 characters");
-    }
-    if name == "." || name == ".." {
-        return Err("topic name cannot be '.' or '..'");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return Err("topic name may contain only ASCII alphanumerics, '.', '_' and '-'");
-    }
-    Ok(())
-}
-
-/// Finds the Kafka stream, creating it when missing, and returns its id. Called at startup so
-/// every Kafka handler can assume it, and again by creation paths in case an operator deleted
-/// it through the native protocol meanwhile.
-pub fn ensure_kafka_stream(log: &Log, name: &str) -> Result<u32, LogError> {
-    if let Some(stream) = log.snapshot().stream_by_name(name) {
-        return Ok(stream.id);
-    }
-    match log.create_stream(name) {
-        Ok(stream) => Ok(stream.id),
-        // Another creator won the race; use theirs.
-        Err(LogError::StreamExists(_)) => log
-            .snapshot()
-            .stream_by_name(name)
-            .map(|stream| stream.id)
-            .ok_or_else(|| LogError::StreamNotFound(name.to_string())),
-        Err(error) => Err(error),
-    }
-}
+pub use crate::core::topics::ensure_kafka_stream;
 
 /// Reads the cluster id from `data_dir`, or creates and persists a new one (written to a
 /// temporary file, synced, then renamed, so a crash never leaves a half-written id). Kafka
@@ -123,14 +85,14 @@ pub fn kafka_stream_id(ctx: &BrokerContext) -> Option<u32> {
 }
 
 /// Every topic Kafka clients can see (the Kafka stream's, then native topics of other streams
-/// whose `<stream>.<topic>` name is legal for Kafka; see [`crate::names`]), each with its
+/// whose `<stream>.<topic>` name is legal for Kafka; see [`crate::core::names`]), each with its
 /// Kafka name.
 pub fn all_topics(ctx: &BrokerContext) -> Vec<(String, Arc<TopicMeta>)> {
     names::kafka_topics(&ctx.log.snapshot(), &ctx.kafka_stream)
 }
 
 /// The topic a Kafka client means by `name`: a Kafka-stream topic, or a native topic by its
-/// `<stream>.<topic>` name ([`crate::names`]).
+/// `<stream>.<topic>` name ([`crate::core::names`]).
 pub fn find_topic(ctx: &BrokerContext, name: &str) -> Option<Arc<TopicMeta>> {
     names::resolve(&ctx.log.snapshot(), &ctx.kafka_stream, name)
 }
@@ -172,60 +134,36 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Creates a Kafka topic in the Kafka stream. The name must already have passed
-/// [`validate_topic_name`]. A name that already resolves to a topic, in the Kafka stream or as
-/// a native `<stream>.<topic>`, is `TopicExists` (checked under [`names::with_names_locked`]
-/// so a racing native create cannot slip in between). Runs on the blocking pool (it syncs
-/// files).
+/// Creates a Kafka topic in the Kafka stream through the core (which checks the name against
+/// every existing reading under its names lock). The name must already have passed
+/// [`validate_topic_name`].
 pub async fn create_topic(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     name: &str,
     partitions: u32,
     settings: TopicSettings,
-) -> Result<Arc<TopicMeta>, LogError> {
-    let ctx = Arc::clone(ctx);
-    let name = name.to_string();
-    blocking(move || {
-        names::with_names_locked(|| {
-            let stream_id = ensure_kafka_stream(&ctx.log, &ctx.kafka_stream)?;
-            let snapshot = ctx.log.snapshot();
-            if !names::matches(&snapshot, &ctx.kafka_stream, &name).is_empty() {
-                return Err(LogError::TopicExists(name.clone()));
-            }
-            ctx.log.create_topic(stream_id, &name, partitions, settings)
-        })
-    })
-    .await
+) -> Result<Arc<TopicMeta>, CoreError> {
+    crate::core::topics::create_kafka_topic(&ctx.core, rc, name, partitions, settings).await
 }
 
 /// Creates `name` with the broker's default partition count and settings, for Metadata's
 /// auto-create. A concurrent creation of the same name is not an error: the result is the same
 /// topic either way (possibly a native topic whose `<stream>.<topic>` name appeared meanwhile).
-pub async fn auto_create(ctx: &Arc<BrokerContext>, name: &str) -> Result<Arc<TopicMeta>, LogError> {
+pub async fn auto_create(
+    ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
+    name: &str,
+) -> Result<Arc<TopicMeta>, CoreError> {
     let partitions = ctx.kafka.num_partitions;
-    match create_topic(ctx, name, partitions, TopicSettings::default()).await {
-        Err(LogError::TopicExists(_)) => {
-            find_topic(ctx, name).ok_or_else(|| LogError::TopicNotFound(name.to_string()))
-        }
+    match create_topic(ctx, rc, name, partitions, TopicSettings::default()).await {
+        Err(CoreError::Log(LogError::TopicExists(_))) => find_topic(ctx, name)
+            .ok_or_else(|| CoreError::Log(LogError::TopicNotFound(name.to_string()))),
         other => other,
     }
 }
 
-/// Runs a catalog operation on the blocking pool. A panicked task is reported as a storage
-/// error rather than propagated, so a handler never panics because the log did.
-pub async fn blocking<T, F>(op: F) -> Result<T, LogError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, LogError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(op).await {
-        Ok(result) => result,
-        Err(join) => Err(LogError::io(
-            "<catalog task>",
-            std::io::Error::other(join.to_string()),
-        )),
-    }
-}
+pub(crate) use crate::core::blocking;
 
 /// A topic name as the protocol's newtype.
 pub(crate) fn topic_name(name: &str) -> TopicName {
@@ -263,19 +201,37 @@ mod tests {
     async fn topic_ids_are_stable_and_distinct() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = super::super::test_support::context(dir.path());
-        let a = create_topic(&ctx, "a", 1, TopicSettings::default())
-            .await
-            .unwrap();
-        let b = create_topic(&ctx, "b", 2, TopicSettings::default())
-            .await
-            .unwrap();
+        let a = create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "a",
+            1,
+            TopicSettings::default(),
+        )
+        .await
+        .unwrap();
+        let b = create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "b",
+            2,
+            TopicSettings::default(),
+        )
+        .await
+        .unwrap();
         assert_ne!(topic_uuid(&a), topic_uuid(&b));
         assert!(!topic_uuid(&a).is_nil());
         let again = find_topic(&ctx, "a").unwrap();
         assert_eq!(topic_uuid(&again), topic_uuid(&a));
         assert_eq!(find_topic_by_id(&ctx, topic_uuid(&b)).unwrap().0, "b");
         // Auto-create of an existing name returns the existing topic.
-        assert_eq!(auto_create(&ctx, "b").await.unwrap().partition_count(), 2);
+        assert_eq!(
+            auto_create(&ctx, &crate::core::RequestContext::internal(), "b")
+                .await
+                .unwrap()
+                .partition_count(),
+            2
+        );
         ctx.log.shutdown().unwrap();
     }
 }

@@ -11,6 +11,7 @@ use whippet_wire::native::status::Status;
 
 use super::state::ClientEntry;
 use crate::context::BrokerContext;
+use crate::core::{Principal, RequestContext};
 
 /// One decoded request as handlers see it.
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +125,14 @@ impl Conn {
     /// The logged-in user, or Unauthenticated.
     pub fn user(&self) -> Result<u32, Status> {
         self.user_id.ok_or(Status::Unauthenticated)
+    }
+
+    /// The core's view of this connection: its user (if logged in) and client id.
+    pub fn rc(&self) -> RequestContext {
+        let principal = self
+            .user_id
+            .map_or(Principal::Anonymous, |id| Principal::User { id });
+        RequestContext::new(principal, "native", u64::from(self.client.id))
     }
 
     /// Checks that the logged-in user may do `access`.

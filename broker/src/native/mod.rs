@@ -15,6 +15,7 @@
 pub(crate) mod call;
 mod classic;
 mod dispatch;
+mod errors;
 pub(crate) mod groups;
 mod info;
 mod login;

@@ -98,7 +98,7 @@ fn single_owner(id: &Identifier) -> String {
 
 /// The stored (last consumed) offset of `owner` on `key`.
 pub(crate) fn stored_offset(ctx: &BrokerContext, owner: &str, key: &PartitionKey) -> Option<u64> {
-    ctx.coordinator.lock().native_stored_offset(owner, key)
+    ctx.core.groups.lock().native_stored_offset(owner, key)
 }
 
 /// Stores `offset` as `owner`'s last consumed offset and returns once it is on disk.
@@ -109,15 +109,15 @@ pub(crate) async fn store_offset(
     offset: u64,
 ) -> Result<(), Status> {
     let ticket = {
-        let mut coordinator = ctx.coordinator.lock();
+        let mut coordinator = ctx.core.groups.lock();
         coordinator.store_native_offset(owner, key, offset);
-        ctx.coordinator.note_change(&coordinator)
+        ctx.core.groups.note_change(&coordinator)
     };
     persist(ctx, ticket).await
 }
 
 async fn persist(ctx: &BrokerContext, ticket: u64) -> Result<(), Status> {
-    ctx.coordinator.persist(ticket).await.map_err(|error| {
+    ctx.core.groups.persist(ticket).await.map_err(|error| {
         tracing::warn!(%error, "native consumer offset not durable");
         Status::Error
     })
@@ -189,11 +189,11 @@ async fn delete(ctx: &BrokerContext, conn: &Conn, request: DeleteConsumerOffset)
         request.partition_id,
     )?;
     let ticket = {
-        let mut coordinator = ctx.coordinator.lock();
+        let mut coordinator = ctx.core.groups.lock();
         if !coordinator.delete_native_offset(&slot.owner, &key) {
             return Err(Status::ConsumerOffsetNotFound);
         }
-        ctx.coordinator.note_change(&coordinator)
+        ctx.core.groups.note_change(&coordinator)
     };
     persist(ctx, ticket).await?;
     Ok(Payload::Empty)

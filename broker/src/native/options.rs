@@ -98,7 +98,7 @@ pub(crate) mod keys {
     /// µs, or text like "7 days"; drives time retention.
     pub(crate) const MESSAGE_EXPIRY: &str = "message_expiry";
     /// Bytes, or text like "1 GiB"; sends past it are refused with TopicFull.
-    pub(crate) const MAX_TOPIC_SIZE: &str = "max_topic_size";
+    pub(crate) const MAX_TOPIC_SIZE: &str = crate::core::append::MAX_TOPIC_SIZE_KEY;
     /// Bytes per segment file.
     pub(crate) const SEGMENT_SIZE: &str = "segment_size";
     /// `replicated` or `persisted`.
@@ -282,17 +282,6 @@ impl TopicOptions {
             OptionValue::Text(compression.into()),
         );
         Self { explicit, base }
-    }
-
-    /// The `max_topic_size` cap stored for a topic, read without parsing its other options
-    /// (the send path checks it on every send). None when there is no cap (absent, 0 or
-    /// u64::MAX).
-    pub(crate) fn stored_max_topic_size(settings: &TopicSettings) -> Option<u64> {
-        settings
-            .extra_configs
-            .get(keys::MAX_TOPIC_SIZE)
-            .and_then(|text| text.parse().ok())
-            .filter(|cap| *cap != 0 && *cap != u64::MAX)
     }
 
     /// The effective value of `key`: explicit, else the default.

@@ -129,7 +129,7 @@ fn settings_round_trip_and_updates_patch() {
     assert_eq!(stored.explicit_block(), options.explicit_block());
     assert_eq!(stored.derived_block(), options.derived_block());
     assert!(!settings.extra_configs.contains_key(keys::MAX_TOPIC_SIZE));
-    assert_eq!(TopicOptions::stored_max_topic_size(&settings), None);
+    assert_eq!(crate::core::append::max_topic_size(&settings), None);
     let update = TopicOptions::parse(&block(vec![
         u64_entry(keys::MESSAGE_EXPIRY, 0),
         HeaderEntry::string(keys::MAX_TOPIC_SIZE, "1 GB"),
@@ -147,7 +147,7 @@ fn settings_round_trip_and_updates_patch() {
     );
     assert_eq!(settings.extra_configs[keys::MAX_TOPIC_SIZE], "1000000000");
     assert_eq!(
-        TopicOptions::stored_max_topic_size(&settings),
+        crate::core::append::max_topic_size(&settings),
         Some(1_000_000_000)
     );
     assert!(!settings.extra_configs.contains_key(keys::MESSAGE_EXPIRY));

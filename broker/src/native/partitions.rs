@@ -13,7 +13,7 @@ use super::call::{Access, Call, Conn, Outcome, Payload};
 use super::streams::log_status;
 use super::topics::resolve_ids;
 use crate::context::BrokerContext;
-use crate::kafka::topics::blocking;
+use crate::core::blocking;
 
 /// Routes codes 402, 403 and 503.
 pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {

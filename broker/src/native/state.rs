@@ -61,6 +61,19 @@ impl NativeState {
     }
 }
 
+/// Native consumer-group definitions belong to their topic: the core's deletion cascade
+/// drops them with it (a purge keeps them, as the Iggy server does; their offsets go in the
+/// core).
+impl crate::core::CatalogObserver for NativeState {
+    fn topic_deleted(&self, stream_id: u32, topic_id: u32) {
+        self.groups.on_topic_deleted(stream_id, topic_id);
+    }
+
+    fn stream_deleted(&self, stream_id: u32) {
+        self.groups.on_stream_deleted(stream_id);
+    }
+}
+
 /// One connected client as `get_client(s)` and group membership see it.
 #[derive(Debug)]
 pub(crate) struct ClientEntry {

@@ -5,11 +5,11 @@
 //!
 //! Renaming a stream is refused with StreamNameAlreadyExists when one of its topics would get
 //! a Kafka name (`<new name>.<topic>`) that already names another topic; creating an (empty)
-//! stream never collides ([`crate::names`]).
+//! stream never collides ([`crate::core::names`]).
 
 use std::sync::Arc;
 
-use whippet_log::{CatalogSnapshot, LogError, PartitionLog, StreamMeta};
+use whippet_log::{CatalogSnapshot, PartitionLog, StreamMeta};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::streams::{
     CreateStream, StreamDetails, StreamHeader, StreamList, StreamRef, UpdateStream,
@@ -19,11 +19,11 @@ use whippet_wire::native::status::Status;
 use whippet_wire::native::user_headers::Options;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
+use super::errors::core_status;
 use super::options::check_stream_options;
 use super::topics::topic_header;
 use crate::context::BrokerContext;
-use crate::kafka::topics::blocking;
-use crate::names;
+use crate::core;
 
 /// Finds a stream by id or name; missing → StreamIdNotFound / StreamNameNotFound by the kind
 /// of identifier, as the reference server answers.
@@ -39,26 +39,7 @@ pub(crate) fn resolve_stream<'a>(
     }
 }
 
-/// The Iggy status for a failed catalog operation. `invalid_name` is what a bad name means for
-/// this command (InvalidStreamName or InvalidTopicName).
-pub(crate) fn log_status(error: &LogError, invalid_name: Status) -> Status {
-    match error {
-        LogError::StreamNotFound(_) => Status::StreamIdNotFound,
-        LogError::TopicNotFound(_) => Status::TopicIdNotFound,
-        LogError::PartitionNotFound(_) | LogError::PartitionDeleted => Status::PartitionNotFound,
-        LogError::StreamExists(_) => Status::StreamNameAlreadyExists,
-        LogError::TopicExists(_) => Status::TopicNameAlreadyExists,
-        LogError::InvalidName { .. } => invalid_name,
-        LogError::InvalidSetting { .. } => Status::InvalidOptionValue,
-        LogError::LimitExceeded { name, .. } if name.contains("PARTITION") => {
-            Status::InvalidPartitionsCount
-        }
-        other => {
-            tracing::warn!(error = %other, "native catalog operation failed");
-            Status::Error
-        }
-    }
-}
+pub(crate) use super::errors::catalog_status as log_status;
 
 /// Stored bytes and messages over some partitions (for stream and topic headers).
 pub(crate) fn totals<'a>(partitions: impl Iterator<Item = &'a Arc<PartitionLog>>) -> (u64, u64) {
@@ -134,21 +115,19 @@ async fn create_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateStr
     if ctx.log.snapshot().stream_by_name(&request.name).is_some() {
         return Err(Status::StreamNameAlreadyExists);
     }
-    let log = Arc::clone(&ctx.log);
-    let stream = blocking(move || log.create_stream(&request.name))
+    let stream = core::topics::create_stream(&ctx.core, &conn.rc(), request.name)
         .await
-        .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
+        .map_err(|error| core_status(&error, Status::InvalidStreamName))?;
     Ok(Payload::encode(&stream_details(&stream)))
 }
 
+/// Deletes the stream through the core, which takes its offsets and groups with it.
 async fn delete_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: StreamRef) -> Outcome {
     let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
     conn.require(ctx, Access::ManageStream(stream_id))?;
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.delete_stream(stream_id))
+    core::topics::delete_stream(&ctx.core, &conn.rc(), stream_id)
         .await
-        .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
-    ctx.native.groups.on_stream_deleted(stream_id);
+        .map_err(|error| core_status(&error, Status::InvalidStreamName))?;
     Ok(Payload::Empty)
 }
 
@@ -156,30 +135,19 @@ async fn update_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateStr
     let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
     conn.require(ctx, Access::ManageStream(stream_id))?;
     check_stream_options(&request.options)?;
-    let ctx2 = Arc::clone(ctx);
-    blocking(move || {
-        names::with_names_locked(|| {
-            let snapshot = ctx2.log.snapshot();
-            let kafka_stream = &ctx2.kafka_stream;
-            if names::stream_rename_collides(&snapshot, kafka_stream, stream_id, &request.name) {
-                // One of its topics would take a Kafka name another topic already has.
-                return Err(LogError::StreamExists(request.name.clone()));
-            }
-            ctx2.log.rename_stream(stream_id, &request.name)
-        })
-    })
-    .await
-    .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
+    core::topics::rename_stream(&ctx.core, &conn.rc(), stream_id, request.name)
+        .await
+        .map_err(|error| core_status(&error, Status::InvalidStreamName))?;
     Ok(Payload::Empty)
 }
 
+/// Purges every topic of the stream through the core, which drops their stored offsets.
 async fn purge_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: StreamRef) -> Outcome {
     let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
     conn.require(ctx, Access::ManageStream(stream_id))?;
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.purge_stream(stream_id))
+    core::topics::purge_stream(&ctx.core, &conn.rc(), stream_id)
         .await
-        .map_err(|error| log_status(&error, Status::InvalidStreamName))?;
+        .map_err(|error| core_status(&error, Status::InvalidStreamName))?;
     Ok(Payload::Empty)
 }
 
@@ -187,38 +155,6 @@ async fn purge_stream(ctx: &Arc<BrokerContext>, conn: &Conn, request: StreamRef)
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn log_errors_map_to_iggy_codes() {
-        let invalid = LogError::InvalidName {
-            name: "a/b".into(),
-            reason: "contains '/'",
-        };
-        assert_eq!(
-            log_status(&invalid, Status::InvalidTopicName),
-            Status::InvalidTopicName
-        );
-        assert_eq!(
-            log_status(
-                &LogError::StreamExists("s".into()),
-                Status::InvalidStreamName
-            ),
-            Status::StreamNameAlreadyExists
-        );
-        let too_many = LogError::LimitExceeded {
-            name: "PARTITIONS_PER_TOPIC_MAX",
-            value: 1,
-            max: 0,
-        };
-        assert_eq!(
-            log_status(&too_many, Status::InvalidTopicName),
-            Status::InvalidPartitionsCount
-        );
-        assert_eq!(
-            log_status(&LogError::ShuttingDown, Status::InvalidTopicName),
-            Status::Error
-        );
-    }
 
     #[test]
     fn identifiers_resolve_by_kind() {

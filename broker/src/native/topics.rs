@@ -1,13 +1,12 @@
 //! Native topic commands (300–305): get, list, create, delete, update and purge, plus the
-//! TopicHeader / partition views other families reuse and the TopicFull check the send path
-//! calls ([`check_not_full`]). Creating or renaming a topic is refused with
+//! TopicHeader / partition views other families reuse. Creating or renaming a topic is refused with
 //! TopicNameAlreadyExists when its Kafka name (`<stream>.<topic>`, or the bare name in the
 //! Kafka stream) already names another topic, so no Kafka name resolves two ways
-//! ([`crate::names`]).
+//! ([`crate::core::names`]).
 
 use std::sync::Arc;
 
-use whippet_log::{LogError, StreamMeta, TopicMeta, TopicSettings};
+use whippet_log::{StreamMeta, TopicMeta, TopicSettings};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::streams::StreamRef;
 use whippet_wire::native::commands::topics::{
@@ -17,11 +16,11 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
+use super::errors::core_status;
 use super::options::TopicOptions;
-use super::streams::{log_status, micros, resolve_stream, totals};
+use super::streams::{micros, resolve_stream, totals};
 use crate::context::BrokerContext;
-use crate::kafka::topics::blocking;
-use crate::{limits, names};
+use crate::{core, limits};
 
 /// Finds a topic of `stream` by id or name; missing → TopicIdNotFound / TopicNameNotFound by
 /// the kind of identifier.
@@ -49,20 +48,6 @@ pub(crate) fn resolve_ids(
     let stream = resolve_stream(&snapshot, stream_id)?;
     let topic = resolve_topic(stream, topic_id)?;
     Ok((stream.id, topic.id))
-}
-
-/// TopicFull (3009) when the topic has a `max_topic_size` and already holds that many bytes,
-/// as the reference server refuses sends. The send path calls this before appending; topics
-/// without a cap (the default) pass without summing anything.
-pub(crate) fn check_not_full(topic: &TopicMeta) -> Result<(), Status> {
-    let Some(cap) = TopicOptions::stored_max_topic_size(&topic.settings) else {
-        return Ok(());
-    };
-    let (size_bytes, _) = totals(topic.partitions.iter());
-    if size_bytes >= cap {
-        return Err(Status::TopicFull);
-    }
-    Ok(())
 }
 
 /// The TopicHeader of a topic: effective expiry, size cap and compression, totals over its
@@ -155,53 +140,21 @@ async fn create_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateTopi
         ..TopicSettings::default()
     };
     options.apply(&mut settings, |_| true);
-    let ctx2 = Arc::clone(ctx);
-    let partitions = request.partitions_count;
-    let topic = blocking(move || {
-        names::with_names_locked(|| {
-            check_kafka_name(&ctx2, stream_id, &request.name, None)?;
-            ctx2.log
-                .create_topic(stream_id, &request.name, partitions, settings)
-        })
-    })
-    .await
-    .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    let (name, partitions) = (request.name, request.partitions_count);
+    let topic =
+        core::topics::create_topic(&ctx.core, &conn.rc(), stream_id, name, partitions, settings)
+            .await
+            .map_err(|error| core_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::encode(&topic_details(&topic)))
 }
 
-/// `TopicExists` (→ TopicNameAlreadyExists) when naming a topic `name` in stream `stream_id`
-/// would give it a Kafka name that already names another topic ([`names`]): e.g. topic `t`
-/// in stream `s` while the Kafka stream holds `s.t`. `renaming` is the topic being renamed.
-/// Call under [`names::with_names_locked`], right before the catalog write.
-fn check_kafka_name(
-    ctx: &BrokerContext,
-    stream_id: u32,
-    name: &str,
-    renaming: Option<u32>,
-) -> Result<(), LogError> {
-    let snapshot = ctx.log.snapshot();
-    let Some(stream) = snapshot.stream(stream_id) else {
-        return Err(LogError::StreamNotFound(stream_id.to_string()));
-    };
-    let except = renaming.map(|topic| (stream_id, topic));
-    if names::topic_collides(&snapshot, &ctx.kafka_stream, &stream.name, name, except) {
-        return Err(LogError::TopicExists(names::kafka_name(
-            &ctx.kafka_stream,
-            &stream.name,
-            name,
-        )));
-    }
-    Ok(())
-}
-
+/// Deletes the topic through the core, which takes its offsets and groups with it.
 async fn delete_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: TopicRef) -> Outcome {
     let (stream_id, topic_id) = resolve_ids(ctx, &request.stream_id, &request.topic_id)?;
     conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.delete_topic(stream_id, topic_id))
+    core::topics::delete_topic(&ctx.core, &conn.rc(), stream_id, topic_id)
         .await
-        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
-    ctx.native.groups.on_topic_deleted(stream_id, topic_id);
+        .map_err(|error| core_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::Empty)
 }
 
@@ -215,25 +168,20 @@ async fn update_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateTopi
     let updated = TopicOptions::stored(&topic.settings).updated(parsed.clone());
     let mut settings = topic.settings.clone();
     updated.apply(&mut settings, |key| parsed.touches(key));
-    let ctx2 = Arc::clone(ctx);
-    blocking(move || {
-        names::with_names_locked(|| {
-            check_kafka_name(&ctx2, stream_id, &request.name, Some(topic_id))?;
-            ctx2.log
-                .update_topic(stream_id, topic_id, Some(&request.name), settings)
-        })
-    })
-    .await
-    .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+    let rc = conn.rc();
+    core::topics::update_topic(&ctx.core, &rc, stream_id, topic_id, request.name, settings)
+        .await
+        .map_err(|error| core_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::Empty)
 }
 
+/// Purges the topic through the core, which drops the offsets stored on it (offsets restart
+/// at 0, so a stored offset would skip new messages), as the Iggy server does.
 async fn purge_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: TopicRef) -> Outcome {
     let (stream_id, topic_id) = resolve_ids(ctx, &request.stream_id, &request.topic_id)?;
     conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
-    let log = Arc::clone(&ctx.log);
-    blocking(move || log.purge_topic(stream_id, topic_id))
+    core::topics::purge_topic(&ctx.core, &conn.rc(), stream_id, topic_id)
         .await
-        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+        .map_err(|error| core_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::Empty)
 }

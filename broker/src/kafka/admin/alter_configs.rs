@@ -121,7 +121,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
-        topics::create_topic(&ctx, "t", 1, settings).await.unwrap();
+        topics::create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "t",
+            1,
+            settings,
+        )
+        .await
+        .unwrap();
         let header = test_support::header(ApiKey::AlterConfigs, 1);
         let resource = |configs| {
             AlterConfigsResource::default()

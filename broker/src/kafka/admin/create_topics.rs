@@ -17,8 +17,9 @@ use whippet_log::TopicSettings;
 
 use super::text;
 use crate::context::BrokerContext;
+use crate::core::{CoreError, RequestContext};
 use crate::kafka::configs::{self, ConfigError, source};
-use crate::kafka::error_code::log_error;
+use crate::kafka::error_code::core_error;
 use crate::kafka::topics;
 use crate::limits;
 
@@ -31,6 +32,7 @@ struct Plan {
 /// Creates (or, with `validate_only`, checks) each requested topic.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
@@ -52,7 +54,7 @@ pub(crate) async fn handle(
                 message: format!("topic {name:?} appears more than once in the request"),
             })
         } else {
-            create_one(ctx, &topic, req.validate_only).await
+            create_one(ctx, rc, &topic, req.validate_only).await
         };
         match outcome {
             Ok(plan) => {
@@ -74,6 +76,7 @@ pub(crate) async fn handle(
 /// Checks one topic and creates it unless `validate_only`.
 async fn create_one(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     topic: &CreatableTopic,
     validate_only: bool,
 ) -> Result<Plan, ConfigError> {
@@ -95,12 +98,14 @@ async fn create_one(
     )?;
     settings.replication_factor = replication;
     if !validate_only {
-        match topics::create_topic(ctx, name, partitions, settings.clone()).await {
+        match topics::create_topic(ctx, rc, name, partitions, settings.clone()).await {
             Ok(_) => {}
-            Err(whippet_log::LogError::TopicExists(_)) => return Err(exists(name)),
+            Err(CoreError::Log(whippet_log::LogError::TopicExists(_))) => {
+                return Err(exists(name));
+            }
             Err(error) => {
                 return Err(ConfigError {
-                    error: log_error(&error),
+                    error: core_error(&error),
                     message: error.to_string(),
                 });
             }
@@ -236,7 +241,7 @@ mod tests {
             topic("d", 0, 1),
             topic("bad/name", 1, 1),
         ]);
-        let resp = handle(&ctx, &header, req).await;
+        let resp = handle(&ctx, &crate::core::RequestContext::internal(), &header, req).await;
         let codes: Vec<i16> = resp.topics.iter().map(|t| t.error_code).collect();
         assert_eq!(codes, vec![0, 0, 38, 37, 17]);
         assert_eq!(resp.topics[0].num_partitions, 3);
@@ -246,12 +251,23 @@ mod tests {
         assert!(topics::find_topic(&ctx, "c").is_none());
 
         let again = CreateTopicsRequest::default().with_topics(vec![topic("a", 1, 1)]);
-        assert_eq!(handle(&ctx, &header, again).await.topics[0].error_code, 36);
+        assert_eq!(
+            handle(
+                &ctx,
+                &crate::core::RequestContext::internal(),
+                &header,
+                again
+            )
+            .await
+            .topics[0]
+                .error_code,
+            36
+        );
 
         let dry = CreateTopicsRequest::default()
             .with_topics(vec![topic("dry", 2, 1)])
             .with_validate_only(true);
-        let resp = handle(&ctx, &header, dry).await;
+        let resp = handle(&ctx, &crate::core::RequestContext::internal(), &header, dry).await;
         assert_eq!(
             (resp.topics[0].error_code, resp.topics[0].num_partitions),
             (0, 2)
@@ -260,7 +276,7 @@ mod tests {
 
         let dup =
             CreateTopicsRequest::default().with_topics(vec![topic("x", 1, 1), topic("x", 1, 1)]);
-        let resp = handle(&ctx, &header, dup).await;
+        let resp = handle(&ctx, &crate::core::RequestContext::internal(), &header, dup).await;
         assert!(resp.topics.iter().all(|t| t.error_code == 42));
         ctx.log.shutdown().unwrap();
     }
@@ -276,7 +292,7 @@ mod tests {
         let header = test_support::header(ApiKey::CreateTopics, 5);
         let req = CreateTopicsRequest::default()
             .with_topics(vec![topic("s.t", 1, 1), topic("s.u", 1, 1)]);
-        let codes: Vec<i16> = handle(&ctx, &header, req)
+        let codes: Vec<i16> = handle(&ctx, &crate::core::RequestContext::internal(), &header, req)
             .await
             .topics
             .iter()
@@ -285,9 +301,18 @@ mod tests {
         // TOPIC_ALREADY_EXISTS for the native topic's name; a free dotted name is created.
         assert_eq!(codes, vec![36, 0]);
         // The direct path refuses too (it is what auto-create and races go through).
-        let direct =
-            topics::create_topic(&ctx, "s.t", 1, whippet_log::TopicSettings::default()).await;
-        assert!(matches!(direct, Err(whippet_log::LogError::TopicExists(_))));
+        let direct = topics::create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "s.t",
+            1,
+            whippet_log::TopicSettings::default(),
+        )
+        .await;
+        assert!(matches!(
+            direct,
+            Err(CoreError::Log(whippet_log::LogError::TopicExists(_)))
+        ));
         ctx.log.shutdown().unwrap();
     }
 }

@@ -12,12 +12,14 @@ use whippet_log::TopicMeta;
 
 use super::text;
 use crate::context::BrokerContext;
-use crate::kafka::error_code::log_error;
+use crate::core::{self, RequestContext};
+use crate::kafka::error_code::core_error;
 use crate::kafka::topics;
 
 /// Deletes each named (or identified) topic.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
@@ -35,13 +37,14 @@ pub(crate) async fn handle(
     };
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
-        responses.push(delete_one(ctx, name, id, version).await);
+        responses.push(delete_one(ctx, rc, name, id, version).await);
     }
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
 async fn delete_one(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     name: Option<String>,
     id: Uuid,
     version: i16,
@@ -66,16 +69,11 @@ async fn delete_one(
             .with_name(Some(topics::topic_name(&kafka_name)))
             .with_topic_id(topics::topic_uuid(&topic));
     }
-    let (stream_id, topic_id) = (topic.stream_id, topic.id);
-    let log = Arc::clone(&ctx.log);
-    match topics::blocking(move || log.delete_topic(stream_id, topic_id)).await {
-        Ok(()) => {
-            // The topic may be a native one, or have native groups on it: drop them too, as
-            // the native delete_topic does.
-            ctx.native.groups.on_topic_deleted(stream_id, topic_id);
-            result
-        }
-        Err(error) => failed(result, log_error(&error), &error.to_string(), version),
+    // The core takes the topic's committed offsets and every protocol's per-topic state
+    // (native group definitions, producer state) with it.
+    match core::topics::delete_topic(&ctx.core, rc, topic.stream_id, topic.id).await {
+        Ok(()) => result,
+        Err(error) => failed(result, core_error(&error), &error.to_string(), version),
     }
 }
 
@@ -108,14 +106,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         for name in ["a", "b"] {
-            topics::create_topic(&ctx, name, 1, TopicSettings::default())
-                .await
-                .unwrap();
+            topics::create_topic(
+                &ctx,
+                &crate::core::RequestContext::internal(),
+                name,
+                1,
+                TopicSettings::default(),
+            )
+            .await
+            .unwrap();
         }
         let v4 = test_support::header(ApiKey::DeleteTopics, 4);
         let req = DeleteTopicsRequest::default()
             .with_topic_names(vec![topics::topic_name("a"), topics::topic_name("zz")]);
-        let resp = handle(&ctx, &v4, req).await;
+        let resp = handle(&ctx, &RequestContext::internal(), &v4, req).await;
         let codes: Vec<i16> = resp.responses.iter().map(|r| r.error_code).collect();
         assert_eq!(codes, vec![0, 3]);
         assert!(topics::find_topic(&ctx, "a").is_none());
@@ -126,7 +130,7 @@ mod tests {
             DeleteTopicState::default().with_topic_id(id),
             DeleteTopicState::default().with_topic_id(Uuid::from_u128(7)),
         ]);
-        let resp = handle(&ctx, &v6, req).await;
+        let resp = handle(&ctx, &RequestContext::internal(), &v6, req).await;
         assert_eq!(resp.responses[0].error_code, 0);
         assert_eq!(resp.responses[0].name.as_ref().unwrap().as_str(), "b");
         assert_eq!(resp.responses[1].error_code, 100);

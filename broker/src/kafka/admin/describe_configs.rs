@@ -318,7 +318,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
-        topics::create_topic(&ctx, "t", 1, settings).await.unwrap();
+        topics::create_topic(
+            &ctx,
+            &crate::core::RequestContext::internal(),
+            "t",
+            1,
+            settings,
+        )
+        .await
+        .unwrap();
         let header = test_support::header(ApiKey::DescribeConfigs, 4);
         let req = DescribeConfigsRequest::default()
             .with_resources(vec![

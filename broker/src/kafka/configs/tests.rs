@@ -268,7 +268,10 @@ mod admin_round_trip {
                     .collect(),
             );
         let req = CreateTopicsRequest::default().with_topics(vec![topic]);
-        create_topics::handle(ctx, &header, req).await.topics[0].error_code
+        create_topics::handle(ctx, &crate::core::RequestContext::internal(), &header, req)
+            .await
+            .topics[0]
+            .error_code
     }
 
     #[tokio::test]

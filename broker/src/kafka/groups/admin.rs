@@ -24,7 +24,7 @@ pub(crate) async fn describe(
     _header: &RequestHeader,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let c = ctx.coordinator.lock();
+    let c = ctx.core.groups.lock();
     let groups = req
         .groups
         .iter()
@@ -75,7 +75,7 @@ pub(crate) async fn list(
             None => return ListGroupsResponse::default().with_error_code(INVALID_REQUEST),
         }
     }
-    let listings = ctx.coordinator.lock().list_groups(&states);
+    let listings = ctx.core.groups.lock().list_groups(&states);
     let groups = listings
         .into_iter()
         .map(|l| {
@@ -96,15 +96,15 @@ pub(crate) async fn delete(
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let (codes, ticket) = {
-        let mut c = ctx.coordinator.lock();
+        let mut c = ctx.core.groups.lock();
         let codes: Vec<ErrorCode> = req
             .groups_names
             .iter()
             .map(|id| c.delete_group(id.as_str()))
             .collect();
-        (codes, ctx.coordinator.note_change(&c))
+        (codes, ctx.core.groups.note_change(&c))
     };
-    let durable = ctx.coordinator.persist(ticket).await;
+    let durable = ctx.core.groups.persist(ticket).await;
     if let Err(error) = &durable {
         warn!(%error, "group deletion not durable; answering COORDINATOR_NOT_AVAILABLE");
     }

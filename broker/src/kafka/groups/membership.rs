@@ -71,7 +71,7 @@ pub(crate) async fn join(
         rebalance_timeout,
         require_known_member_id: version >= 4,
     };
-    let reply = ctx.coordinator.lock().join_group(request);
+    let reply = ctx.core.groups.lock().join_group(request);
     let answer = settle(reply, || {
         wc::JoinResponse::error(ErrorCode::RebalanceInProgress, &member_id)
     })
@@ -115,7 +115,7 @@ pub(crate) async fn sync(
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
             .collect(),
     };
-    let reply = ctx.coordinator.lock().sync_group(request);
+    let reply = ctx.core.groups.lock().sync_group(request);
     let answer = settle(reply, || {
         wc::SyncResponse::error(ErrorCode::RebalanceInProgress)
     })
@@ -143,7 +143,7 @@ pub(crate) async fn heartbeat(
         member_id: req.member_id.to_string(),
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
     };
-    let code = ctx.coordinator.lock().heartbeat(&request);
+    let code = ctx.core.groups.lock().heartbeat(&request);
     HeartbeatResponse::default().with_error_code(code.code())
 }
 
@@ -169,7 +169,8 @@ pub(crate) async fn leave(
         }]
     };
     let answer = ctx
-        .coordinator
+        .core
+        .groups
         .lock()
         .leave_group(req.group_id.as_str(), &members);
     if !batch {

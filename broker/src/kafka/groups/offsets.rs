@@ -1,5 +1,5 @@
 //! OffsetCommit, OffsetFetch and OffsetDelete. Kafka topic names resolve (through
-//! [`crate::names`]: a Kafka-stream topic, or a native `<stream>.<topic>`) to the shared offset
+//! [`crate::core::names`]: a Kafka-stream topic, or a native `<stream>.<topic>`) to the shared offset
 //! store's (stream id, topic id) key, so a native group of the same name on the same topic
 //! sees the same offsets; a name that does not resolve, or a
 //! partition the topic does not have, is UNKNOWN_TOPIC_OR_PARTITION. A commit is acknowledged
@@ -79,16 +79,16 @@ pub(crate) async fn commit(
         offsets,
     };
     let (codes, ticket) = {
-        let mut c = ctx.coordinator.lock();
+        let mut c = ctx.core.groups.lock();
         let codes = if request.offsets.is_empty() {
             Vec::new()
         } else {
             c.commit_offsets(&request)
         };
-        (codes, ctx.coordinator.note_change(&c))
+        (codes, ctx.core.groups.note_change(&c))
     };
     let durable = if codes.iter().any(|(_, code)| *code == ErrorCode::None) {
-        ctx.coordinator.persist(ticket).await
+        ctx.core.groups.persist(ticket).await
     } else {
         Ok(())
     };
@@ -138,7 +138,7 @@ pub(crate) async fn delete(
         }
     }
     let (result, ticket) = {
-        let mut c = ctx.coordinator.lock();
+        let mut c = ctx.core.groups.lock();
         let subscribed = subscribed_topics(&c.describe_group(&group_id));
         let is_subscribed = |k: &PartitionKey| {
             key_topics
@@ -146,13 +146,13 @@ pub(crate) async fn delete(
                 .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
         };
         let result = c.delete_offsets(&group_id, &keys, &is_subscribed);
-        (result, ctx.coordinator.note_change(&c))
+        (result, ctx.core.groups.note_change(&c))
     };
     let codes = match result {
         Ok(codes) => codes,
         Err(code) => return OffsetDeleteResponse::default().with_error_code(code.code()),
     };
-    if let Err(error) = ctx.coordinator.persist(ticket).await {
+    if let Err(error) = ctx.core.groups.persist(ticket).await {
         warn!(%error, "offset delete not durable yet; the next checkpoint retries");
     }
     let topics = req

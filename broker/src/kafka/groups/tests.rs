@@ -24,17 +24,20 @@ use crate::kafka::{test_support, topics};
 
 /// A context whose coordinator has no initial rebalance delay, with topic `t` (3 partitions).
 async fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
-    let mut ctx = test_support::context(dir);
     let config = GroupConfig {
         initial_rebalance_delay: Duration::ZERO,
         ..GroupConfig::default()
     };
-    let groups_dir = ctx.coordinator.dir().to_path_buf();
-    Arc::get_mut(&mut ctx).unwrap().coordinator =
-        Arc::new(GroupCoordinator::load(config, groups_dir).unwrap());
-    topics::create_topic(&ctx, "t", 3, TopicSettings::default())
-        .await
-        .unwrap();
+    let ctx = test_support::context_with_groups(dir, Some(config));
+    topics::create_topic(
+        &ctx,
+        &crate::core::RequestContext::internal(),
+        "t",
+        3,
+        TopicSettings::default(),
+    )
+    .await
+    .unwrap();
     ctx
 }
 
@@ -77,7 +80,7 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
 
     // Acknowledged means on disk: a coordinator loaded from the directory now sees it.
     let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.coordinator.dir().into()).unwrap();
+        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
     let key = super::offsets::resolve(&ctx, "t", 0).unwrap();
     let found = reloaded.lock().fetch_offsets("g", Some(&[key]));
     assert_eq!(found[0].1.as_ref().map(|c| c.offset), Some(42));
@@ -196,7 +199,7 @@ async fn concurrent_commits_are_all_durable() {
         assert_eq!(t.await.unwrap().topics[0].partitions[0].error_code, 0);
     }
     let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.coordinator.dir().into()).unwrap();
+        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
     assert_eq!(reloaded.lock().list_groups(&[]).len(), 8);
     ctx.log.shutdown().unwrap();
 }

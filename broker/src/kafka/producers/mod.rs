@@ -256,6 +256,26 @@ impl ProducerStates {
     }
 }
 
+/// A deleted topic's producer state goes with it (its keys carry the topic's creation time,
+/// so a topic that reuses the ids could never match it; this frees the memory at once rather
+/// than at the next snapshot).
+impl crate::core::CatalogObserver for ProducerStates {
+    fn topic_deleted(&self, stream_id: u32, topic_id: u32) {
+        let gone = |key: &PartitionKey| key.stream_id == stream_id && key.topic_id == topic_id;
+        lock(&self.partitions).retain(|key, _| !gone(key));
+        if let Some(pending) = lock(&self.pending).as_mut() {
+            pending.retain(|key, _| !gone(key));
+        }
+    }
+
+    fn stream_deleted(&self, stream_id: u32) {
+        lock(&self.partitions).retain(|key, _| key.stream_id != stream_id);
+        if let Some(pending) = lock(&self.pending).as_mut() {
+            pending.retain(|key, _| key.stream_id != stream_id);
+        }
+    }
+}
+
 /// Applies every idempotent Kafka batch from `state.covered_offset` (or the log start, if later)
 /// up to the high watermark. Native frames and batches without a producer id are skipped.
 fn scan_log(state: &mut PartitionState, log: &PartitionLog) -> Result<(), LogError> {

@@ -11,7 +11,7 @@ mod send;
 
 use std::sync::Arc;
 
-use whippet_log::{LogError, PartitionLog, TopicMeta};
+use whippet_log::{PartitionLog, TopicMeta};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::messages::FlushUnsavedBuffer;
 use whippet_wire::native::identifier::Identifier;
@@ -50,17 +50,7 @@ pub(crate) fn partition_of(topic: &TopicMeta, partition: u32) -> Result<Arc<Part
         .ok_or(Status::PartitionNotFound)
 }
 
-/// The native status for a log error. A partition deleted under a request reads as not found;
-/// everything the client cannot fix (I/O, corruption, shutdown) is the generic Error.
-pub(crate) fn log_status(error: &LogError) -> Status {
-    match error {
-        LogError::StreamNotFound(_) => Status::StreamIdNotFound,
-        LogError::TopicNotFound(_) => Status::TopicIdNotFound,
-        LogError::PartitionNotFound(_) | LogError::PartitionDeleted => Status::PartitionNotFound,
-        LogError::BatchTooLarge { .. } => Status::TooBigMessagePayload,
-        _ => Status::Error,
-    }
-}
+pub(crate) use super::errors::message_status as log_status;
 
 /// 102 flush_unsaved_buffer: appends are written straight to the segment file, so there is no
 /// broker-side buffer to drain; with `fsync` set the partition is synced to disk before the

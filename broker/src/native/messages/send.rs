@@ -10,16 +10,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use whippet_log::{AppendBatch, BatchFormat, FsyncPolicy, PatchContext, TopicMeta};
+use whippet_log::{AppendBatch, BatchFormat, PatchContext, TopicMeta};
 use whippet_wire::native::batch::stamp_batch;
 use whippet_wire::native::commands::messages::{Partitioning, SendAck, SendMessages, SendReply};
 use whippet_wire::native::status::Status;
 
 use super::{log_status, partition_of, resolve_topic};
 use crate::context::BrokerContext;
+use crate::core::{self, Ack};
 use crate::limits::NATIVE_BALANCED_TOPICS_MAX;
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
-use crate::native::topics::check_not_full;
+use crate::native::errors::core_status;
 
 /// Answers one send_messages request.
 pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
@@ -29,7 +30,7 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     let partition_id = choose_partition(&topic, &request.metadata.partitioning)?;
     let log = partition_of(&topic, partition_id)?;
     let summary = request.validate().map_err(|error| error.status())?;
-    check_not_full(&topic)?;
+    core::append::admit(&topic).map_err(|error| core_status(&error, Status::Error))?;
     let batch = AppendBatch {
         format: BatchFormat::Native,
         payload: request.batch.to_vec(),
@@ -42,7 +43,7 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     let appended = log
         .append(batch, |patch| stamp(patch, partition_id))
         .map_err(|error| log_status(&error))?;
-    if ctx.log.config().fsync == FsyncPolicy::Always {
+    if ctx.core.waits_for_durability(Ack::Leader) {
         log.wait_durable(appended.last_offset)
             .await
             .map_err(|error| log_status(&error))?;

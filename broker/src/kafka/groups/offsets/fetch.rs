@@ -58,7 +58,7 @@ fn fetch_group(
     group_id: &str,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
 ) -> Vec<(TopicName, Vec<Fetched>)> {
-    let c = ctx.coordinator.lock();
+    let c = ctx.core.groups.lock();
     let Some(wanted) = wanted else {
         let all = topics::all_topics(ctx);
         let mut out: Vec<(TopicName, Vec<Fetched>)> = Vec::new();

@@ -6,7 +6,7 @@ use super::*;
 /// A log with the Kafka stream and the given (stream, topic) pairs created.
 fn catalog(dir: &std::path::Path, topics: &[(&str, &str)]) -> Arc<Log> {
     let (log, _) = Log::open(LogConfig::new(dir)).unwrap();
-    crate::kafka::topics::ensure_kafka_stream(&log, "kafka").unwrap();
+    crate::core::topics::ensure_kafka_stream(&log, "kafka").unwrap();
     for (stream, topic) in topics {
         let id = match log.snapshot().stream_by_name(stream) {
             Some(s) => s.id,

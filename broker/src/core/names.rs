@@ -38,8 +38,9 @@
 //! `orders.eu` and a native stream `orders` can coexist as long as that stream has no topic
 //! `eu`.
 //!
-//! The check and the catalog write happen under one lock ([`with_names_locked`]), so a Kafka
-//! CreateTopics and a native create_topic racing for the same name cannot both win.
+//! The check and the catalog write happen under the core's one names lock
+//! ([`crate::core::Core::with_names_locked`]), so a Kafka CreateTopics and a native
+//! create_topic racing for the same name cannot both win.
 //!
 //! # Names legal on one side only
 //!
@@ -57,14 +58,36 @@
 //! (Kafka clients cannot say which stream they mean, and the Kafka stream is where Kafka-made
 //! topics live). From then on native stream `s` cannot create a topic `t`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use whippet_log::{CatalogSnapshot, StreamMeta, TopicMeta};
 
-use crate::kafka::topics::validate_topic_name;
-
 /// The separator between stream and topic in the Kafka name of a native topic.
 pub const SEPARATOR: char = '.';
+
+/// Longest Kafka topic name (Kafka's own `Topic.MAX_NAME_LENGTH`).
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Checks a topic name against Kafka's rule (`[a-zA-Z0-9._-]{1,249}`, not `.` or `..`), so
+/// names a Java broker would refuse are refused here with INVALID_TOPIC_EXCEPTION too.
+pub fn validate_topic_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("topic name is empty");
+    }
+    if name.len() > TOPIC_NAME_BYTES_MAX {
+        return Err("topic name is longer than 249 characters");
+    }
+    if name == "." || name == ".." {
+        return Err("topic name cannot be '.' or '..'");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("topic name may contain only ASCII alphanumerics, '.', '_' and '-'");
+    }
+    Ok(())
+}
 
 /// The Kafka name of topic `topic` of stream `stream`, whether or not Kafka allows it.
 pub fn kafka_name(kafka_stream: &str, stream: &str, topic: &str) -> String {
@@ -185,21 +208,6 @@ pub fn stream_rename_collides(
             .iter()
             .any(|found| found.stream_id != stream_id)
     })
-}
-
-/// Serialises every name check with the catalog write it guards. Process-wide rather than per
-/// broker because it only guards rare catalog changes (creates and renames), where sharing it
-/// between brokers in one test process costs nothing; a std `Mutex` because the guarded work
-/// runs on the blocking pool and never awaits.
-static NAMES_LOCK: Mutex<()> = Mutex::new(());
-
-/// Runs `op` (a check plus the catalog change it guards) while no other name-changing catalog
-/// operation runs. A poisoned lock is taken anyway: it guards no data, only ordering.
-pub fn with_names_locked<T>(op: impl FnOnce() -> T) -> T {
-    let _guard: MutexGuard<'_, ()> = NAMES_LOCK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    op()
 }
 
 #[cfg(test)]

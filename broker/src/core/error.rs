@@ -1,0 +1,24 @@
+//! The one error type of core operations. Adapters map it to their protocol's codes in one
+//! place each (`kafka::error_code`, `native::errors`).
+
+use whippet_coordinator::CheckpointError;
+use whippet_log::LogError;
+
+/// Why a core operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The log refused or failed (names, limits, missing streams/topics, storage faults).
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The topic already holds its `max_topic_size` bytes; nothing was written.
+    #[error("topic is full: it holds {size} bytes and its max_topic_size is {cap}")]
+    TopicFull {
+        /// Bytes the topic holds now.
+        size: u64,
+        /// The topic's cap.
+        cap: u64,
+    },
+    /// A change to groups or offsets could not be made durable.
+    #[error("group state could not be written: {0}")]
+    Checkpoint(#[from] CheckpointError),
+}

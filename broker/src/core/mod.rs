@@ -1,0 +1,199 @@
+//! The core: the typed operations both protocol adapters (Kafka, native in both framings, and
+//! HTTP) call, and the rules that cut across protocols. It owns naming and collisions
+//! ([`names`], under one lock held by [`Core`], not a process-wide static), the cascade when a
+//! topic or stream is deleted or purged (committed offsets of every group, then whatever the
+//! adapters registered as [`CatalogObserver`]s), the topic size cap for appends from either
+//! protocol ([`append`]), the acknowledgement rule for durability, and the consumer-group
+//! coordinator with its checkpoint writer ([`groups`]). Every operation takes a
+//! [`RequestContext`] and fails with one [`CoreError`]; each adapter maps that error to its
+//! protocol in one place.
+//!
+//! Boundary: the core must not import an adapter (`crate::kafka`, `crate::native`,
+//! `crate::http`) nor the adapters' shared [`crate::context::BrokerContext`]; it knows no wire
+//! type. Adapters reach it through `ctx.core`. `broker/tests/module_boundaries.rs` checks this.
+
+pub mod append;
+pub mod error;
+pub mod groups;
+pub mod names;
+pub mod topics;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+pub use error::CoreError;
+use whippet_log::{FsyncPolicy, Log, LogError};
+
+use self::groups::GroupCoordinator;
+
+/// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
+/// until SASL exists; the broker's own work (startup, timers) is `Internal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An unauthenticated client.
+    Anonymous,
+    /// A logged-in user of the user store.
+    User {
+        /// The user's id.
+        id: u32,
+    },
+    /// The broker itself.
+    Internal,
+}
+
+/// What every core operation is told about the request it serves: who asks, on which
+/// connection, inside which tracing span, and by when the answer is still wanted. This is
+/// where authorization and instrumentation hook in.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The authenticated principal.
+    pub principal: Principal,
+    /// The listener the request came in on (`kafka`, `native`, `http`; `internal` for the
+    /// broker's own work).
+    pub listener: &'static str,
+    /// The connection's id on that listener (Kafka: [`Core::next_connection_id`]; native: the
+    /// server-side client id its SDK sees); 0 for internal work.
+    pub connection_id: u64,
+    /// The request's span; core work is recorded inside it.
+    pub span: tracing::Span,
+    /// When the client stops waiting, if it said (Kafka request timeouts).
+    pub deadline: Option<Instant>,
+}
+
+impl RequestContext {
+    /// A request on connection `connection_id` of `listener` by `principal`, in the current
+    /// span.
+    pub fn new(principal: Principal, listener: &'static str, connection_id: u64) -> Self {
+        Self {
+            principal,
+            listener,
+            connection_id,
+            span: tracing::Span::current(),
+            deadline: None,
+        }
+    }
+
+    /// The broker's own work (startup steps, timers, tests of the core).
+    pub fn internal() -> Self {
+        Self::new(Principal::Internal, "internal", 0)
+    }
+}
+
+/// Told by the core after a catalog change has been applied, so state an adapter keeps per
+/// topic (native consumer-group definitions, idempotent-producer state) goes with the topic.
+/// Called outside every core lock; must not block on I/O for long (persist in the background).
+pub trait CatalogObserver: Send + Sync {
+    /// Topic `topic_id` of stream `stream_id` and its data are gone.
+    fn topic_deleted(&self, stream_id: u32, topic_id: u32);
+    /// Stream `stream_id` and every topic in it are gone.
+    fn stream_deleted(&self, stream_id: u32);
+    /// Topic `topic_id` of stream `stream_id` was emptied; its offsets start again at 0.
+    fn topic_purged(&self, _stream_id: u32, _topic_id: u32) {}
+}
+
+/// Whether an append's answer waits for durability, decided once for both protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// The client wants no answer (Kafka acks=0): never wait. The log still syncs the data on
+    /// its own under `fsync = always`.
+    None,
+    /// The client waits for the answer (Kafka acks=1/-1, every native send).
+    Leader,
+}
+
+/// The core every adapter shares: the log, the name rules, the group coordinator and the
+/// observers of catalog changes.
+pub struct Core {
+    /// The one log both protocols read and write.
+    pub log: Arc<Log>,
+    /// Name of the stream holding the topics Kafka clients create.
+    pub kafka_stream: String,
+    /// Consumer groups and committed offsets of both protocols.
+    pub groups: Arc<GroupCoordinator>,
+    names: Mutex<()>,
+    observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
+    connections: AtomicU64,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("kafka_stream", &self.kafka_stream)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// A core over `log` and `groups`, with no observers yet.
+    pub fn new(log: Arc<Log>, kafka_stream: String, groups: Arc<GroupCoordinator>) -> Self {
+        Self {
+            log,
+            kafka_stream,
+            groups,
+            names: Mutex::new(()),
+            observers: Mutex::new(Vec::new()),
+            connections: AtomicU64::new(0),
+        }
+    }
+
+    /// A core whose group coordinator starts empty (nothing loaded from the checkpoint in the
+    /// log's state directory, though commits are written there): for handler tests and
+    /// embedding. The broker loads the checkpoint instead.
+    pub fn with_empty_groups(log: Arc<Log>, kafka_stream: String) -> Self {
+        let groups = Arc::new(GroupCoordinator::empty(
+            log.state_dir().join(groups::GROUPS_DIR),
+        ));
+        Self::new(log, kafka_stream, groups)
+    }
+
+    /// Registers an adapter's observer of deletions and purges (at startup).
+    pub fn observe(&self, observer: Arc<dyn CatalogObserver>) {
+        lock(&self.observers).push(observer);
+    }
+
+    /// A fresh broker-wide connection id (never 0, which is internal work).
+    pub fn next_connection_id(&self) -> u64 {
+        self.connections.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Runs `op` (a name check plus the catalog change it guards) while no other
+    /// name-changing catalog operation of this core runs. The lock guards ordering only, so a
+    /// poisoned one is taken anyway.
+    pub fn with_names_locked<T>(&self, op: impl FnOnce() -> T) -> T {
+        let _guard = lock(&self.names);
+        op()
+    }
+
+    /// Whether an append acknowledged with `ack` must wait for the log's durability before
+    /// its answer goes out.
+    pub fn waits_for_durability(&self, ack: Ack) -> bool {
+        ack == Ack::Leader && self.log.config().fsync == FsyncPolicy::Always
+    }
+
+    fn observers(&self) -> Vec<Arc<dyn CatalogObserver>> {
+        lock(&self.observers).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs catalog or file work on the blocking pool, never on an async worker. A panicked task
+/// is reported as a storage error rather than propagated, so a handler never panics because
+/// the log did.
+pub async fn blocking<T, F>(op: F) -> Result<T, LogError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, LogError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(op).await {
+        Ok(result) => result,
+        Err(join) => Err(LogError::io(
+            "<catalog task>",
+            std::io::Error::other(join.to_string()),
+        )),
+    }
+}

@@ -1,0 +1,105 @@
+//! The one place the native adapter turns a failure into an Iggy status code: catalog
+//! operations ([`catalog_status`]), message operations ([`message_status`]) and core
+//! operations ([`core_status`]).
+
+use whippet_log::LogError;
+use whippet_wire::native::status::Status;
+
+use crate::core::CoreError;
+
+/// The Iggy status for a failed catalog operation. `invalid_name` is what a bad name means for
+/// this command (InvalidStreamName or InvalidTopicName).
+pub(crate) fn catalog_status(error: &LogError, invalid_name: Status) -> Status {
+    match error {
+        LogError::StreamNotFound(_) => Status::StreamIdNotFound,
+        LogError::TopicNotFound(_) => Status::TopicIdNotFound,
+        LogError::PartitionNotFound(_) | LogError::PartitionDeleted => Status::PartitionNotFound,
+        LogError::StreamExists(_) => Status::StreamNameAlreadyExists,
+        LogError::TopicExists(_) => Status::TopicNameAlreadyExists,
+        LogError::InvalidName { .. } => invalid_name,
+        LogError::InvalidSetting { .. } => Status::InvalidOptionValue,
+        LogError::LimitExceeded { name, .. } if name.contains("PARTITION") => {
+            Status::InvalidPartitionsCount
+        }
+        other => {
+            tracing::warn!(error = %other, "native catalog operation failed");
+            Status::Error
+        }
+    }
+}
+
+/// The native status for a log error. A partition deleted under a request reads as not found;
+/// everything the client cannot fix (I/O, corruption, shutdown) is the generic Error.
+pub(crate) fn message_status(error: &LogError) -> Status {
+    match error {
+        LogError::StreamNotFound(_) => Status::StreamIdNotFound,
+        LogError::TopicNotFound(_) => Status::TopicIdNotFound,
+        LogError::PartitionNotFound(_) | LogError::PartitionDeleted => Status::PartitionNotFound,
+        LogError::BatchTooLarge { .. } => Status::TooBigMessagePayload,
+        _ => Status::Error,
+    }
+}
+
+/// The Iggy status for a failed core operation; `invalid_name` as for [`catalog_status`].
+pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
+    match error {
+        CoreError::Log(error) => catalog_status(error, invalid_name),
+        CoreError::TopicFull { .. } => Status::TopicFull,
+        CoreError::Checkpoint(error) => {
+            tracing::warn!(%error, "native operation could not persist group state");
+            Status::Error
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn catalog_errors_map_to_iggy_codes() {
+        let invalid = LogError::InvalidName {
+            name: "a/b".into(),
+            reason: "contains '/'",
+        };
+        assert_eq!(
+            catalog_status(&invalid, Status::InvalidTopicName),
+            Status::InvalidTopicName
+        );
+        assert_eq!(
+            catalog_status(
+                &LogError::StreamExists("s".into()),
+                Status::InvalidStreamName
+            ),
+            Status::StreamNameAlreadyExists
+        );
+        let too_many = LogError::LimitExceeded {
+            name: "PARTITIONS_PER_TOPIC_MAX",
+            value: 1,
+            max: 0,
+        };
+        assert_eq!(
+            catalog_status(&too_many, Status::InvalidTopicName),
+            Status::InvalidPartitionsCount
+        );
+        assert_eq!(
+            catalog_status(&LogError::ShuttingDown, Status::InvalidTopicName),
+            Status::Error
+        );
+    }
+
+    #[test]
+    fn core_errors_map_to_iggy_codes() {
+        let full = CoreError::TopicFull { size: 2, cap: 1 };
+        assert_eq!(
+            core_status(&full, Status::InvalidTopicName),
+            Status::TopicFull
+        );
+        let exists = CoreError::Log(LogError::TopicExists("t".into()));
+        assert_eq!(
+            core_status(&exists, Status::InvalidTopicName),
+            Status::TopicNameAlreadyExists
+        );
+    }
+}
