@@ -1,0 +1,56 @@
+//! File helpers: atomic replacement (temp file, fsync, rename, directory fsync) and bounded
+//! reads.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::MetaError;
+
+/// Makes the directory entry changes in `dir` (creations, renames) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), MetaError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(MetaError::io(dir, "fsync directory"))
+}
+
+/// Replaces `path` with `bytes` so that after a crash it holds either the old or the new
+/// contents, never a mix.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetaError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = Path::new(&tmp_name);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(MetaError::io(tmp, "open"))?;
+    file.write_all(bytes).map_err(MetaError::io(tmp, "write"))?;
+    file.sync_all().map_err(MetaError::io(tmp, "fsync"))?;
+    drop(file);
+    fs::rename(tmp, path).map_err(MetaError::io(path, "rename"))?;
+    sync_dir(dir)
+}
+
+/// The whole file, or `None` when it does not exist; a file over `max` bytes is corrupt.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, MetaError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(MetaError::io(path, "open")(e)),
+    };
+    let len = file.metadata().map_err(MetaError::io(path, "stat"))?.len();
+    if len > max {
+        return Err(MetaError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("{len} bytes exceeds the {max} byte limit"),
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(MetaError::io(path, "read"))?;
+    Ok(Some(bytes))
+}
