@@ -64,7 +64,6 @@ impl Coordinator {
                         commit_timestamp_ms: now_ms,
                     };
                     self.offsets.put(&req.group_id, o.key, value);
-                    self.dirty = true;
                     ErrorCode::None
                 }
             };
@@ -151,9 +150,7 @@ impl Coordinator {
             if active && subscribed(k) {
                 out.push((*k, ErrorCode::GroupSubscribedToTopic));
             } else {
-                if self.offsets.remove(group_id, k) {
-                    self.dirty = true;
-                }
+                self.offsets.remove(group_id, k);
                 out.push((*k, ErrorCode::None));
             }
         }

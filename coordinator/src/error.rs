@@ -73,6 +73,9 @@ pub enum CheckpointError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The metadata log holding groups and offsets failed or is corrupt.
+    #[error("group store: {0}")]
+    Log(#[from] whippet_meta::MetaError),
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //!
 //! Shape: the broker holds one [`Coordinator`] behind a mutex. JoinGroup and SyncGroup answers
 //! that Kafka defers come back as [`Reply::Pending`] (a oneshot receiver the broker awaits
-//! outside the lock); [`Coordinator::tick`] drives timeouts; [`Coordinator::take_checkpoint`]
-//! plus [`persist::write_checkpoint`] make state durable off the async path. Iggy's native
-//! server-side groups are not built yet; they will share [`OffsetStore`].
+//! outside the lock); [`Coordinator::tick`] drives timeouts; [`Coordinator::take_changes`]
+//! plus [`persist::GroupStore::append`] make state durable off the async path, one change set
+//! at a time on an append-only metadata log. Iggy's native consumer offsets share
+//! [`OffsetStore`].
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -55,16 +55,11 @@ impl Coordinator {
             commit_timestamp_ms: wall_clock_ms(),
         };
         self.offsets.put(owner, key, value);
-        self.dirty = true;
     }
 
     /// Removes `owner`'s offset on `key`; false when there was none (ConsumerOffsetNotFound).
     pub fn delete_native_offset(&mut self, owner: &str, key: &PartitionKey) -> bool {
-        let removed = self.offsets.remove(owner, key);
-        if removed {
-            self.dirty = true;
-        }
-        removed
+        self.offsets.remove(owner, key)
     }
 }
 
@@ -92,7 +87,7 @@ mod tests {
         c.store_native_offset("b", key(), 4);
         c.store_native_offset("b", other_topic, 5);
         c.store_native_offset("c", other_stream, 6);
-        let _ = c.take_checkpoint();
+        let _ = c.take_changes();
         assert_eq!(c.drop_offsets(0, Some(1)), 2);
         assert!(c.checkpoint_due(), "the removal must reach the checkpoint");
         assert_eq!(c.native_stored_offset("a", &key()), None);
@@ -101,7 +96,7 @@ mod tests {
             !c.offsets.has_group("a"),
             "a group left without offsets goes"
         );
-        let _ = c.take_checkpoint();
+        let _ = c.take_changes();
         assert_eq!(c.drop_offsets(0, Some(1)), 0);
         assert!(!c.checkpoint_due());
         assert_eq!(c.drop_offsets(0, None), 1);

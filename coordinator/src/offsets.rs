@@ -6,7 +6,7 @@
 //! vice versa. The membership rules for a commit (generation, rebalance) live in the
 //! coordinator; this module only stores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +56,15 @@ pub fn committed_to_native_stored(committed: i64) -> Option<u64> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct OffsetStore {
     entries: BTreeMap<String, BTreeMap<PartitionKey, CommittedOffset>>,
+    /// Entries put or removed since [`OffsetStore::take_changed`]: what the next durable
+    /// change set must carry.
+    changed: BTreeSet<(String, PartitionKey)>,
 }
 
 impl OffsetStore {
     /// Stores (or replaces) one offset.
     pub fn put(&mut self, group: &str, key: PartitionKey, value: CommittedOffset) {
+        self.changed.insert((group.to_owned(), key));
         self.entries
             .entry(group.to_owned())
             .or_default()
@@ -91,6 +95,9 @@ impl OffsetStore {
             return false;
         };
         let existed = g.remove(key).is_some();
+        if existed {
+            self.changed.insert((group.to_owned(), *key));
+        }
         if g.is_empty() {
             self.entries.remove(group);
         }
@@ -99,20 +106,44 @@ impl OffsetStore {
 
     /// Removes every offset of a group (DeleteGroups).
     pub fn remove_group(&mut self, group: &str) {
-        self.entries.remove(group);
+        if let Some(removed) = self.entries.remove(group) {
+            self.changed
+                .extend(removed.into_keys().map(|key| (group.to_owned(), key)));
+        }
     }
 
     /// Removes every group's offsets on the partitions `doomed` selects (a deleted or purged
     /// topic or stream); returns how many were removed. Groups left without offsets go too.
     pub fn remove_where(&mut self, doomed: impl Fn(&PartitionKey) -> bool) -> usize {
-        let mut removed = 0;
-        self.entries.retain(|_, group| {
-            let before = group.len();
-            group.retain(|key, _| !doomed(key));
-            removed += before - group.len();
+        let mut removed = Vec::new();
+        self.entries.retain(|name, group| {
+            group.retain(|key, _| {
+                let gone = doomed(key);
+                if gone {
+                    removed.push((name.clone(), *key));
+                }
+                !gone
+            });
             !group.is_empty()
         });
-        removed
+        let count = removed.len();
+        self.changed.extend(removed);
+        count
+    }
+
+    /// The entries put or removed since the last call, each once, and forgets them.
+    pub fn take_changed(&mut self) -> BTreeSet<(String, PartitionKey)> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Whether anything changed since [`OffsetStore::take_changed`].
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    /// Marks entries as changed again (their durable write failed).
+    pub fn mark_changed(&mut self, keys: impl IntoIterator<Item = (String, PartitionKey)>) {
+        self.changed.extend(keys);
     }
 
     /// Names of groups that have offsets.

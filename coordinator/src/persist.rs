@@ -1,14 +1,19 @@
-//! Durability of groups and offsets as one atomically replaced checkpoint file.
+//! Durability of groups and offsets: an append-only metadata log (`whippet-meta`, files
+//! `groups.log` and `groups.snapshot` in the directory the caller passes) of [`Changes`] — each
+//! change set carries only what changed (a committed offset, a group's metadata) — with a
+//! periodic snapshot of the whole state ([`Checkpoint`]). Committing an offset therefore costs
+//! one small append and one `fdatasync`, whatever the number of groups and offsets. Durability
+//! contract: a caller that acknowledges a commit only after a change set taken after that
+//! commit was appended (see `Coordinator::take_changes`) never loses an acknowledged commit, on
+//! SIGTERM, SIGKILL or power loss.
 //!
-//! Format: JSON of [`Checkpoint`] in `<dir>/groups.checkpoint`. Writing goes to
-//! `groups.checkpoint.tmp`, is fsynced, renamed over the old file, and the directory is fsynced,
-//! so after a crash the file is either the old or the new checkpoint, never a mix. Durability
-//! contract: a caller that acknowledges an offset commit only after a checkpoint taken after
-//! that commit was written (see `Coordinator::take_checkpoint`) never loses an acknowledged
-//! commit, on SIGTERM or SIGKILL or power loss.
+//! Migration: a data dir from before the log holds one JSON checkpoint, `groups.checkpoint`,
+//! rewritten whole on every change. When the log is empty and that file exists, it becomes the
+//! first snapshot, and the old file is removed only once the snapshot is durable.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,9 +28,13 @@ use crate::member::Member;
 use crate::offsets::{CommittedOffset, OffsetStore, PartitionKey};
 use crate::state::GroupState;
 
-/// File name of the checkpoint inside the directory the caller passes.
-pub const CHECKPOINT_FILE: &str = "groups.checkpoint";
-const TMP_FILE: &str = "groups.checkpoint.tmp";
+use whippet_meta::{MetaError, MetaLog};
+
+/// File name of the whole-state checkpoint of data dirs from before the metadata log (read
+/// once, for migration).
+pub const LEGACY_CHECKPOINT_FILE: &str = "groups.checkpoint";
+/// Name of the metadata log (`<name>.log`, `<name>.snapshot`) inside the directory.
+pub const LOG_NAME: &str = "groups";
 const FORMAT_VERSION: u32 = 1;
 
 /// Everything durable: group metadata (so a restarted broker keeps generation, leader and
@@ -89,40 +98,223 @@ pub struct OffsetEntry {
     pub value: CommittedOffset,
 }
 
+/// One durable change set: what changed in the coordinator between two appends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// Groups whose metadata changed or that were removed.
+    pub groups: Vec<GroupChange>,
+    /// Offsets committed (a value) or removed (`None`).
+    pub offsets: Vec<OffsetChange>,
+}
+
+/// A group's new metadata, or its removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupChange {
+    /// The group's metadata as it is now.
+    Upsert(GroupSnapshot),
+    /// The group is gone.
+    Remove(String),
+}
+
+impl GroupChange {
+    /// The group this change is about.
+    pub fn group_id(&self) -> &str {
+        match self {
+            Self::Upsert(snapshot) => &snapshot.group_id,
+            Self::Remove(id) => id,
+        }
+    }
+}
+
+/// An offset's new value, or its removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetChange {
+    /// Group.
+    pub group_id: String,
+    /// Partition.
+    pub key: PartitionKey,
+    /// The committed offset now; `None` when it was removed.
+    pub value: Option<CommittedOffset>,
+}
+
+/// The durable store of groups and offsets: the metadata log plus its snapshot. One owner
+/// appends; blocking I/O, so call it off the async path.
+#[derive(Debug)]
+pub struct GroupStore {
+    log: MetaLog,
+    dir: PathBuf,
+}
+
+impl GroupStore {
+    /// Opens the store in `dir` (created if missing) and returns the state it holds: the last
+    /// snapshot with every change set after it applied in order (`None` on a new store). A data
+    /// dir holding only the legacy checkpoint is migrated first.
+    pub fn open(dir: &Path) -> Result<(Self, Option<Checkpoint>), CheckpointError> {
+        let (mut log, recovered) = MetaLog::open(dir, LOG_NAME).map_err(meta_error)?;
+        let legacy = dir.join(LEGACY_CHECKPOINT_FILE);
+        let mut base = match recovered.snapshot {
+            Some(bytes) => Some(decode_checkpoint(&dir.join(LOG_NAME), &bytes)?),
+            None => None,
+        };
+        if base.is_none()
+            && recovered.records.is_empty()
+            && let Some(old) = load_legacy(dir)?
+        {
+            let bytes = encode(&old, dir)?;
+            log.write_snapshot(&bytes).map_err(meta_error)?;
+            fs::remove_file(&legacy).map_err(io_err(&legacy, "remove migrated file"))?;
+            base = Some(old);
+        }
+        let store = Self {
+            log,
+            dir: dir.to_path_buf(),
+        };
+        if base.is_none() && recovered.records.is_empty() {
+            return Ok((store, None));
+        }
+        let mut state = Replay::from(base.unwrap_or_else(empty_checkpoint));
+        for record in &recovered.records {
+            let changes: Changes =
+                serde_json::from_slice(record).map_err(|e| CheckpointError::Corrupt {
+                    path: dir.join(LOG_NAME),
+                    reason: format!("undecodable change set: {e}"),
+                })?;
+            state.apply(changes);
+        }
+        let checkpoint = state.into_checkpoint();
+        validate(&checkpoint).map_err(|reason| CheckpointError::Corrupt {
+            path: dir.join(LOG_NAME),
+            reason,
+        })?;
+        Ok((store, Some(checkpoint)))
+    }
+
+    /// Appends one change set (one write, one `fdatasync`).
+    pub fn append(&mut self, changes: &Changes) -> Result<(), CheckpointError> {
+        let bytes = encode(changes, &self.dir)?;
+        self.log.append(&[bytes]).map(|_| ()).map_err(meta_error)
+    }
+
+    /// Whether the log has grown enough since the last snapshot to write a new one.
+    pub fn snapshot_due(&self) -> bool {
+        self.log.snapshot_due()
+    }
+
+    /// Writes `checkpoint`, which must be the state after every appended change set, as the
+    /// new snapshot, and starts the log again.
+    pub fn write_snapshot(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let bytes = encode(checkpoint, &self.dir)?;
+        self.log.write_snapshot(&bytes).map_err(meta_error)
+    }
+
+    /// The directory holding the store's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn empty_checkpoint() -> Checkpoint {
+    Checkpoint {
+        version: FORMAT_VERSION,
+        groups: Vec::new(),
+        offsets: Vec::new(),
+    }
+}
+
+fn encode(value: &impl Serialize, dir: &Path) -> Result<Vec<u8>, CheckpointError> {
+    serde_json::to_vec(value).map_err(|e| CheckpointError::Corrupt {
+        path: dir.join(LOG_NAME),
+        reason: format!("cannot serialize: {e}"),
+    })
+}
+
+fn decode_checkpoint(path: &Path, bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+    let checkpoint: Checkpoint =
+        serde_json::from_slice(bytes).map_err(|e| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("undecodable snapshot: {e}"),
+        })?;
+    if checkpoint.version != FORMAT_VERSION {
+        return Err(CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("unsupported version {}", checkpoint.version),
+        });
+    }
+    Ok(checkpoint)
+}
+
+fn meta_error(error: MetaError) -> CheckpointError {
+    CheckpointError::Log(error)
+}
+
+/// State being rebuilt from a snapshot and the change sets after it.
+struct Replay {
+    groups: BTreeMap<String, GroupSnapshot>,
+    offsets: BTreeMap<(String, PartitionKey), CommittedOffset>,
+}
+
+impl Replay {
+    fn from(checkpoint: Checkpoint) -> Self {
+        Self {
+            groups: checkpoint
+                .groups
+                .into_iter()
+                .map(|g| (g.group_id.clone(), g))
+                .collect(),
+            offsets: checkpoint
+                .offsets
+                .into_iter()
+                .map(|e| ((e.group_id, e.key), e.value))
+                .collect(),
+        }
+    }
+
+    fn apply(&mut self, changes: Changes) {
+        for change in changes.groups {
+            match change {
+                GroupChange::Upsert(group) => {
+                    self.groups.insert(group.group_id.clone(), group);
+                }
+                GroupChange::Remove(id) => {
+                    self.groups.remove(&id);
+                }
+            }
+        }
+        for change in changes.offsets {
+            let key = (change.group_id, change.key);
+            match change.value {
+                Some(value) => self.offsets.insert(key, value),
+                None => self.offsets.remove(&key),
+            };
+        }
+    }
+
+    fn into_checkpoint(self) -> Checkpoint {
+        Checkpoint {
+            version: FORMAT_VERSION,
+            groups: self.groups.into_values().collect(),
+            offsets: self
+                .offsets
+                .into_iter()
+                .map(|((group_id, key), value)| OffsetEntry {
+                    group_id,
+                    key,
+                    value,
+                })
+                .collect(),
+        }
+    }
+}
+
 fn io_err(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> CheckpointError {
     let path = path.to_path_buf();
     move |source| CheckpointError::Io { path, op, source }
 }
 
-/// Writes `checkpoint` atomically into `dir` (created if missing). Blocking: call it off the
-/// async path.
-pub fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-    fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
-    let tmp = dir.join(TMP_FILE);
-    let dest = dir.join(CHECKPOINT_FILE);
-    let json = serde_json::to_vec(checkpoint).map_err(|e| CheckpointError::Corrupt {
-        path: tmp.clone(),
-        reason: format!("cannot serialize: {e}"),
-    })?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(io_err(&tmp, "open"))?;
-    file.write_all(&json).map_err(io_err(&tmp, "write"))?;
-    file.sync_all().map_err(io_err(&tmp, "fsync"))?;
-    drop(file);
-    fs::rename(&tmp, &dest).map_err(io_err(&dest, "rename"))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir, "fsync directory"))
-}
-
-/// Loads the checkpoint in `dir`; `Ok(None)` if there is none yet. A leftover `.tmp` from a
-/// crash mid-write is ignored (the rename never happened, so the old file is authoritative).
-pub fn load_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
-    let path: PathBuf = dir.join(CHECKPOINT_FILE);
+/// Loads the legacy whole-state checkpoint in `dir`; `Ok(None)` if there is none. A leftover
+/// `.tmp` from a crash mid-write is ignored (its rename never happened).
+fn load_legacy(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+    let path: PathBuf = dir.join(LEGACY_CHECKPOINT_FILE);
     let file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -187,7 +379,7 @@ pub(crate) fn snapshot<'a>(
     }
 }
 
-fn group_snapshot(g: &Group) -> GroupSnapshot {
+pub(crate) fn group_snapshot(g: &Group) -> GroupSnapshot {
     GroupSnapshot {
         group_id: g.id.clone(),
         protocol_type: g.protocol_type.clone(),

@@ -1,4 +1,6 @@
-//! Checkpoint round trip, restart semantics and corruption handling.
+//! The group store (metadata log + snapshot): round trip, restart semantics, corruption
+//! handling, migration from the legacy whole-state checkpoint, and the size of a commit's
+//! append.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Harness, join_req};
-use whippet_coordinator::persist::{CHECKPOINT_FILE, load_checkpoint};
+use whippet_coordinator::persist::{Checkpoint, GroupStore, LEGACY_CHECKPOINT_FILE};
 use whippet_coordinator::{
     CheckpointError, CommitOffset, CommitRequest, Coordinator, ErrorCode, GroupConfig, GroupState,
     PartitionKey,
@@ -25,6 +27,28 @@ fn temp_dir(name: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Appends the coordinator's pending changes to the store in `dir` (opened for the call).
+fn save(c: &mut Coordinator, dir: &std::path::Path) {
+    let (mut store, _) = GroupStore::open(dir).unwrap();
+    c.write_changes(&mut store).unwrap();
+}
+
+/// What the store in `dir` holds.
+fn stored(dir: &std::path::Path) -> Result<Option<Checkpoint>, CheckpointError> {
+    GroupStore::open(dir).map(|(_, state)| state)
+}
+
+fn load(
+    clock: Arc<whippet_coordinator::FakeClock>,
+    dir: &std::path::Path,
+) -> Result<Coordinator, CheckpointError> {
+    Ok(Coordinator::restore(
+        clock,
+        GroupConfig::default(),
+        stored(dir)?,
+    ))
 }
 
 fn key(p: u32) -> PartitionKey {
@@ -54,12 +78,12 @@ fn checkpoint_round_trips_groups_and_offsets() {
     });
     assert_eq!(r[0].1, ErrorCode::None);
     assert!(h.c.checkpoint_due());
-    h.c.write_checkpoint(&dir).unwrap();
+    save(&mut h.c, &dir);
     assert!(!h.c.checkpoint_due());
-    assert!(h.c.take_checkpoint().is_none());
+    assert!(h.c.take_changes().is_none());
 
     let before = h.c.describe_group("g");
-    let c2 = Coordinator::load(h.clock.clone(), GroupConfig::default(), &dir).unwrap();
+    let c2 = load(h.clock.clone(), &dir).unwrap();
     assert_eq!(c2.describe_group("g"), before);
     assert_eq!(c2.group_state("g"), GroupState::Stable);
     assert_eq!(c2.generation("g"), Some(generation));
@@ -68,7 +92,7 @@ fn checkpoint_round_trips_groups_and_offsets() {
         (got.offset, got.leader_epoch, got.metadata.as_str()),
         (123, 2, "meta")
     );
-    let cp = load_checkpoint(&dir).unwrap().unwrap();
+    let cp = stored(&dir).unwrap().unwrap();
     assert_eq!(cp.groups.len(), 1);
     assert_eq!(cp.groups[0].members.len(), 2);
     assert_eq!(cp.groups[0].leader.as_deref(), Some(ids[0].as_str()));
@@ -81,9 +105,9 @@ fn restored_members_keep_heartbeating_or_expire() {
     let dir = temp_dir("restore");
     let mut h = Harness::no_delay();
     let (ids, generation) = h.form_group("g", 2);
-    h.c.write_checkpoint(&dir).unwrap();
+    save(&mut h.c, &dir);
     let clock = h.clock.clone();
-    let mut c2 = Coordinator::load(clock.clone(), GroupConfig::default(), &dir).unwrap();
+    let mut c2 = load(clock.clone(), &dir).unwrap();
     let hb = |c: &mut Coordinator, id: &str| {
         c.heartbeat(&whippet_coordinator::HeartbeatRequest {
             group_id: "g".into(),
@@ -105,52 +129,116 @@ fn restored_members_keep_heartbeating_or_expire() {
 }
 
 #[test]
-fn missing_checkpoint_is_empty_and_tmp_leftover_ignored() {
+fn missing_store_is_empty_and_legacy_tmp_leftover_ignored() {
     let dir = temp_dir("missing");
     std::fs::write(dir.join("groups.checkpoint.tmp"), b"half-writ").unwrap();
-    let c = Coordinator::load(
-        Arc::new(whippet_coordinator::SystemClock),
-        GroupConfig::default(),
-        &dir,
-    )
-    .unwrap();
-    assert!(c.list_groups(&[]).is_empty());
+    assert!(stored(&dir).unwrap().is_none());
 }
 
 #[test]
-fn corrupt_checkpoint_is_an_error_naming_the_file() {
+fn corrupt_files_are_errors_naming_the_file() {
     let dir = temp_dir("corrupt");
     let mut h = Harness::no_delay();
     h.form_group("g", 1);
-    h.c.write_checkpoint(&dir).unwrap();
-    let path = dir.join(CHECKPOINT_FILE);
-    let good = std::fs::read(&path).unwrap();
-    for bad in [
-        good[..good.len() / 2].to_vec(),
-        b"not json".to_vec(),
-        Vec::new(),
-        String::from_utf8(good.clone())
-            .unwrap()
-            .replacen("\"version\":1", "\"version\":99", 1)
-            .into_bytes(),
-        String::from_utf8(good.clone())
-            .unwrap()
-            .replacen("\"group_id\":\"g\"", "\"group_id\":\"\"", 1)
-            .into_bytes(),
-    ] {
-        std::fs::write(&path, &bad).unwrap();
-        let err = Coordinator::load(h.clock.clone(), GroupConfig::default(), &dir).unwrap_err();
-        assert!(matches!(err, CheckpointError::Corrupt { .. }), "{err}");
-        assert!(err.to_string().contains(CHECKPOINT_FILE), "{err}");
-    }
+    let (mut store, _) = GroupStore::open(&dir).unwrap();
+    h.c.write_changes(&mut store).unwrap();
+    store.write_snapshot(&h.c.checkpoint()).unwrap();
+    drop(store);
+    let path = dir.join("groups.snapshot");
+    let mut bad = std::fs::read(&path).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    let err = stored(&dir).unwrap_err();
+    assert!(err.to_string().contains("groups.snapshot"), "{err}");
+
+    // A whole, checksummed record that is not a change set is corruption, not a torn tail.
+    let other = temp_dir("corrupt-record");
+    let (mut log, _) = whippet_meta::MetaLog::open(&other, "groups").unwrap();
+    log.append(&[b"not json".as_slice()]).unwrap();
+    drop(log);
+    let err = stored(&other).unwrap_err();
+    assert!(matches!(err, CheckpointError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("groups"), "{err}");
 }
 
 #[test]
-fn rewrite_replaces_previous_checkpoint() {
+fn a_legacy_checkpoint_is_migrated_once() {
+    let dir = temp_dir("legacy");
+    let mut h = Harness::no_delay();
+    let (_, generation) = h.form_group("g", 1);
+    let legacy = serde_json::to_vec(&h.c.checkpoint()).unwrap();
+    std::fs::write(dir.join(LEGACY_CHECKPOINT_FILE), &legacy).unwrap();
+    let c2 = load(h.clock.clone(), &dir).unwrap();
+    assert_eq!(c2.generation("g"), Some(generation));
+    assert!(
+        !dir.join(LEGACY_CHECKPOINT_FILE).exists(),
+        "migrated file removed"
+    );
+    assert!(dir.join("groups.snapshot").exists());
+    // Reopening reads the snapshot, not the (gone) legacy file.
+    assert_eq!(
+        load(h.clock.clone(), &dir).unwrap().generation("g"),
+        Some(generation)
+    );
+}
+
+#[test]
+fn a_commit_appends_only_what_changed() {
+    let dir = temp_dir("o1");
+    let mut h = Harness::no_delay();
+    let many: Vec<CommitOffset> = (0..5_000)
+        .map(|p| CommitOffset {
+            key: key(p),
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+        })
+        .collect();
+    let commit = |offsets: Vec<CommitOffset>| CommitRequest {
+        group_id: "simple".into(),
+        generation_id: -1,
+        member_id: String::new(),
+        group_instance_id: None,
+        offsets,
+    };
+    h.c.commit_offsets(&commit(many));
+    let (mut store, _) = GroupStore::open(&dir).unwrap();
+    h.c.write_changes(&mut store).unwrap();
+    let log = dir.join("groups.log");
+    let before = std::fs::metadata(&log).unwrap().len();
+    let one = vec![CommitOffset {
+        key: key(7),
+        offset: 2,
+        leader_epoch: -1,
+        metadata: String::new(),
+    }];
+    h.c.commit_offsets(&commit(one));
+    h.c.write_changes(&mut store).unwrap();
+    let grew = std::fs::metadata(&log).unwrap().len() - before;
+    assert!(
+        grew < 512,
+        "one commit appended {grew} bytes with 5 000 offsets stored"
+    );
+    drop(store);
+    let c2 = load(h.clock.clone(), &dir).unwrap();
+    assert_eq!(
+        c2.fetch_offsets("simple", Some(&[key(7)]))[0]
+            .1
+            .clone()
+            .unwrap()
+            .offset,
+        2
+    );
+    assert_eq!(c2.fetch_offsets("simple", None).len(), 5_000);
+}
+
+#[test]
+fn later_changes_win_on_replay() {
     let dir = temp_dir("rewrite");
     let mut h = Harness::no_delay();
     let (ids, generation) = h.form_group("g", 1);
-    h.c.write_checkpoint(&dir).unwrap();
+    save(&mut h.c, &dir);
     let sync = h.c.sync_group(whippet_coordinator::SyncRequest {
         group_id: "g".into(),
         generation_id: generation,
@@ -171,8 +259,8 @@ fn rewrite_replaces_previous_checkpoint() {
             group_instance_id: None,
         }],
     );
-    h.c.write_checkpoint(&dir).unwrap();
-    let c2 = Coordinator::load(h.clock.clone(), GroupConfig::default(), &dir).unwrap();
+    save(&mut h.c, &dir);
+    let c2 = load(h.clock.clone(), &dir).unwrap();
     assert_eq!(c2.group_state("g"), GroupState::Empty);
     assert_eq!(c2.generation("g"), Some(generation + 1));
 }

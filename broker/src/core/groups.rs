@@ -2,10 +2,12 @@
 //! the Kafka group APIs, the native offset commands and the core's deletion cascade. The
 //! coordinator is a plain state machine (`whippet-coordinator`); this module adds one mutex
 //! (never held across an await: deferred JoinGroup/SyncGroup answers are awaited after it is
-//! released), a timer task driving [`Coordinator::tick`], and checkpoint writes off the async
-//! workers, one at a time, so a commit is acknowledged only once a checkpoint holding it is on
-//! disk. Concurrent commits share one write: each waits for the writer, and a commit whose
-//! change was already covered by the write it waited behind returns without writing again.
+//! released), a timer task driving [`Coordinator::tick`], and appends of change sets to the
+//! group store (an append-only metadata log, `whippet_coordinator::persist`) off the async
+//! workers, one at a time, so a commit is acknowledged only once a change set holding it is on
+//! disk. A commit appends only what changed (O(1) I/O, not a rewrite of every offset);
+//! concurrent commits share one append: each waits for the writer, and a commit whose change
+//! was already covered by the append it waited behind returns without writing again.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
-use whippet_coordinator::persist::{self, Checkpoint};
+use whippet_coordinator::persist::{Changes, GroupStore};
 use whippet_coordinator::{CheckpointError, Clock, Coordinator, GroupConfig, SystemClock};
 
 use crate::limits;
@@ -37,8 +39,9 @@ pub struct GroupCoordinator {
 struct WriterState {
     /// Every change numbered up to this is on disk.
     durable: u64,
-    /// A snapshot whose write failed; retried if nothing newer is taken.
-    failed: Option<Checkpoint>,
+    /// The store, once opened (at load, or on the first write of an [`GroupCoordinator::empty`]
+    /// coordinator); taken out while a blocking task writes to it.
+    store: Option<GroupStore>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
@@ -56,22 +59,24 @@ impl GroupCoordinator {
         Self::from_parts(
             Coordinator::new(Arc::new(SystemClock), GroupConfig::default()),
             dir,
+            None,
         )
     }
 
-    /// Restores the coordinator from the checkpoint in `dir`. Reads files: call it off the
-    /// async workers.
+    /// Restores the coordinator from the group store in `dir` (migrating a legacy checkpoint).
+    /// Reads files: call it off the async workers.
     pub fn load(config: GroupConfig, dir: PathBuf) -> Result<Self, CheckpointError> {
+        let (store, restored) = GroupStore::open(&dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let coordinator = Coordinator::load(clock, config, &dir)?;
-        Ok(Self::from_parts(coordinator, dir))
+        let coordinator = Coordinator::restore(clock, config, restored);
+        Ok(Self::from_parts(coordinator, dir, Some(store)))
     }
 
-    fn from_parts(coordinator: Coordinator, dir: PathBuf) -> Self {
+    fn from_parts(coordinator: Coordinator, dir: PathBuf, store: Option<GroupStore>) -> Self {
         Self {
             coordinator: Mutex::new(coordinator),
             changes: AtomicU64::new(0),
-            writer: tokio::sync::Mutex::new(WriterState::default()),
+            writer: tokio::sync::Mutex::new(WriterState { durable: 0, store }),
             dir,
         }
     }
@@ -89,8 +94,9 @@ impl GroupCoordinator {
     }
 
     /// Makes every change numbered up to `ticket` durable (`u64::MAX`: whatever is pending).
-    /// Returns at once if a write already covered it; otherwise writes one snapshot of the
-    /// current state, which covers every change made before it was taken.
+    /// Returns at once if an append already covered it; otherwise appends one change set of
+    /// everything pending, which covers every change made before it was taken, and writes a
+    /// snapshot when the log has grown enough.
     pub async fn persist(&self, ticket: u64) -> Result<(), CheckpointError> {
         let mut writer = self.writer.lock().await;
         if writer.durable >= ticket {
@@ -98,40 +104,87 @@ impl GroupCoordinator {
         }
         let (taken, upto) = {
             let mut c = self.lock();
-            (c.take_checkpoint(), self.changes.load(Ordering::SeqCst))
+            (c.take_changes(), self.changes.load(Ordering::SeqCst))
         };
-        let Some(checkpoint) = taken.or_else(|| writer.failed.take()) else {
+        let Some(changes) = taken else {
             writer.durable = upto;
             return Ok(());
         };
+        let store = writer.store.take();
         let dir = self.dir.clone();
+        let (store, outcome) = match tokio::task::spawn_blocking(move || {
+            append(store, &dir, &changes).map_err(|error| (error, changes))
+        })
+        .await
+        {
+            Ok(Ok(store)) => (Some(store), Ok(())),
+            Ok(Err((error, changes))) => {
+                // Still pending: the next append carries it.
+                self.lock().mark_unpersisted(&changes);
+                (None, Err(error))
+            }
+            Err(join) => (None, Err(task_failed(&self.dir, &join))),
+        };
+        outcome?;
+        writer.durable = upto;
+        writer.store = store;
+        self.snapshot_if_due(&mut writer).await;
+        Ok(())
+    }
+
+    /// Writes a snapshot of the whole state when the store's log has grown enough. The state
+    /// may already hold changes not yet appended; replaying them again after the snapshot is
+    /// harmless, as every change set carries values, not deltas. A failure is only logged: the
+    /// log still holds everything.
+    async fn snapshot_if_due(&self, writer: &mut WriterState) {
+        if !writer.store.as_ref().is_some_and(GroupStore::snapshot_due) {
+            return;
+        }
+        let checkpoint = self.lock().checkpoint();
+        let mut store = writer.store.take();
         let written = tokio::task::spawn_blocking(move || {
-            let result = persist::write_checkpoint(&dir, &checkpoint);
-            (checkpoint, result)
+            let result = store
+                .as_mut()
+                .map_or(Ok(()), |s| s.write_snapshot(&checkpoint));
+            (store, result)
         })
         .await;
         match written {
-            Ok((_, Ok(()))) => {
-                // Anything that failed earlier is older than what just landed.
-                writer.failed = None;
-                writer.durable = upto;
-                Ok(())
+            Ok((store, result)) => {
+                writer.store = store;
+                if let Err(error) = result {
+                    warn!(%error, "group store snapshot failed; the log keeps every change");
+                }
             }
-            Ok((checkpoint, Err(error))) => {
-                writer.failed = Some(checkpoint);
-                Err(error)
-            }
-            Err(join) => Err(CheckpointError::Io {
-                path: self.dir.clone(),
-                op: "checkpoint task",
-                source: std::io::Error::other(join.to_string()),
-            }),
+            Err(join) => warn!(error = %join, "group store snapshot task failed"),
         }
     }
 
     /// The checkpoint directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Appends `changes` to `store`, opening the store in `dir` first when there is none yet.
+fn append(
+    store: Option<GroupStore>,
+    dir: &Path,
+    changes: &Changes,
+) -> Result<GroupStore, CheckpointError> {
+    let mut store = match store {
+        Some(store) => store,
+        None => GroupStore::open(dir)?.0,
+    };
+    store.append(changes)?;
+    Ok(store)
+}
+
+fn task_failed(dir: &Path, join: &tokio::task::JoinError) -> CheckpointError {
+    CheckpointError::Io {
+        path: dir.to_path_buf(),
+        op: "group store task",
+        source: std::io::Error::other(join.to_string()),
     }
 }
 
