@@ -233,6 +233,14 @@ async fn topic_crud_with_options() {
     let names: BTreeSet<&str> = topics.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, BTreeSet::from(["events", "audit"]));
 
+    update_purge_and_delete(&client, &sid, ten_mib).await;
+}
+
+/// Second half of `topic_crud_with_options`: topic 0 of `sid` ("events", 3 partitions, capped at
+/// `cap`) is renamed and re-set, filled, purged and deleted.
+async fn update_purge_and_delete(client: &IggyClient, sid: &Identifier, cap: MaxTopicSize) {
+    let (client, sid) = (client, sid.clone());
+    let ten_mib = cap;
     let day = IggyExpiry::ExpireDuration(IggyDuration::from(Duration::from_secs(86_400)));
     let update = TopicUpdateOptions {
         message_expiry: Some(day),
@@ -267,7 +275,7 @@ async fn topic_crud_with_options() {
     let got = client.get_topic(&sid, &id(0)).await.unwrap().unwrap();
     assert_eq!((got.messages_count, got.partitions_count), (0, 3));
     assert_eq!(
-        poll(&client, &sid, &id(0), 2, PollingStrategy::first(), 10)
+        poll(client, &sid, &id(0), 2, PollingStrategy::first(), 10)
             .await
             .count,
         0

@@ -245,6 +245,40 @@ async fn high_level_producer_and_group_consumer() {
         .expect("producer created the topic");
     assert_eq!((topic.partitions_count, topic.messages_count), (3, 300));
 
+    let (mut consumer, last_offsets) = consume_all_with_group(&client, &sent).await;
+    let group = Consumer::group(name("hl-group"));
+    for (partition, last) in last_offsets.iter().enumerate() {
+        let last = last.expect("balanced producer filled every partition");
+        let partition = partition as u32;
+        let stored = eventually("auto-commit of the consumed offsets", || {
+            let (client, group) = (&client, &group);
+            async move {
+                let info = client
+                    .get_consumer_offset(
+                        group,
+                        &name("hl-stream"),
+                        &name("hl-topic"),
+                        Some(partition),
+                    )
+                    .await
+                    .unwrap()?;
+                (info.stored_offset == last).then_some(info.stored_offset)
+            }
+        })
+        .await;
+        assert_eq!(stored, last);
+    }
+    consumer.shutdown().await.unwrap();
+    producer.shutdown().await;
+}
+
+/// Consumes every message of `sent` once through the high-level group consumer `hl-group`
+/// (auto-commit, left running so it keeps committing), and returns it with the last offset
+/// seen per partition.
+async fn consume_all_with_group(
+    client: &IggyClient,
+    sent: &BTreeSet<String>,
+) -> (IggyConsumer, [Option<u64>; 3]) {
     let mut consumer = client
         .consumer_group("hl-group", "hl-stream", "hl-topic")
         .unwrap()
@@ -275,31 +309,8 @@ async fn high_level_producer_and_group_consumer() {
         assert!(received.insert(text), "duplicate delivery");
         last_offsets[message.partition_id as usize] = Some(message.message.header.offset);
     }
-    assert_eq!(received, sent);
-    let group = Consumer::group(name("hl-group"));
-    for (partition, last) in last_offsets.iter().enumerate() {
-        let last = last.expect("balanced producer filled every partition");
-        let partition = partition as u32;
-        let stored = eventually("auto-commit of the consumed offsets", || {
-            let (client, group) = (&client, &group);
-            async move {
-                let info = client
-                    .get_consumer_offset(
-                        group,
-                        &name("hl-stream"),
-                        &name("hl-topic"),
-                        Some(partition),
-                    )
-                    .await
-                    .unwrap()?;
-                (info.stored_offset == last).then_some(info.stored_offset)
-            }
-        })
-        .await;
-        assert_eq!(stored, last);
-    }
-    consumer.shutdown().await.unwrap();
-    producer.shutdown().await;
+    assert_eq!(&received, sent);
+    (consumer, last_offsets)
 }
 
 /// Spawns this test binary in member mode; returns the child and its server-side client id.
@@ -400,7 +411,18 @@ async fn killed_and_silent_members_are_evicted() {
     signal(&stopped, Signal::SIGKILL);
     let _ = stopped.wait();
 
-    // The survivor now consumes every partition.
+    consume_every_partition(&survivor, &sid, &tid, &gid).await;
+}
+
+/// The survivor of `killed_and_silent_members_are_evicted` now consumes all 20 messages of the
+/// 4 partitions through the group.
+async fn consume_every_partition(
+    survivor: &IggyClient,
+    sid: &Identifier,
+    tid: &Identifier,
+    gid: &Identifier,
+) {
+    let (sid, tid) = (sid.clone(), tid.clone());
     let consumer = Consumer::group(gid.clone());
     let mut seen = BTreeSet::new();
     let started = Instant::now();

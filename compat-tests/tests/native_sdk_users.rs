@@ -323,7 +323,23 @@ async fn permissions_are_enforced() {
     );
     assert_eq!(admin.get_streams().await.unwrap().len(), 3);
 
-    // Send-only on one stream (stream-level permissions).
+    send_only_on_one_stream(&broker, &admin, (&sid, &tid), (&other_sid, &other_tid)).await;
+}
+
+/// Second half of `permissions_are_enforced`: a user allowed to send to one stream only (stream
+/// level permissions); `open` holds the 3 seed messages, `closed` none.
+async fn send_only_on_one_stream(
+    broker: &whippet_compat_tests::WhippetProcess,
+    admin: &IggyClient,
+    (sid, tid): (&Identifier, &Identifier),
+    (other_sid, other_tid): (&Identifier, &Identifier),
+) {
+    let (sid, tid, other_sid, other_tid) = (
+        sid.clone(),
+        tid.clone(),
+        other_sid.clone(),
+        other_tid.clone(),
+    );
     let sender_permissions = Permissions {
         global: GlobalPermissions::default(),
         streams: Some(BTreeMap::from([(
@@ -343,7 +359,7 @@ async fn permissions_are_enforced() {
         )
         .await
         .unwrap();
-    let sender = login(&broker, "sender", "sender-pass").await;
+    let sender = login(broker, "sender", "sender-pass").await;
     let mut messages = text_messages("allowed", 2);
     sender
         .send_messages(&sid, &tid, &Partitioning::partition_id(0), &mut messages)
@@ -378,14 +394,14 @@ async fn permissions_are_enforced() {
         "poll without poll permission",
     );
     assert_eq!(
-        poll(&admin, &sid, &tid, 0, PollingStrategy::first(), 10)
+        poll(admin, &sid, &tid, 0, PollingStrategy::first(), 10)
             .await
             .count,
         5
     );
     assert_eq!(
         poll(
-            &admin,
+            admin,
             &other_sid,
             &other_tid,
             0,

@@ -92,8 +92,34 @@ pub(crate) async fn dispatch(
                     Outcome::NoResponse
                 };
             }
-            ResponseKind::Produce(response)
+            Some(ResponseKind::Produce(response))
         }
+        request @ (RequestKind::OffsetCommit(_)
+        | RequestKind::OffsetFetch(_)
+        | RequestKind::OffsetDelete(_)
+        | RequestKind::FindCoordinator(_)
+        | RequestKind::JoinGroup(_)
+        | RequestKind::SyncGroup(_)
+        | RequestKind::Heartbeat(_)
+        | RequestKind::LeaveGroup(_)
+        | RequestKind::DescribeGroups(_)
+        | RequestKind::ListGroups(_)
+        | RequestKind::DeleteGroups(_)) => group_api(ctx, header, request).await,
+        request => data_or_admin_api(ctx, rc, header, request).await,
+    };
+    // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is unserved
+    // and closes the connection.
+    response.map_or(Outcome::Close, Outcome::Respond)
+}
+
+/// The data and admin APIs (everything but Produce and the group APIs).
+async fn data_or_admin_api(
+    ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
+    header: &RequestHeader,
+    request: RequestKind,
+) -> Option<ResponseKind> {
+    Some(match request {
         RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, header, req).await),
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(ctx, header, req).await)
@@ -131,6 +157,17 @@ pub(crate) async fn dispatch(
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
         }
+        _ => return None,
+    })
+}
+
+/// The consumer-group APIs.
+async fn group_api(
+    ctx: &Arc<BrokerContext>,
+    header: &RequestHeader,
+    request: RequestKind,
+) -> Option<ResponseKind> {
+    Some(match request {
         RequestKind::OffsetCommit(req) => {
             ResponseKind::OffsetCommit(groups::offsets::commit(ctx, header, req).await)
         }
@@ -164,11 +201,8 @@ pub(crate) async fn dispatch(
         RequestKind::DeleteGroups(req) => {
             ResponseKind::DeleteGroups(groups::admin::delete(ctx, header, req).await)
         }
-        // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is
-        // unserved and closes the connection.
-        _ => return Outcome::Close,
-    };
-    Outcome::Respond(response)
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

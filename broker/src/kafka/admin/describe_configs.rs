@@ -173,100 +173,125 @@ fn topic_configs(settings: &TopicSettings) -> Vec<Described> {
         .collect()
 }
 
+/// Where a static broker config's value comes from.
+enum BrokerValue {
+    AutoCreate,
+    NodeId,
+    NumPartitions,
+    /// The default of this topic config.
+    TopicDefault(&'static str),
+    Fixed(&'static str),
+}
+
+/// The read-only broker configs: name, value, type, whether static (else a default), doc.
+const BROKER_CONFIGS: [(&str, BrokerValue, i8, bool, &str); 11] = [
+    (
+        "auto.create.topics.enable",
+        BrokerValue::AutoCreate,
+        kind::BOOLEAN,
+        true,
+        "Whether Metadata creates unknown topics.",
+    ),
+    (
+        "broker.id",
+        BrokerValue::NodeId,
+        kind::INT,
+        true,
+        "This broker's node id.",
+    ),
+    (
+        "compression.type",
+        BrokerValue::TopicDefault("compression.type"),
+        kind::STRING,
+        false,
+        "Default topic compression.",
+    ),
+    (
+        "default.replication.factor",
+        BrokerValue::Fixed("1"),
+        kind::INT,
+        false,
+        "Replication factor of auto-created topics.",
+    ),
+    (
+        "log.cleanup.policy",
+        BrokerValue::TopicDefault("cleanup.policy"),
+        kind::LIST,
+        false,
+        "Default cleanup policy.",
+    ),
+    (
+        "log.message.timestamp.type",
+        BrokerValue::TopicDefault("message.timestamp.type"),
+        kind::STRING,
+        false,
+        "Default timestamp type.",
+    ),
+    (
+        "log.retention.bytes",
+        BrokerValue::TopicDefault("retention.bytes"),
+        kind::LONG,
+        false,
+        "Default retention by size.",
+    ),
+    (
+        "log.retention.ms",
+        BrokerValue::TopicDefault("retention.ms"),
+        kind::LONG,
+        false,
+        "Default retention by age.",
+    ),
+    (
+        "log.segment.bytes",
+        BrokerValue::TopicDefault("segment.bytes"),
+        kind::INT,
+        false,
+        "Default segment size.",
+    ),
+    (
+        "message.max.bytes",
+        BrokerValue::TopicDefault("max.message.bytes"),
+        kind::INT,
+        false,
+        "Default largest batch.",
+    ),
+    (
+        "num.partitions",
+        BrokerValue::NumPartitions,
+        kind::INT,
+        true,
+        "Partitions of topics created without a count.",
+    ),
+];
+
 fn broker_configs(ctx: &BrokerContext) -> Vec<Described> {
     let defaults = TopicSettings::default();
-    let default_of = |name: &str| configs::value_of(&defaults, name).unwrap_or_default();
-    let static_ = source::STATIC_BROKER_CONFIG;
-    let default = source::DEFAULT_CONFIG;
-    let entries: [(&'static str, String, i8, i8, &'static str); 11] = [
-        (
-            "auto.create.topics.enable",
-            ctx.kafka.auto_create_topics.to_string(),
-            kind::BOOLEAN,
-            static_,
-            "Whether Metadata creates unknown topics.",
-        ),
-        (
-            "broker.id",
-            ctx.kafka.node_id.to_string(),
-            kind::INT,
-            static_,
-            "This broker's node id.",
-        ),
-        (
-            "compression.type",
-            default_of("compression.type"),
-            kind::STRING,
-            default,
-            "Default topic compression.",
-        ),
-        (
-            "default.replication.factor",
-            "1".into(),
-            kind::INT,
-            default,
-            "Replication factor of auto-created topics.",
-        ),
-        (
-            "log.cleanup.policy",
-            default_of("cleanup.policy"),
-            kind::LIST,
-            default,
-            "Default cleanup policy.",
-        ),
-        (
-            "log.message.timestamp.type",
-            default_of("message.timestamp.type"),
-            kind::STRING,
-            default,
-            "Default timestamp type.",
-        ),
-        (
-            "log.retention.bytes",
-            default_of("retention.bytes"),
-            kind::LONG,
-            default,
-            "Default retention by size.",
-        ),
-        (
-            "log.retention.ms",
-            default_of("retention.ms"),
-            kind::LONG,
-            default,
-            "Default retention by age.",
-        ),
-        (
-            "log.segment.bytes",
-            default_of("segment.bytes"),
-            kind::INT,
-            default,
-            "Default segment size.",
-        ),
-        (
-            "message.max.bytes",
-            default_of("max.message.bytes"),
-            kind::INT,
-            default,
-            "Default largest batch.",
-        ),
-        (
-            "num.partitions",
-            ctx.kafka.num_partitions.to_string(),
-            kind::INT,
-            static_,
-            "Partitions of topics created without a count.",
-        ),
-    ];
-    entries
-        .into_iter()
-        .map(|(name, value, config_type, source, doc)| Described {
-            name,
-            synonyms: vec![(name, value.clone(), source)],
-            value,
-            config_type,
-            source,
-            read_only: true,
-            doc: doc.to_string(),
+    BROKER_CONFIGS
+        .iter()
+        .map(|(name, value, config_type, is_static, doc)| {
+            let value = match value {
+                BrokerValue::AutoCreate => ctx.kafka.auto_create_topics.to_string(),
+                BrokerValue::NodeId => ctx.kafka.node_id.to_string(),
+                BrokerValue::NumPartitions => ctx.kafka.num_partitions.to_string(),
+                BrokerValue::TopicDefault(topic_config) => {
+                    configs::value_of(&defaults, topic_config).unwrap_or_default()
+                }
+                BrokerValue::Fixed(text) => (*text).to_string(),
+            };
+            let source = if *is_static {
+                source::STATIC_BROKER_CONFIG
+            } else {
+                source::DEFAULT_CONFIG
+            };
+            Described {
+                name,
+                synonyms: vec![(name, value.clone(), source)],
+                value,
+                config_type: *config_type,
+                source,
+                read_only: true,
+                doc: (*doc).to_string(),
+            }
         })
         .collect()
 }
