@@ -27,6 +27,7 @@ pub mod partition;
 mod recovery;
 mod segment;
 mod store;
+mod sync_pool;
 mod sync_util;
 
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
