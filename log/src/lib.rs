@@ -26,6 +26,7 @@ mod maintenance;
 pub mod partition;
 mod recovery;
 mod segment;
+pub mod storage;
 mod store;
 mod sync_pool;
 mod sync_util;
@@ -40,4 +41,5 @@ pub use partition::{
     RetentionOutcome, StoredFrame,
 };
 pub use recovery::{RecoveryAction, RecoveryEvent};
+pub use storage::{LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};

@@ -17,7 +17,6 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::cache::RecentCache;
-use crate::checkpoint;
 use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
 use crate::durability::Durability;
 use crate::error::{LogError, Result};
@@ -25,6 +24,7 @@ use crate::frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 use crate::limits::{self, SEGMENT_FILE_HEADER_BYTES};
 use crate::recovery::{RecoveryEvent, recover_partition};
 use crate::segment::Segment;
+use crate::storage::{LocalStore, SegmentStore};
 use crate::sync_pool;
 use crate::sync_util::lock;
 
@@ -133,6 +133,7 @@ struct Writer {
 pub(crate) struct Inner {
     id: u32,
     dir: PathBuf,
+    store: Arc<dyn SegmentStore>,
     policy: FsyncPolicy,
     index_interval: u64,
     settings: ArcSwap<TopicSettings>,
@@ -187,9 +188,22 @@ impl PartitionLog {
         settings: TopicSettings,
         config: &LogConfig,
     ) -> Result<(Arc<Self>, Vec<RecoveryEvent>)> {
+        Self::open_with_store(dir, partition_id, settings, config, Arc::new(LocalStore))
+    }
+
+    /// [`Self::open`] with the segment files reached through `store` instead of plain local
+    /// files (a remote store later; a fault-injecting one in tests). The store's files must
+    /// hold the on-disk format this crate writes.
+    pub fn open_with_store(
+        dir: PathBuf,
+        partition_id: u32,
+        settings: TopicSettings,
+        config: &LogConfig,
+        store: Arc<dyn SegmentStore>,
+    ) -> Result<(Arc<Self>, Vec<RecoveryEvent>)> {
         let mut events = Vec::new();
         let interval = config.index_interval_bytes.max(1);
-        let recovered = recover_partition(&dir, interval, &mut events)?;
+        let recovered = recover_partition(&store, &dir, interval, &mut events)?;
         let Some(active) = recovered.segments.last().cloned() else {
             return Err(LogError::io(
                 &dir,
@@ -200,6 +214,7 @@ impl PartitionLog {
         let inner = Inner {
             id: partition_id,
             dir,
+            store,
             policy: config.fsync,
             index_interval: interval,
             settings: ArcSwap::from_pointee(settings),
@@ -537,6 +552,7 @@ impl Inner {
 
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let fresh = Arc::new(Segment::create(
+            &self.store,
             &self.dir,
             w.next_offset,
             self.index_interval,
@@ -640,7 +656,9 @@ impl Inner {
         }
         active.sync_data()?;
         if dir_dirty {
-            checkpoint::sync_dir(&self.dir)?;
+            self.store
+                .sync_dir(&self.dir)
+                .map_err(|e| LogError::io(&self.dir, e))?;
         }
         Ok(())
     }
