@@ -137,13 +137,26 @@ impl Segment {
         let file = store
             .create_new(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        file.write_all_at(&encode_file_header(LOG_MAGIC, base_offset), 0)
-            .map_err(|e| LogError::io(&log_path, e))?;
-        let index_file = store
-            .open(&index_path, true)
-            .map_err(|e| LogError::io(&index_path, e))?;
-        crate::index::write_index(index_file.as_ref(), base_offset, &[])
-            .map_err(|e| LogError::io(&index_path, e))?;
+        let written = file
+            .write_all_at(&encode_file_header(LOG_MAGIC, base_offset), 0)
+            .map_err(|e| LogError::io(&log_path, e))
+            .and_then(|()| {
+                let index_file = store
+                    .open(&index_path, true)
+                    .map_err(|e| LogError::io(&index_path, e))?;
+                crate::index::write_index(index_file.as_ref(), base_offset, &[])
+                    .map_err(|e| LogError::io(&index_path, e))?;
+                Ok(index_file)
+            });
+        let index_file = match written {
+            Ok(index_file) => index_file,
+            Err(e) => {
+                // Leave no half-made segment behind: a later roll must be able to create it.
+                let _ = store.remove(&log_path);
+                let _ = store.remove(&index_path);
+                return Err(e);
+            }
+        };
         let state = SegmentState {
             size: SEGMENT_FILE_HEADER_BYTES,
             next_offset: base_offset,
@@ -242,17 +255,21 @@ impl Segment {
             value: pos,
             max: u64::from(u32::MAX),
         })?;
-        let io = |e| LogError::io(&self.log_path, e);
-        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
-        self.file
-            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
-            .map_err(io)?;
         let running = self.max_timestamp_us().max(header.max_timestamp_us);
         // Persist a due index entry before recording anything in memory: a failed write must
         // leave the segment as it was, so the next append can take the same offset and place.
         let due = read_lock(&self.index).peek_entry(rel, position, running);
-        if let Some((slot, entry)) = due {
-            self.write_index_entry(slot, &entry)?;
+        let written = self
+            .write_frame(pos, header, payload)
+            .and_then(|()| match due {
+                Some((slot, entry)) => self.write_index_entry(slot, &entry),
+                None => Ok(()),
+            });
+        if let Err(e) = written {
+            // Best effort: cut what was written, so a frame that failed is not found whole
+            // by recovery (readers never look past `size`, and the next append overwrites it).
+            let _ = self.file.set_len(pos);
+            return Err(e);
         }
         let recorded =
             write_lock(&self.index).on_frame(rel, position, header.frame_bytes(), running);
@@ -268,6 +285,14 @@ impl Segment {
             .store(header.next_offset(), Ordering::Release);
         lock(&self.first_append_us).get_or_insert(now_us);
         Ok(())
+    }
+
+    fn write_frame(&self, pos: u64, header: &FrameHeader, payload: &[u8]) -> Result<()> {
+        let io = |e| LogError::io(&self.log_path, e);
+        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
+        self.file
+            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
+            .map_err(io)
     }
 
     fn write_index_entry(&self, slot: usize, entry: &IndexEntry) -> Result<()> {
