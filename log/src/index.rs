@@ -242,8 +242,21 @@ fn entry_problem(prev: Option<&IndexEntry>, e: &IndexEntry, log_len: u64) -> Opt
     }
 }
 
-/// Writes a whole index file (header then entries) over `file`, cutting anything after them.
+/// Writes a whole index file (header then entries) over `file`, cutting anything after them,
+/// and syncs it.
 pub(crate) fn write_index(
+    file: &dyn SegmentFile,
+    base_offset: u64,
+    entries: &[IndexEntry],
+) -> std::io::Result<()> {
+    write_index_unsynced(file, base_offset, entries)?;
+    file.sync_data()
+}
+
+/// [`write_index`] without the sync: for a new segment's index, which is synced with the
+/// segment when it is rolled (and rebuilt by recovery if a crash comes first). A new segment
+/// is created under the append lock, where no `fdatasync` may run.
+pub(crate) fn write_index_unsynced(
     file: &dyn SegmentFile,
     base_offset: u64,
     entries: &[IndexEntry],
@@ -259,8 +272,7 @@ pub(crate) fn write_index(
         buf.extend_from_slice(&e.encode());
     }
     file.set_len(0)?;
-    file.write_all_at(&buf, 0)?;
-    file.sync_data()
+    file.write_all_at(&buf, 0)
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ impl Segment {
                 let index_file = store
                     .open(&index_path, true)
                     .map_err(|e| LogError::io(&index_path, e))?;
-                crate::index::write_index(index_file.as_ref(), base_offset, &[])
+                crate::index::write_index_unsynced(index_file.as_ref(), base_offset, &[])
                     .map_err(|e| LogError::io(&index_path, e))?;
                 Ok(index_file)
             });
