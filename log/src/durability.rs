@@ -207,7 +207,7 @@ impl Durability {
             Ok(target) if epoch == s.epoch => s.durable_next = s.durable_next.max(target),
             Ok(_) => {}
             Err(e) => {
-                if s.failure.is_none() {
+                if s.failure.is_none() && !s.closed {
                     tracing::error!(error = %e, "sync failed; the partition refuses appends until it is reopened");
                     s.failure = Some(failure_of(&e));
                 }
