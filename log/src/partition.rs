@@ -290,14 +290,20 @@ impl PartitionLog {
     }
 
     /// Appends and, with `fsync = always`, waits (blocking the thread) until the append is on
-    /// disk. For non-async callers: tests, tools, shutdown paths.
+    /// disk; when no round is running, the sync runs on the calling thread. For non-async
+    /// callers: tests, tools, shutdown paths.
     pub fn append_durable_blocking<F>(&self, batch: AppendBatch, patch: F) -> Result<Appended>
     where
         F: FnOnce(&mut PatchContext<'_>),
     {
-        let appended = self.append(batch, patch)?;
+        let (appended, lead) = self.inner.append(batch, patch)?;
         if self.inner.policy == FsyncPolicy::Always {
             let inner = &self.inner;
+            if lead {
+                // This append claimed the next round and the caller blocks anyway: run it here
+                // rather than hand it to a sync worker and wait for the handoff both ways.
+                inner.round_job();
+            }
             inner
                 .durability
                 .wait_blocking(appended.last_offset, || inner.schedule_round())?;
@@ -597,7 +603,8 @@ impl Inner {
         }
     }
 
-    /// One round on a sync worker; schedules the next if appends arrived meanwhile.
+    /// One round (on a sync worker, or on a blocking appender that claimed it); schedules the
+    /// next on the sync workers if appends arrived meanwhile.
     fn round_job(self: &Arc<Self>) {
         let (_, more) = self.durability.run_round(|| self.sync_round());
         if more {
