@@ -11,8 +11,10 @@ use crate::limits;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FsyncPolicy {
-    /// Every append returns only after its bytes are on disk (`fdatasync`); concurrent appends
-    /// share one sync (group commit). Readers see only synced data.
+    /// Every append is synced (`fdatasync`) by the log's sync workers right after it is
+    /// written, whether or not anybody waits for it; concurrent appends share one sync (group
+    /// commit). An append is acknowledged (`wait_durable`) and visible to readers only once it
+    /// is on disk.
     Always,
     /// A background task syncs dirty partitions every [`LogConfig::fsync_interval`].
     Interval,

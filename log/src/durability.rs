@@ -1,12 +1,21 @@
-//! Group commit for `fsync = always`. Appenders wait until the partition's durable offset covers
-//! their last offset. At most one sync round runs at a time; whoever finds none running leads the
-//! next one (on a blocking thread), and every append written before the round started is covered
-//! by its single `fdatasync`. Everybody else waits for the round to finish, then checks again.
+//! Group commit for `fsync = always`, run by the log itself. Every append records how far the
+//! next round must sync (`wanted_next`) and, when no round is running or queued, schedules one
+//! on the sync workers (`sync_pool.rs`), so an append is synced whether or not anybody waits
+//! for it. At most one round runs at a time; a round syncs everything written before it
+//! started with one `fdatasync`, and when appends arrived meanwhile, it schedules the next one
+//! before it lets go. Waiters only wait: they never run a sync themselves.
+//!
+//! A failed sync poisons the partition for the rest of this open: the data written since the
+//! last good sync may or may not be on disk (the kernel may have dropped the dirty pages and a
+//! later `fdatasync` can succeed without writing them), so nothing in that tail is ever
+//! acknowledged or made visible, waiters get the error, and the partition refuses appends and
+//! syncs until it is reopened (recovery then checks what really is on disk) or purged.
 //!
 //! Waiting is by notification only: a `Condvar` for blocking callers and a `tokio::sync::watch`
 //! for async ones, both signalled whenever a round ends, the log is purged or removed.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use tokio::sync::watch;
@@ -22,15 +31,24 @@ struct SyncFailure {
     message: String,
 }
 
+impl SyncFailure {
+    fn to_error(&self) -> LogError {
+        let source = std::io::Error::new(self.kind, self.message.clone());
+        LogError::io(self.path.clone(), source)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// Every offset below this is on disk.
     durable_next: u64,
-    /// A round is running.
+    /// One past the last appended offset a round must cover; raised by appends, never beyond
+    /// the writer's next offset.
+    wanted_next: u64,
+    /// A round is running or queued.
     syncing: bool,
-    /// Number of rounds that failed; a waiter that sees it move gives up with the error.
-    failures: u64,
-    last_failure: Option<SyncFailure>,
+    /// The first failed sync of this open; from then on nothing more becomes durable.
+    failure: Option<SyncFailure>,
     /// Bumped by purge: offsets from before it no longer exist, so their waiters are done.
     epoch: u64,
     /// The partition was removed.
@@ -40,7 +58,9 @@ struct State {
 /// What a waiter should do next.
 enum Step {
     Done(Result<()>),
-    Lead,
+    /// Nothing is running although the offset is not durable: schedule a round (the waiter's
+    /// caller does, on the sync workers). Appends always schedule, so this only heals.
+    Schedule,
     Wait,
 }
 
@@ -48,7 +68,6 @@ enum Step {
 #[derive(Clone, Copy)]
 struct Ticket {
     last_offset: u64,
-    failures: u64,
     epoch: u64,
 }
 
@@ -56,6 +75,8 @@ struct Ticket {
 #[derive(Debug)]
 pub(crate) struct Durability {
     state: Mutex<State>,
+    /// Mirrors `state.failure.is_some()`, so the append path checks it without the mutex.
+    failed: AtomicBool,
     cv: Condvar,
     changed: watch::Sender<u64>,
 }
@@ -68,35 +89,43 @@ impl State {
         if self.closed {
             return Step::Done(Err(LogError::PartitionDeleted));
         }
-        if self.failures != t.failures {
-            let f = self.last_failure.clone();
-            let err = match f {
-                Some(f) => LogError::io(f.path, std::io::Error::new(f.kind, f.message)),
-                None => LogError::ShuttingDown,
-            };
-            return Step::Done(Err(err));
+        if let Some(f) = &self.failure {
+            return Step::Done(Err(f.to_error()));
+        }
+        if t.last_offset >= self.wanted_next {
+            // Never appended (or not in this epoch): no round will ever cover it.
+            return Step::Done(Err(LogError::OffsetOutOfRange {
+                offset: t.last_offset,
+                start: 0,
+                end: self.wanted_next,
+            }));
         }
         if self.syncing {
             Step::Wait
         } else {
             self.syncing = true;
-            Step::Lead
+            Step::Schedule
         }
+    }
+
+    /// Whether another round must follow the one that just ended.
+    fn needs_round(&self) -> bool {
+        !self.closed && self.failure.is_none() && self.wanted_next > self.durable_next
     }
 }
 
 /// Marks the end of a round even if the round panics, so waiters are never stranded.
-pub(crate) struct RoundGuard<'a> {
+struct RoundGuard<'a> {
     durability: &'a Durability,
     done: bool,
 }
 
 impl RoundGuard<'_> {
     /// Ends the round: `Ok(target)` makes offsets below `target` durable (unless a purge
-    /// happened since `epoch`); an error is handed to the waiters.
-    pub(crate) fn finish(mut self, epoch: u64, outcome: Result<u64>) {
+    /// happened since `epoch`); an error poisons. Returns whether another round must follow.
+    fn finish(mut self, epoch: u64, outcome: Result<u64>) -> bool {
         self.done = true;
-        self.durability.end_round(epoch, outcome);
+        self.durability.end_round(epoch, outcome)
     }
 }
 
@@ -104,7 +133,8 @@ impl Drop for RoundGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
             let err = std::io::Error::other("sync round panicked");
-            self.durability
+            let _ = self
+                .durability
                 .end_round(u64::MAX, Err(LogError::io(PathBuf::new(), err)));
         }
     }
@@ -115,10 +145,12 @@ impl Durability {
     pub(crate) fn new(durable_next: u64) -> Self {
         let state = State {
             durable_next,
+            wanted_next: durable_next,
             ..State::default()
         };
         Self {
             state: Mutex::new(state),
+            failed: AtomicBool::new(false),
             cv: Condvar::new(),
             changed: watch::Sender::new(0),
         }
@@ -129,11 +161,37 @@ impl Durability {
         lock(&self.state).durable_next
     }
 
+    /// The error of the sync that poisoned the partition, if one failed.
+    pub(crate) fn failure(&self) -> Option<LogError> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.state)
+            .failure
+            .as_ref()
+            .map(SyncFailure::to_error)
+    }
+
+    /// Records that offsets below `next` were appended in `epoch` and must be synced. Returns
+    /// true when the caller must schedule a round (none was running or queued; the flag is now
+    /// set on its behalf).
+    pub(crate) fn request(&self, epoch: u64, next: u64) -> bool {
+        let mut s = lock(&self.state);
+        if s.epoch != epoch || s.closed || s.failure.is_some() {
+            return false;
+        }
+        s.wanted_next = s.wanted_next.max(next);
+        if s.syncing || s.durable_next >= s.wanted_next {
+            return false;
+        }
+        s.syncing = true;
+        true
+    }
+
     fn ticket(&self, last_offset: u64) -> Ticket {
         let s = lock(&self.state);
         Ticket {
             last_offset,
-            failures: s.failures,
             epoch: s.epoch,
         }
     }
@@ -143,43 +201,36 @@ impl Durability {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    fn end_round(&self, epoch: u64, outcome: Result<u64>) {
+    fn end_round(&self, epoch: u64, outcome: Result<u64>) -> bool {
         let mut s = lock(&self.state);
-        s.syncing = false;
         match outcome {
             Ok(target) if epoch == s.epoch => s.durable_next = s.durable_next.max(target),
             Ok(_) => {}
             Err(e) => {
-                s.failures += 1;
-                s.last_failure = Some(failure_of(&e));
+                if s.failure.is_none() && !s.closed {
+                    tracing::error!(error = %e, "sync failed; the partition refuses appends until it is reopened");
+                    s.failure = Some(failure_of(&e));
+                }
+                self.failed.store(true, Ordering::Release);
             }
         }
+        let more = s.needs_round();
+        s.syncing = more;
         drop(s);
         self.notify();
+        more
     }
 
-    /// Starts a round; the guard must be finished when the sync is done.
-    fn lead(&self) -> RoundGuard<'_> {
-        RoundGuard {
-            durability: self,
-            done: false,
-        }
-    }
-
-    /// Waits (async) until `last_offset` is durable. `spawn_round` starts a round on a blocking
-    /// thread and resolves when it has finished (it must call [`Self::run_round`]).
-    pub(crate) async fn wait_async<F, Fut>(&self, last_offset: u64, spawn_round: F) -> Result<()>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = ()>,
-    {
+    /// Waits (async) until `last_offset` is durable. Does no I/O: `schedule` only hands a
+    /// round to the sync workers (and is only called if no round is running or queued).
+    pub(crate) async fn wait_async(&self, last_offset: u64, schedule: impl Fn()) -> Result<()> {
         let mut rx = self.changed.subscribe();
         let ticket = self.ticket(last_offset);
         loop {
             let step = lock(&self.state).step(ticket);
             match step {
                 Step::Done(r) => return r,
-                Step::Lead => spawn_round().await,
+                Step::Schedule => schedule(),
                 Step::Wait => {
                     if rx.changed().await.is_err() {
                         return Err(LogError::ShuttingDown);
@@ -189,16 +240,16 @@ impl Durability {
         }
     }
 
-    /// Blocking form of [`Self::wait_async`]; `round` runs a round on the calling thread.
-    pub(crate) fn wait_blocking(&self, last_offset: u64, round: impl Fn()) -> Result<()> {
+    /// Blocking form of [`Self::wait_async`].
+    pub(crate) fn wait_blocking(&self, last_offset: u64, schedule: impl Fn()) -> Result<()> {
         let ticket = self.ticket(last_offset);
         let mut s = lock(&self.state);
         loop {
             match s.step(ticket) {
                 Step::Done(r) => return r,
-                Step::Lead => {
+                Step::Schedule => {
                     drop(s);
-                    round();
+                    schedule();
                     s = lock(&self.state);
                 }
                 Step::Wait => {
@@ -211,9 +262,9 @@ impl Durability {
         }
     }
 
-    /// Runs `sync` as the next round once no other round is running (for explicit syncs:
-    /// interval thread, flush, shutdown). `sync` returns `(epoch, target)`.
-    pub(crate) fn sync_now(&self, sync: impl FnOnce() -> Result<(u64, u64)>) -> Result<()> {
+    /// Claims the next round for an explicit sync (interval thread, flush, shutdown): waits
+    /// until no round is running or queued, then sets the flag. Fails once poisoned or closed.
+    pub(crate) fn begin_explicit(&self) -> Result<()> {
         let mut s = lock(&self.state);
         while s.syncing && !s.closed {
             s = self
@@ -224,37 +275,47 @@ impl Durability {
         if s.closed {
             return Err(LogError::PartitionDeleted);
         }
+        if let Some(f) = &s.failure {
+            return Err(f.to_error());
+        }
         s.syncing = true;
-        drop(s);
-        self.run_round(sync)
+        Ok(())
     }
 
-    /// Runs one round whose `syncing` flag the caller already set (through a `Lead` step).
-    pub(crate) fn run_round(&self, sync: impl FnOnce() -> Result<(u64, u64)>) -> Result<()> {
-        let guard = self.lead();
+    /// Runs one round whose `syncing` flag is set (by [`Self::request`], a `Schedule` step or
+    /// [`Self::begin_explicit`]). `sync` returns `(epoch, target)`. Returns the round's outcome
+    /// and whether another round must follow (the flag then stays set for it).
+    pub(crate) fn run_round(
+        &self,
+        sync: impl FnOnce() -> Result<(u64, u64)>,
+    ) -> (Result<()>, bool) {
+        let guard = RoundGuard {
+            durability: self,
+            done: false,
+        };
         match sync() {
-            Ok((epoch, target)) => {
-                guard.finish(epoch, Ok(target));
-                Ok(())
-            }
+            Ok((epoch, target)) => (Ok(()), guard.finish(epoch, Ok(target))),
             Err(e) => {
-                let copy = copy_error(&e);
-                guard.finish(0, Err(e));
-                Err(copy)
+                let copy = failure_of(&e).to_error();
+                (Err(copy), guard.finish(0, Err(e)))
             }
         }
     }
 
-    /// Purge: offsets start again at 0; current waiters are released.
+    /// Purge: offsets start again at 0; current waiters are released. The files that held the
+    /// unsynced tail are gone, so a poisoned partition is usable again.
     pub(crate) fn reset(&self) {
         let mut s = lock(&self.state);
         s.epoch += 1;
         s.durable_next = 0;
+        s.wanted_next = 0;
+        s.failure = None;
+        self.failed.store(false, Ordering::Release);
         drop(s);
         self.notify();
     }
 
-    /// Current purge epoch, captured by a round together with its target.
+    /// Current purge epoch, captured by appends and rounds together with their offsets.
     pub(crate) fn epoch(&self) -> u64 {
         lock(&self.state).epoch
     }
@@ -281,11 +342,6 @@ fn failure_of(e: &LogError) -> SyncFailure {
     }
 }
 
-fn copy_error(e: &LogError) -> LogError {
-    let f = failure_of(e);
-    LogError::io(f.path, std::io::Error::new(f.kind, f.message))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -293,23 +349,39 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    /// A stand-in for the sync workers: runs rounds on a fresh thread, re-scheduling while
+    /// `run_round` asks for more.
+    fn schedule(d: &Arc<Durability>, rounds: &Arc<AtomicU64>, written: &Arc<AtomicU64>) {
+        let (d, rounds, written) = (d.clone(), rounds.clone(), written.clone());
+        std::thread::spawn(move || {
+            loop {
+                let (_, more) = d.run_round(|| {
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    Ok((0, written.load(Ordering::SeqCst)))
+                });
+                if !more {
+                    break;
+                }
+            }
+        });
+    }
+
     #[test]
-    fn one_round_covers_all_waiters_written_before_it() {
+    fn one_round_covers_all_appends_written_before_it() {
         let d = Arc::new(Durability::new(0));
         let rounds = Arc::new(AtomicU64::new(0));
-        let written = Arc::new(AtomicU64::new(10));
+        let written = Arc::new(AtomicU64::new(0));
+        for next in 1..=10 {
+            written.store(next, Ordering::SeqCst);
+            if d.request(0, next) {
+                schedule(&d, &rounds, &written);
+            }
+        }
         let mut handles = Vec::new();
         for last in 0..10 {
-            let (d, rounds, written) = (d.clone(), rounds.clone(), written.clone());
-            handles.push(std::thread::spawn(move || {
-                d.wait_blocking(last, || {
-                    let _ = d.run_round(|| {
-                        rounds.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                        Ok((0, written.load(Ordering::SeqCst)))
-                    });
-                })
-            }));
+            let d = d.clone();
+            handles.push(std::thread::spawn(move || d.wait_blocking(last, || {})));
         }
         for h in handles {
             h.join().unwrap().unwrap();
@@ -322,12 +394,17 @@ mod tests {
     }
 
     #[test]
-    fn failure_reaches_waiters_and_close_releases_them() {
+    fn failure_poisons_and_close_releases_waiters() {
         let d = Durability::new(0);
-        let r = d.wait_blocking(5, || {
-            let _ = d.run_round(|| Err(LogError::io("/x", std::io::Error::other("disk gone"))));
-        });
+        assert!(d.request(0, 6));
+        let (r, more) = d.run_round(|| Err(LogError::io("/x", std::io::Error::other("disk gone"))));
+        assert!(r.is_err() && !more);
+        let r = d.wait_blocking(5, || {});
         assert!(r.unwrap_err().to_string().contains("disk gone"));
+        // Poisoned: later appends are not scheduled, explicit syncs refused.
+        assert!(!d.request(0, 7));
+        assert!(d.begin_explicit().is_err());
+        assert!(d.failure().is_some());
         d.close();
         assert!(matches!(
             d.wait_blocking(5, || {}),

@@ -7,13 +7,11 @@
 //! max_timestamp_us: i64`. The index is derived data: recovery rebuilds it from the `.log`
 //! whenever it is missing, short, garbage or inconsistent.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::limits::{INDEX_ENTRY_BYTES, SEGMENT_FILE_HEADER_BYTES};
 use crate::segment::{INDEX_MAGIC, decode_file_header};
+use crate::storage::{SegmentFile, SegmentStore};
 
 /// One index entry: where the frame starting at `base + rel_offset` sits in the `.log`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +95,25 @@ impl SegmentIndex {
         entry
     }
 
+    /// The entry [`Self::on_frame`] would record for this frame, with its slot in the file,
+    /// without recording it (so the writer can persist it first).
+    pub(crate) fn peek_entry(
+        &self,
+        rel_offset: u32,
+        position: u32,
+        running_max_ts_us: i64,
+    ) -> Option<(usize, IndexEntry)> {
+        let due = self.entries.is_empty() || self.bytes_since_entry >= self.interval_bytes;
+        due.then_some((
+            self.entries.len(),
+            IndexEntry {
+                rel_offset,
+                position,
+                max_timestamp_us: running_max_ts_us,
+            },
+        ))
+    }
+
     /// The entries, oldest first.
     pub(crate) fn entries(&self) -> &[IndexEntry] {
         &self.entries
@@ -146,28 +163,38 @@ pub(crate) struct LoadedIndex {
 
 /// Reads and structurally checks an index file against the segment it belongs to. Never fails:
 /// anything wrong becomes a `problem` and the longest valid prefix of entries is kept.
-pub(crate) fn load_index(path: &Path, base_offset: u64, log_len: u64) -> LoadedIndex {
+pub(crate) fn load_index(
+    store: &dyn SegmentStore,
+    path: &Path,
+    base_offset: u64,
+    log_len: u64,
+) -> LoadedIndex {
     let bad = |entries, why: String| LoadedIndex {
         entries,
         problem: Some(why),
     };
-    let mut file = match File::open(path) {
+    let file = match store.open(path, false) {
         Ok(f) => f,
         Err(e) => return bad(Vec::new(), format!("cannot open index: {e}")),
     };
     // An index never legitimately holds more entries than there are frame starts in the log
     // (each frame is over INDEX_ENTRY_BYTES), so the log length bounds the read.
     let cap = SEGMENT_FILE_HEADER_BYTES + log_len;
-    let mut bytes = Vec::new();
-    if let Err(e) = (&mut file).take(cap + 1).read_to_end(&mut bytes) {
-        return bad(Vec::new(), format!("cannot read index: {e}"));
-    }
-    if bytes.len() as u64 > cap {
+    let len = match file.size() {
+        Ok(len) => len,
+        Err(e) => return bad(Vec::new(), format!("cannot read index: {e}")),
+    };
+    if len > cap {
         return bad(
             Vec::new(),
             "index larger than its segment allows".to_string(),
         );
     }
+    let bytes = match usize::try_from(len).map(|len| file.read_vec_at(len, 0)) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return bad(Vec::new(), format!("cannot read index: {e}")),
+        Err(e) => return bad(Vec::new(), format!("cannot read index: {e}")),
+    };
     let header_len = SEGMENT_FILE_HEADER_BYTES as usize;
     let Some(header) = bytes.get(..header_len) else {
         return bad(Vec::new(), "index shorter than its file header".to_string());
@@ -215,9 +242,22 @@ fn entry_problem(prev: Option<&IndexEntry>, e: &IndexEntry, log_len: u64) -> Opt
     }
 }
 
-/// Writes a whole index file (header then entries) over `file`, cutting anything after them.
+/// Writes a whole index file (header then entries) over `file`, cutting anything after them,
+/// and syncs it.
 pub(crate) fn write_index(
-    file: &File,
+    file: &dyn SegmentFile,
+    base_offset: u64,
+    entries: &[IndexEntry],
+) -> std::io::Result<()> {
+    write_index_unsynced(file, base_offset, entries)?;
+    file.sync_data()
+}
+
+/// [`write_index`] without the sync: for a new segment's index, which is synced with the
+/// segment when it is rolled (and rebuilt by recovery if a crash comes first). A new segment
+/// is created under the append lock, where no `fdatasync` may run.
+pub(crate) fn write_index_unsynced(
+    file: &dyn SegmentFile,
     base_offset: u64,
     entries: &[IndexEntry],
 ) -> std::io::Result<()> {
@@ -232,14 +272,14 @@ pub(crate) fn write_index(
         buf.extend_from_slice(&e.encode());
     }
     file.set_len(0)?;
-    file.write_all_at(&buf, 0)?;
-    file.sync_data()
+    file.write_all_at(&buf, 0)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::storage::LocalStore;
 
     fn index_of(frames: &[(u32, u32, i64)]) -> SegmentIndex {
         let mut idx = SegmentIndex::new(100);
@@ -285,11 +325,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.index");
         std::fs::write(&path, vec![0xAB; 333]).unwrap();
-        let loaded = load_index(&path, 0, 10_000);
+        let loaded = load_index(&LocalStore, &path, 0, 10_000);
         assert!(loaded.problem.is_some());
         assert!(loaded.entries.is_empty());
 
-        let file = File::create(&path).unwrap();
+        let file = LocalStore.open(&path, true).unwrap();
+        let file = file.as_ref();
         let good = [
             IndexEntry {
                 rel_offset: 0,
@@ -307,14 +348,14 @@ mod tests {
                 max_timestamp_us: 9,
             },
         ];
-        write_index(&file, 7, &good).unwrap();
-        let loaded = load_index(&path, 7, 10_000);
+        write_index(file, 7, &good).unwrap();
+        let loaded = load_index(&LocalStore, &path, 7, 10_000);
         assert_eq!(loaded.entries, good[..2]);
         assert!(loaded.problem.unwrap().contains("offsets not increasing"));
-        let loaded = load_index(&path, 8, 10_000);
+        let loaded = load_index(&LocalStore, &path, 8, 10_000);
         assert!(loaded.problem.unwrap().contains("base offset"));
-        write_index(&file, 7, &good[..2]).unwrap();
-        let loaded = load_index(&path, 7, 10_000);
+        write_index(file, 7, &good[..2]).unwrap();
+        let loaded = load_index(&LocalStore, &path, 7, 10_000);
         assert!(loaded.problem.is_none());
         assert_eq!(loaded.entries, good[..2]);
     }

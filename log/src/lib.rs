@@ -3,7 +3,8 @@
 //! timestamp, long-poll waits for new data, retention, delete-records, recovery and the fsync
 //! policy. Every stored batch is an opaque payload behind a [`FrameHeader`]; the log must not know
 //! any wire format beyond that header (Kafka and native batch layouts belong to `whippet-wire`),
-//! and must not depend on the network or on any other Whippet crate.
+//! and must not depend on the network or on any other Whippet crate. Segment files are reached
+//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default.
 //!
 //! Invariants: offsets are assigned here and only here, densely and in order per partition; a
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
@@ -26,7 +27,9 @@ mod maintenance;
 pub mod partition;
 mod recovery;
 mod segment;
+pub mod storage;
 mod store;
+mod sync_pool;
 mod sync_util;
 
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
@@ -39,4 +42,5 @@ pub use partition::{
     RetentionOutcome, StoredFrame,
 };
 pub use recovery::{RecoveryAction, RecoveryEvent};
+pub use storage::{LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};

@@ -46,3 +46,8 @@ pub const SEGMENT_OFFSET_SPAN_MAX: u64 = u32::MAX as u64;
 pub const QUARANTINE_NAME_TRIES_MAX: u32 = 1000;
 
 const _: () = assert!(SEGMENT_BYTES_MAX + FRAME_PAYLOAD_BYTES_MAX as u64 + 56 <= u32::MAX as u64);
+
+/// Threads in the process-wide pool that runs group-commit rounds (`fsync = always`). Each
+/// costs a stack and runs at most one `fdatasync` at a time, so this many partitions can sync
+/// in parallel; more partitions queue (each has at most one round queued or running).
+pub const SYNC_WORKER_THREADS: usize = 4;

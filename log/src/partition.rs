@@ -17,7 +17,6 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::cache::RecentCache;
-use crate::checkpoint;
 use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
 use crate::durability::Durability;
 use crate::error::{LogError, Result};
@@ -25,6 +24,8 @@ use crate::frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 use crate::limits::{self, SEGMENT_FILE_HEADER_BYTES};
 use crate::recovery::{RecoveryEvent, recover_partition};
 use crate::segment::Segment;
+use crate::storage::{LocalStore, SegmentStore};
+use crate::sync_pool;
 use crate::sync_util::lock;
 
 mod retention;
@@ -132,6 +133,7 @@ struct Writer {
 pub(crate) struct Inner {
     id: u32,
     dir: PathBuf,
+    store: Arc<dyn SegmentStore>,
     policy: FsyncPolicy,
     index_interval: u64,
     settings: ArcSwap<TopicSettings>,
@@ -186,9 +188,22 @@ impl PartitionLog {
         settings: TopicSettings,
         config: &LogConfig,
     ) -> Result<(Arc<Self>, Vec<RecoveryEvent>)> {
+        Self::open_with_store(dir, partition_id, settings, config, Arc::new(LocalStore))
+    }
+
+    /// [`Self::open`] with the segment files reached through `store` instead of plain local
+    /// files (a remote store later; a fault-injecting one in tests). The store's files must
+    /// hold the on-disk format this crate writes.
+    pub fn open_with_store(
+        dir: PathBuf,
+        partition_id: u32,
+        settings: TopicSettings,
+        config: &LogConfig,
+        store: Arc<dyn SegmentStore>,
+    ) -> Result<(Arc<Self>, Vec<RecoveryEvent>)> {
         let mut events = Vec::new();
         let interval = config.index_interval_bytes.max(1);
-        let recovered = recover_partition(&dir, interval, &mut events)?;
+        let recovered = recover_partition(&store, &dir, interval, &mut events)?;
         let Some(active) = recovered.segments.last().cloned() else {
             return Err(LogError::io(
                 &dir,
@@ -199,6 +214,7 @@ impl PartitionLog {
         let inner = Inner {
             id: partition_id,
             dir,
+            store,
             policy: config.fsync,
             index_interval: interval,
             settings: ArcSwap::from_pointee(settings),
@@ -240,18 +256,25 @@ impl PartitionLog {
     /// Assigns offsets, calls `patch` so the caller can write the base offset / timestamps into
     /// its payload, writes header + payload to the active segment (rolling first if needed), and
     /// updates index and recent cache. Rejects an oversized or invalid batch without writing.
-    /// With `fsync = always` the data is not visible (nor durable) until [`Self::wait_durable`].
+    /// With `fsync = always` the data becomes visible once a sync round has made it durable;
+    /// the append schedules that round itself (on the log's sync workers, never on the calling
+    /// thread), so it happens whether or not anybody calls [`Self::wait_durable`].
     pub fn append<F: FnOnce(&mut PatchContext<'_>)>(
         &self,
         batch: AppendBatch,
         patch: F,
     ) -> Result<Appended> {
-        self.inner.append(batch, patch)
+        let (appended, schedule) = self.inner.append(batch, patch)?;
+        if schedule {
+            self.inner.schedule_round();
+        }
+        Ok(appended)
     }
 
     /// Resolves once everything up to and including `last_offset` is durable per the policy:
-    /// `always` → on disk via fdatasync, group-committed with concurrent appenders (the sync
-    /// runs on a blocking thread); `interval`/`never` → immediately.
+    /// `always` → on disk via fdatasync, group-committed with concurrent appenders (the round
+    /// runs on the log's sync workers; this future only waits and does no I/O);
+    /// `interval`/`never` → immediately. Fails with the sync's error once a sync has failed.
     pub async fn wait_durable(&self, last_offset: u64) -> Result<()> {
         if self.inner.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
@@ -260,42 +283,43 @@ impl PartitionLog {
             return Ok(());
         }
         let inner = &self.inner;
-        let spawn_round = || {
-            let inner = Arc::clone(inner);
-            async move {
-                // A failed or panicked round reports itself to the waiters through Durability.
-                let _ = tokio::task::spawn_blocking(move || inner.run_round()).await;
-            }
-        };
-        self.inner
+        inner
             .durability
-            .wait_async(last_offset, spawn_round)
+            .wait_async(last_offset, || inner.schedule_round())
             .await
     }
 
     /// Appends and, with `fsync = always`, waits (blocking the thread) until the append is on
-    /// disk. For non-async callers: tests, tools, shutdown paths.
+    /// disk; when no round is running, the sync runs on the calling thread. For non-async
+    /// callers: tests, tools, shutdown paths.
     pub fn append_durable_blocking<F>(&self, batch: AppendBatch, patch: F) -> Result<Appended>
     where
         F: FnOnce(&mut PatchContext<'_>),
     {
-        let appended = self.inner.append(batch, patch)?;
+        let (appended, lead) = self.inner.append(batch, patch)?;
         if self.inner.policy == FsyncPolicy::Always {
             let inner = &self.inner;
+            if lead {
+                // This append claimed the next round and the caller blocks anyway: run it here
+                // rather than hand it to a sync worker and wait for the handoff both ways.
+                inner.round_job();
+            }
             inner
                 .durability
-                .wait_blocking(appended.last_offset, || inner.run_round())?;
+                .wait_blocking(appended.last_offset, || inner.schedule_round())?;
         }
         Ok(appended)
     }
 
     /// fdatasyncs everything written so far (rolled segments not yet synced, the active one,
     /// the directory when a segment was created): interval thread, flush command, shutdown.
+    /// Blocks the calling thread for the sync. Once a sync has failed, every later call
+    /// returns that failure (see `durability.rs`).
     pub fn sync(&self) -> Result<()> {
         if self.inner.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
         }
-        let synced = self.inner.durability.sync_now(|| self.inner.sync_round());
+        let synced = self.inner.sync_explicit();
         // `remove` marks the partition deleted before it removes the files, so a sync that lost
         // a race with it (its files gone under it) reports the deletion, not an I/O fault.
         if synced.is_err() && self.inner.deleted.load(Ordering::Acquire) {
@@ -423,7 +447,7 @@ impl Inner {
         &self,
         batch: AppendBatch,
         patch: F,
-    ) -> Result<Appended> {
+    ) -> Result<(Appended, bool)> {
         let settings = self.settings.load_full();
         validate_batch(&batch, &settings)?;
         let now = now_us();
@@ -431,6 +455,9 @@ impl Inner {
         let mut w = lock(&self.writer);
         if self.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
+        }
+        if let Some(poisoned) = self.durability.failure() {
+            return Err(poisoned);
         }
         self.roll_if_needed(&mut w, frame_bytes, now, &settings)?;
         let base = w.next_offset;
@@ -476,17 +503,24 @@ impl Inner {
             header,
             payload: Bytes::from(payload),
         });
-        if self.policy != FsyncPolicy::Always {
+        let always = self.policy == FsyncPolicy::Always;
+        // Captured under the writer lock: a purge (which takes it too) starts a new epoch.
+        let epoch = if always {
+            self.durability.epoch()
+        } else {
             self.publish_hw(next);
-        }
+            0
+        };
         drop(w);
+        let schedule = always && self.durability.request(epoch, next);
         let log_start_offset = self.log_start.load(Ordering::Acquire);
-        Ok(Appended {
+        let appended = Appended {
             base_offset: base,
             last_offset: next - 1,
             append_time_us: now,
             log_start_offset,
-        })
+        };
+        Ok((appended, schedule))
     }
 
     fn publish_hw(&self, hw: u64) {
@@ -524,6 +558,7 @@ impl Inner {
 
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let fresh = Arc::new(Segment::create(
+            &self.store,
             &self.dir,
             w.next_offset,
             self.index_interval,
@@ -556,9 +591,35 @@ impl Inner {
         Ok(true)
     }
 
-    /// Runs one group-commit round whose `syncing` flag is already set.
-    fn run_round(&self) {
-        let _ = self.durability.run_round(|| self.sync_round());
+    /// Hands the partition's next round (its `syncing` flag already set) to the sync workers.
+    fn schedule_round(self: &Arc<Self>) {
+        let inner = Arc::clone(self);
+        let submitted = sync_pool::submit(Box::new(move || inner.round_job()));
+        if let Err(error) = submitted {
+            // No thread can ever sync: fail the round so waiters get the error, not a hang.
+            let _ = self
+                .durability
+                .run_round(|| Err(LogError::io(&self.dir, error)));
+        }
+    }
+
+    /// One round (on a sync worker, or on a blocking appender that claimed it); schedules the
+    /// next on the sync workers if appends arrived meanwhile.
+    fn round_job(self: &Arc<Self>) {
+        let (_, more) = self.durability.run_round(|| self.sync_round());
+        if more {
+            self.schedule_round();
+        }
+    }
+
+    /// An explicit sync on the calling thread, once no round is running or queued.
+    fn sync_explicit(self: &Arc<Self>) -> Result<()> {
+        self.durability.begin_explicit()?;
+        let (synced, more) = self.durability.run_round(|| self.sync_round());
+        if more {
+            self.schedule_round();
+        }
+        synced
     }
 
     /// Syncs everything written so far; returns `(epoch, offset synced up to)`.
@@ -602,7 +663,9 @@ impl Inner {
         }
         active.sync_data()?;
         if dir_dirty {
-            checkpoint::sync_dir(&self.dir)?;
+            self.store
+                .sync_dir(&self.dir)
+                .map_err(|e| LogError::io(&self.dir, e))?;
         }
         Ok(())
     }

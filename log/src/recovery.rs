@@ -11,8 +11,6 @@
 //! too, so the log stays a dense prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,9 +25,10 @@ use crate::limits::{
     FRAME_PAYLOAD_BYTES_MAX, QUARANTINE_NAME_TRIES_MAX, SEGMENT_FILE_HEADER_BYTES,
 };
 use crate::segment::{
-    LOG_MAGIC, Segment, SegmentFileKind, SegmentState, decode_file_header, index_file_name,
-    parse_segment_file_name,
+    LOG_MAGIC, Segment, SegmentFileKind, SegmentFiles, SegmentState, decode_file_header,
+    index_file_name, parse_segment_file_name,
 };
+use crate::storage::{SegmentFile, SegmentStore};
 
 /// Something recovery found and did, for the caller to surface (logs, metrics, admin API).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +163,13 @@ struct ScanEnd {
 }
 
 /// Reads frames forward from `start` until the end of the file or the first invalid frame.
-fn scan_frames(file: &File, path: &Path, base: u64, len: u64, start: ScanStart) -> Result<ScanEnd> {
+fn scan_frames(
+    file: &dyn SegmentFile,
+    path: &Path,
+    base: u64,
+    len: u64,
+    start: ScanStart,
+) -> Result<ScanEnd> {
     let ScanStart {
         mut pos,
         expected_offset: mut expected,
@@ -220,7 +225,7 @@ fn scan_frames(file: &File, path: &Path, base: u64, len: u64, start: ScanStart) 
 /// Chooses where to scan a segment from: the first frame, or (non-last segments with a sound
 /// index) the frame of the last index entry, after checking that it really starts there.
 fn scan_start(
-    file: &File,
+    file: &dyn SegmentFile,
     base: u64,
     entries: &[IndexEntry],
     full: bool,
@@ -257,7 +262,7 @@ fn scan_start(
 
 /// Checks a segment's file header; on failure quarantines the segment (both files).
 fn check_file_header(
-    file: &File,
+    file: &dyn SegmentFile,
     log_path: &Path,
     index_path: &Path,
     base: u64,
@@ -282,39 +287,43 @@ fn check_file_header(
     Ok(false)
 }
 
+/// What every segment of one partition is recovered with.
+struct RecoverySetup<'a> {
+    store: &'a Arc<dyn SegmentStore>,
+    clean: Option<CleanShutdown>,
+    interval: u64,
+}
+
 /// Recovers one segment; `None` when it was quarantined.
 fn recover_segment(
+    setup: &RecoverySetup<'_>,
     log_path: &Path,
     base: u64,
     is_last: bool,
-    clean: Option<CleanShutdown>,
-    interval: u64,
     events: &mut Vec<RecoveryEvent>,
 ) -> Result<Option<Segment>> {
+    let store = setup.store;
     let dir = log_path.parent().unwrap_or(Path::new("."));
     let index_path = dir.join(index_file_name(base));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(log_path)
+    let file = store
+        .open(log_path, false)
         .map_err(|e| LogError::io(log_path, e))?;
-    if !check_file_header(&file, log_path, &index_path, base, events)? {
+    if !check_file_header(file.as_ref(), log_path, &index_path, base, events)? {
         return Ok(None);
     }
-    let len = file
-        .metadata()
-        .map_err(|e| LogError::io(log_path, e))?
-        .len();
-    let loaded = load_index(&index_path, base, len);
+    let len = file.size().map_err(|e| LogError::io(log_path, e))?;
+    let loaded = load_index(store.as_ref(), &index_path, base, len);
     // The last segment is the one a crash can tear, so it is scanned from its first frame —
     // unless the partition was closed cleanly with this segment at exactly this size.
-    let clean_here = clean.is_some_and(|c| c.segment_base == base && c.segment_size == len);
+    let clean_here = setup
+        .clean
+        .is_some_and(|c| c.segment_base == base && c.segment_size == len);
     let full = (is_last && !clean_here) || loaded.problem.is_some();
-    let start = scan_start(&file, base, &loaded.entries, full, interval);
-    let end = scan_frames(&file, log_path, base, len, start)?;
+    let start = scan_start(file.as_ref(), base, &loaded.entries, full, setup.interval);
+    let end = scan_frames(file.as_ref(), log_path, base, len, start)?;
     if let Some(reason) = end.bad {
         file.set_len(end.pos)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| file.sync_data())
             .map_err(|e| LogError::io(log_path, e))?;
         let action = RecoveryAction::TruncatedTail {
             at: end.pos,
@@ -323,15 +332,11 @@ fn recover_segment(
         let why = format!("truncated at position {}: {reason}", end.pos);
         report(events, log_path, action, why);
     }
-    let index_file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&index_path)
+    let index_file = store
+        .open(&index_path, true)
         .map_err(|e| LogError::io(&index_path, e))?;
     if loaded.problem.is_some() || loaded.entries != end.index.entries() {
-        write_index(&index_file, base, end.index.entries())
+        write_index(index_file.as_ref(), base, end.index.entries())
             .map_err(|e| LogError::io(&index_path, e))?;
         let why = loaded
             .problem
@@ -349,25 +354,30 @@ fn recover_segment(
         max_timestamp_us: end.max_ts_us,
         index: end.index,
     };
-    Ok(Some(Segment::from_parts(
-        base,
-        log_path.to_path_buf(),
+    let files = SegmentFiles {
+        store: Arc::clone(store),
+        log_path: log_path.to_path_buf(),
         index_path,
         file,
         index_file,
-        state,
-    )))
+    };
+    Ok(Some(Segment::from_parts(base, files, state)))
 }
 
 /// Recovers every segment of the partition in `dir` (creating the directory and a first
 /// segment when there is none).
 pub(crate) fn recover_partition(
+    store: &Arc<dyn SegmentStore>,
     dir: &Path,
     interval: u64,
     events: &mut Vec<RecoveryEvent>,
 ) -> Result<Recovered> {
     std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
-    let clean = take_clean_shutdown(dir);
+    let setup = RecoverySetup {
+        store,
+        clean: take_clean_shutdown(dir),
+        interval,
+    };
     let logs = list_dir(dir, events)?;
     let last_base = logs.keys().next_back().copied();
     let mut segments: Vec<Arc<Segment>> = Vec::new();
@@ -384,14 +394,14 @@ pub(crate) fn recover_partition(
             continue;
         }
         let is_last = Some(base) == last_base;
-        if let Some(seg) = recover_segment(path, base, is_last, clean, interval, events)? {
+        if let Some(seg) = recover_segment(&setup, path, base, is_last, events)? {
             segments.push(Arc::new(seg));
         }
     }
     drop_empty_segments(&mut segments, events)?;
     if segments.is_empty() {
-        segments.push(Arc::new(Segment::create(dir, resume_at, interval)?));
-        crate::checkpoint::sync_dir(dir)?;
+        segments.push(Arc::new(Segment::create(store, dir, resume_at, interval)?));
+        store.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
     }
     let log_start_offset = resolve_log_start(dir, &segments, events);
     Ok(Recovered {

@@ -6,11 +6,9 @@
 //! its lock) appends; readers use positional reads on the same file handle and only look at bytes
 //! below the published `size`, so they never see a half-written frame.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
@@ -18,6 +16,7 @@ use crate::error::{LogError, Result};
 use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
 use crate::index::{IndexEntry, SegmentIndex};
 use crate::limits::{FRAME_PAYLOAD_BYTES_MAX, SEGMENT_FILE_HEADER_BYTES};
+use crate::storage::{SegmentFile, SegmentStore};
 use crate::sync_util::{lock, read_lock, write_lock};
 
 /// Magic of a segment data file.
@@ -96,14 +95,24 @@ pub(crate) struct SegmentState {
     pub(crate) index: SegmentIndex,
 }
 
+/// The files of a segment, opened through its store, as recovery hands them over.
+pub(crate) struct SegmentFiles {
+    pub(crate) store: Arc<dyn SegmentStore>,
+    pub(crate) log_path: PathBuf,
+    pub(crate) index_path: PathBuf,
+    pub(crate) file: Box<dyn SegmentFile>,
+    pub(crate) index_file: Box<dyn SegmentFile>,
+}
+
 /// A live segment, shared between the writer and readers.
 #[derive(Debug)]
 pub(crate) struct Segment {
     base_offset: u64,
+    store: Arc<dyn SegmentStore>,
     log_path: PathBuf,
     index_path: PathBuf,
-    file: File,
-    index_file: File,
+    file: Box<dyn SegmentFile>,
+    index_file: Box<dyn SegmentFile>,
     index: RwLock<SegmentIndex>,
     /// Bytes of the `.log` that hold whole frames (file header included).
     size: AtomicU64,
@@ -115,56 +124,57 @@ pub(crate) struct Segment {
     first_append_us: Mutex<Option<i64>>,
 }
 
-fn open_rw(path: &Path, create_new: bool) -> Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true);
-    if create_new {
-        opts.create(true).truncate(true);
-    }
-    opts.open(path).map_err(|e| LogError::io(path, e))
-}
-
 impl Segment {
     /// Creates the two files of a new, empty segment starting at `base_offset`.
-    pub(crate) fn create(dir: &Path, base_offset: u64, index_interval: u64) -> Result<Self> {
+    pub(crate) fn create(
+        store: &Arc<dyn SegmentStore>,
+        dir: &Path,
+        base_offset: u64,
+        index_interval: u64,
+    ) -> Result<Self> {
         let log_path = dir.join(log_file_name(base_offset));
         let index_path = dir.join(index_file_name(base_offset));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&log_path)
+        let file = store
+            .create_new(&log_path)
             .map_err(|e| LogError::io(&log_path, e))?;
-        file.write_all_at(&encode_file_header(LOG_MAGIC, base_offset), 0)
-            .map_err(|e| LogError::io(&log_path, e))?;
-        let index_file = open_rw(&index_path, true)?;
-        crate::index::write_index(&index_file, base_offset, &[])
-            .map_err(|e| LogError::io(&index_path, e))?;
+        let written = file
+            .write_all_at(&encode_file_header(LOG_MAGIC, base_offset), 0)
+            .map_err(|e| LogError::io(&log_path, e))
+            .and_then(|()| {
+                let index_file = store
+                    .open(&index_path, true)
+                    .map_err(|e| LogError::io(&index_path, e))?;
+                crate::index::write_index_unsynced(index_file.as_ref(), base_offset, &[])
+                    .map_err(|e| LogError::io(&index_path, e))?;
+                Ok(index_file)
+            });
+        let index_file = match written {
+            Ok(index_file) => index_file,
+            Err(e) => {
+                // Leave no half-made segment behind: a later roll must be able to create it.
+                let _ = store.remove(&log_path);
+                let _ = store.remove(&index_path);
+                return Err(e);
+            }
+        };
         let state = SegmentState {
             size: SEGMENT_FILE_HEADER_BYTES,
             next_offset: base_offset,
             max_timestamp_us: i64::MIN,
             index: SegmentIndex::new(index_interval),
         };
-        Ok(Self::from_parts(
-            base_offset,
+        let files = SegmentFiles {
+            store: Arc::clone(store),
             log_path,
             index_path,
             file,
             index_file,
-            state,
-        ))
+        };
+        Ok(Self::from_parts(base_offset, files, state))
     }
 
     /// Builds a live segment from files recovery has checked (and fixed) already.
-    pub(crate) fn from_parts(
-        base_offset: u64,
-        log_path: PathBuf,
-        index_path: PathBuf,
-        file: File,
-        index_file: File,
-        state: SegmentState,
-    ) -> Self {
+    pub(crate) fn from_parts(base_offset: u64, files: SegmentFiles, state: SegmentState) -> Self {
         assert!(
             state.size >= SEGMENT_FILE_HEADER_BYTES,
             "segment smaller than its header"
@@ -175,10 +185,11 @@ impl Segment {
         );
         Self {
             base_offset,
-            log_path,
-            index_path,
-            file,
-            index_file,
+            store: files.store,
+            log_path: files.log_path,
+            index_path: files.index_path,
+            file: files.file,
+            index_file: files.index_file,
             index: RwLock::new(state.index),
             size: AtomicU64::new(state.size),
             next_offset: AtomicU64::new(state.next_offset),
@@ -244,16 +255,29 @@ impl Segment {
             value: pos,
             max: u64::from(u32::MAX),
         })?;
-        let io = |e| LogError::io(&self.log_path, e);
-        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
-        self.file
-            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
-            .map_err(io)?;
         let running = self.max_timestamp_us().max(header.max_timestamp_us);
-        let entry = write_lock(&self.index).on_frame(rel, position, header.frame_bytes(), running);
-        if let Some(entry) = entry {
-            self.write_index_entry(&entry)?;
+        // Persist a due index entry before recording anything in memory: a failed write must
+        // leave the segment as it was, so the next append can take the same offset and place.
+        let due = read_lock(&self.index).peek_entry(rel, position, running);
+        let written = self
+            .write_frame(pos, header, payload)
+            .and_then(|()| match due {
+                Some((slot, entry)) => self.write_index_entry(slot, &entry),
+                None => Ok(()),
+            });
+        if let Err(e) = written {
+            // Best effort: cut what was written, so a frame that failed is not found whole
+            // by recovery (readers never look past `size`, and the next append overwrites it).
+            let _ = self.file.set_len(pos);
+            return Err(e);
         }
+        let recorded =
+            write_lock(&self.index).on_frame(rel, position, header.frame_bytes(), running);
+        assert_eq!(
+            recorded,
+            due.map(|(_, e)| e),
+            "index entry written and recorded differ"
+        );
         self.max_timestamp_us.store(running, Ordering::Release);
         self.size
             .store(pos + header.frame_bytes(), Ordering::Release);
@@ -263,10 +287,16 @@ impl Segment {
         Ok(())
     }
 
-    fn write_index_entry(&self, entry: &IndexEntry) -> Result<()> {
-        let count = read_lock(&self.index).entries().len() as u64;
-        assert!(count > 0, "entry written before it was recorded");
-        let at = SEGMENT_FILE_HEADER_BYTES + (count - 1) * crate::limits::INDEX_ENTRY_BYTES;
+    fn write_frame(&self, pos: u64, header: &FrameHeader, payload: &[u8]) -> Result<()> {
+        let io = |e| LogError::io(&self.log_path, e);
+        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
+        self.file
+            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
+            .map_err(io)
+    }
+
+    fn write_index_entry(&self, slot: usize, entry: &IndexEntry) -> Result<()> {
+        let at = SEGMENT_FILE_HEADER_BYTES + slot as u64 * crate::limits::INDEX_ENTRY_BYTES;
         self.index_file
             .write_all_at(&entry.encode(), at)
             .map_err(|e| LogError::io(&self.index_path, e))
@@ -306,12 +336,13 @@ impl Segment {
             header.payload_length <= FRAME_PAYLOAD_BYTES_MAX,
             "unchecked frame header"
         );
-        let payload = read_uninit_at(
-            &self.file,
-            header.payload_length as usize,
-            pos + FRAME_HEADER_BYTES as u64,
-        )
-        .map_err(|e| LogError::io(&self.log_path, e))?;
+        let payload = self
+            .file
+            .read_vec_at(
+                header.payload_length as usize,
+                pos + FRAME_HEADER_BYTES as u64,
+            )
+            .map_err(|e| LogError::io(&self.log_path, e))?;
         header.check_payload(&payload)?;
         Ok(Bytes::from(payload))
     }
@@ -335,7 +366,7 @@ impl Segment {
     /// handle; the space is freed when the last one lets go.
     pub(crate) fn remove_files(&self) -> Result<()> {
         for path in [&self.log_path, &self.index_path] {
-            match std::fs::remove_file(path) {
+            match self.store.remove(path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(LogError::io(path, e)),
@@ -343,27 +374,6 @@ impl Segment {
         }
         Ok(())
     }
-}
-
-/// Reads exactly `len` bytes at `pos` into a fresh buffer without zero-filling it first (the
-/// read path's hottest memset otherwise: every payload read from disk was zeroed, then
-/// overwritten). The bytes past what `pread` returned are never exposed: `spare_capacity`
-/// only extends the length by what the kernel wrote.
-fn read_uninit_at(file: &File, len: usize, pos: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        let at = pos + out.len() as u64;
-        let read = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut out), at)?;
-        if read == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "segment ends before the frame's payload",
-            ));
-        }
-    }
-    // `with_capacity` may round up; bytes past the frame are not part of it.
-    out.truncate(len);
-    Ok(out)
 }
 
 #[cfg(test)]

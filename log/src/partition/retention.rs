@@ -112,8 +112,15 @@ impl Inner {
             seg.remove_files()?;
         }
         checkpoint::remove_log_start(&self.dir)?;
-        let fresh = Arc::new(Segment::create(&self.dir, 0, self.index_interval)?);
-        checkpoint::sync_dir(&self.dir)?;
+        let fresh = Arc::new(Segment::create(
+            &self.store,
+            &self.dir,
+            0,
+            self.index_interval,
+        )?);
+        self.store
+            .sync_dir(&self.dir)
+            .map_err(|e| LogError::io(&self.dir, e))?;
         w.active = Arc::clone(&fresh);
         w.next_offset = 0;
         w.unsynced.clear();

@@ -1,0 +1,137 @@
+//! The storage seam: how a partition reaches its segment files (`.log` and `.index`). Every
+//! read, write, `fdatasync`, truncation, creation and removal of a segment file, and the
+//! directory sync that makes a new segment's name durable, goes through [`SegmentStore`] and
+//! [`SegmentFile`]. [`LocalStore`] (plain files, positional I/O) is what the log uses unless a
+//! caller opens a partition with [`crate::PartitionLog::open_with_store`]; the seam exists so a
+//! segment can later live elsewhere (object storage) and so tests can inject faults.
+//!
+//! Deliberately narrow: checkpoints (`log_start.offset`, `clean.shutdown`), directory listing,
+//! quarantine renames and partition directory removal stay on `std::fs`; they are not on a hot
+//! path and a remote segment would keep its small files local anyway.
+//!
+//! Cost: one dynamic call per file operation, next to a system call; the local read keeps the
+//! uninitialised-buffer `pread` (no memset of payloads read from disk).
+
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// One open segment file. Positional I/O only: the writer appends at the end it tracks itself,
+/// readers read below the size the writer published, all through `&self` from many threads.
+pub trait SegmentFile: Send + Sync + Debug {
+    /// Reads exactly `buf.len()` bytes at `pos`; `UnexpectedEof` if the file ends first.
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()>;
+    /// Reads exactly `len` bytes at `pos` into a new buffer; `UnexpectedEof` if the file ends
+    /// first.
+    fn read_vec_at(&self, len: usize, pos: u64) -> io::Result<Vec<u8>>;
+    /// Writes all of `buf` at `pos`. After an error any prefix of `buf` may have been written;
+    /// the caller treats those bytes as garbage past the end of its data.
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// `fdatasync`: once it returns `Ok`, everything written before the call is durable. After
+    /// an error, nothing written since the last successful call may be relied on.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Current length of the file in bytes.
+    fn size(&self) -> io::Result<u64>;
+    /// Cuts (or extends with zeros) the file to `len` bytes; durable after [`Self::sync_data`].
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Where segment files live: creates, opens and removes them, and syncs a directory so the
+/// files created in it survive a crash.
+pub trait SegmentStore: Send + Sync + Debug {
+    /// Creates a new, empty file for reading and writing; fails if `path` exists.
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
+    /// Opens an existing file for reading and writing; with `create`, makes it (empty) when it
+    /// does not exist.
+    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn SegmentFile>>;
+    /// Deletes a file. Handles already open keep working until dropped.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the creation and removal of files in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// Segment files as plain local files.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalStore;
+
+/// A local segment file.
+#[derive(Debug)]
+pub struct LocalFile(File);
+
+impl SegmentStore for LocalStore {
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Box::new(LocalFile(file)))
+    }
+
+    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn SegmentFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        Ok(Box::new(LocalFile(file)))
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+impl SegmentFile for LocalFile {
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        self.0.read_exact_at(buf, pos)
+    }
+
+    fn read_vec_at(&self, len: usize, pos: u64) -> io::Result<Vec<u8>> {
+        read_uninit_at(&self.0, len, pos)
+    }
+
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, pos)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+/// Reads exactly `len` bytes at `pos` into a fresh buffer without zero-filling it first (the
+/// read path's hottest memset otherwise: every payload read from disk was zeroed, then
+/// overwritten). The bytes past what `pread` returned are never exposed: `spare_capacity`
+/// only extends the length by what the kernel wrote.
+fn read_uninit_at(file: &File, len: usize, pos: u64) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let at = pos + out.len() as u64;
+        let read = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut out), at)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment ends before the frame's payload",
+            ));
+        }
+    }
+    // `with_capacity` may round up; bytes past the frame are not part of it.
+    out.truncate(len);
+    Ok(out)
+}
