@@ -6,6 +6,8 @@
 use kafka_protocol::ResponseError;
 use whippet_log::LogError;
 
+use whippet_coordinator::ErrorCode;
+
 use crate::core::CoreError;
 
 /// The Kafka error a client should see for `error`. Codes are chosen for how clients react:
@@ -42,6 +44,30 @@ pub(crate) fn core_error(error: &CoreError) -> ResponseError {
     }
 }
 
+/// The Kafka error code for a group coordinator outcome: the coordinator names its outcomes,
+/// this adapter gives them their Kafka wire numbers.
+pub(crate) fn group_code(error: ErrorCode) -> i16 {
+    match error {
+        ErrorCode::None => 0,
+        ErrorCode::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge.code(),
+        ErrorCode::CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress.code(),
+        ErrorCode::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable.code(),
+        ErrorCode::IllegalGeneration => ResponseError::IllegalGeneration.code(),
+        ErrorCode::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol.code(),
+        ErrorCode::InvalidGroupId => ResponseError::InvalidGroupId.code(),
+        ErrorCode::UnknownMemberId => ResponseError::UnknownMemberId.code(),
+        ErrorCode::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout.code(),
+        ErrorCode::RebalanceInProgress => ResponseError::RebalanceInProgress.code(),
+        ErrorCode::InvalidRequest => ResponseError::InvalidRequest.code(),
+        ErrorCode::NonEmptyGroup => ResponseError::NonEmptyGroup.code(),
+        ErrorCode::GroupIdNotFound => ResponseError::GroupIdNotFound.code(),
+        ErrorCode::MemberIdRequired => ResponseError::MemberIdRequired.code(),
+        ErrorCode::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached.code(),
+        ErrorCode::FencedInstanceId => ResponseError::FencedInstanceId.code(),
+        ErrorCode::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic.code(),
+    }
+}
+
 /// [`log_error`] as the wire's i16, for the `error_code` fields of responses.
 pub(crate) fn log_error_code(error: &LogError) -> i16 {
     log_error(error).code()
@@ -50,6 +76,32 @@ pub(crate) fn log_error_code(error: &LogError) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_outcomes_get_kafkas_numbers() {
+        let pinned = [
+            (ErrorCode::None, 0),
+            (ErrorCode::OffsetMetadataTooLarge, 12),
+            (ErrorCode::CoordinatorLoadInProgress, 14),
+            (ErrorCode::CoordinatorNotAvailable, 15),
+            (ErrorCode::IllegalGeneration, 22),
+            (ErrorCode::InconsistentGroupProtocol, 23),
+            (ErrorCode::InvalidGroupId, 24),
+            (ErrorCode::UnknownMemberId, 25),
+            (ErrorCode::InvalidSessionTimeout, 26),
+            (ErrorCode::RebalanceInProgress, 27),
+            (ErrorCode::InvalidRequest, 42),
+            (ErrorCode::NonEmptyGroup, 68),
+            (ErrorCode::GroupIdNotFound, 69),
+            (ErrorCode::MemberIdRequired, 79),
+            (ErrorCode::GroupMaxSizeReached, 81),
+            (ErrorCode::FencedInstanceId, 82),
+            (ErrorCode::GroupSubscribedToTopic, 86),
+        ];
+        for (outcome, wire) in pinned {
+            assert_eq!(group_code(outcome), wire, "{outcome:?}");
+        }
+    }
 
     #[test]
     fn representative_errors_map_to_kafka_codes() {

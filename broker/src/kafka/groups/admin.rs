@@ -12,6 +12,8 @@ use kafka_protocol::messages::{
 use tracing::warn;
 use whippet_coordinator::{ErrorCode, GroupState};
 
+use crate::kafka::error_code::group_code;
+
 use super::str_bytes;
 use crate::context::BrokerContext;
 
@@ -49,7 +51,7 @@ pub(crate) async fn describe(
                 ErrorCode::None
             };
             DescribedGroup::default()
-                .with_error_code(error.code())
+                .with_error_code(group_code(error))
                 .with_group_id(id.clone())
                 .with_group_state(str_bytes(d.state.kafka_name()))
                 .with_protocol_type(str_bytes(d.protocol_type))
@@ -120,7 +122,7 @@ pub(crate) async fn delete(
             };
             DeletableGroupResult::default()
                 .with_group_id(id)
-                .with_error_code(code.code())
+                .with_error_code(group_code(code))
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)

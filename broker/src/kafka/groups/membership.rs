@@ -15,6 +15,8 @@ use kafka_protocol::messages::{
 use whippet_coordinator as wc;
 use whippet_coordinator::{ErrorCode, Reply};
 
+use crate::kafka::error_code::group_code;
+
 use super::str_bytes;
 use crate::context::BrokerContext;
 
@@ -87,7 +89,7 @@ pub(crate) async fn join(
         })
         .collect();
     JoinGroupResponse::default()
-        .with_error_code(answer.error.code())
+        .with_error_code(group_code(answer.error))
         .with_generation_id(answer.generation_id)
         .with_protocol_type(answer.protocol_type.map(str_bytes))
         .with_protocol_name(answer.protocol_name.map(str_bytes))
@@ -121,7 +123,7 @@ pub(crate) async fn sync(
     })
     .await;
     SyncGroupResponse::default()
-        .with_error_code(answer.error.code())
+        .with_error_code(group_code(answer.error))
         .with_protocol_type(answer.protocol_type.map(str_bytes))
         .with_protocol_name(answer.protocol_name.map(str_bytes))
         .with_assignment(if answer.error == ErrorCode::None {
@@ -144,7 +146,7 @@ pub(crate) async fn heartbeat(
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
     };
     let code = ctx.core.groups.lock().heartbeat(&request);
-    HeartbeatResponse::default().with_error_code(code.code())
+    HeartbeatResponse::default().with_error_code(group_code(code))
 }
 
 /// Answers LeaveGroup: one member by id (v0–2) or a batch (v3+).
@@ -179,7 +181,7 @@ pub(crate) async fn leave(
             .members
             .first()
             .map_or(answer.error, |(_, code)| *code);
-        return LeaveGroupResponse::default().with_error_code(code.code());
+        return LeaveGroupResponse::default().with_error_code(group_code(code));
     }
     let members = answer
         .members
@@ -188,10 +190,10 @@ pub(crate) async fn leave(
             MemberResponse::default()
                 .with_member_id(str_bytes(m.member_id))
                 .with_group_instance_id(m.group_instance_id.map(str_bytes))
-                .with_error_code(code.code())
+                .with_error_code(group_code(code))
         })
         .collect();
     LeaveGroupResponse::default()
-        .with_error_code(answer.error.code())
+        .with_error_code(group_code(answer.error))
         .with_members(members)
 }

@@ -21,6 +21,8 @@ use kafka_protocol::messages::{
 use tracing::warn;
 use whippet_coordinator::{CommitOffset, CommitRequest, ErrorCode, PartitionKey};
 
+use crate::kafka::error_code::group_code;
+
 use super::subscription::subscribed_topics;
 use crate::context::BrokerContext;
 use crate::kafka::topics;
@@ -97,10 +99,12 @@ pub(crate) async fn commit(
     }
     let code_of = |slot: Result<usize, i16>| match slot {
         Err(code) => code,
-        Ok(_) if durable.is_err() => ErrorCode::CoordinatorNotAvailable.code(),
+        Ok(_) if durable.is_err() => group_code(ErrorCode::CoordinatorNotAvailable),
         Ok(i) => codes
             .get(i)
-            .map_or(ErrorCode::CoordinatorNotAvailable.code(), |(_, c)| c.code()),
+            .map_or(group_code(ErrorCode::CoordinatorNotAvailable), |(_, c)| {
+                group_code(*c)
+            }),
     };
     let mut out: Vec<OffsetCommitResponseTopic> = Vec::new();
     for (name, partition, slot) in slots {
@@ -150,7 +154,7 @@ pub(crate) async fn delete(
     };
     let codes = match result {
         Ok(codes) => codes,
-        Err(code) => return OffsetDeleteResponse::default().with_error_code(code.code()),
+        Err(code) => return OffsetDeleteResponse::default().with_error_code(group_code(code)),
     };
     if let Err(error) = ctx.core.groups.persist(ticket).await {
         warn!(%error, "offset delete not durable yet; the next checkpoint retries");
@@ -168,7 +172,7 @@ pub(crate) async fn delete(
                         Some(key) => codes
                             .iter()
                             .find(|(k, _)| *k == key)
-                            .map_or(0, |(_, c)| c.code()),
+                            .map_or(0, |(_, c)| group_code(*c)),
                     };
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p.partition_index)

@@ -16,6 +16,8 @@ use kafka_protocol::messages::{
     OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use whippet_coordinator::{ErrorCode, GroupConfig};
+
+use crate::kafka::error_code::group_code;
 use whippet_log::TopicSettings;
 
 use super::{GroupCoordinator, str_bytes};
@@ -130,7 +132,7 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
     let ctx = context(dir.path()).await;
     let header = test_support::header(ApiKey::JoinGroup, 7);
     let first = super::membership::join(&ctx, &header, join_request("")).await;
-    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    assert_eq!(first.error_code, group_code(ErrorCode::MemberIdRequired));
     let member = first.member_id.to_string();
     assert!(!member.is_empty());
     let joined = tokio::time::timeout(
@@ -166,7 +168,7 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
     assert_eq!(hb.error_code, 0);
     let stale = beat.with_generation_id(joined.generation_id + 1);
     let hb = super::membership::heartbeat(&ctx, &header, stale).await;
-    assert_eq!(hb.error_code, ErrorCode::IllegalGeneration.code());
+    assert_eq!(hb.error_code, group_code(ErrorCode::IllegalGeneration));
 
     let header = test_support::header(ApiKey::ListGroups, 4);
     let listed = super::admin::list(&ctx, &header, ListGroupsRequest::default()).await;
@@ -177,7 +179,10 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
     let header = test_support::header(ApiKey::DeleteGroups, 2);
     let del = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes("g"))]);
     let resp = super::admin::delete(&ctx, &header, del).await;
-    assert_eq!(resp.results[0].error_code, ErrorCode::NonEmptyGroup.code());
+    assert_eq!(
+        resp.results[0].error_code,
+        group_code(ErrorCode::NonEmptyGroup)
+    );
     ctx.log.shutdown().unwrap();
 }
 
