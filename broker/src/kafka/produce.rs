@@ -78,7 +78,9 @@ impl From<SequenceError> for Refusal {
 #[derive(Debug, Clone, Copy)]
 struct Accepted {
     base_offset: u64,
-    /// Last offset appended (to wait for durability); `None` for an answered duplicate.
+    /// Last offset the answer waits to be durable: what this request appended or, for an
+    /// answered duplicate, what the original appended — the original's answer may have been a
+    /// failed sync, so the duplicate is acknowledged only once that data is durable too.
     last_appended: Option<u64>,
     /// Append time in ms on LogAppendTime topics, else -1.
     log_append_time_ms: i64,
@@ -318,7 +320,7 @@ fn append_idempotent(
         match state.producers.check_all(&ids)? {
             Some(original) => Ok(Accepted {
                 base_offset: original.base_offset,
-                last_appended: None,
+                last_appended: Some(original.last_offset),
                 log_append_time_ms: -1,
                 log_start_offset: log.log_start_offset(),
             }),

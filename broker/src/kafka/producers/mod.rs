@@ -268,6 +268,13 @@ impl crate::core::CatalogObserver for ProducerStates {
         }
     }
 
+    /// A purged topic's offsets start again at 0, so what its producers' remembered batches
+    /// say about offsets no longer holds: forget them (a forgotten producer is accepted at any
+    /// sequence, as after Kafka's state expiry).
+    fn topic_purged(&self, stream_id: u32, topic_id: u32) {
+        self.topic_deleted(stream_id, topic_id);
+    }
+
     fn stream_deleted(&self, stream_id: u32) {
         lock(&self.partitions).retain(|key, _| key.stream_id != stream_id);
         if let Some(pending) = lock(&self.pending).as_mut() {
