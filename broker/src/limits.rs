@@ -134,10 +134,6 @@ pub const NATIVE_READ_CHUNK_BYTES: usize = 64 * 1024;
 /// evicted from its groups (1.2 × the reference server's 30 s heartbeat interval, §7.2).
 pub const NATIVE_HEARTBEAT_TIMEOUT_MS: u64 = 36_000;
 
-/// Most native consumer groups per topic. Each costs a few hundred bytes plus its members;
-/// the cap keeps the persisted definitions file small and the lowest-free-id search short.
-pub const NATIVE_GROUPS_PER_TOPIC_MAX: usize = 10_000;
-
 /// Largest native consumer group definitions file read at startup. Ten thousand groups of
 /// 255-byte names fit in a few MiB; a larger file is not ours (or is corrupt) and is refused.
 pub const NATIVE_GROUPS_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;

@@ -1,5 +1,6 @@
-//! `whippet-coordinator` owns consumer groups (the Kafka classic group protocol state machine)
-//! and the committed-offset store shared by both protocols, keyed by (group, stream, topic,
+//! `whippet-coordinator` owns consumer groups — the Kafka classic group protocol state machine
+//! and the native (Iggy) groups' pure table ([`native_groups`]) — and the committed-offset
+//! store shared by both protocols, keyed by (group, stream, topic,
 //! partition). Its state machines are driven by a [`Clock`] passed in, so tests are
 //! deterministic. It must not do socket I/O and must not know any wire byte layout.
 //!
@@ -22,6 +23,7 @@ mod group;
 mod join;
 pub mod limits;
 mod member;
+pub mod native_groups;
 mod native_offsets;
 pub mod offsets;
 pub mod persist;

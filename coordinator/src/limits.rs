@@ -30,6 +30,10 @@ pub const MAX_CLIENT_ID_IN_MEMBER_ID: usize = 64;
 /// read into memory.
 pub const MAX_CHECKPOINT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most native consumer groups per topic. Each costs a few hundred bytes plus its members;
+/// the cap keeps the persisted definitions small and the lowest-free-id search short.
+pub const NATIVE_GROUPS_PER_TOPIC_MAX: usize = 10_000;
+
 /// Kafka's `group.min.session.timeout.ms` default.
 pub const DEFAULT_MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(6_000);
 

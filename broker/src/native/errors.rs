@@ -1,7 +1,8 @@
 //! The one place the native adapter turns a failure into an Iggy status code: catalog
-//! operations ([`catalog_status`]), message operations ([`message_status`]) and core
-//! operations ([`core_status`]).
+//! operations ([`catalog_status`]), message operations ([`message_status`]), consumer groups
+//! ([`group_status`]) and core operations ([`core_status`]).
 
+use whippet_coordinator::native_groups::NativeGroupError;
 use whippet_log::LogError;
 use whippet_wire::native::status::Status;
 
@@ -37,6 +38,18 @@ pub(crate) fn message_status(error: &LogError) -> Status {
         LogError::PartitionNotFound(_) | LogError::PartitionDeleted => Status::PartitionNotFound,
         LogError::BatchTooLarge { .. } => Status::TooBigMessagePayload,
         _ => Status::Error,
+    }
+}
+
+/// The Iggy status for a refused native consumer-group operation.
+pub(crate) fn group_status(error: NativeGroupError) -> Status {
+    match error {
+        NativeGroupError::IdNotFound => Status::ConsumerGroupIdNotFound,
+        NativeGroupError::NameNotFound => Status::ConsumerGroupNameNotFound,
+        NativeGroupError::NameExists => Status::ConsumerGroupNameAlreadyExists,
+        NativeGroupError::TooMany => Status::Error,
+        NativeGroupError::MemberNotFound => Status::ConsumerGroupMemberNotFound,
+        NativeGroupError::PartitionNotOwned => Status::ConsumerGroupPartitionNotOwned,
     }
 }
 

@@ -18,8 +18,11 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 use super::super::call::{Access, Call, Conn, Outcome, Payload};
-use super::membership::{Group, GroupTable};
+use whippet_coordinator::native_groups::{Group, GroupTable};
+
+use super::group_ref;
 use crate::context::BrokerContext;
+use crate::native::errors::group_status;
 
 /// A topic the request named, resolved against the current catalog.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +122,7 @@ fn get(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
         Access::ReadTopic,
         |table, ids| {
             Ok(table
-                .get(ids.stream, ids.topic, &request.group_id)
+                .get(ids.stream, ids.topic, &group_ref(&request.group_id))
                 .ok()
                 .map(details_of))
         },
@@ -161,6 +164,7 @@ async fn create(ctx: &BrokerContext, conn: &Conn, request: CreateConsumerGroup) 
             table
                 .create(ids.stream, ids.topic, &request.name, ids.partitions)
                 .map(details_of)
+                .map_err(group_status)
         },
     )?;
     ctx.native.groups.persist().await?;
@@ -175,7 +179,11 @@ async fn delete(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome 
         &request.stream_id,
         &request.topic_id,
         Access::ManageTopic,
-        |table, ids| table.delete(ids.stream, ids.topic, &request.group_id),
+        |table, ids| {
+            table
+                .delete(ids.stream, ids.topic, &group_ref(&request.group_id))
+                .map_err(group_status)
+        },
     )?;
     ctx.native.groups.persist().await?;
     Ok(Payload::Empty)
@@ -190,7 +198,11 @@ fn join(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
         &request.stream_id,
         &request.topic_id,
         Access::PollMessages,
-        |table, ids| table.join(ids.stream, ids.topic, &request.group_id, client),
+        |table, ids| {
+            table
+                .join(ids.stream, ids.topic, &group_ref(&request.group_id), client)
+                .map_err(group_status)
+        },
     )?;
     Ok(Payload::Empty)
 }
@@ -204,7 +216,11 @@ fn leave(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
         &request.stream_id,
         &request.topic_id,
         Access::PollMessages,
-        |table, ids| table.leave(ids.stream, ids.topic, &request.group_id, client),
+        |table, ids| {
+            table
+                .leave(ids.stream, ids.topic, &group_ref(&request.group_id), client)
+                .map_err(group_status)
+        },
     )?;
     Ok(Payload::Empty)
 }
@@ -219,7 +235,9 @@ fn sync(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
         &request.topic_id,
         Access::PollMessages,
         |table, ids| {
-            let group = table.get(ids.stream, ids.topic, &request.group_id)?;
+            let group = table
+                .get(ids.stream, ids.topic, &group_ref(&request.group_id))
+                .map_err(group_status)?;
             Ok(group.assignment_of(client))
         },
     )?;

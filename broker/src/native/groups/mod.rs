@@ -1,6 +1,7 @@
 //! Native consumer groups (commands 600–606): definitions per topic, persisted across restarts,
 //! and server-side membership of live connections. The rules live in the pure
-//! [`membership::GroupTable`]; this module adds the lock, persistence and the sweep that evicts
+//! `whippet_coordinator::native_groups::GroupTable` (beside the Kafka groups); this module adds
+//! the lock, persistence and the sweep that evicts
 //! members whose connection went silent, and [`handlers`] answers the commands.
 //!
 //! Membership ends three ways: leave (605), the connection closing or logging out
@@ -8,7 +9,6 @@
 //! ([`NativeGroups::sweep`], run by a background task started with the first group command).
 
 mod handlers;
-mod membership;
 mod persist;
 
 use std::path::Path;
@@ -21,11 +21,20 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 pub(crate) use self::handlers::handle;
-use self::membership::GroupTable;
 use self::persist::Persister;
 use super::state::ClientRegistry;
 use crate::context::BrokerContext;
 use crate::limits;
+use crate::native::errors::group_status;
+use whippet_coordinator::native_groups::{GroupTable, NativeGroupRef, StoredGroup};
+
+/// The coordinator's reference to a native group, from the wire's identifier.
+pub(crate) fn group_ref(identifier: &Identifier) -> NativeGroupRef {
+    match identifier {
+        Identifier::Numeric(id) => NativeGroupRef::Id(*id),
+        Identifier::Name(name) => NativeGroupRef::Name(name.clone()),
+    }
+}
 
 /// Native consumer groups: definitions and server-side membership.
 #[derive(Debug)]
@@ -107,11 +116,12 @@ impl NativeGroups {
         requested: Option<u32>,
     ) -> Result<(u32, String, u32), Status> {
         self.lock()
-            .pick_partition(stream_id, topic_id, group, client_id, requested)
+            .pick_partition(stream_id, topic_id, &group_ref(group), client_id, requested)
+            .map_err(group_status)
     }
 
     /// `(group_id, group_name)` when `client_id` is a member of the group (see
-    /// [`membership::GroupTable::member_of`]).
+    /// `GroupTable::member_of`).
     pub fn member_of(
         &self,
         stream_id: u32,
@@ -119,7 +129,9 @@ impl NativeGroups {
         group: &Identifier,
         client_id: u32,
     ) -> Result<(u32, String), Status> {
-        self.lock().member_of(stream_id, topic_id, group, client_id)
+        self.lock()
+            .member_of(stream_id, topic_id, &group_ref(group), client_id)
+            .map_err(group_status)
     }
 
     /// A topic was deleted: its groups go with it.
@@ -194,7 +206,7 @@ impl NativeGroups {
     }
 
     /// Snapshot of the definitions to save, numbered under the table lock.
-    fn save_point(&self, table: &GroupTable) -> (u64, Vec<membership::StoredGroup>) {
+    fn save_point(&self, table: &GroupTable) -> (u64, Vec<StoredGroup>) {
         let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
         (seq, table.definitions())
     }

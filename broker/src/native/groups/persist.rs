@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::membership::StoredGroup;
 use crate::limits::NATIVE_GROUPS_FILE_BYTES_MAX;
+use whippet_coordinator::native_groups::StoredGroup;
 
 /// File name of the definitions under the state directory.
 pub(crate) const GROUPS_FILE: &str = "native_groups.json";

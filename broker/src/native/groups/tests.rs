@@ -7,7 +7,7 @@ use super::*;
 /// `(id, name)` of a group, for checks.
 fn resolve(groups: &NativeGroups, stream: u32, topic: u32, group: &Identifier) -> (u32, String) {
     groups.with_table(|table| {
-        let group = table.get(stream, topic, group).unwrap();
+        let group = table.get(stream, topic, &group_ref(group)).unwrap();
         (group.id, group.name.clone())
     })
 }
@@ -28,7 +28,7 @@ async fn definitions_survive_a_reopen_but_memberships_do_not() {
         .with_table(|table| table.create(0, 0, "b", 2).map(|_| ()))
         .unwrap();
     groups
-        .with_table(|table| table.join(0, 0, &Identifier::Numeric(1), 5))
+        .with_table(|table| table.join(0, 0, &NativeGroupRef::Id(1), 5))
         .unwrap();
     groups.persist().await.unwrap();
     groups.on_topic_deleted(7, 7);
@@ -69,8 +69,8 @@ fn sweep_evicts_silent_and_vanished_clients_only() {
     let gone = clients.register(addr());
     groups.with_table(|table| {
         table.create(0, 0, "g", 2).unwrap();
-        table.join(0, 0, &Identifier::Numeric(0), alive.id).unwrap();
-        table.join(0, 0, &Identifier::Numeric(0), gone.id).unwrap();
+        table.join(0, 0, &NativeGroupRef::Id(0), alive.id).unwrap();
+        table.join(0, 0, &NativeGroupRef::Id(0), gone.id).unwrap();
     });
     clients.remove(gone.id);
     assert_eq!(
@@ -95,8 +95,8 @@ fn disconnect_and_partition_changes_reach_the_table() {
     let groups = NativeGroups::default();
     groups.with_table(|table| {
         table.create(0, 0, "g", 1).unwrap();
-        table.join(0, 0, &Identifier::Numeric(0), 1).unwrap();
-        table.join(0, 0, &Identifier::Numeric(0), 2).unwrap();
+        table.join(0, 0, &NativeGroupRef::Id(0), 1).unwrap();
+        table.join(0, 0, &NativeGroupRef::Id(0), 2).unwrap();
     });
     groups.on_partitions_changed(0, 0, 4);
     assert_eq!(

@@ -1,6 +1,8 @@
-//! The pure state of native consumer groups: definitions per topic and server-side membership.
-//! No I/O and no clock: the caller passes in how long each client has been silent, so every
-//! rule here (ids, names, assignment, generations, eviction) is tested deterministically.
+//! Native (Iggy) consumer groups, beside the Kafka ones: definitions per topic and server-side
+//! membership, as pure state. No I/O and no clock: the caller passes in how long each client has
+//! been silent, so every rule here (ids, names, assignment, generations, eviction) is tested
+//! deterministically. Outcomes are [`NativeGroupError`]s; the native adapter maps them to Iggy
+//! status codes. Committed offsets of native groups live in the shared [`crate::OffsetStore`].
 //!
 //! Assignment follows the reference server: members are ordered by client id and partition
 //! `p` goes to member `p % members`, so every partition is owned by exactly one member and the
@@ -12,14 +14,44 @@ use std::collections::btree_map::Entry;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use whippet_wire::native::identifier::Identifier;
-use whippet_wire::native::status::Status;
 
 use crate::limits::NATIVE_GROUPS_PER_TOPIC_MAX;
 
+/// How a request names a native group: by its id within the topic or by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeGroupRef {
+    /// The group's id within its topic.
+    Id(u32),
+    /// The group's name, unique within its topic.
+    Name(String),
+}
+
+/// Why a native group operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NativeGroupError {
+    /// No group of the topic has that id.
+    #[error("consumer group id not found")]
+    IdNotFound,
+    /// No group of the topic has that name.
+    #[error("consumer group name not found")]
+    NameNotFound,
+    /// The topic already has a group of that name.
+    #[error("consumer group name already exists")]
+    NameExists,
+    /// The topic already has the most groups allowed.
+    #[error("too many consumer groups on the topic")]
+    TooMany,
+    /// The client is not a member of the group.
+    #[error("not a member of the consumer group")]
+    MemberNotFound,
+    /// The member does not own the partition it named.
+    #[error("partition not owned by the member")]
+    PartitionNotOwned,
+}
+
 /// One group definition as persisted: what must survive a restart (memberships do not).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct StoredGroup {
+pub struct StoredGroup {
     /// Stream id of the topic.
     pub stream: u32,
     /// Topic id within the stream.
@@ -32,7 +64,7 @@ pub(crate) struct StoredGroup {
 
 /// A member's view of its assignment, as sync (606) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Assignment {
+pub struct Assignment {
     /// The group's generation when this assignment was made.
     pub generation: u64,
     /// Partitions owned by the member, ascending.
@@ -50,7 +82,7 @@ struct Member {
 
 /// One consumer group of a topic.
 #[derive(Debug, Clone)]
-pub(crate) struct Group {
+pub struct Group {
     /// 0-based id, lowest free within the topic.
     pub id: u32,
     /// Unique within the topic.
@@ -114,25 +146,25 @@ impl Group {
         }
     }
 
-    fn matches(&self, identifier: &Identifier) -> bool {
+    fn matches(&self, identifier: &NativeGroupRef) -> bool {
         match identifier {
-            Identifier::Numeric(id) => self.id == *id,
-            Identifier::Name(name) => self.name == *name,
+            NativeGroupRef::Id(id) => self.id == *id,
+            NativeGroupRef::Name(name) => self.name == *name,
         }
     }
 }
 
-/// The status for a group identifier that names nothing.
-fn not_found(identifier: &Identifier) -> Status {
+/// The error for a group reference that names nothing.
+fn not_found(identifier: &NativeGroupRef) -> NativeGroupError {
     match identifier {
-        Identifier::Numeric(_) => Status::ConsumerGroupIdNotFound,
-        Identifier::Name(_) => Status::ConsumerGroupNameNotFound,
+        NativeGroupRef::Id(_) => NativeGroupError::IdNotFound,
+        NativeGroupRef::Name(_) => NativeGroupError::NameNotFound,
     }
 }
 
 /// All native consumer groups, by (stream, topic) and then by group id.
 #[derive(Debug, Default)]
-pub(crate) struct GroupTable {
+pub struct GroupTable {
     topics: BTreeMap<(u32, u32), BTreeMap<u32, Group>>,
 }
 
@@ -188,7 +220,12 @@ impl GroupTable {
     }
 
     /// One group by id or name.
-    pub fn get(&self, stream: u32, topic: u32, identifier: &Identifier) -> Result<&Group, Status> {
+    pub fn get(
+        &self,
+        stream: u32,
+        topic: u32,
+        identifier: &NativeGroupRef,
+    ) -> Result<&Group, NativeGroupError> {
         self.topics
             .get(&(stream, topic))
             .and_then(|groups| groups.values().find(|group| group.matches(identifier)))
@@ -199,8 +236,8 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
-    ) -> Result<&mut Group, Status> {
+        identifier: &NativeGroupRef,
+    ) -> Result<&mut Group, NativeGroupError> {
         self.topics
             .get_mut(&(stream, topic))
             .and_then(|groups| groups.values_mut().find(|group| group.matches(identifier)))
@@ -214,13 +251,13 @@ impl GroupTable {
         topic: u32,
         name: &str,
         partitions_count: u32,
-    ) -> Result<&Group, Status> {
+    ) -> Result<&Group, NativeGroupError> {
         let groups = self.topics.entry((stream, topic)).or_default();
         if groups.values().any(|group| group.name == name) {
-            return Err(Status::ConsumerGroupNameAlreadyExists);
+            return Err(NativeGroupError::NameExists);
         }
         if groups.len() >= NATIVE_GROUPS_PER_TOPIC_MAX {
-            return Err(Status::Error);
+            return Err(NativeGroupError::TooMany);
         }
         // Ids are keys of an ordered map: the first gap (or the end) is the lowest free id.
         let id = (0u32..)
@@ -238,8 +275,8 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
-    ) -> Result<Group, Status> {
+        identifier: &NativeGroupRef,
+    ) -> Result<Group, NativeGroupError> {
         let id = self.get(stream, topic, identifier)?.id;
         let groups = self
             .topics
@@ -257,9 +294,9 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
+        identifier: &NativeGroupRef,
         client: u32,
-    ) -> Result<(), Status> {
+    ) -> Result<(), NativeGroupError> {
         let group = self.get_mut(stream, topic, identifier)?;
         if let Entry::Vacant(slot) = group.members.entry(client) {
             slot.insert(Member::default());
@@ -273,12 +310,12 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
+        identifier: &NativeGroupRef,
         client: u32,
-    ) -> Result<(), Status> {
+    ) -> Result<(), NativeGroupError> {
         let group = self.get_mut(stream, topic, identifier)?;
         if group.members.remove(&client).is_none() {
-            return Err(Status::ConsumerGroupMemberNotFound);
+            return Err(NativeGroupError::MemberNotFound);
         }
         group.rebalance();
         Ok(())
@@ -290,25 +327,25 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
+        identifier: &NativeGroupRef,
         client: u32,
         requested: Option<u32>,
-    ) -> Result<(u32, String, u32), Status> {
+    ) -> Result<(u32, String, u32), NativeGroupError> {
         let group = self.get_mut(stream, topic, identifier)?;
         let (id, name) = (group.id, group.name.clone());
         let member = group
             .members
             .get_mut(&client)
-            .ok_or(Status::ConsumerGroupMemberNotFound)?;
+            .ok_or(NativeGroupError::MemberNotFound)?;
         let partition = match requested {
             Some(partition) if member.partitions.contains(&partition) => partition,
-            Some(_) => return Err(Status::ConsumerGroupPartitionNotOwned),
+            Some(_) => return Err(NativeGroupError::PartitionNotOwned),
             None => {
                 let index = member.cursor % member.partitions.len().max(1);
                 let partition = *member
                     .partitions
                     .get(index)
-                    .ok_or(Status::ConsumerGroupPartitionNotOwned)?;
+                    .ok_or(NativeGroupError::PartitionNotOwned)?;
                 member.cursor = index + 1;
                 partition
             }
@@ -322,12 +359,12 @@ impl GroupTable {
         &mut self,
         stream: u32,
         topic: u32,
-        identifier: &Identifier,
+        identifier: &NativeGroupRef,
         client: u32,
-    ) -> Result<(u32, String), Status> {
+    ) -> Result<(u32, String), NativeGroupError> {
         let group = self.get_mut(stream, topic, identifier)?;
         if !group.members.contains_key(&client) {
-            return Err(Status::ConsumerGroupMemberNotFound);
+            return Err(NativeGroupError::MemberNotFound);
         }
         Ok((group.id, group.name.clone()))
     }
@@ -418,5 +455,5 @@ impl GroupTable {
 }
 
 #[cfg(test)]
-#[path = "membership_tests.rs"]
+#[path = "native_groups_tests.rs"]
 mod tests;

@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 
 use super::*;
 
-fn id(value: u32) -> Identifier {
-    Identifier::Numeric(value)
+fn id(value: u32) -> NativeGroupRef {
+    NativeGroupRef::Id(value)
 }
 
-fn name(value: &str) -> Identifier {
-    Identifier::Name(value.to_owned())
+fn name(value: &str) -> NativeGroupRef {
+    NativeGroupRef::Name(value.to_owned())
 }
 
 /// Asserts that the group's members own every partition exactly once and that the spread
@@ -41,7 +41,7 @@ fn ids_are_lowest_free_per_topic_and_names_unique() {
     assert_eq!(table.create(0, 1, "a", 1).unwrap().id, 0);
     assert_eq!(
         table.create(0, 0, "a", 3).unwrap_err(),
-        Status::ConsumerGroupNameAlreadyExists
+        NativeGroupError::NameExists
     );
     assert_eq!(table.delete(0, 0, &id(1)).unwrap().name, "b");
     assert_eq!(table.create(0, 0, "d", 3).unwrap().id, 1);
@@ -59,19 +59,19 @@ fn resolution_by_id_and_name_with_distinct_errors() {
     assert_eq!(table.get(2, 3, &id(0)).unwrap().name, "orders");
     assert_eq!(
         table.get(2, 3, &id(7)).unwrap_err(),
-        Status::ConsumerGroupIdNotFound
+        NativeGroupError::IdNotFound
     );
     assert_eq!(
         table.get(2, 3, &name("x")).unwrap_err(),
-        Status::ConsumerGroupNameNotFound
+        NativeGroupError::NameNotFound
     );
     assert_eq!(
         table.get(2, 4, &id(0)).unwrap_err(),
-        Status::ConsumerGroupIdNotFound
+        NativeGroupError::IdNotFound
     );
     assert_eq!(
         table.delete(2, 3, &name("x")).unwrap_err(),
-        Status::ConsumerGroupNameNotFound
+        NativeGroupError::NameNotFound
     );
 }
 
@@ -105,11 +105,11 @@ fn joins_and_leaves_rebalance_and_bump_the_generation() {
     assert_covering(group);
     assert_eq!(
         table.leave(0, 0, &id(0), 20).unwrap_err(),
-        Status::ConsumerGroupMemberNotFound
+        NativeGroupError::MemberNotFound
     );
     assert_eq!(
         table.join(0, 0, &id(9), 20).unwrap_err(),
-        Status::ConsumerGroupIdNotFound
+        NativeGroupError::IdNotFound
     );
 }
 
@@ -187,7 +187,7 @@ fn pick_partition_checks_ownership_and_rotates() {
         table
             .pick_partition(0, 0, &name("g"), 1, Some(1))
             .unwrap_err(),
-        Status::ConsumerGroupPartitionNotOwned
+        NativeGroupError::PartitionNotOwned
     );
     let turns: Vec<u32> = (0..5)
         .map(|_| table.pick_partition(0, 0, &id(0), 2, None).unwrap().2)
@@ -195,18 +195,18 @@ fn pick_partition_checks_ownership_and_rotates() {
     assert_eq!(turns, [1, 3, 1, 3, 1]);
     assert_eq!(
         table.pick_partition(0, 0, &id(0), 3, None).unwrap_err(),
-        Status::ConsumerGroupMemberNotFound
+        NativeGroupError::MemberNotFound
     );
     assert_eq!(
         table.pick_partition(0, 0, &id(1), 1, None).unwrap_err(),
-        Status::ConsumerGroupIdNotFound
+        NativeGroupError::IdNotFound
     );
     // A member owning nothing has nothing to read.
     table.join(0, 0, &id(0), 3).unwrap();
     table.set_partitions(0, 0, 2);
     assert_eq!(
         table.pick_partition(0, 0, &id(0), 3, None).unwrap_err(),
-        Status::ConsumerGroupPartitionNotOwned
+        NativeGroupError::PartitionNotOwned
     );
 }
 
