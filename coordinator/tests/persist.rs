@@ -264,3 +264,46 @@ fn later_changes_win_on_replay() {
     assert_eq!(c2.group_state("g"), GroupState::Empty);
     assert_eq!(c2.generation("g"), Some(generation + 1));
 }
+
+#[test]
+fn the_log_is_snapshotted_when_it_outweighs_the_state_and_replays_the_same() {
+    let dir = temp_dir("snapshot");
+    let mut h = Harness::no_delay();
+    let (mut store, _) = GroupStore::open(&dir).unwrap();
+    let log = dir.join("groups.log");
+    let mut snapshotted = false;
+    // The same 500 offsets committed again and again: the state stays small while the log
+    // grows, so a snapshot must come and cut the log.
+    for round in 0..200i64 {
+        let offsets = (0..500)
+            .map(|p| CommitOffset {
+                key: key(p),
+                offset: round,
+                leader_epoch: -1,
+                metadata: "m".repeat(64),
+            })
+            .collect();
+        h.c.commit_offsets(&CommitRequest {
+            group_id: "g".into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+            offsets,
+        });
+        let before = std::fs::metadata(&log).unwrap().len();
+        h.c.write_changes(&mut store).unwrap();
+        if std::fs::metadata(&log).unwrap().len() < before {
+            snapshotted = true;
+            break;
+        }
+    }
+    assert!(snapshotted, "the log was never cut by a snapshot");
+    assert!(dir.join("groups.snapshot").exists());
+    drop(store);
+    let c2 = load(h.clock.clone(), &dir).unwrap();
+    assert_eq!(
+        c2.checkpoint(),
+        h.c.checkpoint(),
+        "snapshot + log replay to the same state"
+    );
+}
