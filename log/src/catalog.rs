@@ -7,8 +7,8 @@
 //! the one owner that keeps the in-memory snapshot and this file in step.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -293,28 +293,11 @@ pub(crate) fn store(data_dir: &Path, catalog: &CatalogFile) -> Result<()> {
         path: data_dir.join(CATALOG_FILE_NAME),
         reason: format!("cannot serialise: {error}"),
     })?;
-    let tmp_path = data_dir.join(CATALOG_TMP_FILE_NAME);
-    let mut tmp = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp_path)
-        .map_err(|error| LogError::io(&tmp_path, error))?;
-    tmp.write_all(&bytes)
-        .map_err(|error| LogError::io(&tmp_path, error))?;
-    tmp.sync_all()
-        .map_err(|error| LogError::io(&tmp_path, error))?;
-    drop(tmp);
-    let path = data_dir.join(CATALOG_FILE_NAME);
-    fs::rename(&tmp_path, &path).map_err(|error| LogError::io(&path, error))?;
-    sync_dir(data_dir)
-}
-
-/// Fsyncs a directory so that entries created, renamed or removed in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .map_err(|error| LogError::io(dir, error))
+    crate::checkpoint::replace_file(
+        &data_dir.join(CATALOG_TMP_FILE_NAME),
+        &data_dir.join(CATALOG_FILE_NAME),
+        &bytes,
+    )
 }
 
 #[cfg(test)]

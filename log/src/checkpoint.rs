@@ -46,16 +46,22 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| LogError::io(dir, e))
 }
 
+/// The log's one atomic replace: writes `bytes` to `tmp`, fsyncs it, renames it over `path` and
+/// fsyncs the directory, so after a crash `path` holds the old or the new contents, never a mix.
+pub(crate) fn replace_file(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(tmp).map_err(|e| LogError::io(tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| LogError::io(tmp, e))?;
+    drop(f);
+    std::fs::rename(tmp, path).map_err(|e| LogError::io(path, e))?;
+    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+}
+
 /// Persists `start` as the partition's log start offset.
 pub(crate) fn write_log_start(dir: &Path, start: u64) -> Result<()> {
     let tmp = dir.join(LOG_START_TEMP_FILE_NAME);
-    let path = dir.join(LOG_START_FILE_NAME);
-    let mut f = File::create(&tmp).map_err(|e| LogError::io(&tmp, e))?;
-    f.write_all(&encode(start))
-        .and_then(|()| f.sync_all())
-        .map_err(|e| LogError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, e))?;
-    sync_dir(dir)
+    replace_file(&tmp, &dir.join(LOG_START_FILE_NAME), &encode(start))
 }
 
 /// Forgets the persisted start offset (purge).

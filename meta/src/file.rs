@@ -15,9 +15,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), MetaError> {
 }
 
 /// Replaces `path` with `bytes` so that after a crash it holds either the old or the new
-/// contents, never a mix.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetaError> {
+/// contents, never a mix: write `<path>.tmp`, fsync it, rename it over `path`, fsync the
+/// directory (created first if missing, and then its parent fsynced too). The one
+/// atomic-replace helper of the broker's state files; a leftover `.tmp` from a crash is
+/// harmless (the rename never happened) and is overwritten by the next replace.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let created = !dir.is_dir();
+    fs::create_dir_all(dir)?;
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = Path::new(&tmp_name);
@@ -25,13 +30,21 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetaError> {
         .write(true)
         .create(true)
         .truncate(true)
-        .open(tmp)
-        .map_err(MetaError::io(tmp, "open"))?;
-    file.write_all(bytes).map_err(MetaError::io(tmp, "write"))?;
-    file.sync_all().map_err(MetaError::io(tmp, "fsync"))?;
+        .open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
     drop(file);
-    fs::rename(tmp, path).map_err(MetaError::io(path, "rename"))?;
-    sync_dir(dir)
+    fs::rename(tmp, path)?;
+    File::open(dir)?.sync_all()?;
+    if created && let Some(parent) = dir.parent() {
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// [`replace_file`] with the metadata log's error.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetaError> {
+    replace_file(path, bytes).map_err(MetaError::io(path, "replace"))
 }
 
 /// The whole file, or `None` when it does not exist; a file over `max` bytes is corrupt.

@@ -22,4 +22,5 @@ pub mod limits;
 mod log;
 
 pub use error::MetaError;
+pub use file::replace_file;
 pub use log::{MetaLog, Recovered};

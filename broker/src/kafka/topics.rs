@@ -5,7 +5,7 @@
 //! topic creation (explicit and automatic), and the startup steps the mapping needs: the Kafka
 //! stream exists and the cluster id is persisted.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,15 +47,7 @@ pub fn load_or_create_cluster_id(data_dir: &Path) -> Result<String, LogError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = new_cluster_id();
-            let tmp = data_dir.join(format!("{CLUSTER_ID_FILE}.tmp"));
-            let write = || -> std::io::Result<()> {
-                let mut file = std::fs::File::create(&tmp)?;
-                file.write_all(id.as_bytes())?;
-                file.sync_all()?;
-                std::fs::rename(&tmp, &path)?;
-                std::fs::File::open(data_dir)?.sync_all()
-            };
-            write().map_err(|e| LogError::io(&path, e))?;
+            whippet_meta::replace_file(&path, id.as_bytes()).map_err(|e| LogError::io(&path, e))?;
             Ok(id)
         }
         Err(e) => Err(LogError::io(&path, e)),

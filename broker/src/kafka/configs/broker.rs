@@ -186,14 +186,8 @@ pub(crate) fn update(
     let path = state_dir.join(BROKER_CONFIGS_FILE);
     let text = serde_json::to_string_pretty(&configs)
         .map_err(|error| storage(&path, &error.to_string()))?;
-    let tmp = state_dir.join(format!("{BROKER_CONFIGS_FILE}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut file, text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().map_err(|error| storage(&path, &error.to_string()))
+    whippet_meta::replace_file(&path, text.as_bytes())
+        .map_err(|error| storage(&path, &error.to_string()))
 }
 
 /// Sets broker config `name` to `value` in `configs`, if Kafka allows altering it per broker

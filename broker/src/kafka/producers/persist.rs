@@ -10,7 +10,7 @@
 //! reuse an id.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -160,21 +160,9 @@ fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Temp file, fsync, rename over `name`, fsync of the directory (created if missing).
+/// Replaces `dir/name` atomically ([`whippet_meta::replace_file`]; `dir` is created if missing).
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let created = !dir.is_dir();
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, dir.join(name))?;
-    fs::File::open(dir)?.sync_all()?;
-    if created && let Some(parent) = dir.parent() {
-        fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+    whippet_meta::replace_file(&dir.join(name), bytes)
 }
 
 #[cfg(test)]

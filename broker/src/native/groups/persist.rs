@@ -7,8 +7,8 @@
 //! taken under the table lock, and a save older than the last one written is skipped, so the
 //! file never goes back to an older set.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -19,6 +19,8 @@ use whippet_coordinator::native_groups::StoredGroup;
 
 /// File name of the definitions under the state directory.
 pub(crate) const GROUPS_FILE: &str = "native_groups.json";
+/// The temporary file a save writes before its rename.
+#[cfg(test)]
 const TMP_FILE: &str = "native_groups.json.tmp";
 /// Format version written in the file; a file with another version is refused at startup
 /// rather than misread.
@@ -84,19 +86,8 @@ impl Persister {
 }
 
 fn write_atomically(dir: &Path, contents: &GroupsFile) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
     let json = serde_json::to_vec(contents).map_err(std::io::Error::other)?;
-    let tmp = dir.join(TMP_FILE);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
-    file.write_all(&json)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, dir.join(GROUPS_FILE))?;
-    File::open(dir)?.sync_all()
+    whippet_meta::replace_file(&dir.join(GROUPS_FILE), &json)
 }
 
 /// Reads the definitions saved in `dir`; none when no file exists yet. A leftover temporary
@@ -133,6 +124,8 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<StoredGroup>, String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::fs;
+
     use super::*;
 
     fn group(id: u32, name: &str) -> StoredGroup {

@@ -3,9 +3,9 @@
 //! so a crash leaves either the old or the new file. Permissions get their own serde mirror of
 //! the wire structs so the file stays readable and independent of the codec crate.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use whippet_wire::native::commands::permissions::{
@@ -192,36 +192,6 @@ pub(super) fn save(path: &Path, directory: &Directory) -> Result<(), String> {
     };
     let text = serde_json::to_vec_pretty(&file)
         .map_err(|error| format!("cannot serialize users: {error}"))?;
-    let tmp = tmp_path(path);
-    let context = |what: &str, error: std::io::Error| format!("{what} {}: {error}", tmp.display());
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(|error| context("cannot create", error))?;
-    out.write_all(&text)
-        .map_err(|error| context("cannot write", error))?;
-    out.sync_all()
-        .map_err(|error| context("cannot sync", error))?;
-    drop(out);
-    fs::rename(&tmp, path).map_err(|error| {
-        format!(
-            "cannot rename {} to {}: {error}",
-            tmp.display(),
-            path.display()
-        )
-    })?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|error| format!("cannot sync {}: {error}", dir.display()))?;
-    }
-    Ok(())
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    whippet_meta::replace_file(path, &text)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
