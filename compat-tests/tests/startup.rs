@@ -126,6 +126,28 @@ fn bad_flag_value_exits_2_naming_the_flag() {
 }
 
 #[test]
+fn help_names_each_variable_and_default_but_no_variable_value() {
+    // Run directly rather than through `Launch::run_to_exit`, whose stdout lines come from a
+    // reader thread that may not have caught up when a fast exit is seen.
+    let output = std::process::Command::new(whippet_compat_tests::whippet_binary().unwrap())
+        .arg("--help")
+        .env("WHIPPET_ROOT_PASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let help = String::from_utf8(output.stdout).unwrap();
+    for shown in [
+        "--root-password <PASSWORD>",
+        "[env: WHIPPET_ROOT_PASSWORD]",
+        "[env: WHIPPET_KAFKA_ADDR] [default: 127.0.0.1:9092]",
+        "[env: WHIPPET_CONFIG]",
+    ] {
+        assert!(help.contains(shown), "help lacks {shown}:\n{help}");
+    }
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[test]
 fn unknown_config_key_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("whippet.toml");
