@@ -390,6 +390,12 @@ fn password_never_appears_in_errors_or_debug() {
     assert!(!error.to_string().contains(&secret));
     let settings = load(&["--root-password", "hunter2"], &EnvMap::new()).unwrap();
     assert!(!format!("{settings:?}").contains("hunter2"));
+    let raw = RawSettings {
+        root_password: Secret::from("hunter2".to_string()),
+        ..RawSettings::default()
+    };
+    assert!(!format!("{raw:?}").contains("hunter2"));
+    assert_eq!(raw.root_password.expose(), "hunter2");
 }
 
 #[test]
