@@ -13,7 +13,8 @@
 //!   silent or slow peer cannot hold a slot;
 //! - no handler reads a request body, and with one request per connection an unread body is
 //!   never buffered: the connection closes after the answer;
-//! - on shutdown an idle connection closes at once and one mid-answer finishes it.
+//! - on shutdown an idle connection closes at once, one mid-answer gets a short grace to
+//!   finish it, and one whose head is still arriving is closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,11 @@ use crate::server;
 
 /// hyper refuses a read buffer smaller than 8 KiB (it panics on a smaller `max_buf_size`).
 const _: () = assert!(limits::HTTP_REQUEST_BYTES_MAX >= 8 * 1024);
+
+/// How long, once shutdown starts, a connection may take to finish an answer it is writing
+/// (answers are a few hundred bytes, written at once). Kept here, not in `limits.rs`, as it
+/// only bounds this module's part of the drain.
+const SHUTDOWN_ANSWER_MS_MAX: u64 = 100;
 
 /// Serves the admin HTTP endpoint on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
@@ -97,10 +103,15 @@ async fn serve_connection(
     let finished = tokio::select! {
         finished = connection.as_mut() => finished,
         () = shutdown.cancelled() => {
-            // Closes an idle connection now; a request being answered still gets its answer,
-            // and a head still arriving is cut by the read timeout or the drain deadline.
+            // Closes an idle connection now and lets an answer being written finish; a head
+            // still arriving is not waited for (it could take the whole read timeout).
             connection.as_mut().graceful_shutdown();
-            connection.await
+            let grace = Duration::from_millis(SHUTDOWN_ANSWER_MS_MAX);
+            let Ok(finished) = tokio::time::timeout(grace, connection).await else {
+                debug!(%peer, "http connection closed for shutdown");
+                return;
+            };
+            finished
         }
     };
     // Timeouts, oversized heads and peers that leave early are the peer's doing: debug only.

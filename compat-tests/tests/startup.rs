@@ -359,3 +359,22 @@ fn http_peers_that_never_finish_their_head_are_cut_off() {
     assert!(health.starts_with("HTTP/1.1 200 "), "{health}");
     assert_eq!(broker.terminate().unwrap().code(), Some(0));
 }
+
+#[test]
+fn sigterm_does_not_wait_for_an_http_head_still_arriving() {
+    let mut broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
+    let mut partial = TcpStream::connect_timeout(&broker.http_addr(), IO_TIMEOUT).unwrap();
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let status = broker.terminate().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", broker.stderr());
+    // The head read timeout is 5 s; shutdown closes the connection instead of waiting it out.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
