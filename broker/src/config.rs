@@ -1,23 +1,25 @@
 //! Layered configuration: embedded defaults, then a TOML file, then `WHIPPET_*` environment
-//! variables, then command-line flags, each layer overriding the one before. Every setting has
-//! one snake_case name used as the TOML key; its flag is the same name in kebab-case and its
-//! environment variable the same name upper-cased with a `WHIPPET_` prefix.
+//! variables, then command-line flags, each layer overriding the one before. Every setting is
+//! declared once, as a field of [`RawSettings`] (`declared.rs`): its clap attributes give the
+//! flag, the environment variable and the default, and its name is the TOML key. `load.rs`
+//! applies the layers without naming any setting; this file turns the result into the
+//! validated [`Settings`] the broker reads.
 //!
 //! Nothing here reads the process environment: callers pass the variables in as an [`EnvMap`],
 //! so tests can exercise the environment layer in parallel without touching global state.
 
+mod declared;
+mod load;
+
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fmt;
-use std::io::Read;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
-use serde::Deserialize;
 use whippet_log::{FsyncPolicy, LogConfig};
+
+pub use declared::{Cli, RawSettings, Secret, setting_names};
 
 use crate::limits;
 
@@ -31,110 +33,6 @@ pub const ENV_CONFIG: &str = "WHIPPET_CONFIG";
 /// The tracing filter used when neither `log_level` nor `RUST_LOG` is set.
 pub const LOG_LEVEL_DEFAULT: &str = "info";
 
-/// Command line of the `whippet` binary. Every option is optional: an absent flag leaves the
-/// setting to the lower layers (environment, file, default).
-#[derive(Debug, Parser)]
-#[command(
-    name = "whippet",
-    version,
-    // A later `--flag value` replaces an earlier one, so wrappers can append overrides.
-    args_override_self = true,
-    about = "Whippet: one broker serving the Kafka and Apache Iggy protocols over one log.",
-    after_help = "Precedence: flags > WHIPPET_* environment variables > --config file > \
-                  defaults. The TOML file uses each flag's name in snake_case \
-                  (e.g. data_dir = \"/var/lib/whippet\"); unknown keys are an error. \
-                  On start the broker prints one JSON ready line on stdout with the bound \
-                  addresses; all logs go to stderr."
-)]
-pub struct Cli {
-    /// TOML file of settings, overridden by environment and flags [env: WHIPPET_CONFIG]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The settings given as flags (the top layer).
-    #[command(flatten)]
-    pub layer: Layer,
-}
-
-/// One layer of settings, every field optional. The same struct is filled from the TOML file,
-/// from the environment and from flags, so the three layers can never disagree on names.
-#[derive(Debug, Default, Clone, PartialEq, clap::Args, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Layer {
-    /// Directory holding all stored data [default: ./data] [env: WHIPPET_DATA_DIR]
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Kafka listener address; port 0 picks a free port [default: 127.0.0.1:9092] [env: WHIPPET_KAFKA_ADDR]
-    #[arg(long, value_name = "IP:PORT")]
-    pub kafka_addr: Option<SocketAddr>,
-    /// Iggy native (TCP) listener address; port 0 picks a free port [default: 127.0.0.1:8090] [env: WHIPPET_NATIVE_ADDR]
-    #[arg(long, value_name = "IP:PORT")]
-    pub native_addr: Option<SocketAddr>,
-    /// HTTP admin listener address (GET /health); port 0 picks a free port [default: 127.0.0.1:3000] [env: WHIPPET_HTTP_ADDR]
-    #[arg(long, value_name = "IP:PORT")]
-    pub http_addr: Option<SocketAddr>,
-    /// When appends reach disk: always | interval | never [default: interval] [env: WHIPPET_FSYNC]
-    #[arg(long, value_name = "POLICY")]
-    pub fsync: Option<FsyncPolicy>,
-    /// Period of the background fsync with --fsync interval, in ms [default: 1000] [env: WHIPPET_FSYNC_INTERVAL_MS]
-    #[arg(long, value_name = "MS")]
-    pub fsync_interval_ms: Option<u64>,
-    /// Stream that holds the topics Kafka clients see [default: kafka] [env: WHIPPET_KAFKA_STREAM]
-    #[arg(long, value_name = "NAME")]
-    pub kafka_stream: Option<String>,
-    /// Host:port Kafka clients are told to connect to (Metadata); unset = the bound address, with 0.0.0.0/:: shown as 127.0.0.1/::1 [env: WHIPPET_KAFKA_ADVERTISED_ADDR]
-    #[arg(long, value_name = "HOST:PORT")]
-    pub kafka_advertised_addr: Option<String>,
-    /// Create a Kafka topic when a client asks Metadata for an unknown one: true | false [default: true] [env: WHIPPET_AUTO_CREATE_TOPICS]
-    #[arg(long, value_name = "BOOL")]
-    pub auto_create_topics: Option<bool>,
-    /// Partitions of a Kafka topic created without a count (auto-create, CreateTopics with -1) [default: 1] [env: WHIPPET_NUM_PARTITIONS]
-    #[arg(long, value_name = "N")]
-    pub num_partitions: Option<u32>,
-    /// How long the first rebalance of a new or empty consumer group waits for more members, in ms; 0 disables it [default: 3000] [env: WHIPPET_GROUP_INITIAL_REBALANCE_DELAY_MS]
-    #[arg(long, value_name = "MS")]
-    pub group_initial_rebalance_delay_ms: Option<u64>,
-    /// Smallest session timeout a consumer-group member may ask for, in ms [default: 6000] [env: WHIPPET_GROUP_MIN_SESSION_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    pub group_min_session_timeout_ms: Option<u64>,
-    /// Largest session timeout a consumer-group member may ask for, in ms [default: 1800000] [env: WHIPPET_GROUP_MAX_SESSION_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    pub group_max_session_timeout_ms: Option<u64>,
-    /// A native connection in a consumer group that sends nothing for this long is evicted from its groups, in ms [default: 36000] [env: WHIPPET_NATIVE_HEARTBEAT_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    pub native_heartbeat_timeout_ms: Option<u64>,
-    /// Root user name of the native protocol [default: iggy] [env: WHIPPET_ROOT_USERNAME]
-    #[arg(long, value_name = "NAME")]
-    pub root_username: Option<String>,
-    /// Root password; prefer the environment or the file, flags show in `ps` [default: iggy] [env: WHIPPET_ROOT_PASSWORD]
-    #[arg(long, value_name = "PASSWORD")]
-    pub root_password: Option<String>,
-    /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info] [env: WHIPPET_LOG_LEVEL]
-    #[arg(long, value_name = "FILTER")]
-    pub log_level: Option<String>,
-}
-
-/// Every setting's snake_case name, in help order. Tests check that each has a flag, an
-/// environment variable and a TOML key, so adding a field without wiring it fails a test.
-pub const SETTING_NAMES: [&str; 17] = [
-    "data_dir",
-    "kafka_addr",
-    "native_addr",
-    "http_addr",
-    "fsync",
-    "fsync_interval_ms",
-    "kafka_stream",
-    "kafka_advertised_addr",
-    "auto_create_topics",
-    "num_partitions",
-    "group_initial_rebalance_delay_ms",
-    "group_min_session_timeout_ms",
-    "group_max_session_timeout_ms",
-    "native_heartbeat_timeout_ms",
-    "root_username",
-    "root_password",
-    "log_level",
-];
-
 /// The environment variable of a setting: `data_dir` → `WHIPPET_DATA_DIR`.
 pub fn env_var_name(setting: &str) -> String {
     format!("{ENV_PREFIX}{}", setting.to_ascii_uppercase())
@@ -143,124 +41,6 @@ pub fn env_var_name(setting: &str) -> String {
 /// The flag of a setting: `data_dir` → `--data-dir`.
 pub fn flag_name(setting: &str) -> String {
     format!("--{}", setting.replace('_', "-"))
-}
-
-impl Layer {
-    /// Reads the `WHIPPET_*` variables of `env` into a layer; a value that does not parse is an
-    /// error naming the variable. Variables this build does not know are ignored, so a newer
-    /// deployment's environment does not stop an older binary.
-    pub fn from_env(env: &EnvMap) -> Result<Self, ConfigError> {
-        Ok(Self {
-            data_dir: env_value(env, "data_dir")?,
-            kafka_addr: env_value(env, "kafka_addr")?,
-            native_addr: env_value(env, "native_addr")?,
-            http_addr: env_value(env, "http_addr")?,
-            fsync: env_value(env, "fsync")?,
-            fsync_interval_ms: env_value(env, "fsync_interval_ms")?,
-            kafka_stream: env_value(env, "kafka_stream")?,
-            kafka_advertised_addr: env_value(env, "kafka_advertised_addr")?,
-            auto_create_topics: env_value(env, "auto_create_topics")?,
-            num_partitions: env_value(env, "num_partitions")?,
-            group_initial_rebalance_delay_ms: env_value(env, "group_initial_rebalance_delay_ms")?,
-            group_min_session_timeout_ms: env_value(env, "group_min_session_timeout_ms")?,
-            group_max_session_timeout_ms: env_value(env, "group_max_session_timeout_ms")?,
-            native_heartbeat_timeout_ms: env_value(env, "native_heartbeat_timeout_ms")?,
-            root_username: env_value(env, "root_username")?,
-            root_password: env_value(env, "root_password")?,
-            log_level: env_value(env, "log_level")?,
-        })
-    }
-
-    /// Reads a TOML file into a layer. The file is size-checked before it is read, and a syntax
-    /// error, a wrong type or an unknown key is an error naming the file and line.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_bounded(path)?;
-        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
-            path: path.to_path_buf(),
-            line: source.span().map_or(0, |span| line_of(&text, span.start)),
-            message: source.message().to_string(),
-        })
-    }
-
-    /// This layer with every setting that `top` sets replaced by `top`'s value.
-    pub fn overlay(self, top: Layer) -> Layer {
-        Layer {
-            data_dir: top.data_dir.or(self.data_dir),
-            kafka_addr: top.kafka_addr.or(self.kafka_addr),
-            native_addr: top.native_addr.or(self.native_addr),
-            http_addr: top.http_addr.or(self.http_addr),
-            fsync: top.fsync.or(self.fsync),
-            fsync_interval_ms: top.fsync_interval_ms.or(self.fsync_interval_ms),
-            kafka_stream: top.kafka_stream.or(self.kafka_stream),
-            kafka_advertised_addr: top.kafka_advertised_addr.or(self.kafka_advertised_addr),
-            auto_create_topics: top.auto_create_topics.or(self.auto_create_topics),
-            num_partitions: top.num_partitions.or(self.num_partitions),
-            group_initial_rebalance_delay_ms: top
-                .group_initial_rebalance_delay_ms
-                .or(self.group_initial_rebalance_delay_ms),
-            group_min_session_timeout_ms: top
-                .group_min_session_timeout_ms
-                .or(self.group_min_session_timeout_ms),
-            group_max_session_timeout_ms: top
-                .group_max_session_timeout_ms
-                .or(self.group_max_session_timeout_ms),
-            native_heartbeat_timeout_ms: top
-                .native_heartbeat_timeout_ms
-                .or(self.native_heartbeat_timeout_ms),
-            root_username: top.root_username.or(self.root_username),
-            root_password: top.root_password.or(self.root_password),
-            log_level: top.log_level.or(self.log_level),
-        }
-    }
-}
-
-fn env_value<T>(env: &EnvMap, setting: &'static str) -> Result<Option<T>, ConfigError>
-where
-    T: FromStr,
-    T::Err: fmt::Display,
-{
-    let var = env_var_name(setting);
-    let Some(value) = env.get(&var) else {
-        return Ok(None);
-    };
-    value
-        .parse()
-        .map(Some)
-        .map_err(|error: T::Err| ConfigError::Env {
-            var,
-            value: value.clone(),
-            reason: error.to_string(),
-        })
-}
-
-fn read_bounded(path: &Path) -> Result<String, ConfigError> {
-    let read_error = |source| ConfigError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut text = String::new();
-    // Read one byte past the cap so an oversized file is detected without reading it whole.
-    let read = file
-        .take(limits::CONFIG_FILE_BYTES_MAX + 1)
-        .read_to_string(&mut text)
-        .map_err(read_error)?;
-    if read as u64 > limits::CONFIG_FILE_BYTES_MAX {
-        return Err(ConfigError::FileTooLarge {
-            path: path.to_path_buf(),
-            max: limits::CONFIG_FILE_BYTES_MAX,
-        });
-    }
-    Ok(text)
-}
-
-fn line_of(text: &str, byte: usize) -> usize {
-    let end = byte.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 /// The root user of the native protocol. `Debug` hides the password so settings can be logged.
@@ -316,57 +96,32 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Loads settings from command-line `args` (including the program name) and `env`, applying
-    /// precedence flags > env > file > defaults, then validates them. `--help` and `--version`
-    /// come back as [`ConfigError::Cli`], which the caller prints and exits with.
-    pub fn load<I, T>(args: I, env: &EnvMap) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<OsString> + Clone,
-    {
-        let cli = Cli::try_parse_from(args).map_err(|error| ConfigError::Cli(Box::new(error)))?;
-        let config_path = match cli.config {
-            Some(path) => Some(path),
-            None => env.get(ENV_CONFIG).map(PathBuf::from),
-        };
-        let file = match config_path {
-            Some(path) => Layer::from_file(&path)?,
-            None => Layer::default(),
-        };
-        let merged = file.overlay(Layer::from_env(env)?).overlay(cli.layer);
-        Self::resolve(merged, env.get("RUST_LOG").map(String::as_str))
-    }
-
-    /// Fills what `layer` leaves unset with the embedded defaults and validates the result.
-    /// `rust_log` is the `RUST_LOG` fallback for the tracing filter.
-    pub fn resolve(layer: Layer, rust_log: Option<&str>) -> Result<Self, ConfigError> {
-        let groups = group_config(&layer);
+    /// Converts the merged `raw` settings and validates the result. `rust_log` is the
+    /// `RUST_LOG` fallback for the tracing filter.
+    pub fn resolve(raw: RawSettings, rust_log: Option<&str>) -> Result<Self, ConfigError> {
+        let ms = Duration::from_millis;
         let settings = Self {
-            data_dir: layer.data_dir.unwrap_or_else(|| PathBuf::from("data")),
-            kafka_addr: layer
-                .kafka_addr
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9092))),
-            native_addr: layer
-                .native_addr
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8090))),
-            http_addr: layer
-                .http_addr
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3000))),
-            fsync: layer.fsync.unwrap_or(FsyncPolicy::Interval),
-            fsync_interval_ms: layer.fsync_interval_ms.unwrap_or(1000),
-            kafka_stream: layer.kafka_stream.unwrap_or_else(|| "kafka".to_string()),
-            kafka_advertised_addr: layer.kafka_advertised_addr,
-            auto_create_topics: layer.auto_create_topics.unwrap_or(true),
-            num_partitions: layer.num_partitions.unwrap_or(1),
-            groups,
-            native_heartbeat_timeout_ms: layer
-                .native_heartbeat_timeout_ms
-                .unwrap_or(limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
-            root: Credentials {
-                username: layer.root_username.unwrap_or_else(|| "iggy".to_string()),
-                password: layer.root_password.unwrap_or_else(|| "iggy".to_string()),
+            data_dir: raw.data_dir,
+            kafka_addr: raw.kafka_addr,
+            native_addr: raw.native_addr,
+            http_addr: raw.http_addr,
+            fsync: raw.fsync,
+            fsync_interval_ms: raw.fsync_interval_ms,
+            kafka_stream: raw.kafka_stream,
+            kafka_advertised_addr: raw.kafka_advertised_addr,
+            auto_create_topics: raw.auto_create_topics,
+            num_partitions: raw.num_partitions,
+            groups: whippet_coordinator::GroupConfig {
+                min_session_timeout: ms(raw.group_min_session_timeout_ms),
+                max_session_timeout: ms(raw.group_max_session_timeout_ms),
+                initial_rebalance_delay: ms(raw.group_initial_rebalance_delay_ms),
             },
-            log_level: layer
+            native_heartbeat_timeout_ms: raw.native_heartbeat_timeout_ms,
+            root: Credentials {
+                username: raw.root_username,
+                password: raw.root_password.into_inner(),
+            },
+            log_level: raw
                 .log_level
                 .or_else(|| rust_log.map(str::to_string))
                 .unwrap_or_else(|| LOG_LEVEL_DEFAULT.to_string()),
@@ -486,26 +241,6 @@ impl Settings {
         config.fsync = self.fsync;
         config.fsync_interval = Duration::from_millis(self.fsync_interval_ms);
         config
-    }
-}
-
-/// The coordinator's settings from a merged layer, Kafka's defaults where unset.
-fn group_config(layer: &Layer) -> whippet_coordinator::GroupConfig {
-    let defaults = whippet_coordinator::GroupConfig::default();
-    let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
-    whippet_coordinator::GroupConfig {
-        min_session_timeout: ms(
-            layer.group_min_session_timeout_ms,
-            defaults.min_session_timeout,
-        ),
-        max_session_timeout: ms(
-            layer.group_max_session_timeout_ms,
-            defaults.max_session_timeout,
-        ),
-        initial_rebalance_delay: ms(
-            layer.group_initial_rebalance_delay_ms,
-            defaults.initial_rebalance_delay,
-        ),
     }
 }
 

@@ -1,13 +1,32 @@
-//! The HTTP admin listener: a deliberately tiny HTTP/1.1 responder, enough for health checks
-//! without a web framework in the binary. One request per connection (`Connection: close`);
-//! the request head is read into a buffer capped at [`limits::HTTP_REQUEST_BYTES_MAX`] within
-//! [`limits::HTTP_READ_MS_MAX`], and anything else about the request is ignored.
+//! The HTTP admin listener: an axum [`Router`] served by hyper's HTTP/1.1 connection, one
+//! request per connection (`Connection: close`).
+//!
+//! Connections come from the shared accept loop ([`server::accept_loop`]) like the Kafka and
+//! native ones, so each holds a slot of the connection cap for its whole life and shutdown
+//! drains them within the same deadline. Each accepted socket is then served by hyper's
+//! `http1` builder, which is what `axum::serve` does inside; `axum::serve` itself is not used
+//! because it runs its own accept loop and hides that builder, and with it the protections
+//! kept here:
+//! - the request head is read into a buffer capped at [`limits::HTTP_REQUEST_BYTES_MAX`]; a
+//!   longer head gets `431` and the connection closes;
+//! - the head must arrive within [`limits::HTTP_READ_MS_MAX`], or the connection closes, so a
+//!   silent or slow peer cannot hold a slot;
+//! - no handler reads a request body, and with one request per connection an unread body is
+//!   never buffered: the connection closes after the answer;
+//! - on shutdown an idle connection closes at once, one mid-answer gets a short grace to
+//!   finish it, and one whose head is still arriving is closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::Router;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -16,212 +35,147 @@ use crate::context::BrokerContext;
 use crate::limits;
 use crate::server;
 
+/// hyper refuses a read buffer smaller than 8 KiB (it panics on a smaller `max_buf_size`).
+const _: () = assert!(limits::HTTP_REQUEST_BYTES_MAX >= 8 * 1024);
+
+/// How long, once shutdown starts, a connection may take to finish an answer it is writing
+/// (answers are a few hundred bytes, written at once). Kept here, not in `limits.rs`, as it
+/// only bounds this module's part of the drain.
+const SHUTDOWN_ANSWER_MS_MAX: u64 = 100;
+
 /// Serves the admin HTTP endpoint on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    server::accept_loop("http", listener, ctx, shutdown, handle_connection).await;
+    let routes = router();
+    server::accept_loop(
+        "http",
+        listener,
+        ctx,
+        shutdown,
+        move |stream, peer, _, token| serve_connection(stream, peer, routes.clone(), token),
+    )
+    .await;
 }
 
-/// What the responder sends back: a status and a small JSON body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// Reason phrase for the status line.
-    pub reason: &'static str,
-    /// JSON body.
-    pub body: &'static str,
+/// The routes: `GET /health` answers `{"status":"ok"}`; any other method on it gets `405`
+/// with `Allow: GET`, any other path `404`, all with a small JSON body. The query string does
+/// not select a resource.
+pub fn router() -> Router {
+    Router::new()
+        .route("/health", any(health))
+        .fallback(not_found)
 }
 
-impl Response {
-    const fn new(status: u16, reason: &'static str, body: &'static str) -> Self {
-        Self {
-            status,
-            reason,
-            body,
-        }
+async fn health(method: Method) -> Response {
+    // Only GET: HEAD (which axum's `get` would also route here) is refused as before.
+    if method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET")],
+            json("{\"error\":\"method not allowed\"}"),
+        )
+            .into_response();
     }
-
-    /// The full response bytes, head and body.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.status,
-            self.reason,
-            self.body.len()
-        );
-        if self.status == 405 {
-            head.push_str("Allow: GET\r\n");
-        }
-        head.push_str("Connection: close\r\n\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(self.body.as_bytes());
-        bytes
-    }
+    (StatusCode::OK, json("{\"status\":\"ok\"}")).into_response()
 }
 
-const HEALTHY: Response = Response::new(200, "OK", "{\"status\":\"ok\"}");
-const NOT_FOUND: Response = Response::new(404, "Not Found", "{\"error\":\"not found\"}");
-const NOT_ALLOWED: Response = Response::new(
-    405,
-    "Method Not Allowed",
-    "{\"error\":\"method not allowed\"}",
-);
-const BAD_REQUEST: Response = Response::new(400, "Bad Request", "{\"error\":\"bad request\"}");
-const TOO_LARGE: Response = Response::new(
-    431,
-    "Request Header Fields Too Large",
-    "{\"error\":\"request head too large\"}",
-);
-
-/// Chooses the response to a complete request head (everything up to the blank line).
-pub fn respond(head: &[u8]) -> Response {
-    let Some((method, path)) = parse_request_line(head) else {
-        return BAD_REQUEST;
-    };
-    // The query string does not select a resource here.
-    let path = path.split_once('?').map_or(path, |(path, _)| path);
-    match (method, path) {
-        ("GET", "/health") => HEALTHY,
-        (_, "/health") => NOT_ALLOWED,
-        _ => NOT_FOUND,
-    }
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, json("{\"error\":\"not found\"}")).into_response()
 }
 
-/// Splits `METHOD SP TARGET SP HTTP/1.x` off the first line; `None` if it is not that shape.
-fn parse_request_line(head: &[u8]) -> Option<(&str, &str)> {
-    let line_end = head.windows(2).position(|pair| pair == b"\r\n")?;
-    let line = std::str::from_utf8(head.get(..line_end)?).ok()?;
-    let mut parts = line.split(' ');
-    let method = parts
-        .next()
-        .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()))?;
-    let target = parts.next().filter(|t| t.starts_with('/'))?;
-    let version = parts.next()?;
-    if parts.next().is_some() || !version.starts_with("HTTP/1.") {
-        return None;
-    }
-    Some((method, target))
+fn json(body: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
-/// Why reading a request head stopped without a complete head.
-#[derive(Debug, PartialEq, Eq)]
-enum HeadError {
-    /// The head did not end within [`limits::HTTP_REQUEST_BYTES_MAX`].
-    TooLarge,
-    /// The peer closed, timed out, errored or shutdown began: nothing worth answering.
-    Gone,
-}
-
-async fn handle_connection(
-    mut stream: TcpStream,
+/// Serves one connection: at most one request, a bounded head read in bounded time.
+async fn serve_connection(
+    stream: TcpStream,
     peer: SocketAddr,
-    _ctx: Arc<BrokerContext>,
+    routes: Router,
     shutdown: CancellationToken,
 ) {
-    let response = match read_head(&mut stream, &shutdown).await {
-        Ok(head) => respond(&head),
-        Err(HeadError::TooLarge) => TOO_LARGE,
-        Err(HeadError::Gone) => return,
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(limits::HTTP_READ_MS_MAX))
+        .max_buf_size(limits::HTTP_REQUEST_BYTES_MAX)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(routes));
+    let mut connection = std::pin::pin!(connection);
+    let finished = tokio::select! {
+        finished = connection.as_mut() => finished,
+        () = shutdown.cancelled() => {
+            // Closes an idle connection now and lets an answer being written finish; a head
+            // still arriving is not waited for (it could take the whole read timeout).
+            connection.as_mut().graceful_shutdown();
+            let grace = Duration::from_millis(SHUTDOWN_ANSWER_MS_MAX);
+            let Ok(finished) = tokio::time::timeout(grace, connection).await else {
+                debug!(%peer, "http connection closed for shutdown");
+                return;
+            };
+            finished
+        }
     };
-    debug!(%peer, status = response.status, "http request");
-    // A peer that leaves before reading its answer is not an error worth reporting.
-    if stream.write_all(&response.to_bytes()).await.is_ok() {
-        let _ = stream.shutdown().await;
-    }
-}
-
-/// Reads until the blank line ending the head, bounded in size and time.
-async fn read_head(
-    stream: &mut TcpStream,
-    shutdown: &CancellationToken,
-) -> Result<Vec<u8>, HeadError> {
-    let deadline = Duration::from_millis(limits::HTTP_READ_MS_MAX);
-    tokio::select! {
-        () = shutdown.cancelled() => Err(HeadError::Gone),
-        read = tokio::time::timeout(deadline, read_head_unbounded_in_time(stream)) => {
-            read.unwrap_or(Err(HeadError::Gone))
-        }
-    }
-}
-
-async fn read_head_unbounded_in_time(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let read = stream.read(&mut chunk).await.map_err(|_| HeadError::Gone)?;
-        if read == 0 {
-            return Err(HeadError::Gone);
-        }
-        let scan_from = head.len().saturating_sub(3);
-        head.extend_from_slice(chunk.get(..read).ok_or(HeadError::Gone)?);
-        if head
-            .get(scan_from..)
-            .is_some_and(|tail| tail.windows(4).any(|w| w == b"\r\n\r\n"))
-        {
-            return Ok(head);
-        }
-        if head.len() >= limits::HTTP_REQUEST_BYTES_MAX {
-            return Err(HeadError::TooLarge);
-        }
+    // Timeouts, oversized heads and peers that leave early are the peer's doing: debug only.
+    match finished {
+        Ok(()) => debug!(%peer, "http connection done"),
+        Err(error) => debug!(%peer, %error, "http connection ended early"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
     use super::*;
 
-    #[test]
-    fn health_is_ok_and_query_is_ignored() {
-        assert_eq!(
-            respond(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").status,
-            200
-        );
-        assert_eq!(
-            respond(b"GET /health?verbose=1 HTTP/1.0\r\n\r\n").status,
-            200
-        );
+    async fn call(method: &str, uri: &str) -> (StatusCode, Option<String>, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        let allow = response.headers().get(header::ALLOW).cloned();
+        assert_eq!(content_type.unwrap(), "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let allow = allow.map(|v| v.to_str().unwrap().to_string());
+        (status, allow, String::from_utf8(body.to_vec()).unwrap())
     }
 
-    #[test]
-    fn other_paths_and_methods() {
-        assert_eq!(respond(b"GET / HTTP/1.1\r\n\r\n").status, 404);
-        assert_eq!(respond(b"GET /healthz HTTP/1.1\r\n\r\n").status, 404);
-        assert_eq!(respond(b"POST /health HTTP/1.1\r\n\r\n").status, 405);
-        assert_eq!(respond(b"HEAD /health HTTP/1.1\r\n\r\n").status, 405);
-    }
-
-    #[test]
-    fn malformed_request_lines_are_bad_requests() {
-        for head in [
-            &b"\r\n\r\n"[..],
-            b"GET /health\r\n\r\n",
-            b"GET health HTTP/1.1\r\n\r\n",
-            b"GET /health HTTP/2\r\n\r\n",
-            b"GET  /health HTTP/1.1\r\n\r\n",
-            b"get /health HTTP/1.1\r\n\r\n",
-            b"GET /health HTTP/1.1 extra\r\n\r\n",
-            b"GET /\xff HTTP/1.1\r\n\r\n",
-            b"no line end at all",
-        ] {
-            assert_eq!(
-                respond(head).status,
-                400,
-                "{:?}",
-                String::from_utf8_lossy(head)
-            );
+    #[tokio::test]
+    async fn health_is_ok_and_query_is_ignored() {
+        for uri in ["/health", "/health?verbose=1"] {
+            let (status, _, body) = call("GET", uri).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body, "{\"status\":\"ok\"}");
         }
     }
 
-    #[test]
-    fn response_bytes_have_length_and_close() {
-        let bytes = HEALTHY.to_bytes();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        assert!(text.contains("Content-Length: 15\r\n"), "{text}");
-        assert!(
-            text.contains("Connection: close\r\n\r\n{\"status\":\"ok\"}"),
-            "{text}"
-        );
-        assert!(String::from_utf8_lossy(&NOT_ALLOWED.to_bytes()).contains("Allow: GET"));
+    #[tokio::test]
+    async fn other_paths_and_methods() {
+        for uri in ["/", "/healthz", "/health/x"] {
+            let (status, _, body) = call("GET", uri).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            assert_eq!(body, "{\"error\":\"not found\"}");
+        }
+        for method in ["POST", "HEAD", "DELETE"] {
+            let (status, allow, body) = call(method, "/health").await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+            assert_eq!(allow.as_deref(), Some("GET"));
+            // A HEAD answer never carries a body (axum drops it, as HTTP requires).
+            let expected = if method == "HEAD" {
+                ""
+            } else {
+                "{\"error\":\"method not allowed\"}"
+            };
+            assert_eq!(body, expected);
+        }
     }
 }

@@ -126,6 +126,28 @@ fn bad_flag_value_exits_2_naming_the_flag() {
 }
 
 #[test]
+fn help_names_each_variable_and_default_but_no_variable_value() {
+    // Run directly rather than through `Launch::run_to_exit`, whose stdout lines come from a
+    // reader thread that may not have caught up when a fast exit is seen.
+    let output = std::process::Command::new(whippet_compat_tests::whippet_binary().unwrap())
+        .arg("--help")
+        .env("WHIPPET_ROOT_PASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let help = String::from_utf8(output.stdout).unwrap();
+    for shown in [
+        "--root-password <PASSWORD>",
+        "[env: WHIPPET_ROOT_PASSWORD]",
+        "[env: WHIPPET_KAFKA_ADDR] [default: 127.0.0.1:9092]",
+        "[env: WHIPPET_CONFIG]",
+    ] {
+        assert!(help.contains(shown), "help lacks {shown}:\n{help}");
+    }
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[test]
 fn unknown_config_key_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("whippet.toml");
@@ -235,4 +257,124 @@ fn config_precedence_file_then_env_then_flag() {
     );
     // The default ./data (in the work dir) was never used.
     assert!(!has_catalog(&broker.data_dir()));
+}
+
+/// Writes `request` and reads until the broker closes (or resets: a broker that closes with
+/// unread bytes in its socket may reset after its answer), returning what arrived.
+fn http_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.write_all(request).unwrap();
+    read_until_closed(&mut stream)
+}
+
+fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => response.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("read failed after {response:?}: {error}"),
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn http_answers_one_request_per_connection_with_json() {
+    let mut broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
+    let addr = broker.http_addr();
+    let health = http_exchange(addr, b"GET /health?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let lower = health.to_ascii_lowercase();
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+    assert!(
+        lower.contains("content-type: application/json\r\n"),
+        "{health}"
+    );
+    assert!(lower.contains("connection: close\r\n"), "{health}");
+    let refused = http_exchange(addr, b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(refused.starts_with("HTTP/1.1 405 "), "{refused}");
+    assert!(
+        refused.to_ascii_lowercase().contains("allow: get\r\n"),
+        "{refused}"
+    );
+    let bad = http_exchange(addr, b"GET /health HTTP/9.9\r\n\r\n");
+    assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+    assert_eq!(broker.terminate().unwrap().code(), Some(0));
+}
+
+#[test]
+fn http_head_is_bounded_and_a_body_is_never_read() {
+    let mut broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
+    let addr = broker.http_addr();
+    // The head cap is 8 KiB: a longer head is answered 431 without reading the rest.
+    let filler = "a".repeat(16 * 1024);
+    let long = format!("GET /health HTTP/1.1\r\nX-Filler: {filler}\r\n\r\n");
+    let response = http_exchange(addr, long.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 431 "), "{response:?}");
+
+    // A request announcing a 1 GiB body is answered at once; the body is not waited for.
+    let started = std::time::Instant::now();
+    let response = http_exchange(
+        addr,
+        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\npartial",
+    );
+    assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let health = http_get(addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200 "), "{health}");
+    assert_eq!(broker.terminate().unwrap().code(), Some(0));
+}
+
+#[test]
+fn http_peers_that_never_finish_their_head_are_cut_off() {
+    let mut broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
+    let addr = broker.http_addr();
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    let mut slow = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // The read timeout is 5 s; the broker must close both well before this 10 s guard.
+    for stream in [&mut silent, &mut slow] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let answer = read_until_closed(stream);
+        assert!(!answer.contains(" 200 "), "{answer}");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(9),
+        "closed after {waited:?}"
+    );
+    // The broker still serves after cutting them off.
+    let health = http_get(addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200 "), "{health}");
+    assert_eq!(broker.terminate().unwrap().code(), Some(0));
+}
+
+#[test]
+fn sigterm_does_not_wait_for_an_http_head_still_arriving() {
+    let mut broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
+    let mut partial = TcpStream::connect_timeout(&broker.http_addr(), IO_TIMEOUT).unwrap();
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let status = broker.terminate().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", broker.stderr());
+    // The head read timeout is 5 s; shutdown closes the connection instead of waiting it out.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
 }

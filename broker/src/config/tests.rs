@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
+use std::path::Path;
+
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> EnvMap {
@@ -118,7 +120,9 @@ fn every_setting_is_wired_to_flag_env_and_file() {
     ];
     let from_flags = load(&flag_args, &EnvMap::new()).unwrap();
 
-    let env: EnvMap = SETTING_NAMES
+    let names = setting_names();
+    assert_eq!(names.len(), flag_args.len(), "a setting is missing here");
+    let env: EnvMap = names
         .iter()
         .zip(values.iter().chain(["debug"].iter()))
         .map(|(name, value)| (env_var_name(name), value.to_string()))
@@ -127,10 +131,10 @@ fn every_setting_is_wired_to_flag_env_and_file() {
     assert_eq!(from_flags, from_env);
 
     let dir = tempfile::tempdir().unwrap();
-    let toml: String = SETTING_NAMES
+    let toml: String = names
         .iter()
         .zip(values.iter().chain(["debug"].iter()))
-        .map(|(name, value)| match *name {
+        .map(|(name, value)| match name.as_str() {
             "fsync_interval_ms"
             | "auto_create_topics"
             | "num_partitions"
@@ -269,7 +273,8 @@ fn help_documents_every_flag_and_env_var() {
         panic!("--help must come back as a clap error to print");
     };
     let help = error.to_string();
-    for name in SETTING_NAMES {
+    for name in setting_names() {
+        let name = name.as_str();
         assert!(
             help.contains(&flag_name(name)),
             "help lacks {}",
@@ -385,6 +390,12 @@ fn password_never_appears_in_errors_or_debug() {
     assert!(!error.to_string().contains(&secret));
     let settings = load(&["--root-password", "hunter2"], &EnvMap::new()).unwrap();
     assert!(!format!("{settings:?}").contains("hunter2"));
+    let raw = RawSettings {
+        root_password: Secret::from("hunter2".to_string()),
+        ..RawSettings::default()
+    };
+    assert!(!format!("{raw:?}").contains("hunter2"));
+    assert_eq!(raw.root_password.expose(), "hunter2");
 }
 
 #[test]
@@ -436,4 +447,110 @@ fn example_config_in_docker_folder_parses_to_the_defaults() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/whippet.toml");
     let from_example = load(&["--config", path.to_str().unwrap()], &EnvMap::new()).unwrap();
     assert_eq!(from_example, load(&[], &EnvMap::new()).unwrap());
+}
+
+#[test]
+fn declarations_follow_the_naming_rule() {
+    use clap::{Args, CommandFactory};
+    let command = RawSettings::augment_args(clap::Command::new("whippet"));
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        assert_eq!(
+            arg.get_long().map(|long| format!("--{long}")),
+            Some(flag_name(id)),
+            "flag of {id}"
+        );
+        assert_eq!(
+            arg.get_env().and_then(|env| env.to_str()),
+            Some(env_var_name(id).as_str()),
+            "environment variable of {id}"
+        );
+    }
+    let cli = Cli::command();
+    let config = cli.get_arguments().find(|arg| arg.get_id() == "config");
+    assert_eq!(
+        config.and_then(|arg| arg.get_env()),
+        Some(ENV_CONFIG.as_ref())
+    );
+}
+
+#[test]
+fn help_shows_defaults_but_never_environment_values() {
+    let ConfigError::Cli(error) = load(&["--help"], &EnvMap::new()).unwrap_err() else {
+        panic!("--help must come back as a clap error to print");
+    };
+    assert_eq!(error.exit_code(), 0);
+    let help = error.to_string();
+    for shown in [
+        "[default: 127.0.0.1:9092]",
+        "[default: interval]",
+        "[default: 1800000]",
+        "[default: true]",
+        "[env: WHIPPET_ROOT_PASSWORD]",
+        "[env: WHIPPET_CONFIG]",
+    ] {
+        assert!(help.contains(shown), "help lacks {shown}:\n{help}");
+    }
+    assert!(!help.contains("WHIPPET_DATA_DIR="), "{help}");
+    let ConfigError::Cli(version) = load(&["--version"], &EnvMap::new()).unwrap_err() else {
+        panic!("--version must come back as a clap error to print");
+    };
+    assert_eq!(version.exit_code(), 0);
+}
+
+#[test]
+fn file_keys_missing_keep_their_defaults_and_env_values_parse_like_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, "");
+    let from_empty_file = load(&["--config", &path], &EnvMap::new()).unwrap();
+    assert_eq!(from_empty_file, load(&[], &EnvMap::new()).unwrap());
+
+    // A value that looks like a flag stays a value, as `--kafka-stream=-x` would.
+    let env = env(&[
+        ("WHIPPET_KAFKA_STREAM", "-x"),
+        ("WHIPPET_NUM_PARTITIONS", "4"),
+    ]);
+    let settings = load(&[], &env).unwrap();
+    assert_eq!(settings.kafka_stream, "-x");
+    assert_eq!(settings.num_partitions, 4);
+    // An empty variable is a value too, refused by the same rule as an empty flag.
+    let env = self::env(&[("WHIPPET_KAFKA_STREAM", "")]);
+    assert!(matches!(
+        load(&[], &env).unwrap_err(),
+        ConfigError::Invalid {
+            setting: "kafka_stream",
+            ..
+        }
+    ));
+    let env = self::env(&[("WHIPPET_NUM_PARTITIONS", "-1")]);
+    let error = load(&[], &env).unwrap_err();
+    assert!(
+        matches!(&error, ConfigError::Env { var, .. } if var == "WHIPPET_NUM_PARTITIONS"),
+        "{error}"
+    );
+}
+
+#[test]
+fn each_layer_overrides_only_what_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        "num_partitions = 2\nroot_username = \"file\"\nauto_create_topics = false\n",
+    );
+    let env = env(&[
+        ("WHIPPET_NUM_PARTITIONS", "3"),
+        ("WHIPPET_ROOT_PASSWORD", "from-env"),
+    ]);
+    let settings = load(&["--config", &path, "--root-username", "flag"], &env).unwrap();
+    assert_eq!(settings.num_partitions, 3, "env over file");
+    assert_eq!(settings.root.username, "flag", "flag over file");
+    assert_eq!(settings.root.password, "from-env", "env over default");
+    assert!(!settings.auto_create_topics, "file over default");
+    assert_eq!(
+        settings.kafka_stream, "kafka",
+        "default where no layer names it"
+    );
+    // A later flag replaces an earlier one.
+    let settings = load(&["--num-partitions", "5", "--num-partitions", "6"], &env).unwrap();
+    assert_eq!(settings.num_partitions, 6);
 }

@@ -1,0 +1,241 @@
+//! The one declaration of every setting: [`RawSettings`]. Each field is a setting; its clap
+//! attributes give the flag, the environment variable and the default, its serde name is the
+//! TOML key, and its doc comment is the `--help` text. Nothing else in the crate lists the
+//! settings: the layers in `load.rs` walk clap's description of this struct.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Command, FromArgMatches, Parser};
+use serde::Deserialize;
+use whippet_log::FsyncPolicy;
+
+use super::ENV_CONFIG;
+use crate::limits;
+
+/// Command line of the `whippet` binary: `--config` plus every setting of [`RawSettings`].
+/// Only [`Self::command`] is used (through `clap::CommandFactory`); the values are read from
+/// the matches by `load.rs`, so a flag absent from the command line leaves the lower layers'
+/// value in place.
+#[derive(Debug, Parser)]
+#[command(
+    name = "whippet",
+    version,
+    // A later `--flag value` replaces an earlier one, so wrappers can append overrides.
+    args_override_self = true,
+    about = "Whippet: one broker serving the Kafka and Apache Iggy protocols over one log.",
+    after_help = "Precedence: flags > WHIPPET_* environment variables > --config file > \
+                  defaults. The TOML file uses each flag's name in snake_case \
+                  (e.g. data_dir = \"/var/lib/whippet\"); unknown keys are an error. \
+                  On start the broker prints one JSON ready line on stdout with the bound \
+                  addresses; all logs go to stderr."
+)]
+pub struct Cli {
+    /// TOML file of settings, overridden by environment and flags
+    #[arg(long, env = ENV_CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Every setting, as flags.
+    #[command(flatten)]
+    pub settings: RawSettings,
+}
+
+/// Every setting of the broker as the operator gives it, before validation. A setting is one
+/// field here: `#[arg(long, env = "WHIPPET_<NAME>", default_value…)]` for the flag, the
+/// environment variable and the default; the field name is the TOML key. The flag must be the
+/// field name in kebab-case and the variable the field name upper-cased after `WHIPPET_` (a
+/// test checks both). A setting without a default is an `Option`.
+///
+/// A group of new settings (TLS, S3, telemetry) can be a struct of its own deriving the same
+/// traits (with `#[serde(default, deny_unknown_fields)]` and a `Default` built like the one
+/// below), included here as `#[command(flatten)] pub tls: TlsSettings` and handed to
+/// [`super::Settings`] whole, so its users read the declared fields. Its TOML keys then sit
+/// in a `[tls]` table, and its fields need `id = "tls_<name>"` so that the flag and the
+/// variable carry the prefix. No setting uses this yet.
+#[derive(Debug, Clone, PartialEq, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSettings {
+    /// Directory holding all stored data
+    #[arg(
+        long,
+        env = "WHIPPET_DATA_DIR",
+        value_name = "DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+    /// Kafka listener address; port 0 picks a free port
+    #[arg(
+        long,
+        env = "WHIPPET_KAFKA_ADDR",
+        value_name = "IP:PORT",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub kafka_addr: SocketAddr,
+    /// Iggy native (TCP) listener address; port 0 picks a free port
+    #[arg(
+        long,
+        env = "WHIPPET_NATIVE_ADDR",
+        value_name = "IP:PORT",
+        default_value = "127.0.0.1:8090"
+    )]
+    pub native_addr: SocketAddr,
+    /// HTTP admin listener address (GET /health); port 0 picks a free port
+    #[arg(
+        long,
+        env = "WHIPPET_HTTP_ADDR",
+        value_name = "IP:PORT",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub http_addr: SocketAddr,
+    /// When appends reach disk: always | interval | never
+    #[arg(long, env = "WHIPPET_FSYNC", value_name = "POLICY", default_value_t = FsyncPolicy::Interval)]
+    pub fsync: FsyncPolicy,
+    /// Period of the background fsync with --fsync interval, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_FSYNC_INTERVAL_MS",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
+    pub fsync_interval_ms: u64,
+    /// Stream that holds the topics Kafka clients see
+    #[arg(
+        long,
+        env = "WHIPPET_KAFKA_STREAM",
+        value_name = "NAME",
+        default_value = "kafka"
+    )]
+    pub kafka_stream: String,
+    /// Host:port Kafka clients are told to connect to (Metadata); unset = the bound address, with 0.0.0.0/:: shown as 127.0.0.1/::1
+    #[arg(long, env = "WHIPPET_KAFKA_ADVERTISED_ADDR", value_name = "HOST:PORT")]
+    pub kafka_advertised_addr: Option<String>,
+    /// Create a Kafka topic when a client asks Metadata for an unknown one
+    #[arg(
+        long,
+        env = "WHIPPET_AUTO_CREATE_TOPICS",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        default_value_t = true
+    )]
+    pub auto_create_topics: bool,
+    /// Partitions of a Kafka topic created without a count (auto-create, CreateTopics with -1)
+    #[arg(
+        long,
+        env = "WHIPPET_NUM_PARTITIONS",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    pub num_partitions: u32,
+    /// How long the first rebalance of a new or empty consumer group waits for more members, in ms; 0 disables it
+    #[arg(
+        long,
+        env = "WHIPPET_GROUP_INITIAL_REBALANCE_DELAY_MS",
+        value_name = "MS",
+        default_value_t = kafka_group_default_ms(|g| g.initial_rebalance_delay)
+    )]
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Smallest session timeout a consumer-group member may ask for, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_GROUP_MIN_SESSION_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = kafka_group_default_ms(|g| g.min_session_timeout)
+    )]
+    pub group_min_session_timeout_ms: u64,
+    /// Largest session timeout a consumer-group member may ask for, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_GROUP_MAX_SESSION_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = kafka_group_default_ms(|g| g.max_session_timeout)
+    )]
+    pub group_max_session_timeout_ms: u64,
+    /// A native connection in a consumer group that sends nothing for this long is evicted from its groups, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_NATIVE_HEARTBEAT_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = limits::NATIVE_HEARTBEAT_TIMEOUT_MS
+    )]
+    pub native_heartbeat_timeout_ms: u64,
+    /// Root user name of the native protocol
+    #[arg(
+        long,
+        env = "WHIPPET_ROOT_USERNAME",
+        value_name = "NAME",
+        default_value = "iggy"
+    )]
+    pub root_username: String,
+    /// Root password; prefer the environment or the file, flags show in `ps`
+    #[arg(
+        long,
+        env = "WHIPPET_ROOT_PASSWORD",
+        value_name = "PASSWORD",
+        default_value = "iggy"
+    )]
+    pub root_password: Secret,
+    /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info]
+    #[arg(long, env = "WHIPPET_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// The embedded defaults: what clap fills in when no layer names a setting. Serde starts
+/// from this value too, so a key missing from the file keeps its default.
+impl Default for RawSettings {
+    fn default() -> Self {
+        // No environment here: that layer is applied from the caller's map, not the process.
+        let mut command = super::load::without_env(Self::augment_args(Command::new("whippet")));
+        let defaults = command
+            .try_get_matches_from_mut(["whippet"])
+            .and_then(|matches| Self::from_arg_matches(&matches));
+        // Only a default literal in the declaration above can fail here; every test that
+        // loads settings would fail with it, so this never reaches a running broker.
+        defaults.expect("every embedded default parses as its setting's type")
+    }
+}
+
+/// Kafka's default for one consumer-group timing, in ms, taken from the coordinator so the
+/// two crates cannot drift apart.
+fn kafka_group_default_ms(pick: fn(&whippet_coordinator::GroupConfig) -> Duration) -> u64 {
+    let millis = pick(&whippet_coordinator::GroupConfig::default()).as_millis();
+    u64::try_from(millis).unwrap_or(u64::MAX)
+}
+
+/// The snake_case names of every setting (flag ids and TOML keys), in help order.
+pub fn setting_names() -> Vec<String> {
+    RawSettings::augment_args(Command::new("whippet"))
+        .get_arguments()
+        .map(|arg| arg.get_id().to_string())
+        .collect()
+}
+
+/// A string that never shows in `Debug` output (the root password), so settings can be
+/// logged whole.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Takes the secret out.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
