@@ -79,96 +79,104 @@ fn config_path_from_env_and_flag_wins() {
     assert_eq!(settings.kafka_stream, "from-flag-file");
 }
 
+/// Every setting with a value other than its default: (TOML key, value). The flag is the key
+/// with dashes, the variable `WHIPPET_` and the key in capitals.
+const EVERY_SETTING: [(&str, &str); 17] = [
+    ("data_dir", "/f"),
+    ("kafka_addr", "127.0.0.1:1"),
+    ("native_addr", "127.0.0.1:2"),
+    ("http_addr", "127.0.0.1:3"),
+    ("fsync", "always"),
+    ("fsync_interval_ms", "7"),
+    ("kafka_stream", "ks"),
+    ("kafka_advertised_addr", "kafka.example:19092"),
+    ("auto_create_topics", "false"),
+    ("num_partitions", "3"),
+    ("group_initial_rebalance_delay_ms", "11"),
+    ("group_min_session_timeout_ms", "12"),
+    ("group_max_session_timeout_ms", "13"),
+    ("native_heartbeat_timeout_ms", "14"),
+    ("root_username", "u"),
+    ("root_password", "p"),
+    ("log_level", "debug"),
+];
+
+/// The settings whose TOML values are numbers or booleans, not strings.
+const UNQUOTED: [&str; 7] = [
+    "fsync_interval_ms",
+    "auto_create_topics",
+    "num_partitions",
+    "group_initial_rebalance_delay_ms",
+    "group_min_session_timeout_ms",
+    "group_max_session_timeout_ms",
+    "native_heartbeat_timeout_ms",
+];
+
 #[test]
 fn every_setting_is_wired_to_flag_env_and_file() {
-    let flag_args = [
-        "--data-dir=/f",
-        "--kafka-addr=127.0.0.1:1",
-        "--native-addr=127.0.0.1:2",
-        "--http-addr=127.0.0.1:3",
-        "--fsync=always",
-        "--fsync-interval-ms=7",
-        "--kafka-stream=ks",
-        "--kafka-advertised-addr=kafka.example:19092",
-        "--auto-create-topics=false",
-        "--num-partitions=3",
-        "--group-initial-rebalance-delay-ms=11",
-        "--group-min-session-timeout-ms=12",
-        "--group-max-session-timeout-ms=13",
-        "--native-heartbeat-timeout-ms=14",
-        "--root-username=u",
-        "--root-password=p",
-        "--log-level=debug",
-    ];
-    let values = [
-        "/f",
-        "127.0.0.1:1",
-        "127.0.0.1:2",
-        "127.0.0.1:3",
-        "always",
-        "7",
-        "ks",
-        "kafka.example:19092",
-        "false",
-        "3",
-        "11",
-        "12",
-        "13",
-        "14",
-        "u",
-        "p",
-    ];
+    let names = setting_names();
+    assert_eq!(
+        names.len(),
+        EVERY_SETTING.len(),
+        "a setting is missing here"
+    );
+    for name in &names {
+        assert!(
+            EVERY_SETTING.iter().any(|(key, _)| key == name),
+            "{name} is missing here"
+        );
+    }
+    let flag_args: Vec<String> = EVERY_SETTING
+        .iter()
+        .map(|(key, value)| format!("--{}={value}", key.replace('_', "-")))
+        .collect();
+    let flag_args: Vec<&str> = flag_args.iter().map(String::as_str).collect();
     let from_flags = load(&flag_args, &EnvMap::new()).unwrap();
 
-    let names = setting_names();
-    assert_eq!(names.len(), flag_args.len(), "a setting is missing here");
-    let env: EnvMap = names
+    let env: EnvMap = EVERY_SETTING
         .iter()
-        .zip(values.iter().chain(["debug"].iter()))
-        .map(|(name, value)| (env_var_name(name), value.to_string()))
+        .map(|(key, value)| (env_var_name(key), (*value).to_string()))
         .collect();
-    let from_env = load(&[], &env).unwrap();
-    assert_eq!(from_flags, from_env);
+    assert_eq!(from_flags, load(&[], &env).unwrap());
 
     let dir = tempfile::tempdir().unwrap();
-    let toml: String = names
+    let toml: String = EVERY_SETTING
         .iter()
-        .zip(values.iter().chain(["debug"].iter()))
-        .map(|(name, value)| match name.as_str() {
-            "fsync_interval_ms"
-            | "auto_create_topics"
-            | "num_partitions"
-            | "group_initial_rebalance_delay_ms"
-            | "group_min_session_timeout_ms"
-            | "group_max_session_timeout_ms"
-            | "native_heartbeat_timeout_ms" => {
-                format!("{name} = {value}\n")
+        .map(|(key, value)| {
+            if UNQUOTED.contains(key) {
+                format!("{key} = {value}\n")
+            } else {
+                format!("{key} = \"{value}\"\n")
             }
-            _ => format!("{name} = \"{value}\"\n"),
         })
         .collect();
     let path = write_config(&dir, &toml);
     let from_file = load(&["--config", &path], &EnvMap::new()).unwrap();
     assert_eq!(from_flags, from_file);
-    assert_eq!(from_file.fsync_interval_ms, 7);
-    assert_eq!(from_file.root.password, "p");
-    assert!(!from_file.auto_create_topics);
-    assert_eq!(from_file.num_partitions, 3);
+    assert_every_setting_applied(&from_file);
+}
+
+/// The resolved settings carry [`EVERY_SETTING`]'s values (the typed ones spot-checked).
+fn assert_every_setting_applied(settings: &Settings) {
+    assert_eq!(settings.fsync_interval_ms, 7);
+    assert_eq!(settings.root.password, "p");
+    assert!(!settings.auto_create_topics);
+    assert_eq!(settings.num_partitions, 3);
     assert_eq!(
-        from_file.groups.initial_rebalance_delay,
+        settings.groups.initial_rebalance_delay,
         Duration::from_millis(11)
     );
     assert_eq!(
-        from_file.groups.min_session_timeout,
+        settings.groups.min_session_timeout,
         Duration::from_millis(12)
     );
     assert_eq!(
-        from_file.groups.max_session_timeout,
+        settings.groups.max_session_timeout,
         Duration::from_millis(13)
     );
-    assert_eq!(from_file.native_heartbeat_timeout_ms, 14);
+    assert_eq!(settings.native_heartbeat_timeout_ms, 14);
     assert_eq!(
-        from_file.kafka_advertised_addr.as_deref(),
+        settings.kafka_advertised_addr.as_deref(),
         Some("kafka.example:19092")
     );
 }
