@@ -110,6 +110,9 @@ pub(crate) async fn handle(
         let meta = find_topic(ctx, topic_data.name.as_str());
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for (partition_index, data) in topic_data.partition_data.iter().enumerate() {
+            if let Some(topic) = &meta {
+                load_producer_state(ctx, topic, data).await;
+            }
             let outcome = if acks_valid {
                 append_partition(ctx, meta.as_ref(), data)
             } else {
@@ -143,6 +146,30 @@ pub(crate) async fn handle(
         wait_durable(waits, &mut topics).await;
     }
     ProduceResponse::default().with_responses(topics)
+}
+
+/// Before an idempotent batch is checked (synchronously, under the partition's producer lock),
+/// makes sure the partition's producer state is loaded — off the async workers, since loading
+/// reads the state snapshot and scans the log after it. Only the first idempotent produce to a
+/// partition in a process pays this; later calls find the state loaded.
+async fn load_producer_state(
+    ctx: &Arc<BrokerContext>,
+    topic: &Arc<TopicMeta>,
+    data: &PartitionProduceData,
+) {
+    let Some(records) = data.records.as_ref() else {
+        return;
+    };
+    let idempotent = inspect_batches(records)
+        .map(|batches| batches.iter().any(|b| b.producer_id >= 0))
+        .unwrap_or(false);
+    let (Ok(partition_id), true) = (u32::try_from(data.index), idempotent) else {
+        return;
+    };
+    if let Some(log) = topic.partition(partition_id) {
+        let key = partition_key(topic, partition_id);
+        ctx.producers.load_off_runtime(key, log).await;
+    }
 }
 
 /// Whether any partition of `response` carries an error (for acks=0, where Kafka closes the

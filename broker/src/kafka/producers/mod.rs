@@ -144,6 +144,36 @@ impl ProducerStates {
         Arc::clone(lock(&self.partitions).entry(key).or_default())
     }
 
+    /// Loads partition `key`'s state on the blocking pool if it is not loaded yet, so the scan
+    /// of the log that loading may take never runs on an async worker (the produce path then
+    /// finds it loaded). A failure is left for the produce path's own `ensure_loaded` to report.
+    pub(crate) async fn load_off_runtime(
+        self: &Arc<Self>,
+        key: PartitionKey,
+        log: &Arc<PartitionLog>,
+    ) {
+        let cell = self.partition(key);
+        // Never wait for the lock here: a holder may be loading (a long scan) on the blocking
+        // pool. Busy means "maybe not loaded": the blocking task below waits for it instead.
+        let loaded = match cell.try_lock() {
+            Ok(state) => state.loaded,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner().loaded,
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        };
+        if loaded {
+            return;
+        }
+        let (states, log) = (Arc::clone(self), Arc::clone(log));
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut state = lock(&cell);
+            states.ensure_loaded(key, &mut state, &log)
+        })
+        .await;
+        if let Ok(Err(error)) = loaded {
+            tracing::warn!(%error, "loading idempotent-producer state failed");
+        }
+    }
+
     /// Fills a not-yet-loaded partition state from the snapshot and a scan of the log after it.
     /// Reads the log synchronously; the caller holds the partition's lock, so no produce to the
     /// partition can interleave.
