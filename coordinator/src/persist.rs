@@ -162,8 +162,11 @@ impl GroupStore {
         {
             let bytes = encode(&old, dir)?;
             log.write_snapshot(&bytes).map_err(meta_error)?;
-            fs::remove_file(&legacy).map_err(io_err(&legacy, "remove migrated file"))?;
             base = Some(old);
+        }
+        if base.is_some() && legacy.exists() {
+            // Migrated (now, or by a run that crashed before it could remove the old file).
+            fs::remove_file(&legacy).map_err(io_err(&legacy, "remove migrated file"))?;
         }
         let store = Self {
             log,

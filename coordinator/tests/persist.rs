@@ -181,6 +181,14 @@ fn a_legacy_checkpoint_is_migrated_once() {
         load(h.clock.clone(), &dir).unwrap().generation("g"),
         Some(generation)
     );
+    // A crash between the snapshot and the removal leaves the old file behind: ignored (the
+    // snapshot wins) and removed on the next open.
+    std::fs::write(dir.join(LEGACY_CHECKPOINT_FILE), b"{\"stale\": true}").unwrap();
+    assert_eq!(
+        load(h.clock.clone(), &dir).unwrap().generation("g"),
+        Some(generation)
+    );
+    assert!(!dir.join(LEGACY_CHECKPOINT_FILE).exists());
 }
 
 #[test]
