@@ -274,7 +274,14 @@ impl Log {
         for partition_id in ids {
             let dir = catalog::partition_dir(data_dir, stream_id, topic_id, partition_id);
             let result = remove_orphan_dir(&dir).and_then(|()| {
-                PartitionLog::open(dir, partition_id, settings.clone(), self.config())
+                let store = Arc::clone(self.segment_store());
+                PartitionLog::open_with_store(
+                    dir,
+                    partition_id,
+                    settings.clone(),
+                    self.config(),
+                    store,
+                )
             });
             match result {
                 Ok((partition, _events)) => opened.push(partition),

@@ -21,6 +21,7 @@ use crate::catalog_scan::{self, DataDirFinding, FindingKind};
 use crate::config::LogConfig;
 use crate::error::{LogError, Result};
 use crate::maintenance::Maintenance;
+use crate::storage::{LocalStore, SegmentStore};
 use crate::{PartitionLog, RecoveryEvent};
 
 /// Everything opening the log noticed, for the broker to log or expose. Nothing in here stopped
@@ -38,6 +39,8 @@ pub struct OpenReport {
 /// drop only stops the maintenance thread.
 pub struct Log {
     config: LogConfig,
+    /// Where partitions' segment files live.
+    store: Arc<dyn SegmentStore>,
     /// The current catalog; shared with the maintenance thread, which reads it every round.
     catalog: Arc<ArcSwap<CatalogSnapshot>>,
     /// The single writer. Held for a whole mutation (validate, touch files, persist, swap) so
@@ -70,6 +73,16 @@ impl Log {
     /// partition it lists, reports whatever else the directory holds, and starts the maintenance
     /// thread.
     pub fn open(config: LogConfig) -> Result<(Arc<Log>, OpenReport)> {
+        Self::open_with_store(config, Arc::new(LocalStore))
+    }
+
+    /// [`Log::open`] with every partition's segment files reached through `store` instead of
+    /// plain local files (a remote or tiered store later; a fault-injecting one in tests). The
+    /// catalog and the log's small state files stay local.
+    pub fn open_with_store(
+        config: LogConfig,
+        store: Arc<dyn SegmentStore>,
+    ) -> Result<(Arc<Log>, OpenReport)> {
         let data_dir = config.data_dir.clone();
         fs::create_dir_all(&data_dir).map_err(|error| LogError::io(&data_dir, error))?;
         let state_dir = data_dir.join(catalog::STATE_DIR_NAME);
@@ -93,7 +106,7 @@ impl Log {
         report
             .findings
             .extend(catalog_scan::scan(&data_dir, &file)?);
-        let streams = open_streams(&config, &file, &mut report)?;
+        let streams = open_streams(&config, &store, &file, &mut report)?;
         for finding in &report.findings {
             tracing::warn!(path = %finding.path.display(), kind = ?finding.kind, "data directory");
         }
@@ -101,12 +114,18 @@ impl Log {
         let maintenance = Maintenance::start(Arc::clone(&catalog), &config)?;
         let log = Log {
             config,
+            store,
             catalog,
             writer: Mutex::new(()),
             maintenance: Mutex::new(Some(maintenance)),
             shut_down: AtomicBool::new(false),
         };
         Ok((Arc::new(log), report))
+    }
+
+    /// The store partitions' segment files are reached through.
+    pub(crate) fn segment_store(&self) -> &Arc<dyn SegmentStore> {
+        &self.store
     }
 
     /// The configuration the log was opened with.
@@ -214,6 +233,7 @@ impl Drop for Log {
 /// partition whose directory is missing is reported, then created empty by the open.
 fn open_streams(
     config: &LogConfig,
+    store: &Arc<dyn SegmentStore>,
     file: &CatalogFile,
     report: &mut OpenReport,
 ) -> Result<BTreeMap<u32, Arc<StreamMeta>>> {
@@ -221,7 +241,7 @@ fn open_streams(
     for record in &file.streams {
         let mut topics = BTreeMap::new();
         for topic in &record.topics {
-            let meta = open_topic(config, record.id, topic, report)?;
+            let meta = open_topic(config, store, record.id, topic, report)?;
             topics.insert(topic.id, Arc::new(meta));
         }
         let stream = StreamMeta {
@@ -238,6 +258,7 @@ fn open_streams(
 /// Opens the partitions of one persisted topic.
 fn open_topic(
     config: &LogConfig,
+    store: &Arc<dyn SegmentStore>,
     stream_id: u32,
     topic: &TopicRecord,
     report: &mut OpenReport,
@@ -251,8 +272,9 @@ fn open_topic(
                 kind: FindingKind::MissingPartitionDirectory,
             });
         }
+        let settings = topic.settings.clone();
         let (partition, events) =
-            PartitionLog::open(dir, partition_id, topic.settings.clone(), config)?;
+            PartitionLog::open_with_store(dir, partition_id, settings, config, Arc::clone(store))?;
         report.events.extend(events);
         partitions.push(partition);
     }

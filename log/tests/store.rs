@@ -247,3 +247,77 @@ fn the_state_directory_belongs_to_callers() {
         b"caller's"
     );
 }
+
+/// A local store that counts the segment files it is asked to create or open.
+#[derive(Debug, Default)]
+struct CountingStore {
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl whippet_log::SegmentStore for CountingStore {
+    fn create_new(&self, path: &Path) -> std::io::Result<Box<dyn whippet_log::SegmentFile>> {
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        whippet_log::LocalStore.create_new(path)
+    }
+
+    fn open(
+        &self,
+        path: &Path,
+        create: bool,
+    ) -> std::io::Result<Box<dyn whippet_log::SegmentFile>> {
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        whippet_log::LocalStore.open(path, create)
+    }
+
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        whippet_log::LocalStore.remove(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        whippet_log::LocalStore.sync_dir(dir)
+    }
+}
+
+#[test]
+fn a_whole_log_can_run_over_another_segment_store() {
+    use std::sync::atomic::Ordering;
+    use whippet_log::{AppendBatch, BatchFormat, SegmentStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(CountingStore::default());
+    let seam: Arc<dyn SegmentStore> = store.clone();
+    let (log, _) = Log::open_with_store(config(dir.path()), Arc::clone(&seam)).unwrap();
+    let stream = log.create_stream("s").unwrap();
+    let topic = log
+        .create_topic(stream.id, "t", 2, TopicSettings::default())
+        .unwrap();
+    let created = store.opened.load(Ordering::SeqCst);
+    assert!(
+        created >= 4,
+        "2 partitions × (log + index) through the store: {created}"
+    );
+    let batch = AppendBatch {
+        format: BatchFormat::Native,
+        payload: b"hello".to_vec(),
+        record_count: 1,
+        last_offset_delta: 0,
+        first_timestamp_us: 1,
+        max_timestamp_us: 1,
+    };
+    topic.partitions[1]
+        .append_durable_blocking(batch, |_| {})
+        .unwrap();
+    log.shutdown().unwrap();
+    drop(log);
+
+    let (log, _) = Log::open_with_store(config(dir.path()), seam).unwrap();
+    assert!(
+        store.opened.load(Ordering::SeqCst) > created,
+        "reopening goes through the store too"
+    );
+    let partition = log.partition(stream.id, topic.id, 1).unwrap();
+    assert_eq!(partition.high_watermark(), 1);
+    log.shutdown().unwrap();
+}
