@@ -132,6 +132,19 @@ pub(crate) mod test_support {
     use crate::core::groups::GroupCoordinator;
 
     /// A broker context whose log lives in `dir`, with the Kafka stream created.
+    /// Creates Kafka topic `name` through the core (as an internal request) and returns it.
+    pub(crate) async fn kafka_topic(
+        ctx: &Arc<BrokerContext>,
+        name: &str,
+        partitions: u32,
+        settings: whippet_log::TopicSettings,
+    ) -> Arc<whippet_log::TopicMeta> {
+        let rc = crate::core::RequestContext::internal();
+        crate::kafka::topics::create_topic(ctx, &rc, name, partitions, settings)
+            .await
+            .unwrap()
+    }
+
     pub(crate) fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
         context_with_groups(dir, None)
     }

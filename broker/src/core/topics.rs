@@ -158,6 +158,44 @@ fn check_topic_name(
     Ok(())
 }
 
+/// What a removal did, for the observers.
+#[derive(Clone, Copy)]
+enum Removal {
+    TopicDeleted(u32, u32),
+    StreamDeleted(u32),
+    TopicPurged(u32, u32),
+}
+
+impl Removal {
+    fn notify(self, observer: &dyn super::CatalogObserver) {
+        match self {
+            Self::TopicDeleted(stream, topic) => observer.topic_deleted(stream, topic),
+            Self::StreamDeleted(stream) => observer.stream_deleted(stream),
+            Self::TopicPurged(stream, topic) => observer.topic_purged(stream, topic),
+        }
+    }
+}
+
+/// Runs the log side of a deletion or purge on the blocking pool, then the cascade: the
+/// committed offsets on `topic_id` (every topic of the stream when `None`) are dropped durably,
+/// and every observer is told each of `removals`.
+async fn remove_then_cascade(
+    core: &Arc<Core>,
+    log_op: impl FnOnce(&Log) -> Result<(), LogError> + Send + 'static,
+    (stream_id, topic_id): (u32, Option<u32>),
+    removals: &[Removal],
+) -> Result<(), CoreError> {
+    let log = Arc::clone(&core.log);
+    blocking(move || log_op(&log)).await?;
+    drop_offsets(core, stream_id, topic_id).await?;
+    for observer in core.observers() {
+        for removal in removals {
+            removal.notify(observer.as_ref());
+        }
+    }
+    Ok(())
+}
+
 /// Deletes a topic and its data, then everything keyed by it.
 pub async fn delete_topic(
     core: &Arc<Core>,
@@ -165,13 +203,9 @@ pub async fn delete_topic(
     stream_id: u32,
     topic_id: u32,
 ) -> Result<(), CoreError> {
-    let log = Arc::clone(&core.log);
-    blocking(move || log.delete_topic(stream_id, topic_id)).await?;
-    drop_offsets(core, stream_id, Some(topic_id)).await?;
-    for observer in core.observers() {
-        observer.topic_deleted(stream_id, topic_id);
-    }
-    Ok(())
+    let op = move |log: &Log| log.delete_topic(stream_id, topic_id);
+    let removal = Removal::TopicDeleted(stream_id, topic_id);
+    remove_then_cascade(core, op, (stream_id, Some(topic_id)), &[removal]).await
 }
 
 /// Deletes a stream with all its topics and their data, then everything keyed by them.
@@ -180,13 +214,9 @@ pub async fn delete_stream(
     _rc: &RequestContext,
     stream_id: u32,
 ) -> Result<(), CoreError> {
-    let log = Arc::clone(&core.log);
-    blocking(move || log.delete_stream(stream_id)).await?;
-    drop_offsets(core, stream_id, None).await?;
-    for observer in core.observers() {
-        observer.stream_deleted(stream_id);
-    }
-    Ok(())
+    let op = move |log: &Log| log.delete_stream(stream_id);
+    let removal = Removal::StreamDeleted(stream_id);
+    remove_then_cascade(core, op, (stream_id, None), &[removal]).await
 }
 
 /// Empties a topic; its offsets start again at 0, so every committed offset on it goes too
@@ -197,13 +227,9 @@ pub async fn purge_topic(
     stream_id: u32,
     topic_id: u32,
 ) -> Result<(), CoreError> {
-    let log = Arc::clone(&core.log);
-    blocking(move || log.purge_topic(stream_id, topic_id)).await?;
-    drop_offsets(core, stream_id, Some(topic_id)).await?;
-    for observer in core.observers() {
-        observer.topic_purged(stream_id, topic_id);
-    }
-    Ok(())
+    let op = move |log: &Log| log.purge_topic(stream_id, topic_id);
+    let removal = Removal::TopicPurged(stream_id, topic_id);
+    remove_then_cascade(core, op, (stream_id, Some(topic_id)), &[removal]).await
 }
 
 /// Empties every topic of a stream, with the same cascade as [`purge_topic`].
@@ -212,21 +238,20 @@ pub async fn purge_stream(
     _rc: &RequestContext,
     stream_id: u32,
 ) -> Result<(), CoreError> {
-    let topics: Vec<u32> = core
+    let removals: Vec<Removal> = core
         .log
         .snapshot()
         .stream(stream_id)
-        .map(|stream| stream.topics.keys().copied().collect())
+        .map(|stream| {
+            stream
+                .topics
+                .keys()
+                .map(|&topic| Removal::TopicPurged(stream_id, topic))
+                .collect()
+        })
         .unwrap_or_default();
-    let log = Arc::clone(&core.log);
-    blocking(move || log.purge_stream(stream_id)).await?;
-    drop_offsets(core, stream_id, None).await?;
-    for observer in core.observers() {
-        for &topic_id in &topics {
-            observer.topic_purged(stream_id, topic_id);
-        }
-    }
-    Ok(())
+    let op = move |log: &Log| log.purge_stream(stream_id);
+    remove_then_cascade(core, op, (stream_id, None), &removals).await
 }
 
 /// Removes the committed offsets of every group on a topic (or a whole stream) and waits until

@@ -156,15 +156,7 @@ mod tests {
     async fn all_topics_and_auto_create_rules() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "t",
-            3,
-            TopicSettings::default(),
-        )
-        .await
-        .unwrap();
+        test_support::kafka_topic(&ctx, "t", 3, TopicSettings::default()).await;
         let v12 = test_support::header(ApiKey::Metadata, 12);
         let resp = handle(
             &ctx,
@@ -224,15 +216,7 @@ mod tests {
     async fn native_topics_are_listed_and_found_as_stream_dot_topic() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "k",
-            1,
-            TopicSettings::default(),
-        )
-        .await
-        .unwrap();
+        test_support::kafka_topic(&ctx, "k", 1, TopicSettings::default()).await;
         let s = ctx.log.create_stream("s").unwrap().id;
         ctx.log
             .create_topic(s, "t", 2, TopicSettings::default())

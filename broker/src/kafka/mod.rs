@@ -273,7 +273,7 @@ pub(crate) mod test_support {
 
     use kafka_protocol::messages::RequestHeader;
 
-    pub(crate) use crate::context::test_support::{context, context_with_groups};
+    pub(crate) use crate::context::test_support::{context, context_with_groups, kafka_topic};
 
     /// A request header of `version` for handler calls.
     pub(crate) fn header(key: kafka_protocol::messages::ApiKey, version: i16) -> RequestHeader {

@@ -129,15 +129,7 @@ mod tests {
     async fn only_grows() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "t",
-            2,
-            TopicSettings::default(),
-        )
-        .await
-        .unwrap();
+        test_support::kafka_topic(&ctx, "t", 2, TopicSettings::default()).await;
         let header = test_support::header(ApiKey::CreatePartitions, 3);
         let dry = CreatePartitionsRequest::default()
             .with_topics(vec![grow_to("t", 5)])

@@ -85,15 +85,7 @@ mod tests {
     async fn moves_the_low_watermark() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
-        let topic = topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "t",
-            1,
-            TopicSettings::default(),
-        )
-        .await
-        .unwrap();
+        let topic = test_support::kafka_topic(&ctx, "t", 1, TopicSettings::default()).await;
         let log = topic.partition(0).unwrap();
         for _ in 0..4 {
             let batch = AppendBatch {

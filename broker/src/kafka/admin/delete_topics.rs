@@ -106,15 +106,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         for name in ["a", "b"] {
-            topics::create_topic(
-                &ctx,
-                &crate::core::RequestContext::internal(),
-                name,
-                1,
-                TopicSettings::default(),
-            )
-            .await
-            .unwrap();
+            test_support::kafka_topic(&ctx, name, 1, TopicSettings::default()).await;
         }
         let v4 = test_support::header(ApiKey::DeleteTopics, 4);
         let req = DeleteTopicsRequest::default()

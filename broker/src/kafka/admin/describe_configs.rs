@@ -330,7 +330,7 @@ mod tests {
     use kafka_protocol::messages::ApiKey;
 
     use super::*;
-    use crate::kafka::{test_support, topics};
+    use crate::kafka::test_support;
 
     fn resource(kind: i8, name: &'static str) -> DescribeConfigsResource {
         DescribeConfigsResource::default()
@@ -343,15 +343,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
-        topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "t",
-            1,
-            settings,
-        )
-        .await
-        .unwrap();
+        test_support::kafka_topic(&ctx, "t", 1, settings).await;
         let header = test_support::header(ApiKey::DescribeConfigs, 4);
         let req = DescribeConfigsRequest::default()
             .with_resources(vec![

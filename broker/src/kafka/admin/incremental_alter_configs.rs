@@ -153,15 +153,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         let settings = configs::from_configs([("retention.ms", Some("5000"))]).unwrap();
-        topics::create_topic(
-            &ctx,
-            &crate::core::RequestContext::internal(),
-            "t",
-            1,
-            settings,
-        )
-        .await
-        .unwrap();
+        test_support::kafka_topic(&ctx, "t", 1, settings).await;
         let header = test_support::header(ApiKey::IncrementalAlterConfigs, 1);
         let request = |ops| {
             IncrementalAlterConfigsRequest::default().with_resources(vec![

@@ -31,15 +31,7 @@ async fn context(dir: &std::path::Path) -> Arc<BrokerContext> {
         ..GroupConfig::default()
     };
     let ctx = test_support::context_with_groups(dir, Some(config));
-    topics::create_topic(
-        &ctx,
-        &crate::core::RequestContext::internal(),
-        "t",
-        3,
-        TopicSettings::default(),
-    )
-    .await
-    .unwrap();
+    test_support::kafka_topic(&ctx, "t", 3, TopicSettings::default()).await;
     ctx
 }
 
