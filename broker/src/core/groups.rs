@@ -89,8 +89,25 @@ impl GroupCoordinator {
 
     /// Numbers a change made under `guard` so a caller can wait for it with
     /// [`GroupCoordinator::persist`]. Taking the guard proves the lock is held.
-    pub fn note_change(&self, _guard: &MutexGuard<'_, Coordinator>) -> u64 {
+    fn note_change(&self, _guard: &MutexGuard<'_, Coordinator>) -> u64 {
         self.changes.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The one way group state changes for a request: applies `change` under the lock, then
+    /// waits until it is durable (nothing to write when `change` changed nothing). Returns what
+    /// `change` returned and whether the change reached the disk; the caller decides what a
+    /// failure means in its protocol (the change stays pending and the next append carries it).
+    pub async fn change_durably<R>(
+        &self,
+        change: impl FnOnce(&mut Coordinator) -> R,
+    ) -> (R, Result<(), CheckpointError>) {
+        let (result, ticket) = {
+            let mut c = self.lock();
+            let result = change(&mut c);
+            (result, self.note_change(&c))
+        };
+        let durable = self.persist(ticket).await;
+        (result, durable)
     }
 
     /// Makes every change numbered up to `ticket` durable (`u64::MAX`: whatever is pending).

@@ -257,15 +257,11 @@ pub async fn purge_stream(
 /// Removes the committed offsets of every group on a topic (or a whole stream) and waits until
 /// the removal is on disk.
 async fn drop_offsets(core: &Core, stream_id: u32, topic_id: Option<u32>) -> Result<(), CoreError> {
-    let ticket = {
-        let mut coordinator = core.groups.lock();
-        if coordinator.drop_offsets(stream_id, topic_id) == 0 {
-            return Ok(());
-        }
-        core.groups.note_change(&coordinator)
-    };
-    core.groups.persist(ticket).await?;
-    Ok(())
+    let (_, durable) = core
+        .groups
+        .change_durably(|c| c.drop_offsets(stream_id, topic_id))
+        .await;
+    Ok(durable?)
 }
 
 /// At startup: drops committed offsets whose topic no longer exists in the catalog, so a crash

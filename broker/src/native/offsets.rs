@@ -108,16 +108,18 @@ pub(crate) async fn store_offset(
     key: PartitionKey,
     offset: u64,
 ) -> Result<(), Status> {
-    let ticket = {
-        let mut coordinator = ctx.core.groups.lock();
-        coordinator.store_native_offset(owner, key, offset);
-        ctx.core.groups.note_change(&coordinator)
-    };
-    persist(ctx, ticket).await
+    let ((), durable) = ctx
+        .core
+        .groups
+        .change_durably(|c| c.store_native_offset(owner, key, offset))
+        .await;
+    not_durable_is_error(durable)
 }
 
-async fn persist(ctx: &BrokerContext, ticket: u64) -> Result<(), Status> {
-    ctx.core.groups.persist(ticket).await.map_err(|error| {
+fn not_durable_is_error(
+    durable: Result<(), whippet_coordinator::CheckpointError>,
+) -> Result<(), Status> {
+    durable.map_err(|error| {
         tracing::warn!(%error, "native consumer offset not durable");
         Status::Error
     })
@@ -188,14 +190,15 @@ async fn delete(ctx: &BrokerContext, conn: &Conn, request: DeleteConsumerOffset)
         &request.topic_id,
         request.partition_id,
     )?;
-    let ticket = {
-        let mut coordinator = ctx.core.groups.lock();
-        if !coordinator.delete_native_offset(&slot.owner, &key) {
-            return Err(Status::ConsumerOffsetNotFound);
-        }
-        ctx.core.groups.note_change(&coordinator)
-    };
-    persist(ctx, ticket).await?;
+    let (existed, durable) = ctx
+        .core
+        .groups
+        .change_durably(|c| c.delete_native_offset(&slot.owner, &key))
+        .await;
+    if !existed {
+        return Err(Status::ConsumerOffsetNotFound);
+    }
+    not_durable_is_error(durable)?;
     Ok(Payload::Empty)
 }
 

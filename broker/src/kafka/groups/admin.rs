@@ -97,16 +97,16 @@ pub(crate) async fn delete(
     _header: &RequestHeader,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let (codes, ticket) = {
-        let mut c = ctx.core.groups.lock();
-        let codes: Vec<ErrorCode> = req
-            .groups_names
-            .iter()
-            .map(|id| c.delete_group(id.as_str()))
-            .collect();
-        (codes, ctx.core.groups.note_change(&c))
-    };
-    let durable = ctx.core.groups.persist(ticket).await;
+    let (codes, durable) = ctx
+        .core
+        .groups
+        .change_durably(|c| {
+            req.groups_names
+                .iter()
+                .map(|id| c.delete_group(id.as_str()))
+                .collect::<Vec<ErrorCode>>()
+        })
+        .await;
     if let Err(error) = &durable {
         warn!(%error, "group deletion not durable; answering COORDINATOR_NOT_AVAILABLE");
     }

@@ -80,20 +80,17 @@ pub(crate) async fn commit(
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
         offsets,
     };
-    let (codes, ticket) = {
-        let mut c = ctx.core.groups.lock();
-        let codes = if request.offsets.is_empty() {
-            Vec::new()
-        } else {
-            c.commit_offsets(&request)
-        };
-        (codes, ctx.core.groups.note_change(&c))
-    };
-    let durable = if codes.iter().any(|(_, code)| *code == ErrorCode::None) {
-        ctx.core.groups.persist(ticket).await
-    } else {
-        Ok(())
-    };
+    let (codes, durable) = ctx
+        .core
+        .groups
+        .change_durably(|c| {
+            if request.offsets.is_empty() {
+                Vec::new()
+            } else {
+                c.commit_offsets(&request)
+            }
+        })
+        .await;
     if let Err(error) = &durable {
         warn!(%error, "offset commit not durable; answering COORDINATOR_NOT_AVAILABLE");
     }
@@ -141,23 +138,25 @@ pub(crate) async fn delete(
             }
         }
     }
-    let (result, ticket) = {
-        let mut c = ctx.core.groups.lock();
-        let subscribed = subscribed_topics(&c.describe_group(&group_id));
-        let is_subscribed = |k: &PartitionKey| {
-            key_topics
-                .get(k)
-                .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
-        };
-        let result = c.delete_offsets(&group_id, &keys, &is_subscribed);
-        (result, ctx.core.groups.note_change(&c))
-    };
+    let (result, durable) = ctx
+        .core
+        .groups
+        .change_durably(|c| {
+            let subscribed = subscribed_topics(&c.describe_group(&group_id));
+            let is_subscribed = |k: &PartitionKey| {
+                key_topics
+                    .get(k)
+                    .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
+            };
+            c.delete_offsets(&group_id, &keys, &is_subscribed)
+        })
+        .await;
     let codes = match result {
         Ok(codes) => codes,
         Err(code) => return OffsetDeleteResponse::default().with_error_code(group_code(code)),
     };
-    if let Err(error) = ctx.core.groups.persist(ticket).await {
-        warn!(%error, "offset delete not durable yet; the next checkpoint retries");
+    if let Err(error) = durable {
+        warn!(%error, "offset delete not durable yet; the next append retries");
     }
     let topics = req
         .topics
