@@ -110,11 +110,8 @@ pub(crate) async fn handle(
         let meta = find_topic(ctx, topic_data.name.as_str());
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for (partition_index, data) in topic_data.partition_data.iter().enumerate() {
-            if let Some(topic) = &meta {
-                load_producer_state(ctx, topic, data).await;
-            }
             let outcome = if acks_valid {
-                append_partition(ctx, meta.as_ref(), data)
+                append_partition(ctx, meta.as_ref(), data).await
             } else {
                 Err(Refusal::new(ResponseError::InvalidRequiredAcks))
             };
@@ -146,30 +143,6 @@ pub(crate) async fn handle(
         wait_durable(waits, &mut topics).await;
     }
     ProduceResponse::default().with_responses(topics)
-}
-
-/// Before an idempotent batch is checked (synchronously, under the partition's producer lock),
-/// makes sure the partition's producer state is loaded — off the async workers, since loading
-/// reads the state snapshot and scans the log after it. Only the first idempotent produce to a
-/// partition in a process pays this; later calls find the state loaded.
-async fn load_producer_state(
-    ctx: &Arc<BrokerContext>,
-    topic: &Arc<TopicMeta>,
-    data: &PartitionProduceData,
-) {
-    let Some(records) = data.records.as_ref() else {
-        return;
-    };
-    let idempotent = inspect_batches(records)
-        .map(|batches| batches.iter().any(|b| b.producer_id >= 0))
-        .unwrap_or(false);
-    let (Ok(partition_id), true) = (u32::try_from(data.index), idempotent) else {
-        return;
-    };
-    if let Some(log) = topic.partition(partition_id) {
-        let key = partition_key(topic, partition_id);
-        ctx.producers.load_off_runtime(key, log).await;
-    }
 }
 
 /// Whether any partition of `response` carries an error (for acks=0, where Kafka closes the
@@ -242,7 +215,7 @@ async fn wait_durable(waits: Vec<DurableWait>, topics: &mut [TopicProduceRespons
 }
 
 /// Checks and appends one partition's data.
-fn append_partition(
+async fn append_partition(
     ctx: &Arc<BrokerContext>,
     topic: Option<&Arc<TopicMeta>>,
     data: &PartitionProduceData,
@@ -275,6 +248,10 @@ fn append_partition(
         admit(topic)?;
         return plan.append_all(log, &batches, |_, _| {});
     }
+    // The first idempotent produce to a partition loads its producer state (snapshot read + log
+    // scan) off the async workers; later ones find it loaded.
+    let key = partition_key(topic, partition_id);
+    ctx.producers.load_off_runtime(key, log).await;
     append_idempotent(ctx, topic, partition_id, log, &plan, &batches)
 }
 
