@@ -10,7 +10,7 @@ use whippet_wire::native::commands::partitions::{DeleteSegments, PartitionsChang
 use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
-use super::streams::log_status;
+use super::errors::catalog_status;
 use super::topics::resolve_ids;
 use crate::context::BrokerContext;
 use crate::core::blocking;
@@ -66,7 +66,7 @@ async fn change_partitions(
     .await
     .map_err(|error| match error {
         whippet_log::LogError::LimitExceeded { .. } => Status::InvalidPartitionsCount,
-        other => log_status(&other, Status::InvalidTopicName),
+        other => catalog_status(&other, Status::InvalidTopicName),
     })?;
     ctx.native
         .groups
@@ -90,7 +90,7 @@ async fn delete_segments(
     let count = request.segments_count;
     let (removed, bytes) = blocking(move || partition.delete_oldest_segments(count))
         .await
-        .map_err(|error| log_status(&error, Status::InvalidTopicName))?;
+        .map_err(|error| catalog_status(&error, Status::InvalidTopicName))?;
     tracing::debug!(
         stream_id,
         topic_id,

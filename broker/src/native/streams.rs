@@ -39,8 +39,6 @@ pub(crate) fn resolve_stream<'a>(
     }
 }
 
-pub(crate) use super::errors::catalog_status as log_status;
-
 /// Stored bytes and messages over some partitions (for stream and topic headers).
 pub(crate) fn totals<'a>(partitions: impl Iterator<Item = &'a Arc<PartitionLog>>) -> (u64, u64) {
     partitions.fold((0, 0), |(bytes, messages), partition| {

@@ -19,6 +19,7 @@ use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
 use crate::context::BrokerContext;
+use crate::native::errors::message_status;
 
 /// Routes codes 100–102.
 pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
@@ -50,8 +51,6 @@ pub(crate) fn partition_of(topic: &TopicMeta, partition: u32) -> Result<Arc<Part
         .ok_or(Status::PartitionNotFound)
 }
 
-pub(crate) use super::errors::message_status as log_status;
-
 /// 102 flush_unsaved_buffer: appends are written straight to the segment file, so there is no
 /// broker-side buffer to drain; with `fsync` set the partition is synced to disk before the
 /// (empty) reply. Needs ManageServers, the permission the session layer reserves for it.
@@ -64,7 +63,7 @@ async fn flush(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Out
         tokio::task::spawn_blocking(move || log.sync())
             .await
             .map_err(|_| Status::Error)?
-            .map_err(|error| log_status(&error))?;
+            .map_err(|error| message_status(&error))?;
     }
     Ok(Payload::Empty)
 }

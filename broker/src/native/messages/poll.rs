@@ -25,12 +25,13 @@ use whippet_wire::native::commands::messages::{
 use whippet_wire::native::status::Status;
 use whippet_wire::transcode::kafka_to_native;
 
-use super::{log_status, partition_of, resolve_topic};
+use super::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
 use crate::limits::{
     NATIVE_POLL_FIRST_READ_BYTES, NATIVE_POLL_READ_BYTES, NATIVE_POLL_REPLY_BYTES_MAX,
 };
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
+use crate::native::errors::message_status;
 use crate::native::offsets;
 
 /// Answers one poll_messages request.
@@ -123,7 +124,7 @@ fn timestamp_start(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {
     let ts = i64::try_from(ts).unwrap_or(i64::MAX);
     let found = log
         .find_by_timestamp(ts)
-        .map_err(|error| log_status(&error))?;
+        .map_err(|error| message_status(&error))?;
     Ok(found.map(|header| header.base_offset))
 }
 
@@ -182,7 +183,7 @@ fn gather(
             Ok(read) => read,
             // Retention moved the start past us mid-poll: serve what was gathered.
             Err(LogError::OffsetOutOfRange { .. }) => break,
-            Err(error) => return Err(log_status(&error)),
+            Err(error) => return Err(message_status(&error)),
         };
         if read.frames.is_empty() {
             break;
