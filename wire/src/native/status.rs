@@ -91,6 +91,10 @@ pub enum Status {
     TopicFull = 3009,
     /// No stored offset for that consumer.
     ConsumerOffsetNotFound = 3021,
+    /// Messages could not be written or synced to their segment (disk full, I/O error): the
+    /// reference server's answer when an append reaches storage and fails. Nothing of the
+    /// batch is acknowledged; retrying once the disk recovers is safe.
+    CannotSaveMessagesToSegment = 4006,
     /// A batch or poll with an unusable message count.
     InvalidMessagesCount = 4009,
     /// User headers above 100 000 bytes.
@@ -119,6 +123,9 @@ pub enum Status {
     ConsumerGroupMemberNotFound = 5006,
     /// Poll on a partition the member does not own; the SDK re-syncs.
     ConsumerGroupPartitionNotOwned = 5009,
+    /// Broker state (offsets, groups, users, catalog) could not be written to disk; the change
+    /// was not made durable and is not acknowledged.
+    CannotWriteToFile = 10006,
     /// Login on a connection that already has a session.
     AlreadyAuthenticated = 14000,
     /// The session number is unknown or stale.
@@ -154,6 +161,8 @@ mod tests {
         assert_eq!(Status::TooBigUserHeaders.code(), 4017);
         assert_eq!(Status::InvalidBatchChecksum.code(), 4039);
         assert_eq!(Status::ConsumerGroupPartitionNotOwned.code(), 5009);
+        assert_eq!(Status::CannotSaveMessagesToSegment.code(), 4006);
+        assert_eq!(Status::CannotWriteToFile.code(), 10006);
         assert_eq!(Status::IncompatibleProtocolVersion.code(), 14003);
     }
 }
