@@ -10,6 +10,7 @@ use whippet_wire::native::header::RequestHeader;
 use whippet_wire::native::status::Status;
 
 use super::state::ClientEntry;
+use super::users::SessionCheck;
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
 
@@ -119,9 +120,22 @@ pub(crate) struct Conn {
     /// Whether the connection speaks the classic framing (SDKs up to 0.10), whose semantics
     /// differ in a few places (a group member may name any partition).
     pub classic: bool,
+    /// What the session was proved with, checked again after user changes.
+    pub session_check: SessionCheck,
 }
 
 impl Conn {
+    /// A connection not logged in yet.
+    pub fn new(client: Arc<ClientEntry>) -> Self {
+        Self {
+            client,
+            user_id: None,
+            session: 0,
+            classic: false,
+            session_check: SessionCheck::default(),
+        }
+    }
+
     /// The logged-in user, or Unauthenticated.
     pub fn user(&self) -> Result<u32, Status> {
         self.user_id.ok_or(Status::Unauthenticated)

@@ -29,6 +29,7 @@ use whippet_wire::native::limits::HEADER_BYTES;
 use whippet_wire::native::status::Status;
 
 use super::call::Payload;
+use super::users::Login;
 use super::{Answer, Connection, dispatch, login};
 use crate::limits;
 use crate::server::Closed;
@@ -141,7 +142,7 @@ impl Connection {
             .ctx
             .native
             .users
-            .verify_password(&login.username, &login.password)
+            .verify_password(self.conn.client.addr.ip(), &login.username, &login.password)
             .await;
         self.finish_login(verified)
     }
@@ -149,21 +150,20 @@ impl Connection {
     /// Login 44: a personal access token.
     fn classic_token_login(&mut self, body: &[u8]) -> ClassicReply {
         let token = decode_token_login(body).map_err(|_| Status::InvalidCommand)?;
-        let verified = self.ctx.native.users.verify_token(&token);
+        let address = self.conn.client.addr.ip();
+        let verified = self.ctx.native.users.verify_token(address, &token);
         self.finish_login(verified)
     }
 
-    fn finish_login(&mut self, verified: Result<u32, Status>) -> ClassicReply {
-        let user_id = match verified {
-            Ok(user_id) => user_id,
+    fn finish_login(&mut self, verified: Result<Login, Status>) -> ClassicReply {
+        let login = match verified {
+            Ok(login) => login,
             Err(status) => {
                 login::end_session(&self.ctx, &mut self.conn);
                 return Err(status);
             }
         };
-        self.conn.user_id = Some(user_id);
-        self.conn.session = self.ctx.native.next_session();
-        self.conn.client.set_user(Some(user_id));
+        let user_id = login::start_session(&self.ctx, &mut self.conn, login);
         let mut out = BytesMut::with_capacity(16);
         encode_login_reply(&mut out, user_id);
         Ok(out.freeze())

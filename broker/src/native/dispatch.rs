@@ -45,6 +45,9 @@ pub(crate) async fn dispatch(
         {
             return Answer::Reply(Err(Status::Unauthenticated));
         }
+        if let Err(status) = login::check_session(ctx, conn) {
+            return Answer::Reply(Err(status));
+        }
     }
     let call = Call { code, header, body };
     match code {

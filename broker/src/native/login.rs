@@ -15,6 +15,7 @@ use whippet_wire::native::status::Status;
 
 use super::Answer;
 use super::call::{Conn, Outcome, Payload};
+use super::users::{Login, SessionCheck};
 use crate::context::BrokerContext;
 
 /// Version text the login reply carries (the SDK only logs it).
@@ -49,31 +50,34 @@ pub(crate) async fn register(
         return evict(header, EvictionReason::MalformedLogin);
     };
     let users = &ctx.native.users;
+    let address = conn.client.addr.ip();
     let verified = match &register {
         Register::Credentials {
             username, password, ..
         } => users
-            .verify_password(username, password)
+            .verify_password(address, username, password)
             .await
             .map_err(|status| match status {
                 Status::UserInactive => EvictionReason::UserInactive,
                 _ => EvictionReason::InvalidCredentials,
             }),
-        Register::Token { token, .. } => users.verify_token(token).map_err(|status| match status {
-            Status::UserInactive => EvictionReason::UserInactive,
-            _ => EvictionReason::InvalidToken,
-        }),
+        Register::Token { token, .. } => {
+            users
+                .verify_token(address, token)
+                .map_err(|status| match status {
+                    Status::UserInactive => EvictionReason::UserInactive,
+                    _ => EvictionReason::InvalidToken,
+                })
+        }
     };
-    let user_id = match verified {
-        Ok(user_id) => user_id,
+    let login = match verified {
+        Ok(login) => login,
         Err(reason) => {
             end_session(ctx, conn);
             return evict(header, reason);
         }
     };
-    conn.user_id = Some(user_id);
-    conn.session = ctx.native.next_session();
-    conn.client.set_user(Some(user_id));
+    let user_id = start_session(ctx, conn, login);
     Answer::Reply(Ok(Payload::encode(&LoginReply {
         user_id,
         session: conn.session,
@@ -94,10 +98,41 @@ pub(crate) fn logout(ctx: &BrokerContext, conn: &mut Conn) -> Outcome {
     Ok(Payload::Empty)
 }
 
+/// Records a successful login on the connection; returns the user id.
+pub(super) fn start_session(ctx: &BrokerContext, conn: &mut Conn, login: Login) -> u32 {
+    conn.user_id = Some(login.user_id);
+    conn.session_check = login.check;
+    conn.session = ctx.native.next_session();
+    conn.client.set_user(Some(login.user_id));
+    login.user_id
+}
+
+/// Answers Unauthenticated and ends the session when it was revoked since its last request
+/// (user deactivated or deleted, token deleted or expired).
+pub(super) fn check_session(ctx: &BrokerContext, conn: &mut Conn) -> Result<(), Status> {
+    let Some(user_id) = conn.user_id else {
+        return Ok(());
+    };
+    let checked = ctx
+        .native
+        .users
+        .check_session(user_id, &mut conn.session_check);
+    if checked.is_err() {
+        tracing::info!(
+            user_id,
+            client = conn.client.id,
+            "session revoked; logging it out"
+        );
+        end_session(ctx, conn);
+    }
+    checked
+}
+
 pub(super) fn end_session(ctx: &BrokerContext, conn: &mut Conn) {
     if conn.user_id.take().is_some() {
         ctx.native.groups.on_disconnect(conn.client.id);
     }
     conn.session = 0;
+    conn.session_check = SessionCheck::default();
     conn.client.set_user(None);
 }

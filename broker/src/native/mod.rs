@@ -82,12 +82,7 @@ async fn handle_connection(
         ctx: Arc::clone(&ctx),
         read: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
         write: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
-        conn: Conn {
-            client: Arc::clone(&client),
-            user_id: None,
-            session: 0,
-            classic: false,
-        },
+        conn: Conn::new(Arc::clone(&client)),
     };
     let closed = match connection.detect_framing(&shutdown).await {
         Ok(Framing::Classic) => {

@@ -1,6 +1,8 @@
 //! One function per user and token command. Each validates its body the way the reference
-//! server's command validation does (lengths → InvalidUsername / InvalidPassword), checks the caller's permission, then reads or changes the
-//! directory. Token commands always act on the caller's own tokens and need no permission.
+//! server's command validation does (lengths → InvalidUsername / InvalidPassword), checks the
+//! caller's permission and, for changes, that the caller covers the grants involved
+//! ([`super::grants`]), then reads or changes the directory. Token commands always act on the
+//! caller's own tokens and need no permission.
 
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::tokens::{
@@ -14,7 +16,7 @@ use whippet_wire::native::status::Status;
 use whippet_wire::native::user_headers::Options;
 
 use super::model::{NewUser, Token, User, token_expiry_at};
-use super::{UserStore, check_password, hash_password, secrets};
+use super::{UserStore, check_password, grants, hash_password, secrets};
 use crate::limits::{
     PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_BYTES_MAX, USERNAME_BYTES_MIN,
 };
@@ -110,6 +112,7 @@ async fn create_user(store: &UserStore, caller: u32, request: CreateUser) -> Out
     check_password_length(&request.password)?;
     check_options(&request.options)?;
     store.authorize(caller, Access::ManageUsers)?;
+    grants::may_grant(&store.snapshot(), caller, request.permissions.as_ref())?;
     if store.snapshot().by_name(&request.username).is_some() {
         // Answer before spending a slow hash; `create` checks again under the writer lock.
         return Err(Status::UserAlreadyExists);
@@ -121,7 +124,10 @@ async fn create_user(store: &UserStore, caller: u32, request: CreateUser) -> Out
         permissions: request.permissions,
     };
     let id = store
-        .change(|directory, now| directory.create(new, now))
+        .change(|directory, now| {
+            grants::may_grant(directory, caller, new.permissions.as_ref())?;
+            directory.create(new, now)
+        })
         .await?;
     let directory = store.snapshot();
     directory
@@ -136,6 +142,7 @@ async fn delete_user(store: &UserStore, caller: u32, request: &UserRef) -> Outco
     store
         .change(|directory, _| {
             let id = directory.resolve(&request.user_id)?;
+            grants::may_manage(directory, caller, id)?;
             directory.delete(id).map(drop)
         })
         .await?;
@@ -153,6 +160,7 @@ async fn update_user(store: &UserStore, caller: u32, request: UpdateUser) -> Out
     store
         .change(|directory, _| {
             let id = directory.resolve(&request.user_id)?;
+            grants::may_manage(directory, caller, id)?;
             directory.update(id, request.username.0, active)
         })
         .await?;
@@ -165,6 +173,8 @@ async fn update_permissions(store: &UserStore, caller: u32, request: UpdatePermi
     store
         .change(|directory, _| {
             let id = directory.resolve(&request.user_id)?;
+            grants::may_manage(directory, caller, id)?;
+            grants::may_grant(directory, caller, request.permissions.as_ref())?;
             directory.set_permissions(id, request.permissions.as_ref())
         })
         .await?;
@@ -185,8 +195,9 @@ async fn change_password(store: &UserStore, caller: u32, request: ChangePassword
     };
     if id != caller {
         store.authorize(caller, Access::ManageUsers)?;
+        grants::may_manage(&store.snapshot(), caller, id)?;
     }
-    if !check_password(&request.current_password, current_hash.clone()).await? {
+    if !check_password(&request.current_password, Some(current_hash.clone())).await? {
         return Err(Status::InvalidCredentials);
     }
     let new_hash = hash_password(&request.new_password).await?;

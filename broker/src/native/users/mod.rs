@@ -7,15 +7,21 @@
 //! so a reply never acknowledges a change that a crash could lose. Changes are serialized by an
 //! async writer lock so two concurrent commands cannot overwrite each other's file.
 
+mod grants;
 mod handlers;
 mod model;
 mod permissions;
 mod secrets;
+#[cfg(test)]
+mod security_tests;
 mod stored;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use tokio::sync::Semaphore;
@@ -23,6 +29,7 @@ use tokio::sync::Semaphore;
 use whippet_wire::native::status::Status;
 
 use self::model::{Directory, NewUser, ROOT_ID};
+use self::throttle::LoginThrottle;
 use super::call::{Access, Call, Conn, Outcome};
 use crate::config::Credentials;
 use crate::context::BrokerContext;
@@ -36,6 +43,32 @@ pub(crate) struct UserStore {
     file: Option<PathBuf>,
     /// Serializes changes (copy, persist, publish).
     writer: tokio::sync::Mutex<()>,
+    /// Bumped after every published change, so open sessions know to check themselves again.
+    generation: AtomicU64,
+    /// Failed-login allowances by client address.
+    throttle: LoginThrottle,
+}
+
+/// What an open session was proved with, kept by its connection so the session is checked again
+/// at its next request after any change to users or tokens (a deactivated or deleted user, a
+/// deleted token) and when its token expires.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCheck {
+    /// Digest of the token the session was opened with (`None`: a password).
+    token: Option<String>,
+    /// The token's expiry instant, µs since the epoch.
+    expires_at: Option<u64>,
+    /// The store generation the session was last found valid at.
+    generation: u64,
+}
+
+/// A successful login: the user and what to keep for [`UserStore::check_session`].
+#[derive(Debug)]
+pub(crate) struct Login {
+    /// The logged-in user.
+    pub user_id: u32,
+    /// What the connection keeps for later checks.
+    pub check: SessionCheck,
 }
 
 /// A directory holding only the root user from the config, with every permission.
@@ -79,6 +112,8 @@ impl UserStore {
             directory: RwLock::new(Arc::new(directory)),
             file: Some(path),
             writer: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            throttle: LoginThrottle::default(),
         })
     }
 
@@ -93,6 +128,8 @@ impl UserStore {
             directory: RwLock::new(Arc::new(directory)),
             file: None,
             writer: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            throttle: LoginThrottle::default(),
         }
     }
 
@@ -107,8 +144,8 @@ impl UserStore {
     }
 
     /// Applies one change to a copy of the directory, persists the copy, then publishes it.
-    /// `apply` gets the current time in µs. A failed write is logged and answered with Error,
-    /// and the change is not published.
+    /// `apply` gets the current time in µs. A failed write is logged and answered with
+    /// CannotWriteToFile, and the change is not published.
     async fn change<R>(
         &self,
         apply: impl FnOnce(&mut Directory, u64) -> Result<R, Status>,
@@ -122,7 +159,8 @@ impl UserStore {
                 blocking("users change not saved", move || {
                     stored::save(&path, &next).map(|()| next)
                 })
-                .await?
+                .await
+                .map_err(|_| Status::CannotWriteToFile)?
             }
             None => next,
         };
@@ -130,33 +168,104 @@ impl UserStore {
             .directory
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(result)
     }
 
-    /// Checks a username and password; returns the user id. Like the reference server, an
-    /// inactive user is refused before the password is checked.
-    pub async fn verify_password(&self, username: &str, password: &str) -> Result<u32, Status> {
-        let (id, hash) = {
+    /// Checks a username and password from `address`. Costs the same whether or not the user
+    /// exists (an unknown name is checked against a dummy hash), and says UserInactive only to
+    /// a caller who knew the password. Throttled per address ([`throttle`]): a throttled
+    /// address gets InvalidCredentials without a check.
+    pub async fn verify_password(
+        &self,
+        address: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<Login, Status> {
+        if !self.throttle.allows(address) {
+            tracing::debug!(%address, "login refused: too many failed logins from this address");
+            return Err(Status::InvalidCredentials);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let (user, hash) = {
             let directory = self.snapshot();
-            let user = directory
-                .by_name(username)
-                .ok_or(Status::InvalidCredentials)?;
-            if !user.active {
-                return Err(Status::UserInactive);
+            match directory.by_name(username) {
+                Some(user) => (
+                    Some((user.id, user.active)),
+                    Some(user.password_hash.clone()),
+                ),
+                None => (None, None),
             }
-            (user.id, user.password_hash.clone())
         };
-        if check_password(password, hash).await? {
-            Ok(id)
-        } else {
-            Err(Status::InvalidCredentials)
+        let matches = check_password(password, hash).await?;
+        match user {
+            Some((user_id, active)) if matches => {
+                if active {
+                    let check = SessionCheck {
+                        generation,
+                        ..SessionCheck::default()
+                    };
+                    Ok(Login { user_id, check })
+                } else {
+                    Err(Status::UserInactive)
+                }
+            }
+            _ => {
+                self.throttle.failed(address);
+                Err(Status::InvalidCredentials)
+            }
         }
     }
 
-    /// Checks a raw personal access token; returns its user id.
-    pub fn verify_token(&self, token: &str) -> Result<u32, Status> {
+    /// Checks a raw personal access token from `address`, throttled as passwords are.
+    pub fn verify_token(&self, address: IpAddr, token: &str) -> Result<Login, Status> {
+        if !self.throttle.allows(address) {
+            tracing::debug!(%address, "login refused: too many failed logins from this address");
+            return Err(Status::InvalidPersonalAccessToken);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
         let digest = secrets::token_digest(token);
-        self.snapshot().token_login(&digest, secrets::now_micros())
+        let verified = self.snapshot().token_login(&digest, secrets::now_micros());
+        match verified {
+            Ok((user_id, expires_at)) => Ok(Login {
+                user_id,
+                check: SessionCheck {
+                    token: Some(digest),
+                    expires_at,
+                    generation,
+                },
+            }),
+            Err(status) => {
+                self.throttle.failed(address);
+                Err(status)
+            }
+        }
+    }
+
+    /// Whether the session `check` belongs to is still valid for `user_id`: the user exists
+    /// and is active and, for a token session, the token still exists and has not expired.
+    /// Free (two atomic loads) unless users changed since the last check or the token has an
+    /// expiry; a revoked session is Unauthenticated.
+    pub fn check_session(&self, user_id: u32, check: &mut SessionCheck) -> Result<(), Status> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let now = check.expires_at.map(|_| secrets::now_micros());
+        let expired = check.expires_at.zip(now).is_some_and(|(at, now)| at <= now);
+        if generation == check.generation && !expired {
+            return Ok(());
+        }
+        let directory = self.snapshot();
+        let user = directory.get(user_id).ok_or(Status::Unauthenticated)?;
+        let token_valid = check.token.as_ref().is_none_or(|digest| {
+            let now = now.unwrap_or_else(secrets::now_micros);
+            user.tokens
+                .iter()
+                .any(|token| &token.digest == digest && !token.is_expired(now))
+        });
+        if !user.active || !token_valid {
+            return Err(Status::Unauthenticated);
+        }
+        check.generation = generation;
+        Ok(())
     }
 
     /// Whether `user_id` may do `access`: Unauthorized (41) when denied. The root user may do
@@ -221,10 +330,19 @@ async fn argon2<T: Send + 'static>(
     .await
 }
 
-/// Verifies a password against a stored hash.
-async fn check_password(password: &str, hash: String) -> Result<bool, Status> {
+/// Verifies a password against a stored hash, or against a dummy hash of the same cost when
+/// there is none (an unknown user), so both take as long.
+async fn check_password(password: &str, hash: Option<String>) -> Result<bool, Status> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
     let password = password.to_owned();
     argon2("cannot check a password", move || {
+        let Some(hash) = hash else {
+            let dummy = DUMMY.get_or_init(|| {
+                secrets::hash_password(&secrets::new_token().0).unwrap_or_default()
+            });
+            secrets::verify_password(&password, dummy);
+            return Ok(false);
+        };
         Ok(secrets::verify_password(&password, &hash))
     })
     .await

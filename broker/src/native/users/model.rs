@@ -248,9 +248,10 @@ impl Directory {
         Ok(())
     }
 
-    /// The user a token digest logs in as at `now` (µs): unknown → InvalidPersonalAccessToken,
-    /// expired → PersonalAccessTokenExpired, owner inactive → UserInactive.
-    pub fn token_login(&self, digest: &str, now: u64) -> Result<u32, Status> {
+    /// The user a token digest logs in as at `now` (µs), with the token's expiry instant:
+    /// unknown → InvalidPersonalAccessToken, expired → PersonalAccessTokenExpired, owner
+    /// inactive → UserInactive.
+    pub fn token_login(&self, digest: &str, now: u64) -> Result<(u32, Option<u64>), Status> {
         let (user, token) = self
             .users
             .values()
@@ -267,7 +268,7 @@ impl Directory {
         if !user.active {
             return Err(Status::UserInactive);
         }
-        Ok(user.id)
+        Ok((user.id, token.expiry_at))
     }
 }
 

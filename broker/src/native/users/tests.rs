@@ -20,11 +20,28 @@ use super::model::{Directory, NewUser, ROOT_ID, Token, token_expiry_at};
 use super::*;
 use crate::native::call::Payload;
 
-fn root() -> Credentials {
+pub(super) fn root() -> Credentials {
     Credentials {
         username: "iggy".into(),
         password: "iggy".into(),
     }
+}
+
+/// A password login from one fixed address, as its user id.
+pub(super) async fn password(
+    store: &UserStore,
+    username: &str,
+    password: &str,
+) -> Result<u32, Status> {
+    let address = std::net::Ipv4Addr::LOCALHOST.into();
+    let login = store.verify_password(address, username, password).await;
+    login.map(|login| login.user_id)
+}
+
+/// A token login from one fixed address, as its user id.
+pub(super) fn token(store: &UserStore, raw: &str) -> Result<u32, Status> {
+    let address = std::net::Ipv4Addr::LOCALHOST.into();
+    store.verify_token(address, raw).map(|login| login.user_id)
 }
 
 fn header() -> RequestHeader {
@@ -47,13 +64,18 @@ fn header() -> RequestHeader {
     }
 }
 
-fn body(value: &impl WireEncode) -> Vec<u8> {
+pub(super) fn body(value: &impl WireEncode) -> Vec<u8> {
     let mut out = BytesMut::new();
     value.encode(&mut out);
     out.to_vec()
 }
 
-async fn run(store: &UserStore, caller: u32, code: u32, body: &[u8]) -> Result<Vec<u8>, Status> {
+pub(super) async fn run(
+    store: &UserStore,
+    caller: u32,
+    code: u32,
+    body: &[u8],
+) -> Result<Vec<u8>, Status> {
     let header = header();
     let call = Call {
         code,
@@ -67,7 +89,7 @@ async fn run(store: &UserStore, caller: u32, code: u32, body: &[u8]) -> Result<V
     }
 }
 
-fn create_request(name: &str, permissions: Option<Permissions>) -> CreateUser {
+pub(super) fn create_request(name: &str, permissions: Option<Permissions>) -> CreateUser {
     CreateUser {
         username: name.into(),
         password: "secret".into(),
@@ -77,7 +99,11 @@ fn create_request(name: &str, permissions: Option<Permissions>) -> CreateUser {
     }
 }
 
-async fn create(store: &UserStore, caller: u32, request: &CreateUser) -> Result<u32, Status> {
+pub(super) async fn create(
+    store: &UserStore,
+    caller: u32,
+    request: &CreateUser,
+) -> Result<u32, Status> {
     let reply = run(store, caller, codes::CREATE_USER, &body(request)).await?;
     Ok(UserDetails::decode_exact(&reply).unwrap().user.id)
 }
@@ -144,12 +170,12 @@ fn token_expiry_and_login_rules() {
         directory.add_token(id, token("ci", "d3", None)),
         Err(Status::PersonalAccessTokenAlreadyExists)
     );
-    assert_eq!(directory.token_login("d1", 999), Ok(id));
+    assert_eq!(directory.token_login("d1", 999), Ok((id, Some(1_000))));
     assert_eq!(
         directory.token_login("d1", 1_000),
         Err(Status::PersonalAccessTokenExpired)
     );
-    assert_eq!(directory.token_login("d2", u64::MAX - 1), Ok(id));
+    assert_eq!(directory.token_login("d2", u64::MAX - 1), Ok((id, None)));
     assert_eq!(
         directory.token_login("nope", 0),
         Err(Status::InvalidPersonalAccessToken)
@@ -175,13 +201,13 @@ fn token_expiry_and_login_rules() {
 #[tokio::test]
 async fn root_logs_in_and_wrong_credentials_are_refused() {
     let store = UserStore::in_memory(&root());
-    assert_eq!(store.verify_password("iggy", "iggy").await, Ok(ROOT_ID));
+    assert_eq!(password(&store, "iggy", "iggy").await, Ok(ROOT_ID));
     assert_eq!(
-        store.verify_password("iggy", "wrong").await,
+        password(&store, "iggy", "wrong").await,
         Err(Status::InvalidCredentials)
     );
     assert_eq!(
-        store.verify_password("nobody", "iggy").await,
+        password(&store, "nobody", "iggy").await,
         Err(Status::InvalidCredentials)
     );
     let stored = store.snapshot().get(ROOT_ID).unwrap().password_hash.clone();
@@ -230,9 +256,9 @@ async fn persistence_round_trip_and_corrupt_file() {
         password: "changed".into(),
     };
     let reopened = UserStore::open(dir.path(), &other_root).unwrap();
-    assert_eq!(reopened.verify_password("alice", "secret").await, Ok(id));
-    assert_eq!(reopened.verify_password("iggy", "iggy").await, Ok(ROOT_ID));
-    assert_eq!(reopened.verify_token(&raw), Ok(id));
+    assert_eq!(password(&reopened, "alice", "secret").await, Ok(id));
+    assert_eq!(password(&reopened, "iggy", "iggy").await, Ok(ROOT_ID));
+    assert_eq!(token(&reopened, &raw), Ok(id));
     let user = reopened.snapshot().get(id).cloned().unwrap();
     assert_eq!(user.wire_permissions(), Some(perms));
     assert!(reopened.authorize(id, Access::ReadStream(3)).is_ok());
@@ -373,7 +399,7 @@ async fn create_update_and_change_password() {
         .await
         .unwrap();
     assert_eq!(
-        store.verify_password("alicia", "secret").await,
+        password(&store, "alicia", "secret").await,
         Err(Status::UserInactive)
     );
     let change = |current: &str, new: &str| ChangePassword {
@@ -408,9 +434,9 @@ async fn create_update_and_change_password() {
     run(&store, ROOT_ID, codes::UPDATE_USER, &body(&activate))
         .await
         .unwrap();
-    assert_eq!(store.verify_password("alicia", "better").await, Ok(alice));
+    assert_eq!(password(&store, "alicia", "better").await, Ok(alice));
     assert_eq!(
-        store.verify_password("alicia", "secret").await,
+        password(&store, "alicia", "secret").await,
         Err(Status::InvalidCredentials)
     );
     let bob = create(&store, ROOT_ID, &create_request("bob", None))
@@ -448,7 +474,7 @@ async fn token_commands_act_on_the_callers_tokens() {
     .await
     .unwrap();
     let raw = CreatedToken::decode_exact(&reply).unwrap().token;
-    assert_eq!(store.verify_token(&raw), Ok(alice));
+    assert_eq!(token(&store, &raw), Ok(alice));
     run(
         &store,
         alice,
@@ -499,10 +525,7 @@ async fn token_commands_act_on_the_callers_tokens() {
     run(&store, alice, codes::DELETE_PERSONAL_ACCESS_TOKEN, &delete)
         .await
         .unwrap();
-    assert_eq!(
-        store.verify_token(&raw),
-        Err(Status::InvalidPersonalAccessToken)
-    );
+    assert_eq!(token(&store, &raw), Err(Status::InvalidPersonalAccessToken));
     assert_eq!(
         run(&store, alice, codes::GET_USER, &[9, 9]).await,
         Err(Status::InvalidCommand),

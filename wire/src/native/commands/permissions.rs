@@ -35,7 +35,7 @@ pub struct GlobalPermissions {
 }
 
 /// Grants on one topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TopicPermissions {
     /// Topic id.
     pub topic_id: u32,
@@ -50,7 +50,7 @@ pub struct TopicPermissions {
 }
 
 /// Grants on one stream and, optionally, its topics.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamPermissions {
     /// Stream id.
     pub stream_id: u32,
