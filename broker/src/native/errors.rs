@@ -22,6 +22,10 @@ pub(crate) fn catalog_status(error: &LogError, invalid_name: Status) -> Status {
         LogError::LimitExceeded { name, .. } if name.contains("PARTITION") => {
             Status::InvalidPartitionsCount
         }
+        LogError::Io { .. } => {
+            tracing::warn!(%error, "native catalog operation could not write");
+            Status::CannotWriteToFile
+        }
         other => {
             tracing::warn!(error = %other, "native catalog operation failed");
             Status::Error
@@ -41,6 +45,23 @@ pub(crate) fn message_status(error: &LogError) -> Status {
     }
 }
 
+/// The native status for a failed append: a write or sync that failed on storage (full disk,
+/// I/O error, a partition poisoned by a failed sync) is the reference server's
+/// CannotSaveMessagesToSegment; everything else as [`message_status`].
+pub(crate) fn send_status(error: &LogError) -> Status {
+    match error {
+        LogError::Io { .. } => Status::CannotSaveMessagesToSegment,
+        other => message_status(other),
+    }
+}
+
+/// The native status for broker state (offsets, group definitions, users) that could not be
+/// made durable.
+pub(crate) fn not_saved(what: &'static str, error: &dyn std::fmt::Display) -> Status {
+    tracing::warn!(%error, "{what} not durable");
+    Status::CannotWriteToFile
+}
+
 /// The Iggy status for a refused native consumer-group operation.
 pub(crate) fn group_status(error: NativeGroupError) -> Status {
     match error {
@@ -58,10 +79,7 @@ pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
     match error {
         CoreError::Log(error) => catalog_status(error, invalid_name),
         CoreError::TopicFull { .. } => Status::TopicFull,
-        CoreError::Checkpoint(error) => {
-            tracing::warn!(%error, "native operation could not persist group state");
-            Status::Error
-        }
+        CoreError::Checkpoint(error) => not_saved("group state of a native operation", error),
     }
 }
 

@@ -21,6 +21,7 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
+use super::errors::not_saved;
 use super::messages::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
 
@@ -119,10 +120,7 @@ pub(crate) async fn store_offset(
 fn not_durable_is_error(
     durable: Result<(), whippet_coordinator::CheckpointError>,
 ) -> Result<(), Status> {
-    durable.map_err(|error| {
-        tracing::warn!(%error, "native consumer offset not durable");
-        Status::Error
-    })
+    durable.map_err(|error| not_saved("native consumer offset", &error))
 }
 
 /// Resolves the topic, checks PollMessages on it and resolves the consumer.

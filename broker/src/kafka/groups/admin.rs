@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::list_groups_response::ListedGroup;
@@ -108,7 +109,7 @@ pub(crate) async fn delete(
         })
         .await;
     if let Err(error) = &durable {
-        warn!(%error, "group deletion not durable; answering COORDINATOR_NOT_AVAILABLE");
+        warn!(%error, "group deletion not durable; answering KAFKA_STORAGE_ERROR");
     }
     let results = req
         .groups_names
@@ -116,13 +117,13 @@ pub(crate) async fn delete(
         .zip(codes)
         .map(|(id, code)| {
             let code = if durable.is_err() && code == ErrorCode::None {
-                ErrorCode::CoordinatorNotAvailable
+                ResponseError::KafkaStorageError.code()
             } else {
-                code
+                group_code(code)
             };
             DeletableGroupResult::default()
                 .with_group_id(id)
-                .with_error_code(group_code(code))
+                .with_error_code(code)
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)

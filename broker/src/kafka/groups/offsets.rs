@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -92,11 +93,13 @@ pub(crate) async fn commit(
         })
         .await;
     if let Err(error) = &durable {
-        warn!(%error, "offset commit not durable; answering COORDINATOR_NOT_AVAILABLE");
+        warn!(%error, "offset commit not durable; answering KAFKA_STORAGE_ERROR");
     }
     let code_of = |slot: Result<usize, i16>| match slot {
         Err(code) => code,
-        Ok(_) if durable.is_err() => group_code(ErrorCode::CoordinatorNotAvailable),
+        // Retriable: the change stays pending and the client's retry finds it durable, or
+        // errors again while the disk is failing.
+        Ok(_) if durable.is_err() => ResponseError::KafkaStorageError.code(),
         Ok(i) => codes
             .get(i)
             .map_or(group_code(ErrorCode::CoordinatorNotAvailable), |(_, c)| {

@@ -25,7 +25,7 @@ use self::persist::Persister;
 use super::state::ClientRegistry;
 use crate::context::BrokerContext;
 use crate::limits;
-use crate::native::errors::group_status;
+use crate::native::errors::{group_status, not_saved};
 use whippet_coordinator::native_groups::{GroupTable, NativeGroupRef, StoredGroup};
 
 /// The coordinator's reference to a native group, from the wire's identifier.
@@ -212,17 +212,14 @@ impl NativeGroups {
     }
 
     /// Persists the definitions and waits for the write (create/delete answer only once their
-    /// change is durable). A failed write is Status::Error; the change stays in memory and
+    /// change is durable). A failed write is CannotWriteToFile; the change stays in memory and
     /// reaches disk with the next successful save.
     async fn persist(&self) -> Result<(), Status> {
         let (seq, definitions) = self.save_point(&self.lock());
         let persister = Arc::clone(&self.persister);
         match tokio::task::spawn_blocking(move || persister.save(seq, definitions)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                warn!(%error, "could not persist native consumer groups");
-                Err(Status::Error)
-            }
+            Ok(Err(error)) => Err(not_saved("native consumer groups", &error)),
             Err(error) => {
                 warn!(%error, "native consumer group save task failed");
                 Err(Status::Error)

@@ -21,7 +21,7 @@ use crate::core::{self, Ack};
 use crate::limits::NATIVE_BALANCED_TOPICS_MAX;
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
 use crate::native::errors::core_status;
-use crate::native::errors::message_status;
+use crate::native::errors::send_status;
 
 /// Answers one send_messages request.
 pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
@@ -43,11 +43,11 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     };
     let appended = log
         .append(batch, |patch| stamp(patch, partition_id))
-        .map_err(|error| message_status(&error))?;
+        .map_err(|error| send_status(&error))?;
     if ctx.core.waits_for_durability(Ack::Leader) {
         log.wait_durable(appended.last_offset)
             .await
-            .map_err(|error| message_status(&error))?;
+            .map_err(|error| send_status(&error))?;
     }
     Ok(Payload::encode(&SendReply {
         acks: vec![SendAck {
