@@ -156,6 +156,15 @@ pub(crate) mod test_support {
         config: Option<whippet_coordinator::GroupConfig>,
     ) -> Arc<BrokerContext> {
         let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir)).unwrap();
+        context_on_log(log, config)
+    }
+
+    /// [`context_with_groups`] over an already open `log` (for a log on a fault-injecting
+    /// store).
+    pub(crate) fn context_on_log(
+        log: Arc<whippet_log::Log>,
+        config: Option<whippet_coordinator::GroupConfig>,
+    ) -> Arc<BrokerContext> {
         let addr = "127.0.0.1:9092".parse().unwrap();
         let addrs = BoundAddrs {
             kafka: addr,

@@ -10,6 +10,8 @@
 //! stored batches after the snapshot's offset. So after a SIGKILL nothing is lost either: the
 //! scan finds every batch the snapshot missed.
 
+#[cfg(test)]
+mod failed_sync_tests;
 pub(crate) mod persist;
 pub(crate) mod sequence;
 
