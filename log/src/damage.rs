@@ -18,7 +18,9 @@
 //! its checksum) the next frame starts right after it; otherwise the bytes after the damage are
 //! searched for the frame magic, and a candidate counts only if its header and payload
 //! checksums hold, its offsets lie after the damaged ones (and within what the segment holds)
-//! and it fits in the file.
+//! and it fits in the file. The search reads the rest of the segment in
+//! [`DAMAGE_SCAN_CHUNK_BYTES`] pieces at worst, once per range (a segment remembers its ranges);
+//! a read that finds a new range pays that once, on whatever thread it runs.
 
 use std::path::Path;
 
