@@ -225,24 +225,31 @@ pub(crate) struct LoadOutcome {
 
 /// Reads `<data_dir>/catalog.json`. A leftover `catalog.json.tmp` is an unfinished write whose
 /// operation was never acknowledged, so it is removed (and reported). A file that cannot be
-/// parsed or fails [`CatalogFile::check`] is [`LogError::CorruptCatalog`] naming the file.
+/// parsed or fails [`CatalogFile::check`] is [`LogError::CorruptCatalog`] naming the file. A
+/// missing file means a fresh data directory only when `streams/` holds nothing; otherwise the
+/// catalog was lost or moved, and the data it described must not be taken for orphans, so the
+/// answer is [`LogError::MissingCatalog`] (with nothing touched, the temp file included).
 pub(crate) fn load(data_dir: &Path) -> Result<LoadOutcome> {
+    let path = data_dir.join(CATALOG_FILE_NAME);
+    let file = match File::open(&path) {
+        Ok(file) => Some(file),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(LogError::io(path, error)),
+    };
+    if file.is_none() {
+        refuse_if_streams_remain(data_dir, &path)?;
+    }
     let tmp_path = data_dir.join(CATALOG_TMP_FILE_NAME);
     let removed_tmp = match fs::remove_file(&tmp_path) {
         Ok(()) => Some(tmp_path),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(LogError::io(tmp_path, error)),
     };
-    let path = data_dir.join(CATALOG_FILE_NAME);
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(LoadOutcome {
-                catalog: None,
-                removed_tmp,
-            });
-        }
-        Err(error) => return Err(LogError::io(path, error)),
+    let Some(file) = file else {
+        return Ok(LoadOutcome {
+            catalog: None,
+            removed_tmp,
+        });
     };
     let bytes = read_bounded(file, &path)?;
     let corrupt = |reason: String| LogError::CorruptCatalog {
@@ -256,6 +263,25 @@ pub(crate) fn load(data_dir: &Path) -> Result<LoadOutcome> {
         catalog: Some(catalog),
         removed_tmp,
     })
+}
+
+/// With no catalog file, `<data_dir>/streams` must be absent or empty: anything in it was
+/// written under a catalog that is now missing.
+fn refuse_if_streams_remain(data_dir: &Path, catalog_path: &Path) -> Result<()> {
+    let streams_dir = streams_dir(data_dir);
+    let mut entries = match fs::read_dir(&streams_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(LogError::io(streams_dir, error)),
+    };
+    match entries.next() {
+        None => Ok(()),
+        Some(Err(error)) => Err(LogError::io(streams_dir, error)),
+        Some(Ok(_)) => Err(LogError::MissingCatalog {
+            path: catalog_path.to_path_buf(),
+            streams_dir,
+        }),
+    }
 }
 
 /// Reads a whole catalog file, refusing one above [`limits::CATALOG_BYTES_MAX`] before

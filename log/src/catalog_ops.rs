@@ -4,7 +4,9 @@
 //!
 //! Order on disk (see `store.rs`): creates make files before the catalog names them; deletes
 //! drop the catalog entry before removing files. Either way a crash leaves at worst an orphan
-//! directory, which the next open reports and the next create of that id removes.
+//! directory, which the next open reports and keeps: creates skip the ids of orphans found at
+//! open (a partition id cannot be skipped, so creating that partition is refused). Only a
+//! directory left by this process's own failed cleanup is removed when its id is reused.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -29,10 +31,15 @@ impl Log {
         if snapshot.stream_by_name(name).is_some() {
             return Err(LogError::StreamExists(name.to_string()));
         }
-        let id = lowest_free_id(snapshot.stream_map().keys().copied(), limits::STREAMS_MAX)
-            .ok_or_else(|| too_many("STREAMS_MAX", limits::STREAMS_MAX))?;
+        let streams_dir = catalog::streams_dir(&self.config().data_dir);
+        let used = snapshot.stream_map().keys().copied();
+        let id = lowest_free_id(
+            used.chain(self.unlisted_ids(&streams_dir)),
+            limits::STREAMS_MAX,
+        )
+        .ok_or_else(|| too_many("STREAMS_MAX", limits::STREAMS_MAX))?;
         let dir = catalog::stream_dir(&self.config().data_dir, id);
-        remove_orphan_dir(&dir)?;
+        self.clear_for_reuse(&dir)?;
         let topics_dir = dir.join(catalog::TOPICS_DIR_NAME);
         fs::create_dir_all(&topics_dir).map_err(|error| LogError::io(&topics_dir, error))?;
         let stream = Arc::new(StreamMeta {
@@ -117,10 +124,16 @@ impl Log {
         if snapshot.topic_by_name(stream_id, name).is_some() {
             return Err(LogError::TopicExists(name.to_string()));
         }
-        let id = lowest_free_id(stream.topics.keys().copied(), limits::TOPICS_PER_STREAM_MAX)
-            .ok_or_else(|| too_many("TOPICS_PER_STREAM_MAX", limits::TOPICS_PER_STREAM_MAX))?;
+        let topics_dir =
+            catalog::stream_dir(&self.config().data_dir, stream_id).join(catalog::TOPICS_DIR_NAME);
+        let used = stream.topics.keys().copied();
+        let id = lowest_free_id(
+            used.chain(self.unlisted_ids(&topics_dir)),
+            limits::TOPICS_PER_STREAM_MAX,
+        )
+        .ok_or_else(|| too_many("TOPICS_PER_STREAM_MAX", limits::TOPICS_PER_STREAM_MAX))?;
         let dir = catalog::topic_dir(&self.config().data_dir, stream_id, id);
-        remove_orphan_dir(&dir)?;
+        self.clear_for_reuse(&dir)?;
         let logs = self.create_partition_logs(stream_id, id, 0..partitions, &settings)?;
         let partitions_dir = dir.join(catalog::PARTITIONS_DIR_NAME);
         if let Err(error) = fs::create_dir_all(&partitions_dir) {
@@ -260,8 +273,8 @@ impl Log {
         Ok(total)
     }
 
-    /// Opens `ids` of a topic as new, empty partitions, removing any orphan directory first.
-    /// On failure the partitions opened so far are removed again.
+    /// Opens `ids` of a topic as new, empty partitions, clearing the way first (see
+    /// [`Self::clear_for_reuse`]). On failure the partitions opened so far are removed again.
     fn create_partition_logs(
         &self,
         stream_id: u32,
@@ -273,7 +286,7 @@ impl Log {
         let mut opened = Vec::new();
         for partition_id in ids {
             let dir = catalog::partition_dir(data_dir, stream_id, topic_id, partition_id);
-            let result = remove_orphan_dir(&dir).and_then(|()| {
+            let result = self.clear_for_reuse(&dir).and_then(|()| {
                 let store = Arc::clone(self.segment_store());
                 PartitionLog::open_with_store(
                     dir,
@@ -292,6 +305,23 @@ impl Log {
             }
         }
         Ok(opened)
+    }
+
+    /// Makes way for a new stream, topic or partition at `path`. A directory found there at open
+    /// holds data the catalog does not list and is never removed ([`LogError::UnlistedData`]);
+    /// one left since by this process's own failed cleanup is removed, so a new stream, topic or
+    /// partition never starts with stale data.
+    fn clear_for_reuse(&self, path: &Path) -> Result<()> {
+        if self.is_unlisted(path) {
+            return Err(LogError::UnlistedData {
+                path: path.to_path_buf(),
+            });
+        }
+        if fs::symlink_metadata(path).is_err() {
+            return Ok(());
+        }
+        tracing::warn!(path = %path.display(), "removing a leftover directory before reusing its id");
+        fs::remove_dir_all(path).map_err(|error| LogError::io(path, error))
     }
 }
 
@@ -386,7 +416,7 @@ fn purge_partitions(partitions: &[Arc<PartitionLog>]) -> Result<()> {
 
 /// Removes partitions whose catalog entry is gone (or was never committed). Failures are
 /// logged, not returned: the catalog no longer names them, so a leftover directory is only an
-/// orphan, reported at the next open and removed if its id is reused.
+/// orphan (removed if this process reuses its id, reported and kept by the next open).
 fn remove_partitions(partitions: &[Arc<PartitionLog>]) {
     for partition in partitions {
         if let Err(error) = partition.remove() {
@@ -395,18 +425,8 @@ fn remove_partitions(partitions: &[Arc<PartitionLog>]) {
     }
 }
 
-/// Removes a directory left from an earlier holder of an id being created again, so a new
-/// stream, topic or partition never starts with stale data.
-fn remove_orphan_dir(path: &Path) -> Result<()> {
-    if fs::symlink_metadata(path).is_err() {
-        return Ok(());
-    }
-    tracing::warn!(path = %path.display(), "removing orphan directory before reusing its id");
-    fs::remove_dir_all(path).map_err(|error| LogError::io(path, error))
-}
-
 /// Removes a directory whose catalog entry is gone (or never committed). Failure is logged:
-/// the leftover is reported as an orphan at the next open and removed if its id is reused.
+/// the leftover is an orphan (removed if this process reuses its id, kept by the next open).
 fn remove_deleted_dir(path: &Path) {
     match fs::remove_dir_all(path) {
         Ok(()) => {}

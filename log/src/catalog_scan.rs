@@ -1,8 +1,10 @@
 //! The open-time walk of the data directory that finds what the catalog does not account for:
 //! directories of streams, topics or partitions it does not list (orphans, e.g. left by a crash
 //! between removing a topic from the catalog and removing its files) and files the log never
-//! writes. Nothing found here is deleted: data the operator may still want is only reported.
-//! A create that reuses an orphan's id removes the orphan then, so stale data is never served.
+//! writes. Nothing found here is deleted, then or later: the log cannot tell a leftover of a
+//! deletion from data whose catalog entry was lost, so orphans are reported and kept. Creates
+//! skip their stream and topic ids and refuse their partition ids (see `store.rs`), so stale
+//! data is never served either.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,8 +30,9 @@ pub struct DataDirFinding {
 pub enum FindingKind {
     /// A file or directory the log never creates at that place. Left alone.
     UnknownEntry,
-    /// A stream, topic or partition directory whose id the catalog does not list. Left alone;
-    /// removed only if a later create reuses the id.
+    /// A stream, topic or partition directory whose id the catalog does not list. Left alone
+    /// and never removed by the log: creates skip its id (a stream or topic) or are refused
+    /// with [`crate::LogError::UnlistedData`] (a partition) until the operator moves it away.
     OrphanDirectory,
     /// A partition the catalog lists had no directory (data lost outside the log). An empty
     /// partition was created in its place.

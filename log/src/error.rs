@@ -15,6 +15,22 @@ pub enum LogError {
     CorruptFrame { reason: &'static str },
     #[error("corrupt catalog {path}: {reason}")]
     CorruptCatalog { path: PathBuf, reason: String },
+    /// The catalog file is gone while stream directories remain: starting would lose track
+    /// of (and could later overwrite) that data, so the log refuses to open.
+    #[error(
+        "catalog {path} is missing but {streams_dir} holds stream data; refusing to start \
+         rather than lose track of it: put the catalog file back (from a backup, or wherever \
+         it was moved) and start again, or move {streams_dir} out of the data directory to \
+         start with an empty log"
+    )]
+    MissingCatalog { path: PathBuf, streams_dir: PathBuf },
+    /// A create would reuse the id of a directory the catalog did not list when the log was
+    /// opened; that data is kept, never overwritten.
+    #[error(
+        "{path} holds data the catalog does not list (found when the log was opened); it is \
+         kept, not overwritten: move it out of the data directory to reuse its id"
+    )]
+    UnlistedData { path: PathBuf },
     #[error("stream {0} not found")]
     StreamNotFound(String),
     #[error("topic {0} not found")]

@@ -119,25 +119,28 @@ impl SegmentIndex {
         &self.entries
     }
 
-    /// File position from which a forward scan finds the frame holding `rel_offset`.
-    pub(crate) fn position_for_offset(&self, rel_offset: u64) -> u64 {
+    /// Where a forward scan finds the frame holding `rel_offset`: a file position and the
+    /// relative offset of the frame that starts there.
+    pub(crate) fn position_for_offset(&self, rel_offset: u64) -> (u64, u32) {
         let k = self
             .entries
             .partition_point(|e| u64::from(e.rel_offset) <= rel_offset);
-        match k.checked_sub(1).and_then(|i| self.entries.get(i)) {
-            Some(e) => u64::from(e.position),
-            None => SEGMENT_FILE_HEADER_BYTES,
-        }
+        Self::scan_point(k.checked_sub(1).and_then(|i| self.entries.get(i)))
     }
 
-    /// File position from which a forward scan finds the first frame whose max timestamp is
-    /// `>= ts_us`: the entry before the first entry whose running max reaches `ts_us`.
-    pub(crate) fn position_for_timestamp(&self, ts_us: i64) -> u64 {
+    /// Where a forward scan finds the first frame whose max timestamp is `>= ts_us` (the entry
+    /// before the first entry whose running max reaches `ts_us`), as for
+    /// [`Self::position_for_offset`].
+    pub(crate) fn position_for_timestamp(&self, ts_us: i64) -> (u64, u32) {
         let k = self.entries.partition_point(|e| e.max_timestamp_us < ts_us);
-        match k.checked_sub(1).and_then(|i| self.entries.get(i)) {
-            Some(e) => u64::from(e.position),
-            None => SEGMENT_FILE_HEADER_BYTES,
-        }
+        Self::scan_point(k.checked_sub(1).and_then(|i| self.entries.get(i)))
+    }
+
+    /// An entry's position and relative offset; the first frame's without one.
+    fn scan_point(entry: Option<&IndexEntry>) -> (u64, u32) {
+        entry.map_or((SEGMENT_FILE_HEADER_BYTES, 0), |e| {
+            (u64::from(e.position), e.rel_offset)
+        })
     }
 }
 
@@ -298,10 +301,10 @@ mod tests {
         let idx = index_of(&frames);
         let rels: Vec<_> = idx.entries().iter().map(|e| e.rel_offset).collect();
         assert_eq!(rels, vec![0, 2, 4]);
-        assert_eq!(idx.position_for_offset(0), 24);
-        assert_eq!(idx.position_for_offset(1), 24);
-        assert_eq!(idx.position_for_offset(3), 24 + 120);
-        assert_eq!(idx.position_for_offset(99), 24 + 240);
+        assert_eq!(idx.position_for_offset(0), (24, 0));
+        assert_eq!(idx.position_for_offset(1), (24, 0));
+        assert_eq!(idx.position_for_offset(3), (24 + 120, 2));
+        assert_eq!(idx.position_for_offset(99), (24 + 240, 4));
     }
 
     #[test]
@@ -315,9 +318,9 @@ mod tests {
         ];
         let idx = index_of(&frames);
         // entries: rel0 max50, rel2 max50, rel4 max80
-        assert_eq!(idx.position_for_timestamp(40), 24);
-        assert_eq!(idx.position_for_timestamp(60), 144);
-        assert_eq!(idx.position_for_timestamp(1000), 264);
+        assert_eq!(idx.position_for_timestamp(40), (24, 0));
+        assert_eq!(idx.position_for_timestamp(60), (144, 2));
+        assert_eq!(idx.position_for_timestamp(1000), (264, 4));
     }
 
     #[test]

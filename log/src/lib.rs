@@ -10,6 +10,14 @@
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
 //! only once it is on disk); every frame read from disk has its header and payload checksums
 //! verified before it is returned; nothing on disk makes the log panic.
+//!
+//! Damage: bad bytes in a segment are cut off on recovery only when no valid frame follows
+//! them (a torn tail at the end of the log). Bad bytes with a valid frame after them are kept
+//! on disk as a [`DamagedRange`], logged at ERROR: reads serve every frame before it, refuse its
+//! offsets ([`LogError::CorruptFrame`]) and serve every frame after it to a read that starts
+//! there (`damage.rs`). Nothing that holds data is deleted because the catalog does not list
+//! it: orphan directories found at open are kept, and a data directory whose catalog file is
+//! missing while stream directories remain is refused ([`LogError::MissingCatalog`]).
 
 mod cache;
 pub mod catalog;
@@ -18,6 +26,7 @@ mod catalog_ops;
 mod catalog_scan;
 mod checkpoint;
 pub mod config;
+mod damage;
 mod durability;
 pub mod error;
 pub mod frame;
@@ -35,6 +44,7 @@ mod sync_util;
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 pub use catalog_scan::{DataDirFinding, FindingKind};
 pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
+pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 pub use partition::{

@@ -45,6 +45,10 @@ pub const SEGMENT_OFFSET_SPAN_MAX: u64 = u32::MAX as u64;
 /// the loop when earlier quarantined copies already exist).
 pub const QUARANTINE_NAME_TRIES_MAX: u32 = 1000;
 
+/// Bytes read at a time when searching past a damaged frame for the next valid one (64 KiB):
+/// the buffer that search holds, once per damaged range found.
+pub const DAMAGE_SCAN_CHUNK_BYTES: u64 = 64 * 1024;
+
 const _: () = assert!(SEGMENT_BYTES_MAX + FRAME_PAYLOAD_BYTES_MAX as u64 + 56 <= u32::MAX as u64);
 
 /// Threads in the process-wide pool that runs group-commit rounds (`fsync = always`). Each

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::cache::RecentCache;
 use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
+use crate::damage::DamagedRange;
 use crate::durability::Durability;
 use crate::error::{LogError, Result};
 use crate::frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
@@ -352,12 +353,25 @@ impl PartitionLog {
     /// Whole frames starting with the one containing `from_offset`, up to `max_bytes` of payload
     /// but always at least one frame when one exists below the high watermark. `from == HW` →
     /// empty; `from` below log start or above HW → `OffsetOutOfRange`. Every frame's header and
-    /// payload checksums are verified; a bad frame is an error, never served.
+    /// payload checksums are verified; a bad frame is never served. A read meeting bad bytes
+    /// returns the frames before them; one that starts in them is `CorruptFrame`; one that
+    /// starts past a [`DamagedRange`] is served from the frames after it.
     pub fn read(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
         self.inner.read(from_offset, max_bytes)
     }
 
+    /// Damaged ranges known so far, by offset: found by recovery or by reads that met them
+    /// (see [`DamagedRange`]). Their offsets cannot be read; reads from past them are served.
+    pub fn damaged_ranges(&self) -> Vec<DamagedRange> {
+        let mut ranges: Vec<DamagedRange> = (self.inner.segments.load().iter())
+            .flat_map(|segment| segment.damaged_ranges())
+            .collect();
+        ranges.sort_by_key(|range| range.first_offset);
+        ranges
+    }
+
     /// Header of the first visible frame whose max timestamp is `>= ts_us` (None if none).
+    /// Damaged frames are skipped: the answer is then the first readable frame after them.
     pub fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
         self.inner.find_by_timestamp(ts_us)
     }
@@ -716,14 +730,23 @@ impl Inner {
         let mut out = Vec::new();
         let mut total = 0usize;
         for (k, seg) in segments.iter().enumerate().skip(first) {
-            let mut pos = if k == first {
+            let (mut pos, mut expected) = if k == first {
                 seg.position_for_offset(from)
             } else {
-                SEGMENT_FILE_HEADER_BYTES
+                (SEGMENT_FILE_HEADER_BYTES, seg.base_offset())
             };
             let end = seg.size();
             while pos < end {
-                let header = seg.read_header(pos)?;
+                let header = match seg.read_header(pos) {
+                    Ok(header) => header,
+                    Err(error) => match past_damage(seg, (pos, expected), from, &out, error)? {
+                        Some(resume) => {
+                            (pos, expected) = resume;
+                            continue;
+                        }
+                        None => return Ok(out),
+                    },
+                };
                 if header.next_offset() > hw {
                     return Ok(out);
                 }
@@ -732,7 +755,16 @@ impl Inner {
                     if !out.is_empty() && total + len > max_bytes {
                         return Ok(out);
                     }
-                    let payload = seg.read_payload(pos, &header)?;
+                    let payload = match seg.read_payload(pos, &header) {
+                        Ok(payload) => payload,
+                        Err(error) => match past_damage(seg, (pos, expected), from, &out, error)? {
+                            Some(resume) => {
+                                (pos, expected) = resume;
+                                continue;
+                            }
+                            None => return Ok(out),
+                        },
+                    };
                     out.push(StoredFrame { header, payload });
                     total += len;
                     if total >= max_bytes {
@@ -740,6 +772,7 @@ impl Inner {
                     }
                 }
                 pos += header.frame_bytes();
+                expected = header.next_offset();
             }
         }
         Ok(out)
@@ -756,10 +789,21 @@ impl Inner {
             .iter()
             .filter(|s| s.max_timestamp_us() >= ts_us && s.next_offset() > start)
         {
-            let mut pos = seg.position_for_timestamp(ts_us);
+            let (mut pos, mut expected) = seg.position_for_timestamp(ts_us);
             let end = seg.size();
             while pos < end {
-                let header = seg.read_header(pos)?;
+                let header = match seg.read_header(pos) {
+                    Ok(header) => header,
+                    // Damaged frames cannot be matched; the lookup goes on after them.
+                    Err(LogError::CorruptFrame { .. }) => match seg.damage_at(pos, expected)? {
+                        Some(range) => {
+                            (pos, expected) = (range.end_position, range.next_offset);
+                            continue;
+                        }
+                        None => break,
+                    },
+                    Err(error) => return Err(error),
+                };
                 if header.next_offset() > hw {
                     return Ok(None);
                 }
@@ -767,9 +811,35 @@ impl Inner {
                     return Ok(Some(header));
                 }
                 pos += header.frame_bytes();
+                expected = header.next_offset();
             }
         }
         Ok(None)
+    }
+}
+
+/// What a read does at a frame that failed: an I/O error is returned as it is; bad bytes end a
+/// read that has frames already (`None`: serve those); a read from an offset at or past the end
+/// of a damaged range resumes after it (the position and offset to go on from); a read of the
+/// damaged offsets themselves gets the error.
+fn past_damage(
+    seg: &Segment,
+    (pos, offset): (u64, u64),
+    from: u64,
+    served: &[StoredFrame],
+    error: LogError,
+) -> Result<Option<(u64, u64)>> {
+    if !matches!(error, LogError::CorruptFrame { .. }) {
+        return Err(error);
+    }
+    if !served.is_empty() {
+        return Ok(None);
+    }
+    match seg.damage_at(pos, offset)? {
+        Some(range) if from >= range.next_offset => {
+            Ok(Some((range.end_position, range.next_offset)))
+        }
+        _ => Err(error),
     }
 }
 

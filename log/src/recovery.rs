@@ -1,7 +1,14 @@
 //! Opening a partition directory: find the segments, check each one frame by frame, cut torn
-//! or corrupt tails, rebuild bad indexes, quarantine unusable files, and report everything it
-//! did as [`RecoveryEvent`]s (each also logged with `tracing::warn!`). Nothing on disk makes
-//! recovery panic; only I/O errors it cannot work around fail the open.
+//! tails, keep damaged ranges that valid frames follow, rebuild bad indexes, quarantine
+//! unusable files, and report everything it did as [`RecoveryEvent`]s (each also logged with
+//! `tracing::warn!`, a damaged range with `tracing::error!`). Nothing on disk makes recovery
+//! panic; only I/O errors it cannot work around fail the open.
+//!
+//! Bad bytes are cut off only when no valid frame follows them: at the end of the last segment
+//! (a torn write), or at the end of an earlier one whose next segment holds no valid frame
+//! either. Bad bytes with a valid frame after them — in the same segment, or in the next one —
+//! are kept as a [`DamagedRange`] (see `damage.rs`): the frames after them are intact and may
+//! have been acknowledged long ago, so cutting there would delete them.
 //!
 //! The last segment (the one a crash can tear) is scanned from its first frame, unless the
 //! partition was closed cleanly (a `clean.shutdown` marker naming that segment at its current
@@ -18,12 +25,11 @@ use crate::checkpoint::{
     CLEAN_SHUTDOWN_FILE_NAME, CleanShutdown, LOG_START_FILE_NAME, LOG_START_TEMP_FILE_NAME,
     read_log_start, take_clean_shutdown,
 };
+use crate::damage::{DamagedRange, Resync, check_frame_at, find_next_frame, log_damage};
 use crate::error::{LogError, Result};
 use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
 use crate::index::{IndexEntry, SegmentIndex, load_index, write_index};
-use crate::limits::{
-    FRAME_PAYLOAD_BYTES_MAX, QUARANTINE_NAME_TRIES_MAX, SEGMENT_FILE_HEADER_BYTES,
-};
+use crate::limits::{QUARANTINE_NAME_TRIES_MAX, SEGMENT_FILE_HEADER_BYTES};
 use crate::segment::{
     LOG_MAGIC, Segment, SegmentFileKind, SegmentFiles, SegmentState, decode_file_header,
     index_file_name, parse_segment_file_name,
@@ -43,8 +49,12 @@ pub struct RecoveryEvent {
 /// What recovery did about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecoveryAction {
-    /// Cut the `.log` at file position `at`, dropping `removed_bytes` of torn or corrupt frames.
+    /// Cut the `.log` at file position `at`, dropping `removed_bytes` of torn frames (bad bytes
+    /// with no valid frame after them).
     TruncatedTail { at: u64, removed_bytes: u64 },
+    /// Kept bad bytes in the `.log` that valid frames follow: the range's offsets cannot be
+    /// read, the frames after it are served. Logged at ERROR.
+    KeptDamagedRange(DamagedRange),
     /// Wrote the `.index` again from the frames in the `.log`.
     RebuiltIndex,
     /// Deleted a segment that held no frame and was not the last one.
@@ -64,7 +74,12 @@ pub(crate) struct Recovered {
 }
 
 fn report(events: &mut Vec<RecoveryEvent>, path: &Path, action: RecoveryAction, reason: String) {
-    tracing::warn!(path = %path.display(), ?action, %reason, "partition recovery: {reason}");
+    match &action {
+        RecoveryAction::KeptDamagedRange(range) => log_damage(path, range, "recovery"),
+        _ => {
+            tracing::warn!(path = %path.display(), ?action, %reason, "partition recovery: {reason}")
+        }
+    }
     events.push(RecoveryEvent {
         path: path.to_path_buf(),
         action,
@@ -158,17 +173,21 @@ struct ScanEnd {
     next_offset: u64,
     max_ts_us: i64,
     index: SegmentIndex,
-    /// Why the scan stopped before the end of the file, if it did.
+    /// Damaged ranges the scan stepped over (each with a valid frame after it).
+    damaged: Vec<DamagedRange>,
+    /// Why the scan stopped before the end of the file, if it did: bad bytes with no valid
+    /// frame after them in this file.
     bad: Option<&'static str>,
 }
 
-/// Reads frames forward from `start` until the end of the file or the first invalid frame.
+/// Reads frames forward from `start` until the end of the file or bad bytes that no valid frame
+/// follows; bad bytes that one does follow are stepped over and reported as a damaged range.
 fn scan_frames(
     file: &dyn SegmentFile,
     path: &Path,
-    base: u64,
-    len: u64,
+    (base, len): (u64, u64),
     start: ScanStart,
+    events: &mut Vec<RecoveryEvent>,
 ) -> Result<ScanEnd> {
     let ScanStart {
         mut pos,
@@ -177,49 +196,90 @@ fn scan_frames(
         mut index,
     } = start;
     let mut payload = Vec::new();
+    let mut damaged = Vec::new();
     let bad = loop {
         if pos == len {
             break None;
         }
-        if len - pos < FRAME_HEADER_BYTES as u64 {
-            break Some("truncated frame header");
-        }
-        let mut hb = [0u8; FRAME_HEADER_BYTES];
-        file.read_exact_at(&mut hb, pos)
-            .map_err(|e| LogError::io(path, e))?;
-        let header = match FrameHeader::decode(&hb) {
-            Ok(h) => h,
-            Err(LogError::CorruptFrame { reason }) => break Some(reason),
-            Err(e) => return Err(e),
+        let reason = match check_frame_at(file, path, pos, len, &mut payload)? {
+            Ok(header) if header.base_offset != expected => {
+                "frame offset does not follow the previous frame"
+            }
+            Ok(header) => {
+                let rel = u32::try_from(header.base_offset - base);
+                match (rel, u32::try_from(pos)) {
+                    (Ok(rel), Ok(position)) => {
+                        running = running.max(header.max_timestamp_us);
+                        index.on_frame(rel, position, header.frame_bytes(), running);
+                        pos += header.frame_bytes();
+                        expected = header.next_offset();
+                        continue;
+                    }
+                    _ => "frame beyond the segment's offset or position range",
+                }
+            }
+            Err(reason) => reason,
         };
-        if header.base_offset != expected {
-            break Some("frame offset does not follow the previous frame");
-        }
-        let rel = header.base_offset - base;
-        let (Ok(rel), Ok(position)) = (u32::try_from(rel), u32::try_from(pos)) else {
-            break Some("frame beyond the segment's offset or position range");
+        let resync = Resync {
+            segment_base: base,
+            first_offset: expected,
+            next_offset_max: None,
         };
-        if header.payload_length > FRAME_PAYLOAD_BYTES_MAX || pos + header.frame_bytes() > len {
-            break Some("truncated payload");
-        }
-        payload.resize(header.payload_length as usize, 0);
-        file.read_exact_at(&mut payload, pos + FRAME_HEADER_BYTES as u64)
-            .map_err(|e| LogError::io(path, e))?;
-        if let Err(LogError::CorruptFrame { reason }) = header.check_payload(&payload) {
+        let Some((next_pos, next)) = find_next_frame(file, path, pos, len, resync)? else {
             break Some(reason);
-        }
-        running = running.max(header.max_timestamp_us);
-        index.on_frame(rel, position, header.frame_bytes(), running);
-        pos += header.frame_bytes();
-        expected = header.next_offset();
+        };
+        let range = DamagedRange {
+            start_position: pos,
+            end_position: next_pos,
+            first_offset: expected,
+            next_offset: next.base_offset,
+        };
+        report_damage(events, path, range, reason);
+        damaged.push(range);
+        (pos, expected) = (next_pos, next.base_offset);
     };
     Ok(ScanEnd {
         pos,
         next_offset: expected,
         max_ts_us: running,
         index,
+        damaged,
         bad,
     })
+}
+
+/// Reports a damaged range kept in place.
+fn report_damage(events: &mut Vec<RecoveryEvent>, path: &Path, range: DamagedRange, reason: &str) {
+    let why = format!(
+        "bad bytes at position {} ({reason}) with a valid frame after them at {}: offsets \
+         {}..{} cannot be read, the frames after them are kept",
+        range.start_position, range.end_position, range.first_offset, range.next_offset
+    );
+    report(events, path, RecoveryAction::KeptDamagedRange(range), why);
+}
+
+/// Whether the segment `(base, path)` holds at least one valid frame.
+fn holds_a_valid_frame(store: &dyn SegmentStore, base: u64, path: &Path) -> Result<bool> {
+    let Ok(file) = store.open(path, false) else {
+        return Ok(false);
+    };
+    let mut hb = [0u8; SEGMENT_FILE_HEADER_BYTES as usize];
+    if file.read_exact_at(&mut hb, 0).is_err() || decode_file_header(LOG_MAGIC, &hb) != Ok(base) {
+        return Ok(false);
+    }
+    let len = file.size().map_err(|e| LogError::io(path, e))?;
+    let first = SEGMENT_FILE_HEADER_BYTES;
+    if let Ok(header) = check_frame_at(file.as_ref(), path, first, len, &mut Vec::new())?
+        && header.base_offset == base
+    {
+        return Ok(true);
+    }
+    let resync = Resync {
+        segment_base: base,
+        first_offset: base,
+        next_offset_max: None,
+    };
+    Ok(find_next_frame(file.as_ref(), path, first, len, resync)?.is_some())
 }
 
 /// Chooses where to scan a segment from: the first frame, or (non-last segments with a sound
@@ -299,9 +359,10 @@ fn recover_segment(
     setup: &RecoverySetup<'_>,
     log_path: &Path,
     base: u64,
-    is_last: bool,
+    next: Option<(u64, &Path)>,
     events: &mut Vec<RecoveryEvent>,
 ) -> Result<Option<Segment>> {
+    let is_last = next.is_none();
     let store = setup.store;
     let dir = log_path.parent().unwrap_or(Path::new("."));
     let index_path = dir.join(index_file_name(base));
@@ -320,18 +381,8 @@ fn recover_segment(
         .is_some_and(|c| c.segment_base == base && c.segment_size == len);
     let full = (is_last && !clean_here) || loaded.problem.is_some();
     let start = scan_start(file.as_ref(), base, &loaded.entries, full, setup.interval);
-    let end = scan_frames(file.as_ref(), log_path, base, len, start)?;
-    if let Some(reason) = end.bad {
-        file.set_len(end.pos)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| LogError::io(log_path, e))?;
-        let action = RecoveryAction::TruncatedTail {
-            at: end.pos,
-            removed_bytes: len - end.pos,
-        };
-        let why = format!("truncated at position {}: {reason}", end.pos);
-        report(events, log_path, action, why);
-    }
+    let mut end = scan_frames(file.as_ref(), log_path, (base, len), start, events)?;
+    settle_tail(setup, file.as_ref(), log_path, len, next, &mut end, events)?;
     let index_file = store
         .open(&index_path, true)
         .map_err(|e| LogError::io(&index_path, e))?;
@@ -353,6 +404,7 @@ fn recover_segment(
         next_offset: end.next_offset,
         max_timestamp_us: end.max_ts_us,
         index: end.index,
+        damaged: end.damaged,
     };
     let files = SegmentFiles {
         store: Arc::clone(store),
@@ -362,6 +414,48 @@ fn recover_segment(
         index_file,
     };
     Ok(Some(Segment::from_parts(base, files, state)))
+}
+
+/// Settles bad bytes that end a segment's scan. When the next segment holds a valid frame they
+/// are damage, kept as a range up to the end of the file (the segment then ends where the next
+/// one begins); otherwise nothing valid follows them and they are cut off as a torn tail.
+fn settle_tail(
+    setup: &RecoverySetup<'_>,
+    file: &dyn SegmentFile,
+    log_path: &Path,
+    len: u64,
+    next: Option<(u64, &Path)>,
+    end: &mut ScanEnd,
+    events: &mut Vec<RecoveryEvent>,
+) -> Result<()> {
+    let Some(reason) = end.bad.take() else {
+        return Ok(());
+    };
+    if let Some((next_base, next_path)) = next
+        && next_base > end.next_offset
+        && holds_a_valid_frame(setup.store.as_ref(), next_base, next_path)?
+    {
+        let range = DamagedRange {
+            start_position: end.pos,
+            end_position: len,
+            first_offset: end.next_offset,
+            next_offset: next_base,
+        };
+        report_damage(events, log_path, range, reason);
+        end.damaged.push(range);
+        (end.pos, end.next_offset) = (len, next_base);
+        return Ok(());
+    }
+    file.set_len(end.pos)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| LogError::io(log_path, e))?;
+    let action = RecoveryAction::TruncatedTail {
+        at: end.pos,
+        removed_bytes: len - end.pos,
+    };
+    let why = format!("truncated at position {}: {reason}", end.pos);
+    report(events, log_path, action, why);
+    Ok(())
 }
 
 /// Recovers every segment of the partition in `dir` (creating the directory and a first
@@ -379,10 +473,10 @@ pub(crate) fn recover_partition(
         interval,
     };
     let logs = list_dir(dir, events)?;
-    let last_base = logs.keys().next_back().copied();
+    let logs: Vec<(u64, &Path)> = logs.iter().map(|(&b, p)| (b, p.as_path())).collect();
     let mut segments: Vec<Arc<Segment>> = Vec::new();
     let mut resume_at = 0u64;
-    for (&base, path) in &logs {
+    for (i, &(base, path)) in logs.iter().enumerate() {
         resume_at = resume_at.max(base);
         if let Some(prev) = segments.last().filter(|p| p.next_offset() != base) {
             // A gap (an earlier segment was cut short or quarantined): offsets must stay dense.
@@ -393,8 +487,8 @@ pub(crate) fn recover_partition(
             quarantine_segment(path, base, why, events)?;
             continue;
         }
-        let is_last = Some(base) == last_base;
-        if let Some(seg) = recover_segment(&setup, path, base, is_last, events)? {
+        let next = logs.get(i + 1).copied();
+        if let Some(seg) = recover_segment(&setup, path, base, next, events)? {
             segments.push(Arc::new(seg));
         }
     }

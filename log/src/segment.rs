@@ -5,6 +5,9 @@
 //! A segment is shared (`Arc`) between the writer and readers. Only the partition's writer (under
 //! its lock) appends; readers use positional reads on the same file handle and only look at bytes
 //! below the published `size`, so they never see a half-written frame.
+//!
+//! A segment also knows its damaged ranges (`damage.rs`): those recovery found, and those the
+//! first read that met them found since.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -12,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
+use crate::damage::{DamagedRange, Resync, find_next_frame, log_damage};
 use crate::error::{LogError, Result};
 use crate::frame::{FRAME_HEADER_BYTES, FrameHeader};
 use crate::index::{IndexEntry, SegmentIndex};
@@ -93,6 +97,18 @@ pub(crate) struct SegmentState {
     pub(crate) next_offset: u64,
     pub(crate) max_timestamp_us: i64,
     pub(crate) index: SegmentIndex,
+    /// Damaged ranges recovery kept (each with a valid frame after it), in file order.
+    pub(crate) damaged: Vec<DamagedRange>,
+}
+
+/// The damage known in a segment.
+#[derive(Debug, Default)]
+struct Damage {
+    /// Ranges with a valid frame after them, in the order found.
+    ranges: Vec<DamagedRange>,
+    /// Positions of bad bytes with no valid frame after them (yet): already logged, searched
+    /// again on the next read since the active segment may grow past them.
+    unresumable: Vec<u64>,
 }
 
 /// The files of a segment, opened through its store, as recovery hands them over.
@@ -122,6 +138,9 @@ pub(crate) struct Segment {
     max_timestamp_us: AtomicI64,
     /// Wall-clock time (µs) of the first append seen by this process, for `segment_ms`.
     first_append_us: Mutex<Option<i64>>,
+    /// Known damage. A std mutex taken only on the error path of reads (a frame that failed its
+    /// checks), held while the file is searched so a range is searched and logged once.
+    damage: Mutex<Damage>,
 }
 
 impl Segment {
@@ -162,6 +181,7 @@ impl Segment {
             next_offset: base_offset,
             max_timestamp_us: i64::MIN,
             index: SegmentIndex::new(index_interval),
+            damaged: Vec::new(),
         };
         let files = SegmentFiles {
             store: Arc::clone(store),
@@ -195,6 +215,10 @@ impl Segment {
             next_offset: AtomicU64::new(state.next_offset),
             max_timestamp_us: AtomicI64::new(state.max_timestamp_us),
             first_append_us: Mutex::new(None),
+            damage: Mutex::new(Damage {
+                ranges: state.damaged,
+                unresumable: Vec::new(),
+            }),
         }
     }
 
@@ -302,15 +326,72 @@ impl Segment {
             .map_err(|e| LogError::io(&self.index_path, e))
     }
 
-    /// Position from which a forward scan finds the frame holding `offset`.
-    pub(crate) fn position_for_offset(&self, offset: u64) -> u64 {
+    /// Where a forward scan finds the frame holding `offset`: a position and the offset of the
+    /// frame that starts there.
+    pub(crate) fn position_for_offset(&self, offset: u64) -> (u64, u64) {
         let rel = offset.saturating_sub(self.base_offset);
-        read_lock(&self.index).position_for_offset(rel)
+        let (pos, rel) = read_lock(&self.index).position_for_offset(rel);
+        (pos, self.base_offset + u64::from(rel))
     }
 
-    /// Position from which a forward scan finds the first frame with max timestamp >= `ts_us`.
-    pub(crate) fn position_for_timestamp(&self, ts_us: i64) -> u64 {
-        read_lock(&self.index).position_for_timestamp(ts_us)
+    /// Where a forward scan finds the first frame with max timestamp >= `ts_us`, as for
+    /// [`Self::position_for_offset`].
+    pub(crate) fn position_for_timestamp(&self, ts_us: i64) -> (u64, u64) {
+        let (pos, rel) = read_lock(&self.index).position_for_timestamp(ts_us);
+        (pos, self.base_offset + u64::from(rel))
+    }
+
+    /// The damaged range at `pos`, where the frame starting with `offset` should be and the
+    /// bytes failed their checks: known already, or found now by searching the file for the
+    /// next valid frame (each new range is logged at ERROR). `None` when no valid frame follows
+    /// within the segment, so nothing from `pos` on can be read here.
+    pub(crate) fn damage_at(&self, pos: u64, offset: u64) -> Result<Option<DamagedRange>> {
+        let mut damage = lock(&self.damage);
+        let known = damage
+            .ranges
+            .iter()
+            .find(|r| r.start_position <= pos && pos < r.end_position);
+        if let Some(range) = known {
+            return Ok(Some(*range));
+        }
+        // Size first: every frame below it is whole and ends at or below the next offset read
+        // after it.
+        let len = self.size();
+        let resync = Resync {
+            segment_base: self.base_offset,
+            first_offset: offset,
+            next_offset_max: Some(self.next_offset()),
+        };
+        let Some((end, next)) =
+            find_next_frame(self.file.as_ref(), &self.log_path, pos, len, resync)?
+        else {
+            if !damage.unresumable.contains(&pos) {
+                damage.unresumable.push(pos);
+                tracing::error!(
+                    path = %self.log_path.display(),
+                    position = pos,
+                    first_offset = offset,
+                    "damaged frame with no valid frame after it in its segment: offsets from \
+                     {offset} in {} cannot be read",
+                    self.log_path.display()
+                );
+            }
+            return Ok(None);
+        };
+        let range = DamagedRange {
+            start_position: pos,
+            end_position: end,
+            first_offset: offset,
+            next_offset: next.base_offset,
+        };
+        log_damage(&self.log_path, &range, "read");
+        damage.ranges.push(range);
+        Ok(Some(range))
+    }
+
+    /// The damaged ranges known so far.
+    pub(crate) fn damaged_ranges(&self) -> Vec<DamagedRange> {
+        lock(&self.damage).ranges.clone()
     }
 
     /// Reads and checks the frame header at `pos` (which must be below `size`).

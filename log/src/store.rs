@@ -4,12 +4,19 @@
 //!
 //! Crash safety comes from the order of operations. Creating: make the directories and open the
 //! partitions first, then persist the catalog, so a crash in between leaves only orphan
-//! directories (reported at open, removed when the id is reused). Deleting: persist the catalog
-//! first, then remove the files, so a crash in between again leaves only orphans and never a
-//! catalog entry pointing at half-deleted data.
+//! directories. Deleting: persist the catalog first, then remove the files, so a crash in
+//! between again leaves only orphans and never a catalog entry pointing at half-deleted data.
+//!
+//! Orphans found at open are reported and kept: the log cannot tell a leftover of a deletion
+//! from data whose catalog entry was lost, so it never deletes them. Creates skip their stream
+//! and topic ids, and a create of a partition whose directory is one of them is refused
+//! ([`LogError::UnlistedData`]). Only a leftover of this process's own failed cleanup is
+//! removed when its id is reused. A data directory whose catalog file is missing while
+//! `streams/` holds anything is not opened at all ([`LogError::MissingCatalog`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -51,6 +58,9 @@ pub struct Log {
     maintenance: Mutex<Option<Maintenance>>,
     /// Set by [`Log::shutdown`]; mutations are refused afterwards.
     shut_down: AtomicBool,
+    /// Orphan directories found at open: data the catalog does not list, which the log never
+    /// deletes (see the module doc).
+    unlisted: BTreeSet<PathBuf>,
 }
 
 // `Log` is shared across the runtime's threads as `Arc<Log>`; keep that true at compile time.
@@ -110,6 +120,12 @@ impl Log {
         for finding in &report.findings {
             tracing::warn!(path = %finding.path.display(), kind = ?finding.kind, "data directory");
         }
+        let unlisted = report
+            .findings
+            .iter()
+            .filter(|finding| finding.kind == FindingKind::OrphanDirectory)
+            .map(|finding| finding.path.clone())
+            .collect();
         let catalog = Arc::new(ArcSwap::from_pointee(CatalogSnapshot::new(streams)));
         let maintenance = Maintenance::start(Arc::clone(&catalog), &config)?;
         let log = Log {
@@ -119,6 +135,7 @@ impl Log {
             writer: Mutex::new(()),
             maintenance: Mutex::new(Some(maintenance)),
             shut_down: AtomicBool::new(false),
+            unlisted,
         };
         Ok((Arc::new(log), report))
     }
@@ -126,6 +143,19 @@ impl Log {
     /// The store partitions' segment files are reached through.
     pub(crate) fn segment_store(&self) -> &Arc<dyn SegmentStore> {
         &self.store
+    }
+
+    /// Whether `dir` is an orphan directory found at open (data a create must not reuse).
+    pub(crate) fn is_unlisted(&self, dir: &Path) -> bool {
+        self.unlisted.contains(dir)
+    }
+
+    /// Ids of the orphan directories found at open directly under `parent`.
+    pub(crate) fn unlisted_ids<'a>(&'a self, parent: &'a Path) -> impl Iterator<Item = u32> + 'a {
+        self.unlisted
+            .iter()
+            .filter(move |path| path.parent() == Some(parent))
+            .filter_map(|path| path.file_name()?.to_str()?.parse().ok())
     }
 
     /// The configuration the log was opened with.

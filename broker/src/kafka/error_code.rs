@@ -14,7 +14,10 @@ use crate::core::CoreError;
 /// retriable conditions (shutdown) map to retriable codes, so producers retry instead of failing.
 pub(crate) fn log_error(error: &LogError) -> ResponseError {
     match error {
-        LogError::Io { .. } | LogError::CorruptCatalog { .. } => ResponseError::KafkaStorageError,
+        LogError::Io { .. }
+        | LogError::CorruptCatalog { .. }
+        | LogError::MissingCatalog { .. }
+        | LogError::UnlistedData { .. } => ResponseError::KafkaStorageError,
         LogError::CorruptFrame { .. } => ResponseError::CorruptMessage,
         LogError::StreamNotFound(_)
         | LogError::TopicNotFound(_)

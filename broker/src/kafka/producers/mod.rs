@@ -327,6 +327,24 @@ fn scan_log(state: &mut PartitionState, log: &PartitionLog) -> Result<(), LogErr
                 offset = start;
                 continue;
             }
+            // Frames damaged on disk say nothing readable about their producers: go on after
+            // them, as consumers do, rather than refuse every idempotent produce here.
+            Err(error @ LogError::CorruptFrame { .. }) => {
+                let damaged = log
+                    .damaged_ranges()
+                    .into_iter()
+                    .find(|range| range.first_offset <= offset && offset < range.next_offset);
+                let Some(range) = damaged else {
+                    return Err(error);
+                };
+                tracing::warn!(
+                    offset,
+                    next_offset = range.next_offset,
+                    "producer scan skips damaged frames"
+                );
+                offset = range.next_offset;
+                continue;
+            }
             Err(error) => return Err(error),
         };
         let Some(last) = read.frames.last() else {
