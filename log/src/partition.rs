@@ -87,8 +87,11 @@ pub struct ReadResult {
 /// Size and offsets of a partition, for metrics and admin listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionStats {
-    /// Bytes of all `.log` files.
+    /// Bytes of all `.log` files (what the partition takes on disk).
     pub size_bytes: u64,
+    /// Bytes of stored frames only, without the segment files' headers: 0 for an empty
+    /// partition (what protocol listings report as the partition's size).
+    pub data_bytes: u64,
     pub segment_count: u32,
     /// Offsets held between log start and high watermark (records, when no batch was compacted).
     pub messages: u64,
@@ -445,6 +448,10 @@ impl PartitionLog {
         let start = self.log_start_offset();
         PartitionStats {
             size_bytes: segments.iter().map(|s| s.size()).sum(),
+            data_bytes: segments
+                .iter()
+                .map(|s| s.size().saturating_sub(SEGMENT_FILE_HEADER_BYTES))
+                .sum(),
             segment_count: u32::try_from(segments.len()).unwrap_or(u32::MAX),
             messages: hw.saturating_sub(start),
             high_watermark: hw,

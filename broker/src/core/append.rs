@@ -21,7 +21,7 @@ pub fn max_topic_size(settings: &TopicSettings) -> Option<u64> {
 
 /// Bytes of data the topic's partitions hold.
 pub fn topic_size(topic: &TopicMeta) -> u64 {
-    topic.partitions.iter().map(|p| p.stats().size_bytes).sum()
+    topic.partitions.iter().map(|p| p.stats().data_bytes).sum()
 }
 
 /// Refuses an append to a topic that already holds its `max_topic_size` bytes, as the Iggy

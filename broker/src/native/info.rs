@@ -83,7 +83,7 @@ fn catalog_counts(ctx: &BrokerContext) -> CatalogCounts {
         counts.partitions += 1;
         counts.segments = counts.segments.saturating_add(stats.segment_count);
         counts.messages += stats.messages;
-        counts.size_bytes += stats.size_bytes;
+        counts.size_bytes += stats.data_bytes;
     }
     counts
 }

@@ -43,7 +43,7 @@ pub(crate) fn resolve_stream<'a>(
 pub(crate) fn totals<'a>(partitions: impl Iterator<Item = &'a Arc<PartitionLog>>) -> (u64, u64) {
     partitions.fold((0, 0), |(bytes, messages), partition| {
         let stats = partition.stats();
-        (bytes + stats.size_bytes, messages + stats.messages)
+        (bytes + stats.data_bytes, messages + stats.messages)
     })
 }
 

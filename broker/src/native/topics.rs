@@ -83,7 +83,7 @@ pub(crate) fn topic_details(topic: &TopicMeta) -> TopicDetails {
                 created_at: micros(topic.created_at_us),
                 segments_count: stats.segment_count,
                 current_offset: stats.high_watermark.saturating_sub(1),
-                size_bytes: stats.size_bytes,
+                size_bytes: stats.data_bytes,
                 messages_count: stats.messages,
             }
         })
@@ -107,9 +107,18 @@ pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call
     }
 }
 
+/// A read of a stream that does not exist finds nothing (the reference server answers an
+/// empty topic / topic list, not an error), once the caller may read streams at all.
+fn missing_stream(ctx: &BrokerContext, conn: &Conn, empty: Payload) -> Outcome {
+    conn.require(ctx, Access::ReadStreams)?;
+    Ok(empty)
+}
+
 fn get_topic(ctx: &BrokerContext, conn: &Conn, request: TopicRef) -> Outcome {
     let snapshot = ctx.log.snapshot();
-    let stream = resolve_stream(&snapshot, &request.stream_id)?;
+    let Ok(stream) = resolve_stream(&snapshot, &request.stream_id) else {
+        return missing_stream(ctx, conn, Payload::Empty);
+    };
     let Ok(topic) = resolve_topic(stream, &request.topic_id) else {
         conn.require(ctx, Access::ReadTopics(stream.id))?;
         return Ok(Payload::Empty);
@@ -120,7 +129,10 @@ fn get_topic(ctx: &BrokerContext, conn: &Conn, request: TopicRef) -> Outcome {
 
 fn get_topics(ctx: &BrokerContext, conn: &Conn, request: StreamRef) -> Outcome {
     let snapshot = ctx.log.snapshot();
-    let stream = resolve_stream(&snapshot, &request.stream_id)?;
+    let Ok(stream) = resolve_stream(&snapshot, &request.stream_id) else {
+        let none = TopicList { topics: Vec::new() };
+        return missing_stream(ctx, conn, Payload::encode(&none));
+    };
     conn.require(ctx, Access::ReadTopics(stream.id))?;
     let topics = stream.topics.values().map(|t| topic_header(t)).collect();
     Ok(Payload::encode(&TopicList { topics }))
@@ -130,9 +142,10 @@ async fn create_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateTopi
     let stream_id = resolve_stream(&ctx.log.snapshot(), &request.stream_id)?.id;
     conn.require(ctx, Access::CreateTopic(stream_id))?;
     if request.partitions_count > limits::NATIVE_TOPIC_PARTITIONS_MAX {
-        return Err(Status::InvalidPartitionsCount);
+        return Err(Status::TooManyPartitions);
     }
     let options = TopicOptions::created(TopicOptions::parse(&request.options)?);
+    check_topic_size(conn, &options)?;
     let mut settings = TopicSettings {
         // A native batch of 1 000 × 1 KiB messages is over Kafka's 1 MiB default; native
         // topics take batches up to the log's frame limit, as the native frame cap allows.
@@ -146,6 +159,18 @@ async fn create_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: CreateTopi
             .await
             .map_err(|error| core_status(&error, Status::InvalidTopicName))?;
     Ok(Payload::encode(&topic_details(&topic)))
+}
+
+/// The reference server's rule: a capped topic's max_topic_size may not be below its segment
+/// size (InvalidTopicSize). Classic SDKs (0.10), whose servers checked against a server-wide
+/// segment size, are not held to it.
+fn check_topic_size(conn: &Conn, options: &TopicOptions) -> Result<(), Status> {
+    let cap = options.max_topic_size();
+    let capped = cap != 0 && cap != u64::MAX;
+    if capped && !conn.classic && cap < options.segment_size() {
+        return Err(Status::InvalidTopicSize);
+    }
+    Ok(())
 }
 
 /// Deletes the topic through the core, which takes its offsets and groups with it.
@@ -165,7 +190,11 @@ async fn update_topic(ctx: &Arc<BrokerContext>, conn: &Conn, request: UpdateTopi
     let (stream_id, topic_id) = (stream.id, topic.id);
     conn.require(ctx, Access::ManageTopic(stream_id, topic_id))?;
     let parsed = TopicOptions::parse(&request.options)?;
+    if !conn.classic {
+        parsed.check_updatable()?;
+    }
     let updated = TopicOptions::stored(&topic.settings).updated(parsed.clone());
+    check_topic_size(conn, &updated)?;
     let mut settings = topic.settings.clone();
     updated.apply(&mut settings, |key| parsed.touches(key));
     let rc = conn.rc();
