@@ -155,6 +155,8 @@ async fn kafka_produce_is_held_to_max_topic_size() {
     let options = TopicCreateOptions {
         partitions_count: Some(1),
         max_topic_size: Some(MaxTopicSize::Custom(IggyByteSize::from(CAP))),
+        // The cap may not be below the segment size; 64 KiB is the smallest segment.
+        segment_size: Some(IggyByteSize::from(CAP)),
         ..Default::default()
     };
     let tid = id(client.create_topic(&sid, "t", &options).await.unwrap().id);

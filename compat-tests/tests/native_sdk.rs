@@ -88,8 +88,8 @@ async fn stats_count_what_exists() {
 
     let stats = client.get_stats().await.unwrap();
     assert_eq!(stats.process_id, broker.pid());
-    // Two created here plus the Kafka listener's stream ("kafka"), which has no topics yet.
-    assert_eq!(stats.streams_count, 3);
+    // The two created here: the Kafka listener's stream appears with the first Kafka topic.
+    assert_eq!(stats.streams_count, 2);
     assert_eq!(stats.topics_count, 3);
     assert_eq!(stats.partitions_count, 6);
     assert_eq!(stats.messages_count, 7);
@@ -108,7 +108,8 @@ async fn stats_count_what_exists() {
 async fn stream_crud_and_purge() {
     let broker = start_broker();
     let client = root(&broker).await;
-    // The Kafka listener's stream exists from startup and holds the lowest id.
+    // The Kafka listener's stream is created with the first Kafka topic, so a fresh broker
+    // has no stream and the first native one gets id 0, as on the Iggy server.
     let initial: Vec<(u32, String)> = client
         .get_streams()
         .await
@@ -116,12 +117,12 @@ async fn stream_crud_and_purge() {
         .into_iter()
         .map(|s| (s.id, s.name))
         .collect();
-    assert_eq!(initial, vec![(0, KAFKA_STREAM.to_string())]);
+    assert_eq!(initial, Vec::new());
     let first = client.create_stream("orders").await.unwrap();
-    assert_eq!((first.id, first.name.as_str()), (1, "orders"));
+    assert_eq!((first.id, first.name.as_str()), (0, "orders"));
     assert_eq!(first.topics_count, 0);
     let second = client.create_stream("payments").await.unwrap();
-    assert_eq!(second.id, 2);
+    assert_eq!(second.id, 1);
     assert_code(
         client.create_stream("orders").await,
         1012,
@@ -130,7 +131,7 @@ async fn stream_crud_and_purge() {
     let orders = id(first.id);
 
     let by_name = client.get_stream(&name("payments")).await.unwrap().unwrap();
-    assert_eq!(by_name.id, 2);
+    assert_eq!(by_name.id, 1);
     assert!(client.get_stream(&id(99)).await.unwrap().is_none());
     assert!(client.get_stream(&name("nope")).await.unwrap().is_none());
     let names: BTreeSet<String> = client
@@ -140,7 +141,7 @@ async fn stream_crud_and_purge() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let want = ["orders", "payments", KAFKA_STREAM].map(String::from);
+    let want = ["orders", "payments"].map(String::from);
     assert_eq!(names, BTreeSet::from(want));
 
     let options = StreamUpdateOptions::default();
@@ -192,10 +193,21 @@ async fn topic_crud_with_options() {
     let sid = id(client.create_stream("s").await.unwrap().id);
     let hour = IggyExpiry::ExpireDuration(IggyDuration::from(Duration::from_secs(3600)));
     let ten_mib = MaxTopicSize::Custom(IggyByteSize::from(10 * 1024 * 1024u64));
+    // A size cap may not be below the segment size (InvalidTopicSize, 1019).
+    let big_cap = TopicCreateOptions {
+        max_topic_size: Some(ten_mib),
+        ..Default::default()
+    };
+    assert_code(
+        client.create_topic(&sid, "too-small", &big_cap).await,
+        1019,
+        "cap below the default 1 GiB segment",
+    );
     let options = TopicCreateOptions {
         partitions_count: Some(3),
         message_expiry: Some(hour),
         max_topic_size: Some(ten_mib),
+        segment_size: Some(IggyByteSize::from(1024 * 1024u64)),
         ..Default::default()
     };
     let created = client.create_topic(&sid, "events", &options).await.unwrap();

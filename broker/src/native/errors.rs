@@ -20,7 +20,7 @@ pub(crate) fn catalog_status(error: &LogError, invalid_name: Status) -> Status {
         LogError::InvalidName { .. } => invalid_name,
         LogError::InvalidSetting { .. } => Status::InvalidOptionValue,
         LogError::LimitExceeded { name, .. } if name.contains("PARTITION") => {
-            Status::InvalidPartitionsCount
+            Status::TooManyPartitions
         }
         LogError::Io { .. } => {
             tracing::warn!(%error, "native catalog operation could not write");
@@ -66,7 +66,8 @@ pub(crate) fn not_saved(what: &'static str, error: &dyn std::fmt::Display) -> St
 pub(crate) fn group_status(error: NativeGroupError) -> Status {
     match error {
         NativeGroupError::IdNotFound => Status::ConsumerGroupIdNotFound,
-        NativeGroupError::NameNotFound => Status::ConsumerGroupNameNotFound,
+        // The reference server answers 5000 for a group missing by name too.
+        NativeGroupError::NameNotFound => Status::ConsumerGroupIdNotFound,
         NativeGroupError::NameExists => Status::ConsumerGroupNameAlreadyExists,
         NativeGroupError::TooMany => Status::Error,
         NativeGroupError::MemberNotFound => Status::ConsumerGroupMemberNotFound,
@@ -112,7 +113,7 @@ mod tests {
         };
         assert_eq!(
             catalog_status(&too_many, Status::InvalidTopicName),
-            Status::InvalidPartitionsCount
+            Status::TooManyPartitions
         );
         assert_eq!(
             catalog_status(&LogError::ShuttingDown, Status::InvalidTopicName),

@@ -313,6 +313,11 @@ impl TopicOptions {
         self.effective_u64(keys::MAX_TOPIC_SIZE)
     }
 
+    /// Segment size in bytes the topic runs with.
+    pub(crate) fn segment_size(&self) -> u64 {
+        self.effective_u64(keys::SEGMENT_SIZE)
+    }
+
     /// Compression code for the TopicHeader: 1 none, 2 gzip.
     pub(crate) fn compression_code(&self) -> u8 {
         match self.effective(keys::COMPRESSION_ALGORITHM) {
@@ -382,7 +387,26 @@ pub(crate) struct ParsedOptions {
     reset: Vec<&'static str>,
 }
 
+/// Keys an update may carry in protocol 0.11 (the reference server's updatable set); the
+/// others are create-time only and refused by name.
+const UPDATABLE_TOPIC_KEYS: [&str; 3] = [
+    keys::COMPRESSION_ALGORITHM,
+    keys::MESSAGE_EXPIRY,
+    keys::MAX_TOPIC_SIZE,
+];
+
 impl ParsedOptions {
+    /// UnsupportedOptionKey (4041) when the block names a create-time-only key.
+    pub(crate) fn check_updatable(&self) -> Result<(), Status> {
+        let named = self.set.keys().copied().chain(self.reset.iter().copied());
+        for key in named {
+            if !UPDATABLE_TOPIC_KEYS.contains(&key) {
+                return Err(Status::UnsupportedOptionKey);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the block named `key` at all (to set it or to reset it).
     pub(crate) fn touches(&self, key: &str) -> bool {
         self.set.contains_key(key) || self.reset.contains(&key)

@@ -28,10 +28,11 @@ pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call
 }
 
 /// Decodes a 402/403 body: undecodable → InvalidCommand, a count outside 1..=1000 →
-/// InvalidPartitionsCount.
+/// TooManyPartitions (the reference server's code for 0 as for an over-limit count).
 fn decode_change(body: &[u8]) -> Result<PartitionsChange, Status> {
     PartitionsChange::decode_checked(body).map_err(|error| match error.status() {
         Status::InvalidFormat => Status::InvalidCommand,
+        Status::InvalidPartitionsCount => Status::TooManyPartitions,
         other => other,
     })
 }
@@ -65,7 +66,7 @@ async fn change_partitions(
     })
     .await
     .map_err(|error| match error {
-        whippet_log::LogError::LimitExceeded { .. } => Status::InvalidPartitionsCount,
+        whippet_log::LogError::LimitExceeded { .. } => Status::TooManyPartitions,
         other => catalog_status(&other, Status::InvalidTopicName),
     })?;
     ctx.native
@@ -120,11 +121,11 @@ mod tests {
         assert_eq!(decode_change(&change(3).to_bytes()).unwrap(), change(3));
         assert_eq!(
             decode_change(&change(0).to_bytes()).unwrap_err(),
-            Status::InvalidPartitionsCount
+            Status::TooManyPartitions
         );
         assert_eq!(
             decode_change(&change(1001).to_bytes()).unwrap_err(),
-            Status::InvalidPartitionsCount
+            Status::TooManyPartitions
         );
         assert_eq!(decode_change(&[1, 4]).unwrap_err(), Status::InvalidCommand);
     }

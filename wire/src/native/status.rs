@@ -71,6 +71,9 @@ pub enum Status {
     InvalidStreamName = 1013,
     /// Stream id unusable.
     InvalidStreamId = 1014,
+    /// A topic's max_topic_size is below its segment size (the reference server's check at
+    /// create and update).
+    InvalidTopicSize = 1019,
     /// No topic with that numeric id.
     TopicIdNotFound = 2010,
     /// No topic with that name.
@@ -79,6 +82,9 @@ pub enum Status {
     TopicNameAlreadyExists = 2013,
     /// Topic name empty, too long or not allowed.
     InvalidTopicName = 2014,
+    /// A partition count of 0 or over the per-topic limit in create_topic,
+    /// create_partitions or delete_partitions (what the reference server answers for both).
+    TooManyPartitions = 2015,
     /// Topic id unusable.
     InvalidTopicId = 2016,
     /// Partition count outside the allowed range.
@@ -163,6 +169,8 @@ mod tests {
         assert_eq!(Status::ConsumerGroupPartitionNotOwned.code(), 5009);
         assert_eq!(Status::CannotSaveMessagesToSegment.code(), 4006);
         assert_eq!(Status::CannotWriteToFile.code(), 10006);
+        assert_eq!(Status::InvalidTopicSize.code(), 1019);
+        assert_eq!(Status::TooManyPartitions.code(), 2015);
         assert_eq!(Status::IncompatibleProtocolVersion.code(), 14003);
     }
 }
