@@ -65,8 +65,9 @@ pub(crate) fn partition_dir(
 }
 
 /// Checks a stream or topic name. Names are shown to operators and matched by clients, so they
-/// must be non-empty, bounded, and free of characters that would confuse a path or a terminal,
-/// even though the log itself only ever puts ids into paths.
+/// must be non-empty, bounded, and free of control characters that would confuse a terminal.
+/// The log only ever puts ids into paths, so any other character (`/` included, as the Iggy
+/// server accepts) is allowed; Kafka's stricter topic-name rules apply at the Kafka boundary.
 pub fn validate_name(name: &str) -> Result<()> {
     let refuse = |reason: &'static str| {
         Err(LogError::InvalidName {
@@ -82,9 +83,6 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
     if name == "." || name == ".." {
         return refuse("reserved path component");
-    }
-    if name.contains('/') {
-        return refuse("contains '/'");
     }
     if name.chars().any(char::is_control) {
         return refuse("contains a control character");
@@ -349,6 +347,8 @@ mod tests {
             "orders.v2",
             "with space",
             "ünïcode",
+            "a/b",
+            "/",
             &"x".repeat(limits::NAME_BYTES_MAX),
         ] {
             assert!(validate_name(good).is_ok(), "{good:?}");
@@ -358,8 +358,6 @@ mod tests {
             "",
             ".",
             "..",
-            "a/b",
-            "/",
             "tab\there",
             "nl\n",
             "\u{7f}",

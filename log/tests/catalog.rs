@@ -209,7 +209,7 @@ fn invalid_names_and_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = open(dir.path());
     let long = "n".repeat(limits::NAME_BYTES_MAX + 1);
-    for bad in ["", ".", "..", "a/b", "bell\u{7}", long.as_str()] {
+    for bad in ["", ".", "..", "bell\u{7}", long.as_str()] {
         assert!(
             matches!(log.create_stream(bad), Err(LogError::InvalidName { .. })),
             "{bad:?}"
@@ -219,7 +219,7 @@ fn invalid_names_and_settings_are_refused() {
         .create_stream(&"n".repeat(limits::NAME_BYTES_MAX))
         .unwrap();
     assert!(matches!(
-        log.rename_stream(stream.id, "x/y"),
+        log.rename_stream(stream.id, "x\u{7}y"),
         Err(LogError::InvalidName { .. })
     ));
     let topic = log.create_topic(stream.id, "a\nb", 1, TopicSettings::default());
@@ -365,7 +365,7 @@ fn corrupt_catalog_is_an_error_naming_the_file() {
         {"id":0,"name":"b","created_at_us":0,"topics":[]}]}"#;
     assert_corrupt(dir.path(), twice, "twice");
     let bad_name = br#"{"format_version":1,"streams":[
-        {"id":0,"name":"a/b","created_at_us":0,"topics":[]}]}"#;
+        {"id":0,"name":"..","created_at_us":0,"topics":[]}]}"#;
     assert_corrupt(dir.path(), bad_name, "invalid name");
 }
 
