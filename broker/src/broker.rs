@@ -235,23 +235,20 @@ fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
     }
 }
 
-/// What the Kafka listener needs before it serves: the Kafka stream exists and the cluster id
-/// is loaded (or created) from the data directory. Both touch files, so they run off the async
-/// workers; failures are reported like log-open failures, since both are about the data dir.
+/// What the Kafka listener needs before it serves: the cluster id, loaded (or created) from the
+/// data directory off the async workers; a failure is reported like a log-open failure. The
+/// Kafka stream is not created here but with the first Kafka topic, so a broker that only ever
+/// sees native clients starts as empty as the Iggy server (its first stream gets id 0).
 async fn prepare_kafka(
     settings: &Settings,
     log: &Arc<Log>,
 ) -> Result<kafka::KafkaSettings, BrokerError> {
     let data_dir = settings.data_dir.clone();
-    let stream = settings.kafka_stream.clone();
-    let log = Arc::clone(log);
     let dir = log.state_dir();
-    let prepared = tokio::task::spawn_blocking(move || {
-        core::topics::ensure_kafka_stream(&log, &stream)?;
-        kafka::topics::load_or_create_cluster_id(&dir)
-    })
-    .await
-    .map_err(BrokerError::StorageTask)?;
+    let prepared =
+        tokio::task::spawn_blocking(move || kafka::topics::load_or_create_cluster_id(&dir))
+            .await
+            .map_err(BrokerError::StorageTask)?;
     let cluster_id = prepared.map_err(|source| BrokerError::OpenLog { data_dir, source })?;
     let advertised = settings
         .kafka_advertised_addr

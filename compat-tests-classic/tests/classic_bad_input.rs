@@ -275,10 +275,10 @@ fn index(messages: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// send_messages 101 to stream 1 / topic 0 / partition 0:
+/// send_messages 101 to stream 0 / topic 0 / partition 0:
 /// `[metadata_len][stream][topic][partitioning][count]` + `index` + the messages.
 fn send_body(count: u32, index: &[u8], messages: &[Vec<u8>]) -> Vec<u8> {
-    let mut metadata = numeric_id(1);
+    let mut metadata = numeric_id(0);
     metadata.extend(numeric_id(0));
     metadata.extend_from_slice(&[2, 4, 0, 0, 0, 0]);
     metadata.extend_from_slice(&count.to_le_bytes());
@@ -291,11 +291,11 @@ fn send_body(count: u32, index: &[u8], messages: &[Vec<u8>]) -> Vec<u8> {
     body
 }
 
-/// Poll 100 of stream 1 / topic 0 / partition 0, consumer 1, from offset 0, no auto-commit.
+/// Poll 100 of stream 0 / topic 0 / partition 0, consumer 1, from offset 0, no auto-commit.
 fn poll_body(count: u32) -> Vec<u8> {
     let mut body = vec![1];
     body.extend(numeric_id(1));
-    body.extend(numeric_id(1));
+    body.extend(numeric_id(0));
     body.extend(numeric_id(0));
     body.push(1);
     body.extend_from_slice(&0u32.to_le_bytes());
@@ -307,7 +307,7 @@ fn poll_body(count: u32) -> Vec<u8> {
 }
 
 async fn stored(admin: &IggyClient) -> Vec<String> {
-    payloads(&poll(admin, &id(1), &id(0), 0, PollingStrategy::first(), 100).await)
+    payloads(&poll(admin, &id(0), &id(0), 0, PollingStrategy::first(), 100).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +315,7 @@ async fn sends_that_do_not_match_their_index_are_refused() {
     let broker = start_broker();
     let admin = root(&broker).await;
     let (sid, tid) = stream_and_topic(&admin, "s", "t", 1).await;
-    assert_eq!((sid, tid), (id(1), id(0)), "ids the raw frames use");
+    assert_eq!((sid, tid), (id(0), id(0)), "ids the raw frames use");
     let mut stream = open(broker.native_addr());
     raw_login(&mut stream);
     let now = IggyTimestamp::now().as_micros();

@@ -199,7 +199,7 @@ async fn sdk_010_and_011_read_each_other() {
     // The 0.11 SDK decodes the classic headers into its own typed map.
     let typed = current
         .poll_messages(
-            &id_011(1),
+            &name_011("s"),
             &id_011(0),
             Some(0),
             &v11::Consumer::new(id_011(1)),
@@ -216,7 +216,7 @@ async fn sdk_010_and_011_read_each_other() {
     let mut current_sent = current_messages();
     let partitioning = v11::Partitioning::partition_id(0);
     current
-        .send_messages(&id_011(1), &id_011(0), &partitioning, &mut current_sent)
+        .send_messages(&name_011("s"), &id_011(0), &partitioning, &mut current_sent)
         .await
         .unwrap();
     let all = poll_all_010(&classic, 50).await;
@@ -522,6 +522,9 @@ async fn committed_offsets_shared_with_kafka() {
     let classic = root(&broker).await;
     let topic = "shared";
     let (stream, tid) = (name(KAFKA_STREAM), name(topic));
+    // No Kafka topic exists yet, so neither does the Kafka stream: a native client may create
+    // it like any stream, and the Kafka listener then uses it.
+    classic.create_stream(KAFKA_STREAM).await.unwrap();
     create_topic(&classic, &stream, topic, 1).await.unwrap();
     send_to(&classic, (&stream, &tid), 0, text_messages("c", 20)).await;
     classic

@@ -78,8 +78,8 @@ async fn stats_count_what_exists() {
 
     let stats = client.get_stats().await.unwrap();
     assert_eq!(stats.process_id, broker.pid());
-    // Two created here plus the Kafka listener's stream ("kafka"), which has no topics yet.
-    assert_eq!(stats.streams_count, 3);
+    // The two created here: the Kafka listener's stream appears with the first Kafka topic.
+    assert_eq!(stats.streams_count, 2);
     assert_eq!(stats.topics_count, 3);
     assert_eq!(stats.partitions_count, 6);
     assert_eq!(stats.messages_count, 7);
@@ -105,12 +105,12 @@ async fn stream_crud_and_purge() {
         .into_iter()
         .map(|s| (s.id, s.name))
         .collect();
-    assert_eq!(initial, vec![(0, KAFKA_STREAM.to_string())]);
+    assert_eq!(initial, Vec::new());
     let first = client.create_stream("orders").await.unwrap();
-    assert_eq!((first.id, first.name.as_str()), (1, "orders"));
+    assert_eq!((first.id, first.name.as_str()), (0, "orders"));
     assert_eq!(first.topics_count, 0);
     let second = client.create_stream("payments").await.unwrap();
-    assert_eq!(second.id, 2);
+    assert_eq!(second.id, 1);
     assert_code(
         client.create_stream("orders").await,
         code::STREAM_NAME_EXISTS,
@@ -118,7 +118,7 @@ async fn stream_crud_and_purge() {
     );
     let orders = id(first.id);
     let by_name = client.get_stream(&name("payments")).await.unwrap().unwrap();
-    assert_eq!(by_name.id, 2);
+    assert_eq!(by_name.id, 1);
     assert!(client.get_stream(&id(99)).await.unwrap().is_none());
     assert!(client.get_stream(&name("nope")).await.unwrap().is_none());
 
@@ -157,10 +157,7 @@ async fn stream_crud_and_purge() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(
-        names,
-        BTreeSet::from(["payments", KAFKA_STREAM].map(String::from))
-    );
+    assert_eq!(names, BTreeSet::from(["payments"].map(String::from)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,9 +12,10 @@ use whippet_log::{Log, LogError, StreamMeta, TopicMeta, TopicSettings};
 
 use super::{Core, CoreError, RequestContext, blocking, names};
 
-/// Finds the Kafka stream, creating it when missing, and returns its id. Called at startup so
-/// every Kafka handler can assume it, and again by creation paths in case an operator deleted
-/// it through the native protocol meanwhile. Blocking (it may write the catalog).
+/// Finds the Kafka stream, creating it when missing, and returns its id. Called by the Kafka
+/// topic creation paths: the stream appears with the first Kafka topic (not at startup, so a
+/// native-only broker starts empty), and again if an operator deleted it natively meanwhile.
+/// Blocking (it may write the catalog).
 pub fn ensure_kafka_stream(log: &Log, name: &str) -> Result<u32, LogError> {
     if let Some(stream) = log.snapshot().stream_by_name(name) {
         return Ok(stream.id);
