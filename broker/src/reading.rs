@@ -140,6 +140,17 @@ pub(crate) async fn read_until(
     result.map_err(Closed::Io)
 }
 
+/// After a large frame was split off the front of `read`, moves what is left (the start of the
+/// next frame, if any) into a fresh buffer of at least `capacity`. Split halves share one
+/// allocation, and the connection's next `reserve` would take the whole large allocation back
+/// once the frame is dropped, keeping it for as long as the connection idles, outside the
+/// request budget; this way it goes away with the frame.
+pub(crate) fn detach_read_buffer(read: &mut BytesMut, capacity: usize) {
+    let rest = read.split();
+    *read = BytesMut::with_capacity(capacity.max(rest.len()));
+    read.extend_from_slice(&rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +175,20 @@ mod tests {
         let between = clock.between_requests().map(|d| d.missed);
         assert_eq!(between, Some(TimedOut::Idle));
         assert_eq!(clock.within_request(Instant::now()).missed, TimedOut::Frame);
+    }
+
+    #[test]
+    fn a_detached_buffer_keeps_the_rest_but_not_the_allocation() {
+        let mut read = BytesMut::with_capacity(1024 * 1024);
+        read.extend_from_slice(&vec![7u8; 1000 * 1024]);
+        read.extend_from_slice(b"next");
+        let frame = read.split_to(1000 * 1024).freeze();
+        detach_read_buffer(&mut read, 64 * 1024);
+        drop(frame);
+        assert_eq!(&read[..], b"next");
+        // The large allocation is not taken back by a later reserve.
+        read.reserve(16);
+        assert!(read.capacity() < 128 * 1024, "{}", read.capacity());
     }
 
     #[test]

@@ -57,7 +57,7 @@ use self::dispatch::Outcome;
 use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
-use crate::reading::read_until;
+use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
 use crate::{limits, server};
 
@@ -168,6 +168,9 @@ impl Connection {
         let mut started = None;
         loop {
             if let Some(frame) = split_frame(&mut self.read).map_err(rejected)? {
+                if reservation.is_some() {
+                    detach_read_buffer(&mut self.read, limits::KAFKA_READ_CHUNK_BYTES);
+                }
                 return Ok((frame, reservation));
             }
             let wanted = self.bytes_still_needed()?;

@@ -81,7 +81,7 @@ impl Connection {
             }
             match classic::peek_request(&self.read) {
                 Ok(Some(frame)) => {
-                    let bytes = self.read.split_to(frame.frame_len).freeze();
+                    let bytes = self.take_frame(frame.frame_len, reservation.is_some());
                     return Ok((frame.code, bytes, reservation));
                 }
                 Ok(None) => {}

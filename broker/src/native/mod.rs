@@ -60,7 +60,7 @@ use self::call::{Conn, Payload};
 pub use self::state::NativeState;
 use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
-use crate::reading::read_until;
+use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
 use crate::{limits, server};
 
@@ -198,7 +198,7 @@ impl Connection {
                 Ok(Some(size)) => {
                     self.check_frame_size(size)?;
                     if self.read.len() >= size {
-                        return Ok((self.read.split_to(size).freeze(), reservation));
+                        return Ok((self.take_frame(size, reservation.is_some()), reservation));
                     }
                     if reservation.is_none() {
                         reservation = self.reserve_budget(size, &mut started).await;
@@ -210,6 +210,17 @@ impl Connection {
             }
             self.read_more(&mut started).await?;
         }
+    }
+
+    /// Splits the frame of `size` bytes off the read buffer; after a `large` one (read under a
+    /// budget reservation) the rest moves to a fresh buffer, so the frame's allocation goes
+    /// away with the frame.
+    fn take_frame(&mut self, size: usize, large: bool) -> Bytes {
+        let frame = self.read.split_to(size).freeze();
+        if large {
+            detach_read_buffer(&mut self.read, limits::NATIVE_READ_CHUNK_BYTES);
+        }
+        frame
     }
 
     /// Refuses a frame of `size` bytes before login if it exceeds what login needs.
