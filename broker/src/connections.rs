@@ -21,7 +21,7 @@ use tracing::warn;
 
 use crate::limits;
 
-pub use crate::reading::{Deadline, ReadClock, TimedOut};
+pub use crate::reading::{ReadClock, TimedOut};
 
 /// One of the broker's listeners; each has its own connection caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
