@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 use whippet_log::{Log, OpenReport};
 
 use crate::config::Settings;
+use crate::connections::ConnectionLimits;
 use crate::context::{BoundAddrs, BrokerContext};
 use crate::core::groups::GroupCoordinator;
 use crate::core::{self, Core};
@@ -79,6 +80,7 @@ impl Broker {
             Ok((kafka, native, http, addrs)) => {
                 let mut ctx = BrokerContext::new(core, addrs, settings.root.clone(), native_state);
                 ctx.kafka = kafka_settings;
+                ctx.connections = ConnectionLimits::new(settings.connections);
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,

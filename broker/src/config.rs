@@ -21,6 +21,7 @@ use whippet_log::{FsyncPolicy, LogConfig};
 
 pub use declared::{Cli, RawSettings, Secret, setting_names};
 
+use crate::connections::ConnectionSettings;
 use crate::limits;
 
 /// Environment variables as name → value, the only way the environment reaches this module.
@@ -89,6 +90,8 @@ pub struct Settings {
     pub groups: whippet_coordinator::GroupConfig,
     /// Silence after which a native consumer-group member is evicted.
     pub native_heartbeat_timeout_ms: u64,
+    /// Connection caps, read deadlines and the in-flight request budget.
+    pub connections: ConnectionSettings,
     /// Root user of the native protocol.
     pub root: Credentials,
     /// Tracing filter directive, already checked to parse.
@@ -117,6 +120,15 @@ impl Settings {
                 initial_rebalance_delay: ms(raw.group_initial_rebalance_delay_ms),
             },
             native_heartbeat_timeout_ms: raw.native_heartbeat_timeout_ms,
+            connections: ConnectionSettings {
+                per_listener_max: raw.connections_per_listener_max,
+                per_address_max: raw.connections_per_address_max,
+                setup_timeout: ms(raw.connection_setup_timeout_ms),
+                idle_timeout: (raw.connection_idle_timeout_ms != 0)
+                    .then(|| ms(raw.connection_idle_timeout_ms)),
+                frame_read_timeout: ms(raw.frame_read_timeout_ms),
+                request_bytes_in_flight_max: raw.request_bytes_in_flight_max,
+            },
             root: Credentials {
                 username: raw.root_username,
                 password: raw.root_password.into_inner(),
@@ -149,6 +161,7 @@ impl Settings {
             limits::KAFKA_STREAM_BYTES_MAX,
         )?;
         self.validate_kafka()?;
+        self.validate_connections()?;
         check_text(
             "root_username",
             &self.root.username,
@@ -189,6 +202,40 @@ impl Settings {
                 .map_err(|reason| invalid("kafka_advertised_addr", addr, reason.to_string()))?;
         }
         Ok(())
+    }
+
+    fn validate_connections(&self) -> Result<(), ConfigError> {
+        let c = &self.connections;
+        let caps = [
+            ("connections_per_listener_max", c.per_listener_max),
+            ("connections_per_address_max", c.per_address_max),
+        ];
+        for (setting, value) in caps {
+            in_range(
+                setting,
+                value as u64,
+                1,
+                limits::CONNECTIONS_SETTING_MAX as u64,
+            )?;
+        }
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let timeouts = [
+            ("connection_setup_timeout_ms", millis(c.setup_timeout)),
+            (
+                "connection_idle_timeout_ms",
+                c.idle_timeout.map_or(1, millis),
+            ),
+            ("frame_read_timeout_ms", millis(c.frame_read_timeout)),
+        ];
+        for (setting, value) in timeouts {
+            in_range(setting, value, 1, limits::CONNECTION_TIMEOUT_MS_MAX)?;
+        }
+        in_range(
+            "request_bytes_in_flight_max",
+            c.request_bytes_in_flight_max,
+            limits::REQUEST_BYTES_IN_FLIGHT_MIN,
+            limits::REQUEST_BYTES_IN_FLIGHT_MAX,
+        )
     }
 
     fn validate_groups(&self) -> Result<(), ConfigError> {
@@ -242,6 +289,17 @@ impl Settings {
         config.fsync_interval = Duration::from_millis(self.fsync_interval_ms);
         config
     }
+}
+
+fn in_range(setting: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(invalid(
+        setting,
+        &value.to_string(),
+        format!("must be in [{min}, {max}]"),
+    ))
 }
 
 fn check_text(setting: &'static str, value: &str, max: usize) -> Result<(), ConfigError> {

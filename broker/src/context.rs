@@ -5,12 +5,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
 use whippet_log::Log;
 
 use crate::config::Credentials;
+use crate::connections::{ConnectionLimits, Listener};
 use crate::core::{CatalogObserver, Core};
-use crate::limits;
 
 /// The addresses the three listeners actually got (port 0 resolved to the real port). The
 /// Kafka handler advertises `kafka` in Metadata; the harness reads all three off the ready line.
@@ -68,15 +67,15 @@ pub struct BrokerContext {
     pub root: Credentials,
     /// Native protocol state: users and tokens, native consumer groups, connected clients.
     pub native: Arc<crate::native::NativeState>,
-    /// One permit per open connection over all listeners ([`limits::CONNECTIONS_MAX`]).
-    pub(crate) connection_slots: Arc<Semaphore>,
+    /// Connection caps per listener and per address, read deadlines, the request budget.
+    pub connections: ConnectionLimits,
 }
 
 impl BrokerContext {
     /// Builds the shared context around `core` and the native state opened from the data
     /// dir, and registers the adapters' per-topic state with the core so deletions and purges
-    /// reach it. The connection cap comes from [`limits::CONNECTIONS_MAX`]; Kafka settings
-    /// start at their defaults (the broker replaces them at startup).
+    /// reach it. Connection limits and Kafka settings start at their defaults (the broker
+    /// replaces them at startup).
     pub fn new(
         core: Arc<Core>,
         addrs: BoundAddrs,
@@ -97,13 +96,13 @@ impl BrokerContext {
             producers,
             native,
             root,
-            connection_slots: Arc::new(Semaphore::new(limits::CONNECTIONS_MAX)),
+            connections: ConnectionLimits::default(),
         }
     }
 
-    /// Connections that could still be accepted right now (for metrics and tests).
-    pub fn connection_slots_free(&self) -> usize {
-        self.connection_slots.available_permits()
+    /// Connections `listener` could still accept right now (for metrics and tests).
+    pub fn connection_slots_free(&self, listener: Listener) -> usize {
+        self.connections.slots(listener).free()
     }
 }
 
@@ -114,7 +113,7 @@ impl std::fmt::Debug for BrokerContext {
             .field("addrs", &self.addrs)
             .field("kafka_stream", &self.kafka_stream)
             .field("root", &self.root)
-            .field("connection_slots_free", &self.connection_slots_free())
+            .field("connections", &self.connections.settings())
             .finish_non_exhaustive()
     }
 }

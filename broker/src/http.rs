@@ -2,8 +2,9 @@
 //! request per connection (`Connection: close`).
 //!
 //! Connections come from the shared accept loop ([`server::accept_loop`]) like the Kafka and
-//! native ones, so each holds a slot of the connection cap for its whole life and shutdown
-//! drains them within the same deadline. Each accepted socket is then served by hyper's
+//! native ones, so each holds a slot of this listener's own cap (and counts against its client
+//! address) for its whole life, a flood of the other ports never takes those slots, and
+//! shutdown drains them within the same deadline. Each accepted socket is then served by hyper's
 //! `http1` builder, which is what `axum::serve` does inside; `axum::serve` itself is not used
 //! because it runs its own accept loop and hides that builder, and with it the protections
 //! kept here:
@@ -31,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::connections::Listener;
 use crate::context::BrokerContext;
 use crate::limits;
 use crate::server;
@@ -47,7 +49,7 @@ const SHUTDOWN_ANSWER_MS_MAX: u64 = 100;
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
     let routes = router();
     server::accept_loop(
-        "http",
+        Listener::Http,
         listener,
         ctx,
         shutdown,

@@ -4,12 +4,14 @@
 //! `whippet-wire`'s) nor storage-format code (that is `whippet-log`'s).
 //!
 //! Invariants: nothing but the one ready line ever goes to stdout (logs go to stderr); every
-//! connection holds a slot of the [`limits::CONNECTIONS_MAX`] semaphore for its whole life;
-//! shutdown always ends with the log's own shutdown, which syncs every file.
+//! connection holds a slot of its listener's cap and a count against its client address for
+//! its whole life (`connections.rs`); shutdown always ends with the log's own shutdown, which
+//! syncs every file.
 
 pub mod alloc_guard;
 pub mod broker;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod core;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod kafka;
 pub mod limits;
 pub mod native;
 pub mod process;
+mod reading;
 pub mod server;
 
 use std::future::Future;

@@ -1,10 +1,68 @@
 //! Named limits of the broker process. Every limit a peer (or an operator's config) could push
 //! against lives here, with what it costs.
 
-/// Most connections open at once, over all three listeners together. Each costs one tokio task,
-/// one socket and the protocol's per-connection buffers; at the cap the broker stops accepting
-/// and new peers wait in the kernel's backlog instead of growing memory.
-pub const CONNECTIONS_MAX: usize = 1024;
+/// Default of `connections_per_listener_max`: most connections open at once on each listener
+/// (Kafka, native and HTTP each have their own cap, so a flood of one cannot lock out the
+/// others). Each connection costs one tokio task, one socket and the protocol's per-connection
+/// buffers (64 KiB read + 64 KiB write at rest); at the cap a listener stops accepting and new
+/// peers wait in the kernel's backlog instead of growing memory.
+pub const CONNECTIONS_PER_LISTENER_MAX_DEFAULT: usize = 1024;
+
+/// Default of `connections_per_address_max`: most connections one client IP address may hold
+/// open at once on each listener. A connection over it is closed right after `accept`, so one
+/// host cannot take a whole listener; real clients open a handful each.
+pub const CONNECTIONS_PER_ADDRESS_MAX_DEFAULT: usize = 256;
+
+/// Largest value either connection cap setting accepts: far above what one process can hold
+/// (each connection is a file descriptor), so a larger value is a typo.
+pub const CONNECTIONS_SETTING_MAX: usize = 1_000_000;
+
+/// Default of `connection_setup_timeout_ms`: how long a new Kafka connection may take to send
+/// its first whole request, and a native one to log in. A peer that connects and says nothing
+/// holds a connection slot for at most this long.
+pub const CONNECTION_SETUP_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+
+/// Default of `connection_idle_timeout_ms`: an established connection that sends no request
+/// for this long is closed (Kafka's `connections.max.idle.ms`, 10 min). Clients reconnect
+/// transparently; the Iggy SDK pings every 5 s and librdkafka reconnects on its next request.
+pub const CONNECTION_IDLE_TIMEOUT_MS_DEFAULT: u64 = 600_000;
+
+/// Default of `frame_read_timeout_ms`: once the first byte of a request has arrived, the whole
+/// request must arrive within this long (100 MiB in 30 s is 3.3 MiB/s), so a peer trickling a
+/// frame byte by byte cannot hold its slot and buffer forever.
+pub const FRAME_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+
+/// Largest value of any connection timeout setting (one day): a longer one is a unit mistake.
+pub const CONNECTION_TIMEOUT_MS_MAX: u64 = 86_400_000;
+
+/// Default of `request_bytes_in_flight_max`: most bytes of large requests (see
+/// [`REQUEST_BUDGET_EXEMPT_BYTES`]) buffered or being served at once over all connections,
+/// like Kafka's `queued.max.request.bytes`. A connection reserves a request's size before it
+/// buffers the body and waits (reading nothing more) while the budget is used up, so unfinished
+/// frames cannot add up to more than this. A single request larger than the whole budget takes
+/// all of it, so the bound is the larger of this and one request (100 MiB Kafka, 64 MiB native).
+pub const REQUEST_BYTES_IN_FLIGHT_MAX_DEFAULT: u64 = 256 * 1024 * 1024;
+
+/// Smallest and largest `request_bytes_in_flight_max`. Below 1 MiB ordinary produce batches
+/// would queue one at a time; 64 GiB keeps the budget's KiB count in a `u32`.
+pub const REQUEST_BYTES_IN_FLIGHT_MIN: u64 = 1024 * 1024;
+/// See [`REQUEST_BYTES_IN_FLIGHT_MIN`].
+pub const REQUEST_BYTES_IN_FLIGHT_MAX: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Requests up to this size (the size a connection's read buffer has at rest anyway) are read
+/// without reserving from the in-flight budget, so small requests never touch it.
+pub const REQUEST_BUDGET_EXEMPT_BYTES: usize = 64 * 1024;
+
+/// Largest frame a native connection may send before it has logged in (both framings). Only
+/// ping and login are possible then, and they are a few hundred bytes; a larger frame closes
+/// the connection before its body is read, so unauthenticated peers cannot make the broker
+/// buffer 64 MiB frames.
+pub const NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX: usize = 64 * 1024;
+
+/// Least time between two WARN lines about the same cap (per listener for the connection
+/// caps, once for the request budget); the lines in between are counted and the next line
+/// reports how many were suppressed, so a flood does not flood the log.
+pub const CAP_WARNING_INTERVAL_MS: u64 = 10_000;
 
 /// Longest the broker waits, after a shutdown signal, for open connections to finish before it
 /// aborts them and syncs the log. Bounds how long `SIGTERM` takes to exit.
@@ -81,7 +139,20 @@ pub const ALLOC_MMAP_THRESHOLD_BYTES: usize = 16 * 1024 * 1024;
 /// Largest `cluster_id` file read from the data directory (an id is 22 characters).
 pub const CLUSTER_ID_FILE_BYTES_MAX: u64 = 256;
 
-const _: () = assert!(CONNECTIONS_MAX > 0);
+const _: () = assert!(
+    CONNECTIONS_PER_ADDRESS_MAX_DEFAULT <= CONNECTIONS_PER_LISTENER_MAX_DEFAULT
+        && CONNECTIONS_PER_LISTENER_MAX_DEFAULT <= CONNECTIONS_SETTING_MAX
+);
+const _: () = assert!(
+    REQUEST_BYTES_IN_FLIGHT_MIN <= REQUEST_BYTES_IN_FLIGHT_MAX_DEFAULT
+        && REQUEST_BYTES_IN_FLIGHT_MAX_DEFAULT <= REQUEST_BYTES_IN_FLIGHT_MAX
+        && REQUEST_BUDGET_EXEMPT_BYTES as u64 <= REQUEST_BYTES_IN_FLIGHT_MIN
+);
+const _: () = assert!(
+    FRAME_READ_TIMEOUT_MS_DEFAULT <= CONNECTION_TIMEOUT_MS_MAX
+        && CONNECTION_SETUP_TIMEOUT_MS_DEFAULT <= CONNECTION_TIMEOUT_MS_MAX
+        && CONNECTION_IDLE_TIMEOUT_MS_DEFAULT <= CONNECTION_TIMEOUT_MS_MAX
+);
 const _: () = assert!(FSYNC_INTERVAL_MS_MIN <= FSYNC_INTERVAL_MS_MAX);
 const _: () = assert!(HTTP_READ_MS_MAX <= SHUTDOWN_DRAIN_MS_MAX);
 

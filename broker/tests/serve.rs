@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use whippet_broker::config::{EnvMap, Settings};
+use whippet_broker::connections::Listener;
 use whippet_broker::{Broker, BrokerError, limits};
 
 fn settings(data_dir: &std::path::Path, extra: &[&str]) -> Settings {
@@ -34,18 +35,17 @@ async fn http_get(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8(response).unwrap()
 }
 
-/// Polls until the free connection slots reach `expected` (tasks finish asynchronously).
+/// Polls until the HTTP listener's free connection slots reach `expected` (tasks finish
+/// asynchronously).
 async fn wait_slots(broker_ctx: &whippet_broker::BrokerContext, expected: usize) {
+    let free = || broker_ctx.connection_slots_free(Listener::Http);
     for _ in 0..200 {
-        if broker_ctx.connection_slots_free() == expected {
+        if free() == expected {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!(
-        "slots free {} != {expected}",
-        broker_ctx.connection_slots_free()
-    );
+    panic!("slots free {} != {expected}", free());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,9 +70,9 @@ async fn serves_until_shutdown_and_frees_connection_slots() {
     let too_large = http_get(addrs.http, &oversized).await;
     assert!(too_large.starts_with("HTTP/1.1 431 "), "{too_large}");
 
-    // An idle HTTP peer holds one slot; the Kafka and native stubs close at once.
+    // An idle HTTP peer holds one slot of its listener; the Kafka stub closes at once.
     let idle = TcpStream::connect(addrs.http).await.unwrap();
-    wait_slots(&ctx, limits::CONNECTIONS_MAX - 1).await;
+    wait_slots(&ctx, limits::CONNECTIONS_PER_LISTENER_MAX_DEFAULT - 1).await;
     // A Kafka peer sending a negative size prefix is closed at once.
     let mut kafka = TcpStream::connect(addrs.kafka).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut kafka, &(-1i32).to_be_bytes())
@@ -85,7 +85,7 @@ async fn serves_until_shutdown_and_frees_connection_slots() {
         "kafka listener closes a connection with a bad frame"
     );
     drop(idle);
-    wait_slots(&ctx, limits::CONNECTIONS_MAX).await;
+    wait_slots(&ctx, limits::CONNECTIONS_PER_LISTENER_MAX_DEFAULT).await;
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), serving)

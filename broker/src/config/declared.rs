@@ -159,6 +159,54 @@ pub struct RawSettings {
         default_value_t = limits::NATIVE_HEARTBEAT_TIMEOUT_MS
     )]
     pub native_heartbeat_timeout_ms: u64,
+    /// Most connections open at once on each listener (Kafka, native and HTTP each have this many); at the cap a listener stops accepting until one closes
+    #[arg(
+        long,
+        env = "WHIPPET_CONNECTIONS_PER_LISTENER_MAX",
+        value_name = "N",
+        default_value_t = limits::CONNECTIONS_PER_LISTENER_MAX_DEFAULT
+    )]
+    pub connections_per_listener_max: usize,
+    /// Most connections one client IP address may hold open at once on each listener; a connection over it is closed at once
+    #[arg(
+        long,
+        env = "WHIPPET_CONNECTIONS_PER_ADDRESS_MAX",
+        value_name = "N",
+        default_value_t = limits::CONNECTIONS_PER_ADDRESS_MAX_DEFAULT
+    )]
+    pub connections_per_address_max: usize,
+    /// A new connection that has not sent a whole first Kafka request, or logged in on the native port, within this many ms is closed
+    #[arg(
+        long,
+        env = "WHIPPET_CONNECTION_SETUP_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = limits::CONNECTION_SETUP_TIMEOUT_MS_DEFAULT
+    )]
+    pub connection_setup_timeout_ms: u64,
+    /// An established connection that sends no request for this many ms is closed (Kafka's connections.max.idle.ms); 0 never closes it
+    #[arg(
+        long,
+        env = "WHIPPET_CONNECTION_IDLE_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = limits::CONNECTION_IDLE_TIMEOUT_MS_DEFAULT
+    )]
+    pub connection_idle_timeout_ms: u64,
+    /// Once the first byte of a request has arrived, the whole request must arrive within this many ms, or the connection is closed
+    #[arg(
+        long,
+        env = "WHIPPET_FRAME_READ_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = limits::FRAME_READ_TIMEOUT_MS_DEFAULT
+    )]
+    pub frame_read_timeout_ms: u64,
+    /// Most bytes of large requests (over 64 KiB) read or being served at once over all connections (Kafka's queued.max.request.bytes); a connection waits for room before reading one
+    #[arg(
+        long,
+        env = "WHIPPET_REQUEST_BYTES_IN_FLIGHT_MAX",
+        value_name = "BYTES",
+        default_value_t = limits::REQUEST_BYTES_IN_FLIGHT_MAX_DEFAULT
+    )]
+    pub request_bytes_in_flight_max: u64,
     /// Root user name of the native protocol
     #[arg(
         long,

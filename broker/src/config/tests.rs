@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 17] = [
+const EVERY_SETTING: [(&str, &str); 23] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -96,13 +96,19 @@ const EVERY_SETTING: [(&str, &str); 17] = [
     ("group_min_session_timeout_ms", "12"),
     ("group_max_session_timeout_ms", "13"),
     ("native_heartbeat_timeout_ms", "14"),
+    ("connections_per_listener_max", "15"),
+    ("connections_per_address_max", "16"),
+    ("connection_setup_timeout_ms", "17"),
+    ("connection_idle_timeout_ms", "18"),
+    ("frame_read_timeout_ms", "19"),
+    ("request_bytes_in_flight_max", "2097152"),
     ("root_username", "u"),
     ("root_password", "p"),
     ("log_level", "debug"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 7] = [
+const UNQUOTED: [&str; 13] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
@@ -110,6 +116,12 @@ const UNQUOTED: [&str; 7] = [
     "group_min_session_timeout_ms",
     "group_max_session_timeout_ms",
     "native_heartbeat_timeout_ms",
+    "connections_per_listener_max",
+    "connections_per_address_max",
+    "connection_setup_timeout_ms",
+    "connection_idle_timeout_ms",
+    "frame_read_timeout_ms",
+    "request_bytes_in_flight_max",
 ];
 
 #[test]
@@ -179,6 +191,47 @@ fn assert_every_setting_applied(settings: &Settings) {
         settings.kafka_advertised_addr.as_deref(),
         Some("kafka.example:19092")
     );
+    let ms = Duration::from_millis;
+    let connections = ConnectionSettings {
+        per_listener_max: 15,
+        per_address_max: 16,
+        setup_timeout: ms(17),
+        idle_timeout: Some(ms(18)),
+        frame_read_timeout: ms(19),
+        request_bytes_in_flight_max: 2 * 1024 * 1024,
+    };
+    assert_eq!(settings.connections, connections);
+}
+
+#[test]
+fn connection_defaults_and_bounds() {
+    let settings = load(&[], &EnvMap::new()).unwrap();
+    assert_eq!(settings.connections, ConnectionSettings::default());
+    assert_eq!(settings.connections.per_listener_max, 1024);
+    assert_eq!(settings.connections.per_address_max, 256);
+    let ms = Duration::from_millis;
+    assert_eq!(settings.connections.setup_timeout, ms(10_000));
+    assert_eq!(settings.connections.idle_timeout, Some(ms(600_000)));
+    assert_eq!(settings.connections.frame_read_timeout, ms(30_000));
+    assert_eq!(
+        settings.connections.request_bytes_in_flight_max,
+        256 * 1024 * 1024
+    );
+    // 0 turns the idle timeout off; it is the only setting here where 0 means something.
+    let never = load(&["--connection-idle-timeout-ms", "0"], &EnvMap::new()).unwrap();
+    assert_eq!(never.connections.idle_timeout, None);
+    let refused = [
+        ("--connections-per-listener-max", "0"),
+        ("--connections-per-address-max", "0"),
+        ("--connection-setup-timeout-ms", "0"),
+        ("--frame-read-timeout-ms", "0"),
+        ("--connection-idle-timeout-ms", "86400001"),
+        ("--request-bytes-in-flight-max", "1048575"),
+    ];
+    for (flag, value) in refused {
+        let error = load(&[flag, value], &EnvMap::new()).unwrap_err();
+        assert!(error.to_string().contains(flag), "{flag}: {error}");
+    }
 }
 
 #[test]

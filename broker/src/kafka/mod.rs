@@ -14,6 +14,13 @@
 //! bulk data. The cap is applied from the first six bytes (prefix and key), before the body is
 //! buffered. The read buffer grows only to the frame being read and is shrunk back after an
 //! unusually large frame, so an idle connection holds [`limits::KAFKA_READ_CHUNK_BYTES`].
+//! A frame above [`limits::REQUEST_BUDGET_EXEMPT_BYTES`] first reserves its size from the
+//! broker-wide request budget (`request_bytes_in_flight_max`) and holds it until answered.
+//!
+//! Deadlines ([`ReadClock`]): the first whole request must arrive within
+//! `connection_setup_timeout_ms` of the connect, a started request within
+//! `frame_read_timeout_ms`, and an established connection silent for
+//! `connection_idle_timeout_ms` is closed (Kafka's `connections.max.idle.ms`).
 
 pub mod admin;
 pub(crate) mod api_versions;
@@ -31,10 +38,11 @@ pub mod topics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -46,8 +54,10 @@ use whippet_wire::kafka::{
 };
 
 use self::dispatch::Outcome;
+use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
+use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
 use crate::{limits, server};
 
@@ -82,7 +92,7 @@ impl Default for KafkaSettings {
 /// Serves Kafka connections on `listener` until `shutdown` is cancelled and open connections
 /// have drained.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    server::accept_loop("kafka", listener, ctx, shutdown, handle_connection).await;
+    server::accept_loop(Listener::Kafka, listener, ctx, shutdown, handle_connection).await;
 }
 
 async fn handle_connection(
@@ -98,7 +108,9 @@ async fn handle_connection(
     let rc = RequestContext::new(Principal::Anonymous, "kafka", ctx.core.next_connection_id());
     let mut connection = Connection {
         stream,
+        peer,
         rc,
+        clock: ctx.connections.read_clock(),
         ctx,
         read: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
         write: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
@@ -109,9 +121,12 @@ async fn handle_connection(
 /// One connection's socket and its reused buffers.
 struct Connection {
     stream: TcpStream,
+    peer: SocketAddr,
     /// Who this connection's requests come from (anonymous until SASL), for the core.
     rc: RequestContext,
     ctx: Arc<BrokerContext>,
+    /// Setup, idle and frame read deadlines; established by the first whole request.
+    clock: ReadClock,
     read: BytesMut,
     write: BytesMut,
 }
@@ -124,14 +139,17 @@ impl Connection {
                 () = shutdown.cancelled() => return Closed::Shutdown,
                 frame = self.next_frame() => frame,
             };
-            let frame = match frame {
+            let (frame, reservation) = match frame {
                 Ok(frame) => frame,
                 Err(closed) => return closed,
             };
+            self.clock.set_established(true);
             let answered = tokio::select! {
                 () = shutdown.cancelled() => return Closed::Shutdown,
                 answered = self.answer(frame) => answered,
             };
+            // The request is answered: its bytes go back to the budget.
+            drop(reservation);
             if let Err(closed) = answered {
                 return closed;
             }
@@ -139,21 +157,35 @@ impl Connection {
         }
     }
 
-    /// Reads until one whole frame is buffered and returns its body. The size prefix is
-    /// checked as soon as it arrives, and the smaller non-Produce cap once the key is known.
-    async fn next_frame(&mut self) -> Result<Bytes, Closed> {
+    /// Reads until one whole frame is buffered and returns its body, with its reservation of
+    /// the request budget when it is large. The size prefix is checked as soon as it arrives,
+    /// and the smaller non-Produce cap once the key is known; a large frame's size is reserved
+    /// once its key is known, before more than one read chunk of its body is buffered. The
+    /// first byte is awaited until the setup or idle deadline, the rest until the frame read
+    /// deadline (counted from when the budget was granted, if it had to be waited for).
+    async fn next_frame(&mut self) -> Result<(Bytes, Option<Reservation>), Closed> {
+        let mut reservation = None;
+        let mut started = None;
         loop {
             if let Some(frame) = split_frame(&mut self.read).map_err(rejected)? {
-                return Ok(frame);
+                if reservation.is_some() {
+                    detach_read_buffer(&mut self.read, limits::KAFKA_READ_CHUNK_BYTES);
+                }
+                return Ok((frame, reservation));
             }
             let wanted = self.bytes_still_needed()?;
+            if reservation.is_none()
+                && let Some(len) = self.frame_length_with_key()?
+                && RequestBudget::applies(len)
+            {
+                let budget = &self.ctx.connections.budget;
+                reservation = Some(budget.reserve(len, self.peer).await);
+                started = Some(Instant::now());
+            }
             self.read
                 .reserve(wanted.min(limits::KAFKA_READ_CHUNK_BYTES));
-            let read = self
-                .stream
-                .read_buf(&mut self.read)
-                .await
-                .map_err(Closed::Io)?;
+            let deadline = self.clock.next_read(!self.read.is_empty(), &mut started);
+            let read = read_until(&mut self.stream, &mut self.read, deadline).await?;
             if read == 0 {
                 return Err(if self.read.is_empty() {
                     Closed::PeerLeft
@@ -162,6 +194,15 @@ impl Connection {
                 });
             }
         }
+    }
+
+    /// The length of the frame at the front of the read buffer once its API key has arrived
+    /// too (so its size cap has been checked), else `None`.
+    fn frame_length_with_key(&self) -> Result<Option<usize>, Closed> {
+        if self.read.len() < FRAME_PREFIX_BYTES + 2 {
+            return Ok(None);
+        }
+        frame_length(&self.read).map_err(rejected)
     }
 
     /// How many more bytes the frame at the front of the read buffer needs, after checking its

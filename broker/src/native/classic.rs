@@ -16,7 +16,7 @@
 //! anything but ping and login before login gets Unauthenticated. Nothing rejected is written.
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use whippet_wire::native::classic::{
@@ -31,6 +31,7 @@ use whippet_wire::native::status::Status;
 use super::call::Payload;
 use super::users::Login;
 use super::{Answer, Connection, dispatch, login};
+use crate::connections::Reservation;
 use crate::limits;
 use crate::server::Closed;
 
@@ -48,7 +49,7 @@ impl Connection {
                 () = shutdown.cancelled() => return Closed::Shutdown,
                 frame = self.next_classic_frame() => frame,
             };
-            let (code, frame) = match frame {
+            let (code, frame, reservation) = match frame {
                 Ok(frame) => frame,
                 Err(closed) => return closed,
             };
@@ -57,35 +58,44 @@ impl Connection {
             if let Err(error) = self.write_classic(reply).await {
                 return Closed::Io(error);
             }
+            // The request is answered: its bytes go back to the budget.
+            drop(reservation);
             if self.read.capacity() > limits::NATIVE_READ_CHUNK_BYTES * 4 && self.read.is_empty() {
                 self.read = BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES);
             }
         }
     }
 
-    /// Reads one whole classic frame; returns its code and the frame (prefix included).
-    async fn next_classic_frame(&mut self) -> Result<(u32, Bytes), Closed> {
+    /// Reads one whole classic frame; returns its code, the frame (prefix included) and its
+    /// reservation of the request budget when it is large. Before login a frame may be at
+    /// most [`limits::NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX`].
+    async fn next_classic_frame(&mut self) -> Result<(u32, Bytes, Option<Reservation>), Closed> {
+        self.clock.set_established(self.conn.user_id.is_some());
+        let mut reservation = None;
+        let mut started = None;
         loop {
+            // The length is checked against the frame cap before anything is reserved.
+            let frame_len = classic::peek_frame_len(&self.read)
+                .map_err(|error| Closed::Rejected(error.to_string()))?;
+            if let Some(frame_len) = frame_len {
+                self.check_frame_size(frame_len)?;
+            }
             match classic::peek_request(&self.read) {
                 Ok(Some(frame)) => {
-                    let bytes = self.read.split_to(frame.frame_len).freeze();
-                    return Ok((frame.code, bytes));
+                    let bytes = self.take_frame(frame.frame_len, reservation.is_some());
+                    return Ok((frame.code, bytes, reservation));
                 }
                 Ok(None) => {}
                 Err(error) => return Err(Closed::Rejected(error.to_string())),
             }
-            // The length is bounded by `peek_request` above before anything is reserved.
-            let wanted = match classic::peek_frame_len(&self.read) {
-                Ok(Some(frame_len)) => frame_len,
-                _ => PREFIX_BYTES,
-            };
-            self.read.reserve(wanted.saturating_sub(self.read.len()));
-            match self.stream.read_buf(&mut self.read).await {
-                Ok(0) if self.read.is_empty() => return Err(Closed::PeerLeft),
-                Ok(0) => return Err(Closed::Rejected("peer closed mid-frame".into())),
-                Ok(_) => {}
-                Err(error) => return Err(Closed::Io(error)),
+            if let Some(frame_len) = frame_len
+                && reservation.is_none()
+            {
+                reservation = self.reserve_budget(frame_len, &mut started).await;
             }
+            let wanted = frame_len.unwrap_or(PREFIX_BYTES);
+            self.read.reserve(wanted.saturating_sub(self.read.len()));
+            self.read_more(&mut started).await?;
         }
     }
 

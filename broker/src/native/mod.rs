@@ -10,7 +10,16 @@
 //! command byte other than Request, zero client id, unknown operation, session rules broken)
 //! closes the connection, as the reference server's framing layer does; a bad request checksum
 //! gets status 4 InvalidFormat; an unknown command code gets 3 InvalidCommand; a command before
-//! login gets 40 Unauthenticated; login failures get the documented eviction frame.
+//! login gets 40 Unauthenticated; login failures get the documented eviction frame. Before
+//! login a frame may be at most [`limits::NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX`] (only ping
+//! and login are possible then); a larger one closes the connection before its body is read.
+//!
+//! Limits on the reads ([`ReadClock`]): a connection must log in within
+//! `connection_setup_timeout_ms` of the connect (or of its logout), a started frame must arrive
+//! within `frame_read_timeout_ms`, and a logged-in connection silent for
+//! `connection_idle_timeout_ms` is closed (the SDK pings every 5 s). A frame above
+//! [`limits::REQUEST_BUDGET_EXEMPT_BYTES`] reserves its size from the broker-wide request
+//! budget before its body is read and holds it until answered.
 
 pub(crate) mod call;
 mod classic;
@@ -31,9 +40,10 @@ pub(crate) mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -48,14 +58,16 @@ use whippet_wire::native::status::Status;
 
 use self::call::{Conn, Payload};
 pub use self::state::NativeState;
+use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
+use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
 use crate::{limits, server};
 
 /// Serves native connections on `listener` until `shutdown` is cancelled and open connections
 /// have drained.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    server::accept_loop("native", listener, ctx, shutdown, handle_connection).await;
+    server::accept_loop(Listener::Native, listener, ctx, shutdown, handle_connection).await;
 }
 
 /// What the dispatcher decided for one request.
@@ -79,6 +91,8 @@ async fn handle_connection(
     let client = ctx.native.clients.register(peer);
     let mut connection = Connection {
         stream,
+        peer,
+        clock: ctx.connections.read_clock(),
         ctx: Arc::clone(&ctx),
         read: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
         write: BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES),
@@ -109,6 +123,9 @@ enum Framing {
 /// One connection's socket, reused buffers and session.
 struct Connection {
     stream: TcpStream,
+    peer: SocketAddr,
+    /// Setup, idle and frame read deadlines; established while a user is logged in.
+    clock: ReadClock,
     ctx: Arc<BrokerContext>,
     read: BytesMut,
     write: BytesMut,
@@ -118,16 +135,15 @@ struct Connection {
 impl Connection {
     /// Reads until the first four bytes are in (they stay buffered for the chosen loop).
     async fn detect_framing(&mut self, shutdown: &CancellationToken) -> Result<Framing, Closed> {
+        let mut started = None;
         while self.read.len() < 4 {
+            let deadline = self.clock.next_read(!self.read.is_empty(), &mut started);
             let read = tokio::select! {
                 () = shutdown.cancelled() => return Err(Closed::Shutdown),
-                read = self.stream.read_buf(&mut self.read) => read,
+                read = read_until(&mut self.stream, &mut self.read, deadline) => read?,
             };
-            match read {
-                Ok(0) if self.read.is_empty() => return Err(Closed::PeerLeft),
-                Ok(0) => return Err(Closed::Rejected("peer closed mid-frame".into())),
-                Ok(_) => {}
-                Err(error) => return Err(Closed::Io(error)),
+            if read == 0 {
+                return Err(self.closed_at_end());
             }
         }
         let mut first = [0_u8; 4];
@@ -145,7 +161,7 @@ impl Connection {
                 () = shutdown.cancelled() => return Closed::Shutdown,
                 frame = self.next_frame() => frame,
             };
-            let frame = match frame {
+            let (frame, reservation) = match frame {
                 Ok(frame) => frame,
                 Err(closed) => return closed,
             };
@@ -157,29 +173,92 @@ impl Connection {
             if let Err(error) = self.write_answer(&header, answer).await {
                 return Closed::Io(error);
             }
+            // The request is answered: its bytes go back to the budget.
+            drop(reservation);
             if self.read.capacity() > limits::NATIVE_READ_CHUNK_BYTES * 4 && self.read.is_empty() {
                 self.read = BytesMut::with_capacity(limits::NATIVE_READ_CHUNK_BYTES);
             }
         }
     }
 
-    /// Reads one whole frame (header and body).
-    async fn next_frame(&mut self) -> Result<Bytes, Closed> {
+    /// Reads one whole frame (header and body), with its reservation of the request budget
+    /// when it is large. Before login a frame may be at most
+    /// [`limits::NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX`]; a larger one closes the connection.
+    async fn next_frame(&mut self) -> Result<(Bytes, Option<Reservation>), Closed> {
+        self.clock.set_established(self.conn.user_id.is_some());
+        let mut reservation = None;
+        let mut started = None;
         loop {
             match peek_frame_size(&self.read) {
-                Ok(Some(size)) if self.read.len() >= size => {
-                    return Ok(self.read.split_to(size).freeze());
+                Ok(Some(size)) => {
+                    self.check_frame_size(size)?;
+                    if self.read.len() >= size {
+                        return Ok((self.take_frame(size, reservation.is_some()), reservation));
+                    }
+                    if reservation.is_none() {
+                        reservation = self.reserve_budget(size, &mut started).await;
+                    }
+                    self.read.reserve(size - self.read.len());
                 }
-                Ok(Some(size)) => self.read.reserve(size - self.read.len()),
                 Ok(None) => self.read.reserve(HEADER_BYTES),
                 Err(error) => return Err(Closed::Rejected(error.to_string())),
             }
-            match self.stream.read_buf(&mut self.read).await {
-                Ok(0) if self.read.is_empty() => return Err(Closed::PeerLeft),
-                Ok(0) => return Err(Closed::Rejected("peer closed mid-frame".into())),
-                Ok(_) => {}
-                Err(error) => return Err(Closed::Io(error)),
-            }
+            self.read_more(&mut started).await?;
+        }
+    }
+
+    /// Splits the frame of `size` bytes off the read buffer; after a `large` one (read under a
+    /// budget reservation) the rest moves to a fresh buffer, so the frame's allocation goes
+    /// away with the frame.
+    fn take_frame(&mut self, size: usize, large: bool) -> Bytes {
+        let frame = self.read.split_to(size).freeze();
+        if large {
+            detach_read_buffer(&mut self.read, limits::NATIVE_READ_CHUNK_BYTES);
+        }
+        frame
+    }
+
+    /// Refuses a frame of `size` bytes before login if it exceeds what login needs.
+    fn check_frame_size(&self, size: usize) -> Result<(), Closed> {
+        let max = limits::NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX;
+        if self.conn.user_id.is_none() && size > max {
+            return Err(Closed::Rejected(format!(
+                "frame of {size} bytes before login exceeds {max}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reserves a large frame's size from the request budget (waiting while it is used up);
+    /// the frame read deadline then counts from now, since the wait was the broker's doing.
+    async fn reserve_budget(
+        &self,
+        size: usize,
+        started: &mut Option<Instant>,
+    ) -> Option<Reservation> {
+        if !RequestBudget::applies(size) {
+            return None;
+        }
+        let reservation = self.ctx.connections.budget.reserve(size, self.peer).await;
+        *started = Some(Instant::now());
+        Some(reservation)
+    }
+
+    /// One read into the buffer under the connection's deadline; end of stream is an error.
+    async fn read_more(&mut self, started: &mut Option<Instant>) -> Result<(), Closed> {
+        let deadline = self.clock.next_read(!self.read.is_empty(), started);
+        if read_until(&mut self.stream, &mut self.read, deadline).await? == 0 {
+            return Err(self.closed_at_end());
+        }
+        Ok(())
+    }
+
+    /// Why the connection ended when the peer closed: cleanly between frames, or mid-frame.
+    fn closed_at_end(&self) -> Closed {
+        if self.read.is_empty() {
+            Closed::PeerLeft
+        } else {
+            Closed::Rejected("peer closed mid-frame".into())
         }
     }
 
