@@ -40,7 +40,7 @@ const STEADY_ROUNDS_MIN: u64 = 5;
 const CORRUPT_MESSAGE: i16 = 2;
 const UNSUPPORTED_VERSION: i16 = 35;
 /// What Kafka answers a magic-0/1 batch in Produce v3+ (`ProduceRequest.validateRecords` throws
-/// `InvalidRecordException`, which maps to INVALID_RECORD).
+/// `InvalidRecordException`, which maps to INVALID_RECORD), and a record count that lies.
 const INVALID_RECORD: i16 = 87;
 
 const PRODUCE_V: i16 = 7;
@@ -505,19 +505,22 @@ fn batch_level_cases(addr: SocketAddr) {
     let mut second_bad = good.clone();
     second_bad.extend_from_slice(&bad_crc);
 
+    // A count that disagrees with the offsets or the bytes is Kafka's InvalidRecordException
+    // ("Inconsistent batch offset range", "Invalid reported count", "Found invalid record
+    // structure"): INVALID_RECORD, as LogValidator answers.
     let cases: Vec<(&str, Vec<u8>, i16)> = vec![
         ("bad CRC", bad_crc, CORRUPT_MESSAGE),
         (
             "record count above lastOffsetDelta + 1",
             count_beyond_offsets,
-            CORRUPT_MESSAGE,
+            INVALID_RECORD,
         ),
         (
             "record count the bytes cannot hold",
             count_beyond_bytes,
-            CORRUPT_MESSAGE,
+            INVALID_RECORD,
         ),
-        ("negative record count", count_negative, CORRUPT_MESSAGE),
+        ("negative record count", count_negative, INVALID_RECORD),
         (
             "good batch followed by a bad one",
             second_bad,

@@ -1,7 +1,9 @@
 //! Magic-2 record-batch handling on arbitrary bytes: `inspect_batches` (the Produce check),
 //! the in-place patches the broker applies on append, and `find_offset_for_timestamp`
-//! (ListOffsets by time, which decompresses and walks records). Nothing may panic, and:
+//! (ListOffsets by time, which decompresses and walks records), and Produce's record
+//! validation (`admit_kafka_batch`). Nothing may panic, and:
 //! - inspected batches tile the input exactly, in order;
+//! - a batch produce admits (and would store: not a control batch) transcodes to native;
 //! - a patched batch still inspects, with the patched base offset / leader epoch, and a
 //!   LogAppendTime patch leaves a batch whose CRC verifies and whose max timestamp is the one set.
 //!
@@ -15,6 +17,10 @@ use whippet_wire::kafka::{
     find_offset_for_timestamp, inspect_batch_at, inspect_batches, set_base_offset,
     set_log_append_time, set_partition_leader_epoch,
 };
+use whippet_wire::transcode::{admit_kafka_batch, kafka_to_native};
+
+/// The decompression cap produce validates under (the native poll's reply cap).
+const PLAIN_BYTES_MAX: usize = 64 * 1024 * 1024 - 256 - 16;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
@@ -34,7 +40,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut expected_start = 0;
+    let mut scratch = Vec::new();
     for info in &batches {
+        if admit_kafka_batch(&records, info, &mut scratch, PLAIN_BYTES_MAX).is_ok()
+            && !info.is_control
+        {
+            let mut stored =
+                records[info.offset_in_buffer..info.offset_in_buffer + info.len].to_vec();
+            assert!(set_base_offset(&mut stored, 0).is_ok());
+            let native = kafka_to_native(&stored, 0, PLAIN_BYTES_MAX);
+            assert!(
+                native.is_ok(),
+                "an admitted batch must transcode: {native:?}"
+            );
+        }
         assert_eq!(
             info.offset_in_buffer, expected_start,
             "batches must tile the input"

@@ -291,7 +291,14 @@ fn compression_bomb_stops_at_the_limit() {
     recrc(&mut b);
     assert!(inspect_batches(&b).is_ok());
     let err = find_offset_for_timestamp(&b, 0).unwrap_err();
-    assert!(matches!(err, KafkaWireError::Decompress { .. }), "{err:?}");
+    assert!(
+        matches!(err, KafkaWireError::RecordsTooLarge { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.batch_response_error(),
+        Some(kafka_protocol::ResponseError::MessageTooLarge)
+    );
 }
 
 proptest! {

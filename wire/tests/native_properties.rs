@@ -69,13 +69,37 @@ fn poll() -> impl Strategy<Value = messages::PollMessages> {
 
 type RawMessage = (u128, u32, Vec<u8>, Vec<u8>);
 
+/// A well-formed user-headers block: raw or string keys and values of 1..8 bytes.
+fn user_headers_block() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        (
+            1u8..=2,
+            proptest::collection::vec(any::<u8>(), 1..8),
+            1u8..=2,
+            proptest::collection::vec(any::<u8>(), 1..8),
+        ),
+        0..3,
+    )
+    .prop_map(|entries| {
+        let mut block = Vec::new();
+        for (key_kind, key, value_kind, value) in entries {
+            for (kind, field) in [(key_kind, key), (value_kind, value)] {
+                block.push(kind);
+                block.extend_from_slice(&u32::try_from(field.len()).unwrap().to_le_bytes());
+                block.extend_from_slice(&field);
+            }
+        }
+        block
+    })
+}
+
 fn raw_messages() -> impl Strategy<Value = Vec<RawMessage>> {
     proptest::collection::vec(
         (
             any::<u128>(),
             0u32..1_000_000,
             proptest::collection::vec(any::<u8>(), 1..64),
-            proptest::collection::vec(any::<u8>(), 0..32),
+            user_headers_block(),
         ),
         1..12,
     )

@@ -1,17 +1,27 @@
-//! Produce: each partition's record batches are checked from their headers only (magic, CRC,
-//! record count, size, idempotence fields — never the records themselves), then appended one
-//! log frame per batch, stored exactly as sent except for baseOffset and partitionLeaderEpoch
-//! (and, on LogAppendTime topics, the timestamp type and maxTimestamp with a new CRC), which are
-//! patched in place under the log's append lock once the offsets are known.
+//! Produce: each partition's record batches are checked from their headers (magic, CRC, record
+//! count, size, idempotence fields), then record by record as Apache Kafka's `LogValidator`
+//! does (a compressed batch is decompressed for it, into a per-thread buffer that is reused,
+//! under the cap the native poll decompresses under): lengths, varints, header counts, offset
+//! deltas, the record count against the records there, and whether a native reader could be
+//! served the batch at all (`whippet_wire::transcode::admit_kafka_batch`). Nothing either
+//! protocol's readers cannot read is acknowledged. A checked batch is appended as one log
+//! frame, stored exactly as sent except for baseOffset and partitionLeaderEpoch (and, on
+//! LogAppendTime topics, the timestamp type and maxTimestamp with a new CRC), which are patched
+//! in place under the log's append lock once the offsets are known.
 //!
-//! A partition's batches are all checked before the first is appended, so nothing from a
-//! refused request reaches the log. Idempotent batches are checked, appended and remembered
+//! Refusals follow Kafka: unreadable bytes (CRC, a section that does not decompress) are
+//! CORRUPT_MESSAGE, records that break the format's rules INVALID_RECORD, a batch past a size
+//! limit — `max.message.bytes`, the decompression cap, or more records or bytes than one native
+//! batch holds — MESSAGE_TOO_LARGE. A partition's batches are all checked before the first is
+//! appended, so nothing from a refused partition reaches the log; the request's other
+//! partitions are handled on their own. Idempotent batches are checked, appended and remembered
 //! under the partition's producer-state lock ([`super::producers`]). With `fsync = always` the
 //! answer waits until every appended partition is on disk (all partitions in parallel).
 //!
 //! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
 //! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -25,9 +35,11 @@ use whippet_log::{
     AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampType,
     TopicMeta,
 };
+use whippet_wire::kafka::limits::DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX;
 use whippet_wire::kafka::{
     BatchInfo, inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
 };
+use whippet_wire::transcode::admit_kafka_batch;
 
 use super::error_code::{core_error, log_error};
 use super::producers::partition_key;
@@ -35,12 +47,19 @@ use super::producers::sequence::{BatchIds, SequenceError};
 use super::topics::find_topic;
 use crate::context::BrokerContext;
 use crate::core::{self, Ack, CoreError};
+use crate::limits::NATIVE_POLL_REPLY_BYTES_MAX;
+
+thread_local! {
+    /// This worker thread's buffer for decompressed records sections, reused across produces
+    /// (dropped after a batch grew it past `DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX`).
+    static RECORDS_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Why a partition's data was refused, as the answer carries it.
 #[derive(Debug)]
 struct Refusal {
     error: ResponseError,
-    message: Option<&'static str>,
+    message: Option<StrBytes>,
 }
 
 impl Refusal {
@@ -54,7 +73,7 @@ impl Refusal {
     fn because(error: ResponseError, message: &'static str) -> Self {
         Self {
             error,
-            message: Some(message),
+            message: Some(StrBytes::from_static_str(message)),
         }
     }
 }
@@ -177,7 +196,7 @@ fn answer(
         Err(refusal) => response
             .with_error_code(refusal.error.code())
             .with_base_offset(-1)
-            .with_error_message(refusal.message.map(StrBytes::from_static_str)),
+            .with_error_message(refusal.message),
     }
 }
 
@@ -240,6 +259,7 @@ async fn append_partition(
     for batch in &batches {
         check_batch(batch, max_bytes)?;
     }
+    check_records(records, &batches)?;
     let plan = AppendPlan {
         records,
         log_append_time: topic.settings.timestamp_type == TimestampType::LogAppendTime,
@@ -297,6 +317,28 @@ fn check_batch(batch: &BatchInfo, max_bytes: usize) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// The record-level checks of every batch (after the header checks of all of them), under
+/// the same decompression cap as the native poll's transcoding, so an accepted batch can be
+/// served in both protocols.
+fn check_records(records: &Bytes, batches: &[BatchInfo]) -> Result<(), Refusal> {
+    let outcome = RECORDS_SCRATCH.with_borrow_mut(|scratch| {
+        let outcome = batches.iter().try_for_each(|batch| {
+            admit_kafka_batch(records, batch, scratch, NATIVE_POLL_REPLY_BYTES_MAX)
+        });
+        if scratch.capacity() > DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX {
+            *scratch = Vec::new();
+        }
+        outcome
+    });
+    outcome.map_err(|error| {
+        tracing::debug!(%error, "produce batch refused");
+        Refusal {
+            error: error.produce_error(),
+            message: Some(StrBytes::from_string(error.to_string())),
+        }
+    })
 }
 
 /// Check, append and record under the partition's producer-state lock, so a retry racing its

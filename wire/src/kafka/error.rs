@@ -127,11 +127,17 @@ pub enum KafkaWireError {
         /// Codec id from attribute bits 0..2.
         codec: u8,
     },
-    /// The compressed records section is corrupt or decompresses past the limit.
+    /// The compressed records section does not decompress (garbage, or cut short).
     #[error("decompression failed: {reason}")]
     Decompress {
         /// What went wrong.
         reason: String,
+    },
+    /// The records section would pass the limit on plain (decompressed) bytes.
+    #[error("records section exceeds {max} bytes once decompressed")]
+    RecordsTooLarge {
+        /// The limit in force.
+        max: usize,
     },
     /// A record inside a batch is malformed.
     #[error("record {index} is malformed: {reason}")]
@@ -157,19 +163,28 @@ impl KafkaWireError {
 
     /// The Kafka error code a Produce answer should carry for a batch error, so the mapping
     /// lives next to the errors instead of in every handler. `None` for non-batch errors.
+    ///
+    /// As Apache Kafka answers: bytes that cannot be read as a batch at all (cut short, bad
+    /// CRC, a damaged codec field, a section that does not decompress) are CORRUPT_MESSAGE;
+    /// a batch that reads but whose contents break the format's rules (magic, record count
+    /// against the offsets, a record's lengths, varints or offset delta) is INVALID_RECORD, as
+    /// `LogValidator` and `DefaultRecord.readFrom` throw `InvalidRecordException` for it; a
+    /// section past the decompression cap is MESSAGE_TOO_LARGE, Kafka's answer to a batch past
+    /// a size limit (a Java producer then splits the batch).
     pub fn batch_response_error(&self) -> Option<ResponseError> {
         match self {
             // Produce v3+ may carry only magic-2 batches; Kafka refuses anything else as an
             // invalid record (87), not as an unsupported format.
-            Self::UnsupportedMagic { .. } => Some(ResponseError::InvalidRecord),
+            Self::UnsupportedMagic { .. }
+            | Self::RecordCountInvalid { .. }
+            | Self::RecordMalformed { .. } => Some(ResponseError::InvalidRecord),
             // An id outside 0..=4 is not a codec we lack but a damaged attributes field.
             Self::UnknownCodec { .. }
             | Self::BatchTruncated { .. }
             | Self::BatchLengthInvalid { .. }
             | Self::CrcMismatch { .. }
-            | Self::RecordCountInvalid { .. }
-            | Self::Decompress { .. }
-            | Self::RecordMalformed { .. } => Some(ResponseError::CorruptMessage),
+            | Self::Decompress { .. } => Some(ResponseError::CorruptMessage),
+            Self::RecordsTooLarge { .. } => Some(ResponseError::MessageTooLarge),
             _ => None,
         }
     }

@@ -27,3 +27,19 @@ pub const RECORD_BYTES_MIN: usize = 7;
 /// with an error past this, which caps what a compression bomb can cost; it also bounds the
 /// record count accepted for compressed batches (count × [`RECORD_BYTES_MIN`] must fit).
 pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Most a raw snappy block can expand: its densest element, a 3-byte copy, writes 64 bytes
+/// (21×). A block whose declared length needs more is refused before its output is allocated,
+/// so a few garbage bytes cannot make us reserve up to the decompression cap.
+pub const SNAPPY_EXPANSION_MAX: usize = 32;
+
+/// Largest zstd window (log2 bytes) accepted when decompressing a batch: zstd's own default
+/// limit, which Kafka's broker (zstd-jni) also applies. The decoder reserves the window a frame
+/// header declares, so this bounds that reservation (128 MiB) whatever the frame says.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
+/// Capacity a reusable decompression buffer may keep between batches; a buffer grown past it by
+/// one large batch is dropped after use, so an idle worker never holds more than this.
+pub const DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+const _: () = assert!(DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX <= DECOMPRESSED_BATCH_BYTES_MAX);

@@ -1,9 +1,10 @@
 //! Kafka protocol, sans-IO: frame splitting with a size limit checked before any body byte is
 //! buffered ([`frame`]), request decoding with distinct errors for every way a request can be
 //! wrong ([`request`]), response encoding with the right header version ([`response`]), the
-//! table of APIs and advertised versions ([`registry`]), and magic-2 record-batch checks and
-//! in-place patches for Produce ([`batch`]). Message types come from `kafka-protocol` 0.18; this
-//! module adds the checks that crate leaves to its caller. Limits live in [`limits`].
+//! table of APIs and advertised versions ([`registry`]), and magic-2 record-batch checks
+//! (headers, and every record as Kafka's `LogValidator` walks them) and in-place patches for
+//! Produce ([`batch`]). Message types come from `kafka-protocol` 0.18; this module adds the
+//! checks that crate leaves to its caller. Limits live in [`limits`].
 
 pub mod batch;
 pub mod error;
@@ -15,8 +16,9 @@ pub mod response;
 pub(crate) mod varint;
 
 pub use batch::{
-    BatchInfo, find_offset_for_timestamp, inspect_batch_at, inspect_batches, set_base_offset,
-    set_log_append_time, set_partition_leader_epoch,
+    BatchInfo, CheckedRecords, RecordTotals, find_offset_for_timestamp, inspect_batch_at,
+    inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    validate_records,
 };
 pub use error::KafkaWireError;
 pub use frame::{frame_length, split_frame};

@@ -10,6 +10,7 @@ use crate::native::codec::{Reader, check_range};
 use crate::native::error::{NativeWireError, Result};
 use crate::native::limits::{BATCH_BYTES_MAX, BATCH_HEADER_BYTES, MESSAGES_PER_BATCH_MAX};
 use crate::native::message::{MessageFrame, NewMessage};
+use crate::native::user_headers::validate_user_headers;
 
 /// Offset of `partition_id` in the header; `base_offset` and `base_timestamp` follow.
 const PARTITION_ID_OFFSET: usize = 0;
@@ -220,7 +221,9 @@ pub struct StoredMessage<'a> {
 /// Validate a produced batch at admission (§4.2–4.4): the whole slice must be exactly one
 /// record with zero reserved bytes, at least one message, frames that exactly fill the length
 /// and match the count, `offset_delta` equal to each frame's index, payloads of 1..=64 MB,
-/// user headers within bounds, and every frame checksum and the batch checksum correct.
+/// user headers within bounds and well-formed ([`validate_user_headers`]: what a Kafka reader's
+/// transcoding and the SDK's header reader need), and every frame checksum and the batch
+/// checksum correct.
 pub fn validate_send_batch(bytes: &[u8]) -> Result<BatchSummary> {
     let header = BatchHeader::decode(bytes)?;
     if header.batch_length != bytes.len() as u64 {
@@ -249,6 +252,7 @@ pub fn validate_send_batch(bytes: &[u8]) -> Result<BatchSummary> {
         }
         frame.header.check_admission_bounds()?;
         frame.verify_checksum()?;
+        validate_user_headers(frame.user_headers)?;
         payload_bytes += u64::from(frame.header.payload_length);
     }
     verify_batch_checksum(&record)?;

@@ -136,6 +136,75 @@ fn bad_deltas_and_empty_batches_are_rejected() {
     assert_eq!(error.status(), Status::EmptyMessagePayload);
 }
 
+/// A one-message batch with `user_headers`, checksums correct.
+fn with_headers(user_headers: &[u8]) -> BytesMut {
+    encode_batch(
+        0,
+        &[NewMessage {
+            id: 1,
+            offset_delta: 0,
+            timestamp_delta: 0,
+            payload: b"p",
+            user_headers,
+        }],
+    )
+}
+
+#[test]
+fn malformed_user_headers_are_refused_with_iggys_header_statuses() {
+    assert!(validate_send_batch(&with_headers(HEADERS)).is_ok());
+    // Typed entries of the right size and unknown kinds pass.
+    let typed = [2, 1, 0, 0, 0, b'n', 12, 8, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+    assert!(validate_send_batch(&with_headers(&typed)).is_ok());
+    let unknown = [200, 1, 0, 0, 0, b'?', 99, 2, 0, 0, 0, b'o', b'k'];
+    assert!(validate_send_batch(&with_headers(&unknown)).is_ok());
+    let key_cases: [&[u8]; 5] = [
+        &[0, 1, 0, 0, 0, b'k', 2, 1, 0, 0, 0, b'v'], // key kind 0
+        &[2, 0, 0, 0, 0, 2, 1, 0, 0, 0, b'v'],       // key length 0
+        &[2, 0, 1, 0, 0],                            // key length 256, nothing behind
+        &[2, 9, 0, 0, 0, b'k'],                      // key cut short
+        &[6, 3, 0, 0, 0, 1, 2, 3, 2, 1, 0, 0, 0, b'v'], // int32 key of 3 bytes
+    ];
+    for block in key_cases {
+        let error = validate_send_batch(&with_headers(block)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                NativeWireError::InvalidUserHeader {
+                    part: crate::native::user_headers::HeaderPart::Key,
+                    ..
+                }
+            ),
+            "{block:?}: {error:?}"
+        );
+        assert_eq!(error.status(), Status::InvalidHeaderKey);
+        assert_eq!(error.status().code(), 4018);
+    }
+    let value_cases: [&[u8]; 5] = [
+        &[2, 1, 0, 0, 0, b'k'],                            // a key with no value
+        &[2, 1, 0, 0, 0, b'k', 0, 1, 0, 0, 0, b'v'],       // value kind 0
+        &[2, 1, 0, 0, 0, b'k', 1, 0, 0, 0, 0],             // value length 0
+        &[2, 1, 0, 0, 0, b'k', 1, 0xff, 0xff, 0xff, 0xff], // value length u32::MAX
+        &[2, 1, 0, 0, 0, b'k', 3, 2, 0, 0, 0, 1, 1],       // bool of 2 bytes
+    ];
+    for block in value_cases {
+        let error = validate_send_batch(&with_headers(block)).unwrap_err();
+        assert_eq!(error.status(), Status::InvalidHeaderValue, "{block:?}");
+        assert_eq!(error.status().code(), 4019);
+    }
+    // Every cut of a good two-entry block is refused (or is empty).
+    let mut two = HEADERS.to_vec();
+    two.extend_from_slice(&typed);
+    for cut in 1..two.len() {
+        let whole_entry = cut == HEADERS.len();
+        assert_eq!(
+            validate_send_batch(&with_headers(&two[..cut])).is_ok(),
+            whole_entry,
+            "cut {cut}"
+        );
+    }
+}
+
 #[test]
 fn stamping_sets_server_fields_and_keeps_the_batch_valid() {
     let mut batch = three_messages();

@@ -4,6 +4,7 @@
 //! to answer a frame it could not decode.
 
 use crate::native::status::Status;
+use crate::native::user_headers::HeaderPart;
 
 /// Everything that can go wrong while decoding or validating native protocol bytes.
 ///
@@ -91,6 +92,14 @@ pub enum NativeWireError {
         /// Kind of entry that repeats.
         field: &'static str,
     },
+    /// A message's user-headers block is not whole, well-formed entries.
+    #[error("user header {part:?} at byte {offset} of the block is malformed")]
+    InvalidUserHeader {
+        /// The half of the entry at fault.
+        part: HeaderPart,
+        /// Offset of the field's kind byte inside the block.
+        offset: usize,
+    },
 }
 
 impl NativeWireError {
@@ -130,6 +139,14 @@ impl NativeWireError {
                 field: "message_count",
                 ..
             } => Status::InvalidMessagesCount,
+            Self::InvalidUserHeader {
+                part: HeaderPart::Key,
+                ..
+            } => Status::InvalidHeaderKey,
+            Self::InvalidUserHeader {
+                part: HeaderPart::Value,
+                ..
+            } => Status::InvalidHeaderValue,
             Self::Truncated { .. }
             | Self::OutOfRange { .. }
             | Self::InvalidValue { .. }

@@ -105,6 +105,11 @@ pub enum Status {
     InvalidMessagesCount = 4009,
     /// User headers above 100 000 bytes.
     TooBigUserHeaders = 4017,
+    /// A user-header key that is not a well-formed field (kind 0, length outside 1..=255 or
+    /// not its kind's size, cut short).
+    InvalidHeaderKey = 4018,
+    /// A user-header value that is not a well-formed field, or a key without a value.
+    InvalidHeaderValue = 4019,
     /// Payload above 64 MB.
     TooBigMessagePayload = 4022,
     /// A message without payload bytes.
@@ -165,6 +170,8 @@ mod tests {
         assert_eq!(Status::TransientNotCommitted.code(), 57);
         assert_eq!(Status::StreamIdNotFound.code(), 1009);
         assert_eq!(Status::TooBigUserHeaders.code(), 4017);
+        assert_eq!(Status::InvalidHeaderKey.code(), 4018);
+        assert_eq!(Status::InvalidHeaderValue.code(), 4019);
         assert_eq!(Status::InvalidBatchChecksum.code(), 4039);
         assert_eq!(Status::ConsumerGroupPartitionNotOwned.code(), 5009);
         assert_eq!(Status::CannotSaveMessagesToSegment.code(), 4006);

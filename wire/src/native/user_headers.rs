@@ -3,6 +3,11 @@
 //! `[key_kind:u8][key_len:u32][key][value_kind:u8][value_len:u32][value]` per entry, lengths
 //! 1..=255, kinds non-zero. Unknown kinds are carried as they are, never rejected, because the
 //! broker stores and serves these bytes without interpreting them.
+//!
+//! A sent message's block is checked by [`validate_user_headers`] before it is stored, in place:
+//! the Kafka side transcodes every stored block into Kafka headers, and the SDK's own reader
+//! (`user_headers_map`) refuses a fixed-size kind of the wrong size, so a block either fails
+//! would make the message unreadable to a reader of one protocol or the other.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -14,6 +19,66 @@ use crate::native::limits::{
 
 /// Kind code of a UTF-8 string key or value.
 pub const KIND_STRING: u8 = 2;
+
+/// Bytes of an entry's kind and length fields.
+const FIELD_PREFIX_BYTES: usize = 1 + 4;
+
+/// Which half of a user-header entry is malformed: Iggy answers InvalidHeaderKey (4018) for the
+/// key and InvalidHeaderValue (4019) for the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderPart {
+    /// The key kind, length or bytes.
+    Key,
+    /// The value kind, length or bytes, or a key with no value after it.
+    Value,
+}
+
+/// Size a field of `kind` must have, for the fixed-size kinds of §4.7 (bool, the integers and
+/// floats); `None` for raw, string and unknown kinds.
+#[must_use]
+pub fn kind_size(kind: u8) -> Option<usize> {
+    match kind {
+        3 | 4 | 9 => Some(1),
+        5 | 10 => Some(2),
+        6 | 11 | 14 => Some(4),
+        7 | 12 | 15 => Some(8),
+        8 | 13 => Some(16),
+        _ => None,
+    }
+}
+
+/// Checks a message's user-headers block without allocating: whole key/value entries back to
+/// back, kinds non-zero, lengths 1..=255 and exactly the size of a fixed-size kind, nothing
+/// cut short (what Iggy's `validate_user_headers` and `user_headers_from_wire` check). Unknown
+/// kinds pass. The length against [`USER_HEADERS_BYTES_MAX`] is the frame's own check.
+pub fn validate_user_headers(bytes: &[u8]) -> Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        rest = header_field(bytes, rest, HeaderPart::Key)?;
+        rest = header_field(bytes, rest, HeaderPart::Value)?;
+    }
+    Ok(())
+}
+
+/// Checks the field at the start of `rest` (a suffix of `block`) and returns what follows it.
+fn header_field<'a>(block: &[u8], rest: &'a [u8], part: HeaderPart) -> Result<&'a [u8]> {
+    let invalid = || NativeWireError::InvalidUserHeader {
+        part,
+        offset: block.len() - rest.len(),
+    };
+    let (prefix, after) = rest
+        .split_first_chunk::<FIELD_PREFIX_BYTES>()
+        .ok_or_else(invalid)?;
+    let [kind, length @ ..] = *prefix;
+    let length = u32::from_le_bytes(length) as usize;
+    let fits = kind != 0
+        && (1..=HEADER_FIELD_BYTES_MAX as usize).contains(&length)
+        && kind_size(kind).is_none_or(|size| size == length);
+    if !fits {
+        return Err(invalid());
+    }
+    after.get(length..).ok_or_else(invalid)
+}
 
 /// Smallest encoded entry: two kind bytes, two lengths, one byte each of key and value.
 const ENTRY_BYTES_MIN: usize = 1 + 4 + 1 + 1 + 4 + 1;

@@ -53,10 +53,7 @@ pub(crate) fn transcode(
         .unwrap_or_default();
     let plain = decompress_records(info.codec, section, max_bytes)?;
     if plain.len() > max_bytes {
-        return Err(KafkaWireError::Decompress {
-            reason: format!("records section exceeds {max_bytes} bytes"),
-        }
-        .into());
+        return Err(KafkaWireError::RecordsTooLarge { max: max_bytes }.into());
     }
     let mut plan = HeaderPlan::default();
     let (size, min_ms) = measure(&plain, count, &mut plan, &info)?;
@@ -99,8 +96,9 @@ pub(crate) fn transcode(
 }
 
 /// First pass: checks every record, returns the exact output size and the smallest record
-/// timestamp (ms).
-fn measure<'a>(
+/// timestamp (ms). Also how a produced batch is held to the native batch limit when the cheap
+/// bound of `admit` does not settle it.
+pub(crate) fn measure<'a>(
     plain: &'a [u8],
     count: usize,
     plan: &mut HeaderPlan<'a>,

@@ -1,7 +1,9 @@
 //! Transcoding between a stored Kafka record batch and a stored native batch record, sans-IO:
 //! the only place where the two data models meet (design brief §2). A read in the protocol
 //! the batch was not produced in calls [`kafka_to_native`] or [`native_to_kafka`]; same-protocol
-//! reads never come here.
+//! reads never come here. A Kafka produce calls [`admit_kafka_batch`] before appending, so every
+//! stored Kafka batch transcodes (a native send's user headers are checked by the native
+//! codec's admission, so every stored native batch transcodes too).
 //!
 //! # Record mapping
 //!
@@ -52,6 +54,7 @@
 //! A native producer that writes reserved names by hand inconsistently does not make the
 //! record unreadable: it is then transcoded with every entry as an ordinary header.
 
+mod admit;
 mod compress;
 mod error;
 mod kafka_to_native;
@@ -68,6 +71,7 @@ mod tests;
 
 use bytes::BytesMut;
 
+pub use admit::admit_kafka_batch;
 pub use error::TranscodeError;
 
 /// The codec a transcoded Kafka batch is compressed with: the topic's compression setting, so

@@ -20,16 +20,7 @@ pub(crate) const TRUE: &[u8] = &[1];
 pub(crate) const ENTRY_OVERHEAD_BYTES: usize = 10;
 
 /// Size a value of `kind` must have, for the fixed-size kinds of `native-protocol.md` §4.7.
-pub(crate) fn fixed_size(kind: u8) -> Option<usize> {
-    match kind {
-        3 | 4 | 9 => Some(1),
-        5 | 10 => Some(2),
-        6 | 11 | 14 => Some(4),
-        7 | 12 | 15 => Some(8),
-        8 | 13 => Some(16),
-        _ => None,
-    }
-}
+pub(crate) use crate::native::user_headers::kind_size as fixed_size;
 
 /// Whether `bytes` can be one native header field of `kind` (1..=255 bytes, the kind's size).
 pub(crate) fn fits(kind: u8, bytes: &[u8]) -> bool {

@@ -631,3 +631,6 @@ proptest! {
         }
     }
 }
+
+#[path = "admit_tests.rs"]
+mod admit_tests;

@@ -7,9 +7,10 @@
 //! batch record each (`whippet_wire::transcode::kafka_to_native`: decompressed, one message
 //! per record, key and headers as reserved/user headers) and then served exactly like a stored
 //! native batch, sliced when it straddles the requested range. A native consumer therefore
-//! sees every offset of a partition whichever protocol wrote it. A decompressed Kafka batch
-//! larger than one poll reply ([`NATIVE_POLL_REPLY_BYTES_MAX`]), or one that does not decode
-//! (the log checked its CRC on append, so that is a bug), ends the reply before it, or fails
+//! sees every offset of a partition whichever protocol wrote it. Kafka produce admits only
+//! batches that transcode (records walked, decompressed size within
+//! [`NATIVE_POLL_REPLY_BYTES_MAX`], one native batch's worth of records and bytes), so one that
+//! does not is a bug or data written before that check: it ends the reply before it, or fails
 //! the poll with the generic Error when it is the first batch.
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! Bounded decompression of a batch's records section. `kafka-protocol`'s own decompressors
 //! inflate without an output cap, so a few kilobytes of zstd or gzip could make us allocate
-//! gigabytes; here every codec stops with an error once the output passes the limit.
+//! gigabytes; here every codec stops with an error once the output passes the limit, and the
+//! output buffer grows with the bytes actually produced, never from a length the input claims
+//! (snappy's declared length is checked against what its block could possibly expand to, zstd's
+//! window against [`ZSTD_WINDOW_LOG_MAX`]).
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -8,6 +11,7 @@ use std::io::Read;
 use kafka_protocol::records::Compression;
 
 use crate::kafka::error::{KafkaWireError, Result};
+use crate::kafka::limits::{SNAPPY_EXPANSION_MAX, ZSTD_WINDOW_LOG_MAX};
 
 /// Header of snappy-java's framing (Java clients, kafka-python, aiokafka); librdkafka writes
 /// raw snappy blocks instead, so both must be read.
@@ -20,19 +24,45 @@ const XERIAL_BLOCK_PREFIX_BYTES: usize = 4;
 /// Returns the records section of a batch in plain form, decompressing with `codec` and failing
 /// once the output would exceed `max` bytes. Uncompressed input is returned borrowed.
 pub fn decompress_records(codec: Compression, data: &[u8], max: usize) -> Result<Cow<'_, [u8]>> {
+    if codec == Compression::None {
+        return Ok(Cow::Borrowed(data));
+    }
+    let mut out = Vec::new();
+    decompress_into(codec, data, max, &mut out)?;
+    Ok(Cow::Owned(out))
+}
+
+/// Decompresses `data` with `codec` into `out` (cleared first; its capacity is reused), failing
+/// once the output would exceed `max` bytes. Uncompressed input is copied under the same cap.
+pub fn decompress_into(
+    codec: Compression,
+    data: &[u8],
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
     match codec {
-        Compression::None => Ok(Cow::Borrowed(data)),
-        Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data), max),
+        Compression::None => {
+            if data.len() > max {
+                return Err(too_large(max));
+            }
+            out.extend_from_slice(data);
+            Ok(())
+        }
+        Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data), max, out),
         Compression::Lz4 => {
             let decoder = lz4::Decoder::new(data).map_err(|e| failed(codec, &e))?;
-            read_capped(decoder, max)
+            read_capped(decoder, max, out)
         }
         Compression::Zstd => {
-            let decoder =
+            let mut decoder =
                 zstd::stream::read::Decoder::with_buffer(data).map_err(|e| failed(codec, &e))?;
-            read_capped(decoder, max)
+            decoder
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
+                .map_err(|e| failed(codec, &e))?;
+            read_capped(decoder, max, out)
         }
-        Compression::Snappy => snappy(data, max).map(Cow::Owned),
+        Compression::Snappy => snappy(data, max, out),
     }
 }
 
@@ -43,30 +73,26 @@ fn failed(codec: Compression, err: &dyn std::fmt::Display) -> KafkaWireError {
 }
 
 fn too_large(max: usize) -> KafkaWireError {
-    KafkaWireError::Decompress {
-        reason: format!("output exceeds {max} bytes"),
-    }
+    KafkaWireError::RecordsTooLarge { max }
 }
 
 /// Reads at most `max + 1` bytes so an oversized stream is detected without inflating it all.
-fn read_capped<R: Read>(reader: R, max: usize) -> Result<Cow<'static, [u8]>> {
-    let mut out = Vec::new();
+fn read_capped<R: Read>(reader: R, max: usize, out: &mut Vec<u8>) -> Result<()> {
     let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     reader
         .take(cap)
-        .read_to_end(&mut out)
+        .read_to_end(out)
         .map_err(|e| KafkaWireError::Decompress {
             reason: e.to_string(),
         })?;
     if out.len() > max {
         return Err(too_large(max));
     }
-    Ok(Cow::Owned(out))
+    Ok(())
 }
 
-fn snappy(data: &[u8], max: usize) -> Result<Vec<u8>> {
+fn snappy(data: &[u8], max: usize, out: &mut Vec<u8>) -> Result<()> {
     if data.len() >= XERIAL_HEADER_BYTES && data.starts_with(XERIAL_MAGIC) {
-        let mut out = Vec::new();
         let mut rest = &data[XERIAL_HEADER_BYTES..];
         while !rest.is_empty() {
             let (prefix, after) = rest
@@ -78,20 +104,25 @@ fn snappy(data: &[u8], max: usize) -> Result<Vec<u8>> {
             let (block, after_block) = after
                 .split_at_checked(block_len)
                 .ok_or_else(|| failed(Compression::Snappy, &"truncated xerial block"))?;
-            snappy_block(block, &mut out, max)?;
+            snappy_block(block, out, max)?;
             rest = after_block;
         }
-        Ok(out)
+        Ok(())
     } else {
-        let mut out = Vec::new();
-        snappy_block(data, &mut out, max)?;
-        Ok(out)
+        snappy_block(data, out, max)
     }
 }
 
-/// Appends one raw snappy block to `out`, checking its declared size before allocating.
+/// Appends one raw snappy block to `out`, checking its declared size before allocating: within
+/// the cap, and no more than the block's bytes could expand to.
 fn snappy_block(block: &[u8], out: &mut Vec<u8>, max: usize) -> Result<()> {
     let len = snap::raw::decompress_len(block).map_err(|e| failed(Compression::Snappy, &e))?;
+    if len > block.len().saturating_mul(SNAPPY_EXPANSION_MAX) {
+        return Err(failed(
+            Compression::Snappy,
+            &"declared length is more than the block can hold",
+        ));
+    }
     let start = out.len();
     if len > max - start.min(max) {
         return Err(too_large(max));

@@ -1,16 +1,20 @@
 //! Magic-2 record-batch inspection for Produce: walks the raw `records` bytes of one partition,
-//! checks each batch (magic, length, CRC-32C, record count, codec) bounding every length by the
-//! bytes actually left, and reports what the broker needs to append it without decoding the
-//! records. Patching (offsets, leader epoch, LogAppendTime) and timestamp search live in the
-//! submodules. Layout: `kafka-compat.md` §3.
+//! checks each batch's header (magic, length, CRC-32C, record count, codec) bounding every
+//! length by the bytes actually left, and reports what the broker needs to append it. The
+//! records themselves are checked by [`validate_records`] (the `LogValidator` walk, in
+//! `validate`); the header check alone is what reads of stored batches repeat. Patching
+//! (offsets, leader epoch, LogAppendTime) and timestamp search live in the other submodules.
+//! Layout: `kafka-compat.md` §3.
 
 mod decompress;
 mod patch;
 mod records;
+mod validate;
 
-pub use decompress::decompress_records;
+pub use decompress::{decompress_into, decompress_records};
 pub use patch::{set_base_offset, set_log_append_time, set_partition_leader_epoch};
 pub use records::find_offset_for_timestamp;
+pub use validate::{CheckedRecords, RecordTotals, validate_records};
 
 use kafka_protocol::records::{Compression, TimestampType};
 

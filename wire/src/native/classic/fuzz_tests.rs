@@ -9,7 +9,9 @@ use crate::native::batch::BatchRecord;
 use crate::native::commands::messages::{
     Partitioning, PollReply, PollReplyHeader, SendMessages, SendMetadata,
 };
+use crate::native::error::NativeWireError;
 use crate::native::identifier::Identifier;
+use crate::native::user_headers::validate_user_headers;
 
 /// Every classic code, a few codes of 0.11 only, and a few of neither.
 fn any_code() -> impl Strategy<Value = u32> {
@@ -21,12 +23,36 @@ fn any_code() -> impl Strategy<Value = u32> {
     ]
 }
 
+/// A well-formed user-headers block of raw/string entries (a send's admission refuses others).
+fn user_headers() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        (
+            1u8..=2,
+            prop::collection::vec(any::<u8>(), 1..8),
+            1u8..=2,
+            prop::collection::vec(any::<u8>(), 1..8),
+        ),
+        0..3,
+    )
+    .prop_map(|entries| {
+        let mut block = Vec::new();
+        for (key_kind, key, value_kind, value) in entries {
+            for (kind, field) in [(key_kind, key), (value_kind, value)] {
+                block.push(kind);
+                block.extend_from_slice(&(field.len() as u32).to_le_bytes());
+                block.extend_from_slice(&field);
+            }
+        }
+        block
+    })
+}
+
 fn produced() -> impl Strategy<Value = Produced> {
     (
         prop_oneof![Just(0u128), any::<u128>()],
         0u64..1_000_000,
         prop::collection::vec(any::<u8>(), 1..64),
-        prop::collection::vec(any::<u8>(), 0..32),
+        prop_oneof![user_headers(), prop::collection::vec(any::<u8>(), 0..32)],
     )
         .prop_map(|(id, origin, payload, headers)| Produced::new(id, origin, &payload, &headers))
 }
@@ -93,7 +119,18 @@ proptest! {
         };
         let send = SendMessages::parse(&current).unwrap();
         prop_assert_eq!(&send.metadata, &metadata);
-        send.validate().unwrap();
+        // Header blocks are carried byte for byte; admission then refuses malformed ones.
+        let headers_valid = messages
+            .iter()
+            .all(|m| validate_user_headers(&m.user_headers).is_ok());
+        match send.validate() {
+            Ok(_) => prop_assert!(headers_valid),
+            Err(error) => {
+                prop_assert!(!headers_valid, "refused: {}", error.to_string());
+                let is_header_error = matches!(error, NativeWireError::InvalidUserHeader { .. });
+                prop_assert!(is_header_error, "refused for another reason: {}", error.to_string());
+            }
+        }
         let record = BatchRecord::read(send.batch).unwrap();
         for (message, stored) in messages.iter().zip(record.messages()) {
             let stored = stored.unwrap();
