@@ -5,8 +5,9 @@
 //! error. Build the binary first: `cargo build -p whippet-broker`.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod kafka_raw;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -20,14 +21,15 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, BrokerId, CreateTopicsRequest, FetchRequest, FetchResponse,
-    ListOffsetsRequest, MetadataRequest, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName, UpdateFeaturesRequest,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, ProduceResponse, ResponseHeader,
+    TopicName, UpdateFeaturesRequest,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
     RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use kafka_raw::{Conn, framed, request_frame};
 use whippet_compat_tests::WhippetProcess;
 
 /// How long one read may block before the test calls the broker stuck.
@@ -53,82 +55,6 @@ const LAST_OFFSET_DELTA_AT: usize = 23;
 const RECORD_COUNT_AT: usize = 57;
 const CRC_AT: usize = 17;
 const CRC_COVERED_FROM: usize = 21;
-
-/// A Kafka connection speaking whole frames.
-struct Conn {
-    stream: TcpStream,
-    next_correlation: i32,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Self {
-            stream,
-            next_correlation: 1,
-        }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    /// Sends `body` at `version` and decodes the answer, checking its correlation id.
-    fn call<R: Request>(&mut self, version: i16, body: &R) -> R::Response {
-        let correlation = self.next_correlation;
-        self.next_correlation += 1;
-        self.send_raw(&request_frame(version, correlation, body));
-        let mut answer = self.read_frame().unwrap_or_else(|e| {
-            panic!("no answer to API {} v{version}: {e}", R::KEY);
-        });
-        let header =
-            ResponseHeader::decode(&mut answer, R::Response::header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, correlation, "answer out of order");
-        R::Response::decode(&mut answer, version).unwrap()
-    }
-
-    fn read_frame(&mut self) -> std::io::Result<Bytes> {
-        let mut prefix = [0u8; 4];
-        self.stream.read_exact(&mut prefix)?;
-        let len = usize::try_from(i32::from_be_bytes(prefix)).unwrap();
-        let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body)?;
-        Ok(Bytes::from(body))
-    }
-
-    /// Asserts the broker closed the connection without answering.
-    fn assert_closed(mut self, case: &str) {
-        let mut buf = [0u8; 64];
-        match self.stream.read(&mut buf) {
-            Ok(0) => {}
-            Ok(n) => panic!("{case}: expected a closed connection, got {n} bytes"),
-            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {}
-            Err(e) => panic!("{case}: expected a closed connection, got {e}"),
-        }
-    }
-}
-
-/// One size-prefixed request frame.
-fn request_frame<R: Request>(version: i16, correlation: i32, body: &R) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    RequestHeader::default()
-        .with_request_api_key(R::KEY)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation)
-        .with_client_id(Some(StrBytes::from_static_str("bad-input")))
-        .encode(&mut buf, R::header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    framed(&buf)
-}
-
-fn framed(body: &[u8]) -> Vec<u8> {
-    let mut out = i32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
 
 fn topic(name: &'static str) -> TopicName {
     TopicName(StrBytes::from_static_str(name))
@@ -333,7 +259,7 @@ impl Steady {
 
 fn steady_loop(addr: SocketAddr, stop: &AtomicBool, rounds: &AtomicU64) -> Result<u64, String> {
     let started = Instant::now();
-    let mut conn = Conn::open(addr);
+    let mut conn = Conn::open(addr, IO_TIMEOUT);
     let mut next_offset = 0i64;
     while !stop.load(Ordering::Acquire) && started.elapsed() < STEADY_RUN_MAX {
         let values = [
@@ -435,7 +361,7 @@ fn connection_level_cases(addr: SocketAddr) {
     ];
     for (case, bytes) in cases {
         eprintln!("connection-level case: {case}");
-        let mut conn = Conn::open(addr);
+        let mut conn = Conn::open(addr, IO_TIMEOUT);
         conn.send_raw(&bytes);
         conn.assert_closed(case);
     }
@@ -444,7 +370,7 @@ fn connection_level_cases(addr: SocketAddr) {
 /// ApiVersions newer than the broker speaks gets the v0-format UNSUPPORTED_VERSION answer, and
 /// the client can retry on the same connection (KIP-511).
 fn api_versions_too_new(addr: SocketAddr) {
-    let mut conn = Conn::open(addr);
+    let mut conn = Conn::open(addr, IO_TIMEOUT);
     let mut frame = request_frame(4, 99, &ApiVersionsRequest::default());
     frame[6..8].copy_from_slice(&99i16.to_be_bytes());
     conn.send_raw(&frame);
@@ -532,7 +458,7 @@ fn batch_level_cases(addr: SocketAddr) {
             INVALID_RECORD,
         ),
     ];
-    let mut conn = Conn::open(addr);
+    let mut conn = Conn::open(addr, IO_TIMEOUT);
     for (case, records, code) in cases {
         eprintln!("batch case: {case}");
         let (got, base_offset) = produce(&mut conn, "victim", records);
@@ -549,7 +475,7 @@ fn batch_level_cases(addr: SocketAddr) {
 fn malformed_frames_are_refused_while_another_client_keeps_working() {
     let broker = WhippetProcess::start(Vec::<String>::new()).unwrap();
     let addr = broker.kafka_addr();
-    let mut admin = Conn::open(addr);
+    let mut admin = Conn::open(addr, IO_TIMEOUT);
     create_topic(&mut admin, "steady");
     create_topic(&mut admin, "victim");
 
@@ -595,7 +521,7 @@ fn malformed_frames_are_refused_while_another_client_keeps_working() {
     );
 
     // The broker is alive and still answers on a fresh connection.
-    let mut after = Conn::open(addr);
+    let mut after = Conn::open(addr, IO_TIMEOUT);
     assert_eq!(after.call(3, &ApiVersionsRequest::default()).error_code, 0);
     assert_eq!(
         latest_offset(&mut after, "steady"),

@@ -15,6 +15,7 @@
 //! Build the binary first: `cargo build -p whippet-broker`.
 #![allow(clippy::unwrap_used)]
 
+mod kafka_raw;
 mod native_sdk_common;
 
 use std::io::{Read, Write};
@@ -25,14 +26,13 @@ use bytes::{Bytes, BytesMut};
 use iggy::prelude::{IggyClient, PollingStrategy};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    CreateTopicsRequest, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::messages::{CreateTopicsRequest, ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
     RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use kafka_raw::Conn;
 use native_sdk_common::{KAFKA_STREAM, name, payloads, poll, root, start_broker, stream_and_topic};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -55,99 +55,56 @@ const CREATE_TOPICS_V: i16 = 5;
 
 // ---- Kafka over raw TCP --------------------------------------------------------------------
 
-/// A Kafka connection speaking whole frames.
-struct KafkaConn {
-    stream: TcpStream,
-    next_correlation: i32,
+fn create_topic(conn: &mut Conn, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    let configs = configs
+        .iter()
+        .map(|(key, value)| {
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string((*key).to_owned()))
+                .with_value(Some(StrBytes::from_string((*value).to_owned())))
+        })
+        .collect();
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(topic_name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1)
+                .with_configs(configs),
+        ]);
+    let response = conn.call(CREATE_TOPICS_V, &request);
+    assert_eq!(response.topics[0].error_code, 0, "create topic {topic}");
 }
 
-impl KafkaConn {
-    fn open(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        Self {
-            stream,
-            next_correlation: 1,
-        }
-    }
-
-    fn call<R: Request>(&mut self, version: i16, body: &R) -> R::Response {
-        let correlation = self.next_correlation;
-        self.next_correlation += 1;
-        let mut buf = BytesMut::new();
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(correlation)
-            .with_client_id(Some(StrBytes::from_static_str("poison")))
-            .encode(&mut buf, R::header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let mut frame = u32::try_from(buf.len()).unwrap().to_be_bytes().to_vec();
-        frame.extend_from_slice(&buf);
-        self.stream.write_all(&frame).unwrap();
-        let mut prefix = [0u8; 4];
-        self.stream.read_exact(&mut prefix).unwrap();
-        let mut answer = vec![0u8; usize::try_from(u32::from_be_bytes(prefix)).unwrap()];
-        self.stream.read_exact(&mut answer).unwrap();
-        let mut answer = Bytes::from(answer);
-        let header =
-            ResponseHeader::decode(&mut answer, R::Response::header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, correlation);
-        R::Response::decode(&mut answer, version).unwrap()
-    }
-
-    fn create_topic(&mut self, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
-        let configs = configs
-            .iter()
-            .map(|(key, value)| {
-                CreatableTopicConfig::default()
-                    .with_name(StrBytes::from_string((*key).to_owned()))
-                    .with_value(Some(StrBytes::from_string((*value).to_owned())))
-            })
-            .collect();
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(10_000)
-            .with_topics(vec![
-                CreatableTopic::default()
-                    .with_name(topic_name(topic))
-                    .with_num_partitions(partitions)
-                    .with_replication_factor(1)
-                    .with_configs(configs),
-            ]);
-        let response = self.call(CREATE_TOPICS_V, &request);
-        assert_eq!(response.topics[0].error_code, 0, "create topic {topic}");
-    }
-
-    /// Produces `batches[p]` to partition `p` of `topic` in one request; (error, base offset)
-    /// per partition.
-    fn produce(&mut self, topic: &str, batches: Vec<Vec<u8>>) -> Vec<(i16, i64)> {
-        let partitions = batches
-            .into_iter()
-            .enumerate()
-            .map(|(index, records)| {
-                PartitionProduceData::default()
-                    .with_index(i32::try_from(index).unwrap())
-                    .with_records(Some(Bytes::from(records)))
-            })
-            .collect();
-        let request = ProduceRequest::default()
-            .with_acks(1)
-            .with_timeout_ms(10_000)
-            .with_topic_data(vec![
-                TopicProduceData::default()
-                    .with_name(topic_name(topic))
-                    .with_partition_data(partitions),
-            ]);
-        let response: ProduceResponse = self.call(PRODUCE_V, &request);
-        let mut answers: Vec<_> = response.responses[0]
-            .partition_responses
-            .iter()
-            .map(|p| (p.index, p.error_code, p.base_offset))
-            .collect();
-        answers.sort_unstable();
-        answers.into_iter().map(|(_, e, b)| (e, b)).collect()
-    }
+/// Produces `batches[p]` to partition `p` of `topic` in one request; (error, base offset) per
+/// partition.
+fn produce(conn: &mut Conn, topic: &str, batches: Vec<Vec<u8>>) -> Vec<(i16, i64)> {
+    let partitions = batches
+        .into_iter()
+        .enumerate()
+        .map(|(index, records)| {
+            PartitionProduceData::default()
+                .with_index(i32::try_from(index).unwrap())
+                .with_records(Some(Bytes::from(records)))
+        })
+        .collect();
+    let request = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(partitions),
+        ]);
+    let response: ProduceResponse = conn.call(PRODUCE_V, &request);
+    let mut answers: Vec<_> = response.responses[0]
+        .partition_responses
+        .iter()
+        .map(|p| (p.index, p.error_code, p.base_offset))
+        .collect();
+    answers.sort_unstable();
+    answers.into_iter().map(|(_, e, b)| (e, b)).collect()
 }
 
 fn topic_name(topic: &str) -> TopicName {
@@ -478,10 +435,10 @@ fn indexed(values: &[&str]) -> Vec<(i64, String)> {
 async fn corrupt_kafka_batches_are_refused_and_readers_read_around_them() {
     let broker = start_broker();
     let addr = broker.kafka_addr();
-    let mut conn = KafkaConn::open(addr);
-    conn.create_topic("poison", 2, &[]);
+    let mut conn = Conn::open(addr, IO_TIMEOUT);
+    create_topic(&mut conn, "poison", 2, &[]);
     assert_eq!(
-        conn.produce("poison", vec![valid_batch(&["a", "b"])]),
+        produce(&mut conn, "poison", vec![valid_batch(&["a", "b"])]),
         [(0, 0)]
     );
     let cases = [
@@ -503,12 +460,12 @@ async fn corrupt_kafka_batches_are_refused_and_readers_read_around_them() {
     ];
     for (case, bad, code) in cases {
         // The other partition of the same request is stored all the same.
-        let answers = conn.produce("poison", vec![bad, valid_batch(&[case])]);
+        let answers = produce(&mut conn, "poison", vec![bad, valid_batch(&[case])]);
         assert_eq!(answers[0], (code, -1), "{case}\n{}", broker.stderr());
         assert_eq!(answers[1].0, 0, "{case}: the other partition");
     }
     assert_eq!(
-        conn.produce("poison", vec![valid_batch(&["c", "d"])]),
+        produce(&mut conn, "poison", vec![valid_batch(&["c", "d"])]),
         [(0, 2)]
     );
 
@@ -528,17 +485,23 @@ async fn corrupt_kafka_batches_are_refused_and_readers_read_around_them() {
 async fn a_batch_of_more_records_than_a_native_batch_holds_is_message_too_large() {
     let broker = start_broker();
     let addr = broker.kafka_addr();
-    let mut conn = KafkaConn::open(addr);
-    conn.create_topic("wide", 1, &[("max.message.bytes", "33554432")]);
-    assert_eq!(conn.produce("wide", vec![valid_batch(&["a"])]), [(0, 0)]);
+    let mut conn = Conn::open(addr, IO_TIMEOUT);
+    create_topic(&mut conn, "wide", 1, &[("max.message.bytes", "33554432")]);
+    assert_eq!(
+        produce(&mut conn, "wide", vec![valid_batch(&["a"])]),
+        [(0, 0)]
+    );
     let huge = huge_gzip_batch();
     assert_eq!(
-        conn.produce("wide", vec![huge]),
+        produce(&mut conn, "wide", vec![huge]),
         [(MESSAGE_TOO_LARGE, -1)],
         "{}",
         broker.stderr()
     );
-    assert_eq!(conn.produce("wide", vec![valid_batch(&["b"])]), [(0, 1)]);
+    assert_eq!(
+        produce(&mut conn, "wide", vec![valid_batch(&["b"])]),
+        [(0, 1)]
+    );
     let admin = root(&broker).await;
     assert_eq!(
         native_payloads(&admin, KAFKA_STREAM, "wide").await,
