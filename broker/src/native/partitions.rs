@@ -32,7 +32,6 @@ pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call
 fn decode_change(body: &[u8]) -> Result<PartitionsChange, Status> {
     PartitionsChange::decode_checked(body).map_err(|error| match error.status() {
         Status::InvalidFormat => Status::InvalidCommand,
-        Status::InvalidPartitionsCount => Status::TooManyPartitions,
         other => other,
     })
 }

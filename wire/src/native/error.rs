@@ -130,7 +130,7 @@ impl NativeWireError {
             Self::OutOfRange {
                 field: "partitions_count",
                 ..
-            } => Status::InvalidPartitionsCount,
+            } => Status::TooManyPartitions,
             Self::OutOfRange {
                 field: "message_count",
                 ..

@@ -20,8 +20,9 @@ wire_struct! {
 }
 
 impl PartitionsChange {
-    /// Decode a body and check the count is 1..=1000 (§3): more per request is refused with
-    /// InvalidPartitionsCount before the broker touches the log.
+    /// Decode a body and check the count is 1..=1000 (§3): 0 or more per request is refused
+    /// with TooManyPartitions (the reference server's code for both) before the broker touches
+    /// the log.
     pub fn decode_checked(body: &[u8]) -> Result<Self> {
         let change = Self::decode_exact(body)?;
         check_range(
