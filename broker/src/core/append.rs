@@ -2,7 +2,9 @@
 //! (`max_topic_size`, a native topic option that Kafka produce honours too) is checked here,
 //! before anything is written.
 
-use whippet_log::{TopicMeta, TopicSettings};
+use std::sync::Arc;
+
+use whippet_log::{PartitionLog, TopicMeta, TopicSettings};
 
 use super::CoreError;
 
@@ -19,9 +21,18 @@ pub fn max_topic_size(settings: &TopicSettings) -> Option<u64> {
         .filter(|cap| *cap != 0 && *cap != u64::MAX)
 }
 
+/// Stored data bytes (frames, without file headers) and messages over some partitions: what a
+/// topic or stream holds, for the size cap and the native listings.
+pub fn totals<'a>(partitions: impl Iterator<Item = &'a Arc<PartitionLog>>) -> (u64, u64) {
+    partitions.fold((0, 0), |(bytes, messages), partition| {
+        let stats = partition.stats();
+        (bytes + stats.data_bytes, messages + stats.messages)
+    })
+}
+
 /// Bytes of data the topic's partitions hold.
 pub fn topic_size(topic: &TopicMeta) -> u64 {
-    topic.partitions.iter().map(|p| p.stats().data_bytes).sum()
+    totals(topic.partitions.iter()).0
 }
 
 /// Refuses an append to a topic that already holds its `max_topic_size` bytes, as the Iggy

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use whippet_log::{CatalogSnapshot, PartitionLog, StreamMeta};
+use whippet_log::{CatalogSnapshot, StreamMeta};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::streams::{
     CreateStream, StreamDetails, StreamHeader, StreamList, StreamRef, UpdateStream,
@@ -39,14 +39,6 @@ pub(crate) fn resolve_stream<'a>(
     }
 }
 
-/// Stored bytes and messages over some partitions (for stream and topic headers).
-pub(crate) fn totals<'a>(partitions: impl Iterator<Item = &'a Arc<PartitionLog>>) -> (u64, u64) {
-    partitions.fold((0, 0), |(bytes, messages), partition| {
-        let stats = partition.stats();
-        (bytes + stats.data_bytes, messages + stats.messages)
-    })
-}
-
 /// Microseconds since the epoch as the wire's u64 (creation times are never negative).
 pub(crate) fn micros(created_at_us: i64) -> u64 {
     u64::try_from(created_at_us).unwrap_or(0)
@@ -54,7 +46,7 @@ pub(crate) fn micros(created_at_us: i64) -> u64 {
 
 /// The StreamHeader of a stream, with totals over all its partitions.
 fn stream_header(stream: &StreamMeta) -> StreamHeader {
-    let (size_bytes, messages_count) = totals(
+    let (size_bytes, messages_count) = core::append::totals(
         stream
             .topics
             .values()

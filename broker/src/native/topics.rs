@@ -18,8 +18,9 @@ use whippet_wire::native::status::Status;
 use super::call::{Access, Call, Conn, Outcome, Payload};
 use super::errors::core_status;
 use super::options::TopicOptions;
-use super::streams::{micros, resolve_stream, totals};
+use super::streams::{micros, resolve_stream};
 use crate::context::BrokerContext;
+use crate::core::append::totals;
 use crate::{core, limits};
 
 /// Finds a topic of `stream` by id or name; missing → TopicIdNotFound / TopicNameNotFound by
