@@ -34,11 +34,11 @@ mod index;
 pub mod limits;
 mod maintenance;
 pub mod partition;
+mod pool;
 mod recovery;
 mod segment;
 pub mod storage;
 mod store;
-mod sync_pool;
 mod sync_util;
 
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
@@ -48,9 +48,10 @@ pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 pub use partition::{
-    AppendBatch, Appended, PartitionLog, PartitionStats, PatchContext, ReadResult,
+    AppendBatch, Appended, Appending, PartitionLog, PartitionStats, PatchContext, ReadResult,
     RetentionOutcome, StoredFrame,
 };
+pub use pool::THREAD_NAME_PREFIX;
 pub use recovery::{RecoveryAction, RecoveryEvent};
 pub use storage::{LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};
