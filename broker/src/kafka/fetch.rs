@@ -88,7 +88,7 @@ pub(crate) async fn handle(
         .min(FETCH_RESPONSE_BYTES_MAX);
     let version = header.request_api_version;
     loop {
-        let gathered = gather(&wanted, max_bytes, version);
+        let gathered = gather(&wanted, max_bytes, version).await;
         let now = Instant::now();
         if gathered.bytes >= min_bytes || gathered.any_error || now >= deadline {
             return FetchResponse::default()
@@ -156,7 +156,7 @@ fn partition_log(topic: &TopicMeta, index: i32) -> Option<Arc<PartitionLog>> {
 }
 
 /// Reads every partition once, within the response and partition limits.
-fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathered {
+async fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathered {
     let mut gathered = Gathered {
         topics: Vec::with_capacity(wanted.len()),
         bytes: 0,
@@ -166,7 +166,7 @@ fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathered {
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for want in &topic.partitions {
-            let data = read_partition(want, topic.compression, max_bytes, &mut gathered);
+            let data = read_partition(want, topic.compression, max_bytes, &mut gathered).await;
             partitions.push(data);
         }
         let mut response = FetchableTopicResponse::default().with_partitions(partitions);
@@ -191,7 +191,7 @@ fn error_data(index: i32, error: ResponseError) -> PartitionData {
 
 /// One partition's answer. Only the first partition to contribute data may exceed the limits
 /// (by its first batch); later ones get only what fits.
-fn read_partition(
+async fn read_partition(
     want: &Wanted,
     compression: KafkaCompression,
     max_bytes: usize,
@@ -229,7 +229,7 @@ fn read_partition(
             })
         }
     } else {
-        log.read(offset, limit.max(1))
+        log.read(offset, limit.max(1)).await
     };
     let read = match read {
         Ok(read) => read,

@@ -41,25 +41,24 @@ pub(crate) async fn handle(
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let version = header.request_api_version;
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let meta = find_topic(ctx, topic.name.as_str());
-            let partitions = topic
-                .partitions
-                .iter()
-                .map(|p| answer(meta.as_deref(), p.partition_index, p.timestamp, version))
-                .collect();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let meta = find_topic(ctx, topic.name.as_str());
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let found = answer(meta.as_deref(), p.partition_index, p.timestamp, version).await;
+            partitions.push(found);
+        }
+        topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(topic.name)
-                .with_partitions(partitions)
-        })
-        .collect();
+                .with_partitions(partitions),
+        );
+    }
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-fn answer(
+async fn answer(
     topic: Option<&TopicMeta>,
     index: i32,
     timestamp: i64,
@@ -70,7 +69,7 @@ fn answer(
     let Some(log) = log else {
         return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
     };
-    match lookup(log, timestamp) {
+    match lookup_off_runtime(log, timestamp).await {
         Ok((ts, offset)) => response
             .with_timestamp(ts)
             .with_offset(offset)
@@ -85,6 +84,18 @@ fn offset_i64(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
+/// [`lookup`], with the timestamp searches (which read the log's files, several times for
+/// the largest timestamp) on the blocking pool rather than an async worker.
+async fn lookup_off_runtime(log: &Arc<PartitionLog>, timestamp: i64) -> Result<Found, LogError> {
+    if matches!(timestamp, LATEST | EARLIEST | EARLIEST_LOCAL) {
+        return lookup(log, timestamp);
+    }
+    let log = Arc::clone(log);
+    tokio::task::spawn_blocking(move || lookup(&log, timestamp))
+        .await
+        .unwrap_or_else(|join| Err(LogError::io("", std::io::Error::other(join.to_string()))))
+}
+
 /// The (timestamp, offset) answer for one partition.
 fn lookup(log: &PartitionLog, timestamp: i64) -> Result<Found, LogError> {
     match timestamp {
@@ -97,10 +108,10 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<Found, LogError> {
 
 /// First record with timestamp ≥ `target_ms`.
 fn by_timestamp(log: &PartitionLog, target_ms: i64) -> Result<Found, LogError> {
-    let Some(header) = log.find_by_timestamp(target_ms.saturating_mul(1000))? else {
+    let Some(header) = log.find_by_timestamp_blocking(target_ms.saturating_mul(1000))? else {
         return Ok(NOTHING);
     };
-    let read = log.read(header.base_offset.max(log.log_start_offset()), 1)?;
+    let read = log.read_blocking(header.base_offset.max(log.log_start_offset()), 1)?;
     let Some(frame) = read.frames.first() else {
         return Ok(NOTHING);
     };
@@ -150,7 +161,9 @@ fn record_timestamp(batch: &Bytes, offset: i64) -> i64 {
 /// ≥ T is found by bisection over T, and that frame is searched for its first record ≥ T.
 fn max_timestamp(log: &PartitionLog) -> Result<Found, LogError> {
     let exists = |t_ms: i64| -> Result<bool, LogError> {
-        Ok(log.find_by_timestamp(t_ms.saturating_mul(1000))?.is_some())
+        Ok(log
+            .find_by_timestamp_blocking(t_ms.saturating_mul(1000))?
+            .is_some())
     };
     let (mut low, mut high) = (i64::MIN / 1000, i64::MAX / 1000);
     if !exists(low)? {

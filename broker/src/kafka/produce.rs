@@ -32,8 +32,8 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
-    AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampType,
-    TopicMeta,
+    AppendBatch, Appended, Appending, BatchFormat, LogError, PartitionLog, PatchContext,
+    TimestampType, TopicMeta,
 };
 use whippet_wire::kafka::limits::DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX;
 use whippet_wire::kafka::{
@@ -94,7 +94,7 @@ impl From<SequenceError> for Refusal {
 }
 
 /// What a partition's accepted data got.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Accepted {
     base_offset: u64,
     /// Last offset the answer waits to be durable: what this request appended or, for an
@@ -266,7 +266,7 @@ async fn append_partition(
     };
     if batches.iter().all(|b| b.producer_id < 0) {
         admit(topic)?;
-        return plan.append_all(log, &batches, |_, _| {});
+        return plan.append_all(log, &batches).await;
     }
     // The first idempotent produce to a partition loads its producer state (snapshot read + log
     // scan) off the async workers; later ones find it loaded.
@@ -373,7 +373,7 @@ fn append_idempotent(
             // A retried duplicate above is answered even when the topic is full since: it is
             // already stored. Only new data is held to the cap.
             None => admit(topic).and_then(|()| {
-                plan.append_all(log, batches, |batch, appended| {
+                plan.append_all_blocking(log, batches, |batch, appended| {
                     if batch.producer_id >= 0 {
                         let ids = batch_ids(batch);
                         state.record(
@@ -407,21 +407,51 @@ struct AppendPlan<'a> {
 }
 
 impl AppendPlan<'_> {
-    /// Appends each batch as its own frame, calling `appended` after each; stops at the first
-    /// log error (earlier batches stay appended, as with any partial storage failure).
-    fn append_all(
+    /// Appends each batch as its own frame through the partition's append owner, awaiting
+    /// each; stops at the first log error (earlier batches stay appended, as with any partial
+    /// storage failure).
+    async fn append_all(
+        &self,
+        log: &PartitionLog,
+        batches: &[BatchInfo],
+    ) -> Result<Accepted, Refusal> {
+        let mut accepted = Accepted::default();
+        for (k, batch) in batches.iter().enumerate() {
+            let done = self.append_one(log, batch)?.await?;
+            self.accepted(&mut accepted, k == 0, &done);
+        }
+        accepted
+            .last_appended
+            .ok_or(Refusal::new(ResponseError::InvalidRecord))?;
+        Ok(accepted)
+    }
+
+    /// [`Self::append_all`], blocking the thread for each append (under the producer-state
+    /// lock, which is a std mutex: no await may happen while it is held), calling `appended`
+    /// after each. The thread waits; the owner's write thread does the I/O.
+    fn append_all_blocking(
         &self,
         log: &PartitionLog,
         batches: &[BatchInfo],
         mut appended: impl FnMut(&BatchInfo, &Appended),
     ) -> Result<Accepted, Refusal> {
-        let mut first: Option<Accepted> = None;
-        let mut last_offset = 0;
-        for batch in batches {
-            let done = self.append_one(log, batch)?;
+        let mut accepted = Accepted::default();
+        for (k, batch) in batches.iter().enumerate() {
+            let done = self.append_one(log, batch)?.wait()?;
             appended(batch, &done);
-            last_offset = done.last_offset;
-            first.get_or_insert(Accepted {
+            self.accepted(&mut accepted, k == 0, &done);
+        }
+        accepted
+            .last_appended
+            .ok_or(Refusal::new(ResponseError::InvalidRecord))?;
+        Ok(accepted)
+    }
+
+    /// Folds one append into the partition's answer: the first sets the base offset and
+    /// times, every one the last offset appended.
+    fn accepted(&self, accepted: &mut Accepted, first: bool, done: &Appended) {
+        if first {
+            *accepted = Accepted {
                 base_offset: done.base_offset,
                 last_appended: None,
                 log_append_time_ms: if self.log_append_time {
@@ -430,14 +460,13 @@ impl AppendPlan<'_> {
                     -1
                 },
                 log_start_offset: done.log_start_offset,
-            });
+            };
         }
-        let mut accepted = first.ok_or(Refusal::new(ResponseError::InvalidRecord))?;
-        accepted.last_appended = Some(last_offset);
-        Ok(accepted)
+        accepted.last_appended = Some(done.last_offset);
     }
 
-    fn append_one(&self, log: &PartitionLog, batch: &BatchInfo) -> Result<Appended, Refusal> {
+    /// Queues one batch for the partition's append owner.
+    fn append_one(&self, log: &PartitionLog, batch: &BatchInfo) -> Result<Appending, Refusal> {
         let corrupt = || Refusal::new(ResponseError::CorruptMessage);
         let range: Range<usize> = batch.offset_in_buffer..batch.offset_in_buffer + batch.len;
         let payload = self.records.get(range).ok_or_else(corrupt)?.to_vec();
@@ -450,7 +479,7 @@ impl AppendPlan<'_> {
             max_timestamp_us: batch.max_timestamp_ms.saturating_mul(1000),
         };
         let log_append_time = self.log_append_time;
-        Ok(log.append(append, |ctx| patch(ctx, log_append_time))?)
+        Ok(log.append(append, move |ctx| patch(ctx, log_append_time)))
     }
 }
 

@@ -70,10 +70,10 @@ pub(super) async fn poll(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     };
     let start = match plan_start(request.strategy, request.count, bounds, stored) {
         Start::At(offset) => Some(offset),
-        Start::Timestamp(ts) => timestamp_start(&log, ts)?,
+        Start::Timestamp(ts) => timestamp_start(&log, ts).await?,
     };
     let gathered = match start {
-        Some(start) => gather(&log, start, request.count, bounds.high_watermark)?,
+        Some(start) => gather(&log, start, request.count, bounds.high_watermark).await?,
         None => Gathered::default(),
     };
     if request.auto_commit
@@ -121,10 +121,11 @@ fn plan_start(strategy: PollingStrategy, count: u32, bounds: Bounds, stored: Opt
 
 /// The first offset of the first visible batch whose broker timestamp is at or after `ts`
 /// (all messages of a native batch share it), or `None` when every batch is older.
-fn timestamp_start(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {
+async fn timestamp_start(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {
     let ts = i64::try_from(ts).unwrap_or(i64::MAX);
     let found = log
         .find_by_timestamp(ts)
+        .await
         .map_err(|error| message_status(&error))?;
     Ok(found.map(|header| header.base_offset))
 }
@@ -161,7 +162,7 @@ impl Gathered {
 
 /// Reads batches covering `start ..= start + count - 1` (capped at the high watermark seen when
 /// the poll began), transcoding Kafka-format frames to native batch records.
-fn gather(
+async fn gather(
     log: &PartitionLog,
     start: u64,
     count: u32,
@@ -180,7 +181,7 @@ fn gather(
         let budget = NATIVE_POLL_REPLY_BYTES_MAX.saturating_sub(gathered.bytes);
         let asked = budget.clamp(1, step);
         step = (step * 2).min(NATIVE_POLL_READ_BYTES);
-        let read = match log.read(next, asked) {
+        let read = match log.read(next, asked).await {
             Ok(read) => read,
             // Retention moved the start past us mid-poll: serve what was gathered.
             Err(LogError::OffsetOutOfRange { .. }) => break,

@@ -43,6 +43,14 @@ fn strategies_resolve_to_start_offsets() {
     assert_eq!(current_offset(0), 0);
 }
 
+/// Runs an async helper of the poll path to completion (reads go to the log's threads).
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
 fn open(dir: &Path) -> Arc<PartitionLog> {
     let config = LogConfig {
         fsync: FsyncPolicy::Never,
@@ -82,7 +90,7 @@ fn append_native(log: &PartitionLog, count: u32) {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |patch| {
+    log.append_blocking(append, |patch| {
         stamp_batch(patch.payload, 0, patch.base_offset, 5).unwrap();
     })
     .unwrap();
@@ -128,7 +136,7 @@ fn append_kafka(log: &PartitionLog, count: u32, codec: Compression) {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |patch| {
+    log.append_blocking(append, |patch| {
         let base = i64::try_from(patch.base_offset).unwrap();
         set_base_offset(patch.payload, base).unwrap();
     })
@@ -182,16 +190,19 @@ fn whole_batches_are_shared_and_straddling_ones_sliced() {
     append_native(&log, 4); // 4..=7
     append_native(&log, 4); // 8..=11
     let hw = log.high_watermark();
-    let gathered = gather(&log, 2, 7, hw).unwrap();
+    let gathered = run(gather(&log, 2, 7, hw)).unwrap();
     assert_eq!(gathered.messages, 7);
     assert_eq!(gathered.last_offset, Some(8));
     // The middle batch is the stored payload itself (no copy): same bytes as a log read.
-    let stored = log.read(4, 1).unwrap().frames[0].payload.clone();
+    let stored = log.read_blocking(4, 1).unwrap().frames[0].payload.clone();
     assert_eq!(gathered.records[1], stored);
     assert_eq!(offsets_of(gathered), vec![2, 3, 4, 5, 6, 7, 8]);
     // Capped at the high watermark; past it is empty.
-    assert_eq!(offsets_of(gather(&log, 10, 100, hw).unwrap()), vec![10, 11]);
-    assert_eq!(gather(&log, 12, 5, hw).unwrap().messages, 0);
+    assert_eq!(
+        offsets_of(run(gather(&log, 10, 100, hw)).unwrap()),
+        vec![10, 11]
+    );
+    assert_eq!(run(gather(&log, 12, 5, hw)).unwrap().messages, 0);
 }
 
 #[test]
@@ -203,15 +214,15 @@ fn kafka_frames_are_transcoded_and_sliced() {
         append_kafka(&log, 3, codec); // 2..=4
         append_native(&log, 2); // 5..=6
         let hw = log.high_watermark();
-        let all = messages_of(gather(&log, 0, 10, hw).unwrap());
+        let all = messages_of(run(gather(&log, 0, 10, hw)).unwrap());
         let offsets: Vec<u64> = all.iter().map(|(o, _)| *o).collect();
         assert_eq!(offsets, vec![0, 1, 2, 3, 4, 5, 6], "{codec:?}");
         assert_eq!(all[2].1, b"k0");
         assert_eq!(all[4].1, b"k2");
         // A range inside the Kafka batch is sliced like a native one.
-        let mid = messages_of(gather(&log, 3, 1, hw).unwrap());
+        let mid = messages_of(run(gather(&log, 3, 1, hw)).unwrap());
         assert_eq!(mid, vec![(3, b"k1".to_vec())]);
-        let gathered = gather(&log, 3, 3, hw).unwrap();
+        let gathered = run(gather(&log, 3, 3, hw)).unwrap();
         assert_eq!((gathered.messages, gathered.last_offset), (3, Some(5)));
     }
 }
@@ -230,19 +241,22 @@ fn a_kafka_frame_that_does_not_transcode_ends_the_reply() {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |_| {}).unwrap();
+    log.append_blocking(append, |_| {}).unwrap();
     let hw = log.high_watermark();
-    assert_eq!(offsets_of(gather(&log, 0, 10, hw).unwrap()), vec![0, 1]);
-    assert_eq!(gather(&log, 2, 10, hw).unwrap_err(), Status::Error);
+    assert_eq!(
+        offsets_of(run(gather(&log, 0, 10, hw)).unwrap()),
+        vec![0, 1]
+    );
+    assert_eq!(run(gather(&log, 2, 10, hw)).unwrap_err(), Status::Error);
 }
 
 #[test]
 fn timestamp_finds_the_first_batch_stamped_at_or_after() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
-    assert_eq!(timestamp_start(&log, 0).unwrap(), None);
+    assert_eq!(run(timestamp_start(&log, 0)).unwrap(), None);
     append_native(&log, 3);
-    let found = timestamp_start(&log, 0).unwrap();
+    let found = run(timestamp_start(&log, 0)).unwrap();
     assert_eq!(found, Some(0));
-    assert_eq!(timestamp_start(&log, u64::MAX).unwrap(), None);
+    assert_eq!(run(timestamp_start(&log, u64::MAX)).unwrap(), None);
 }

@@ -42,7 +42,8 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         max_timestamp_us: 0,
     };
     let appended = log
-        .append(batch, |patch| stamp(patch, partition_id))
+        .append(batch, move |patch| stamp(patch, partition_id))
+        .await
         .map_err(|error| send_status(&error))?;
     if ctx.core.waits_for_durability(Ack::Leader) {
         log.wait_durable(appended.last_offset)
