@@ -299,7 +299,7 @@ impl PartitionLog {
 
     /// Resolves once everything up to and including `last_offset` is durable per the policy:
     /// `always` → on disk via fdatasync, group-committed with concurrent appenders (the round
-    /// runs on the log's sync workers; this future only waits and does no I/O);
+    /// runs on the append owner or the sync threads; this future only waits and does no I/O);
     /// `interval`/`never` → immediately. Fails with the sync's error once a sync has failed.
     pub async fn wait_durable(&self, last_offset: u64) -> Result<()> {
         if self.inner.deleted.load(Ordering::Acquire) {
@@ -547,7 +547,7 @@ impl Inner {
         Ok(true)
     }
 
-    /// Hands the partition's next round (its `syncing` flag already set) to the sync workers.
+    /// Hands the partition's next round (its `syncing` flag already set) to the sync threads.
     fn schedule_round(self: &Arc<Self>) {
         let inner = Arc::clone(self);
         let submitted = SYNCERS.submit(Box::new(move || inner.round_job()));

@@ -130,6 +130,27 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Releases the partition's queue if a writer job panics (a broken invariant, a panicking patch
+/// callback): the group's callers already get an error from their dropped completions; the
+/// appends queued behind it are failed too, and the next append starts a fresh job instead of
+/// waiting forever for one that died.
+struct OwnerGuard<'a> {
+    inner: &'a Inner,
+}
+
+impl Drop for OwnerGuard<'_> {
+    fn drop(&mut self) {
+        let stranded = {
+            let mut queue = lock(&self.inner.queue);
+            queue.scheduled = false;
+            std::mem::take(&mut queue.pending)
+        };
+        for request in stranded {
+            let _ = request.done.send(Err(lost()));
+        }
+    }
+}
+
 /// What one pass over a group produced: each append's answer, in queue order.
 type Answers = Vec<(oneshot::Sender<Result<Appended>>, Result<Appended>)>;
 
@@ -185,8 +206,10 @@ impl Inner {
     /// One turn of the owner: write one group, answer it, hand the queue on, and run the sync
     /// round the group made due (if no round was running).
     fn writer_job(self: &Arc<Self>) {
+        let guard = OwnerGuard { inner: self };
         let group = self.take_group();
         let (answers, round) = self.write_group(group);
+        std::mem::forget(guard);
         for (done, answer) in answers {
             let _ = done.send(answer);
         }
