@@ -784,11 +784,26 @@ impl Inner {
     }
 }
 
-/// Runs `job` on the log's read threads and waits for its answer.
+/// Runs `job` off the async workers and waits for its answer: on the calling thread inside
+/// `block_in_place` when it is a multi-thread runtime's worker (no hop; see
+/// [`append::run_off_worker`]), else on the log's read threads.
 async fn offload<T: Send + 'static>(
     inner: &Inner,
     job: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
+    let mut job = Some(job);
+    let mut answer = None;
+    if append::run_off_worker(|| answer = job.take().map(|job| job())) {
+        if let Some(answer) = answer {
+            return answer;
+        }
+    }
+    let Some(job) = job else {
+        return Err(LogError::io(
+            &inner.dir,
+            std::io::Error::other("read ran nowhere"),
+        ));
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let submitted = READERS.submit(Box::new(move || {
         let _ = tx.send(job());

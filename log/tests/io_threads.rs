@@ -1,11 +1,14 @@
 //! No segment-file I/O runs on an async worker: appends, durable waits, reads and timestamp
-//! lookups made through the async entry points from a multi-thread tokio runtime reach the files
-//! only from the log's own I/O threads (`whippet-log-*`). A [`SegmentStore`] wrapper records the
-//! thread of every file operation.
+//! lookups made through the async entry points from a tokio runtime reach the files only from
+//! the log's own I/O threads (`whippet-log-*`) or from a worker thread that tokio has released
+//! from driving tasks (`block_in_place`, which the log uses on multi-thread runtimes to spare a
+//! thread hop). A [`SegmentStore`] wrapper records, for every file operation, its thread and
+//! whether that thread was driving async tasks at the time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +26,18 @@ const WORKER_NAME: &str = "test-async-worker";
 struct Op {
     what: &'static str,
     thread: String,
-    in_runtime: bool,
+    /// The thread was driving async tasks (a runtime worker, or a thread inside `block_on`).
+    driving_tasks: bool,
+}
+
+/// Whether the calling thread is driving async tasks. `Handle::block_on` refuses exactly there
+/// (it panics: "Cannot start a runtime from within a runtime"); on a worker inside
+/// `block_in_place`, and on any thread outside a runtime, it is allowed.
+fn driving_tasks() -> bool {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    std::panic::catch_unwind(AssertUnwindSafe(|| handle.block_on(async {}))).is_err()
 }
 
 #[derive(Debug, Default)]
@@ -51,11 +65,11 @@ impl Recording {
         let mut journal = self.journal.lock().unwrap();
         if journal.armed {
             let thread = std::thread::current().name().unwrap_or("?").to_string();
-            let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+            let driving_tasks = driving_tasks();
             journal.ops.push(Op {
                 what,
                 thread,
-                in_runtime,
+                driving_tasks,
             });
         }
     }
@@ -148,9 +162,15 @@ fn open(dir: &Path, store: &Recording, policy: FsyncPolicy) -> Arc<PartitionLog>
         .0
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
         .thread_name(WORKER_NAME)
         .enable_all()
         .build()
@@ -212,24 +232,29 @@ async fn read_all(log: &Arc<PartitionLog>) -> u64 {
     .unwrap()
 }
 
-fn check(ops: &[Op], phase: &str) {
-    let on_runtime: Vec<&Op> = ops
+/// Every operation ran on a log I/O thread or on a runtime worker released by `block_in_place`
+/// (only multi-thread runtimes have those); none on a thread driving async tasks.
+fn check(ops: &[Op], phase: &str, multi_thread: bool) {
+    let bad: Vec<&Op> = ops
         .iter()
-        .filter(|op| op.in_runtime || !op.thread.starts_with(THREAD_NAME_PREFIX))
+        .filter(|op| {
+            let released_worker = multi_thread && op.thread == WORKER_NAME;
+            op.driving_tasks || !(op.thread.starts_with(THREAD_NAME_PREFIX) || released_worker)
+        })
         .collect();
     assert!(
-        on_runtime.is_empty(),
-        "{phase}: {} of {} file operations ran off the log's I/O threads, e.g. {:?}",
-        on_runtime.len(),
+        bad.is_empty(),
+        "{phase}: {} of {} file operations ran on a thread driving async tasks, e.g. {:?}",
+        bad.len(),
         ops.len(),
-        on_runtime.first()
+        bad.first()
     );
 }
 
-fn run(policy: FsyncPolicy) {
+fn run(policy: FsyncPolicy, multi_thread: bool) {
     let dir = tempfile::tempdir().unwrap();
     let store = Recording::default();
-    let rt = runtime();
+    let rt = runtime(multi_thread);
     let log = open(dir.path(), &store, policy);
     store.arm(true);
     rt.block_on(append_all(&log));
@@ -246,7 +271,7 @@ fn run(policy: FsyncPolicy) {
     if policy == FsyncPolicy::Always {
         assert!(appended.iter().any(|op| op.what == "sync"), "no sync seen");
     }
-    check(&appended, "appends");
+    check(&appended, "appends", multi_thread);
 
     log.sync().unwrap();
     drop(log);
@@ -258,15 +283,35 @@ fn run(policy: FsyncPolicy) {
     assert_eq!(frames, TASKS * APPENDS_PER_TASK);
     let read = store.ops().split_off(before);
     assert!(read.iter().any(|op| op.what == "read"), "no file read seen");
-    check(&read, "reads");
+    check(&read, "reads", multi_thread);
+    // Both ways off the workers are exercised: in place (multi-thread) and the log's threads.
+    let in_place = read.iter().filter(|op| op.thread == WORKER_NAME).count();
+    if multi_thread {
+        assert!(in_place > 0, "reads never ran in block_in_place");
+    } else {
+        assert_eq!(
+            in_place, 0,
+            "a current-thread runtime has no worker to release"
+        );
+    }
 }
 
 #[test]
-fn async_appends_do_no_file_io_on_runtime_workers_fsync_never() {
-    run(FsyncPolicy::Never);
+fn no_file_io_on_async_workers_multi_thread_fsync_never() {
+    run(FsyncPolicy::Never, true);
 }
 
 #[test]
-fn async_appends_and_durable_waits_do_no_file_io_on_runtime_workers_fsync_always() {
-    run(FsyncPolicy::Always);
+fn no_file_io_on_async_workers_multi_thread_fsync_always() {
+    run(FsyncPolicy::Always, true);
+}
+
+#[test]
+fn no_file_io_on_async_workers_current_thread_fsync_never() {
+    run(FsyncPolicy::Never, false);
+}
+
+#[test]
+fn no_file_io_on_async_workers_current_thread_fsync_always() {
+    run(FsyncPolicy::Always, false);
 }
