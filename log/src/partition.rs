@@ -793,10 +793,10 @@ async fn offload<T: Send + 'static>(
 ) -> Result<T> {
     let mut job = Some(job);
     let mut answer = None;
-    if append::run_off_worker(|| answer = job.take().map(|job| job())) {
-        if let Some(answer) = answer {
-            return answer;
-        }
+    if append::run_off_worker(|| answer = job.take().map(|job| job()))
+        && let Some(answer) = answer
+    {
+        return answer;
     }
     let Some(job) = job else {
         return Err(LogError::io(

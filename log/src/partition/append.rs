@@ -207,10 +207,8 @@ impl Inner {
             queue.pending.push(Request { batch, patch, done });
             !std::mem::replace(&mut queue.scheduled, true)
         };
-        if start {
-            if !run_off_worker(|| self.writer_job(Round::Hand)) {
-                self.schedule_writer();
-            }
+        if start && !run_off_worker(|| self.writer_job(Round::Hand)) {
+            self.schedule_writer();
         }
         Appending {
             state: State::Queued(rx),
