@@ -4,10 +4,11 @@
 //! policy. Every stored batch is an opaque payload behind a [`FrameHeader`]; the log must not know
 //! any wire format beyond that header (Kafka and native batch layouts belong to `whippet-wire`),
 //! and must not depend on the network or on any other Whippet crate. Segment files are reached
-//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The log does
-//! its segment-file I/O on its own threads (`pool.rs`): the async entry points
-//! ([`PartitionLog::append`], [`PartitionLog::read`], [`PartitionLog::find_by_timestamp`]) never
-//! touch a file on the caller's thread, so async callers never block a runtime worker on disk.
+//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The async
+//! entry points ([`PartitionLog::append`], [`PartitionLog::read`],
+//! [`PartitionLog::find_by_timestamp`]) never touch a file on a thread that is driving async
+//! tasks: the work runs on the log's own threads (`pool.rs`) or in place inside
+//! `block_in_place`, so async callers never block a runtime worker on disk.
 //!
 //! Invariants: offsets are assigned here and only here, densely and in order per partition; a
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,

@@ -2,12 +2,13 @@
 //! (`append.rs`), lock-light readers, the recent-append cache, long-poll waits and the fsync
 //! policy.
 //!
-//! Threads: no segment-file I/O runs on the caller's thread in the async entry points
-//! ([`PartitionLog::append`], [`PartitionLog::read`], [`PartitionLog::find_by_timestamp`]):
-//! appends are written by the partition's owner on the log's write threads, reads the recent
-//! cache cannot serve run on its read threads (`pool.rs`), and the caller awaits. The
-//! `_blocking` forms do the same work on (or wait from) the calling thread, for tests, tools
-//! and threads that are not async workers.
+//! Threads: the async entry points ([`PartitionLog::append`], [`PartitionLog::read`],
+//! [`PartitionLog::find_by_timestamp`]) never do segment-file I/O on a thread that is driving
+//! async tasks: appends are written by the partition's owner, reads the recent cache cannot
+//! serve and timestamp lookups run either in place inside `block_in_place` (a multi-thread
+//! runtime's worker, released from its tasks for the duration) or on the log's own threads
+//! (`pool.rs`) while the caller awaits. The `_blocking` forms do the same work on (or wait from)
+//! the calling thread, for tests, tools and threads that are not async workers.
 //!
 //! Concurrency: appends are serialised by the writer mutex, which the owner holds only while it
 //! writes a group (never across an fsync or an await). Readers take a snapshot of the segment
@@ -377,7 +378,8 @@ impl PartitionLog {
     /// starts past a [`DamagedRange`] is served from the frames after it.
     ///
     /// Frames still in the recent-append cache are served on the calling thread (no file I/O,
-    /// no thread hop); anything else is read on the log's read threads while the caller waits.
+    /// no thread hop); anything else is read off the async workers (in place inside
+    /// `block_in_place` on a multi-thread runtime, else on the log's read threads).
     pub async fn read(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
         if let Some(served) = self.inner.read_cached(from_offset, max_bytes) {
             return served;
@@ -404,7 +406,7 @@ impl PartitionLog {
 
     /// Header of the first visible frame whose max timestamp is `>= ts_us` (None if none).
     /// Damaged frames are skipped: the answer is then the first readable frame after them.
-    /// Runs on the log's read threads while the caller waits.
+    /// Runs off the async workers, as a read of the files does.
     pub async fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
         let inner = Arc::clone(&self.inner);
         offload(&self.inner, move || inner.find_by_timestamp(ts_us)).await

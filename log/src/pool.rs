@@ -1,6 +1,8 @@
 //! The log's I/O threads: small pools of plain threads (never tokio's), shared by every
-//! partition in the process, that do all segment-file I/O an async caller asks for. Three pools,
-//! so that a slow `fdatasync` never holds up a write and a cold read never holds up either:
+//! partition in the process, that do the segment-file I/O an async caller asks for whenever it
+//! cannot run in place (`block_in_place` on a multi-thread runtime's worker, see
+//! `partition/append.rs`). Three pools, so that a slow `fdatasync` never holds up a write and a
+//! cold read never holds up either:
 //!
 //! - [`WRITERS`] run each partition's append owner (`partition/append.rs`): a partition has at
 //!   most one writer job queued or running, which writes every append queued for it;

@@ -1,6 +1,8 @@
 //! The append owner of a partition. Appends are queued here and written by one writer job at a
-//! time, on the log's write threads (`pool.rs`), never on the caller's thread: the caller gets
-//! an [`Appending`] future (or blocks on it) and never touches a file.
+//! time: in place on the caller's thread when the owner is idle and that thread is a
+//! multi-thread tokio runtime's worker, released from driving tasks by `block_in_place` for the
+//! duration ([`run_off_worker`]); otherwise on the log's write threads (`pool.rs`). An async
+//! worker never touches a file: the caller gets an [`Appending`] future (or blocks on it).
 //!
 //! A writer job takes every queued append (up to [`WRITE_GROUP_BYTES_MAX`] /
 //! [`WRITE_GROUP_FRAMES_MAX`]), assigns their offsets in queue order, lets each caller patch its
