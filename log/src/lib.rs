@@ -39,6 +39,7 @@ pub mod limits;
 mod maintenance;
 pub mod partition;
 mod pool;
+mod read_ahead;
 mod recovery;
 mod segment;
 pub mod storage;

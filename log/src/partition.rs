@@ -33,6 +33,7 @@ use crate::error::{LogError, Result};
 use crate::frame::{BatchFormat, FrameHeader};
 use crate::limits::{self, SEGMENT_FILE_HEADER_BYTES};
 use crate::pool::{READERS, SYNCERS};
+use crate::read_ahead::{READ_AHEAD_BYTES, ReadAhead, within_budget};
 use crate::recovery::{RecoveryEvent, recover_partition};
 use crate::segment::Segment;
 use crate::storage::{LocalStore, SegmentStore};
@@ -113,7 +114,7 @@ pub struct PartitionStats {
     pub log_start_offset: u64,
     /// Offsets below this are known to be on disk (recovered data counts as on disk).
     pub durable_offset: u64,
-    /// Bytes held by the recent-append cache.
+    /// Bytes held by the recent-append cache and the read-ahead.
     pub cache_bytes: u64,
 }
 
@@ -164,6 +165,8 @@ pub(crate) struct Inner {
     log_start: AtomicU64,
     hw_tx: watch::Sender<u64>,
     cache: Mutex<RecentCache>,
+    /// Frames read past what a file read asked for (`read_ahead.rs`).
+    read_ahead: Mutex<ReadAhead>,
     durability: Durability,
     deleted: AtomicBool,
 }
@@ -251,6 +254,7 @@ impl PartitionLog {
             log_start: AtomicU64::new(recovered.log_start_offset),
             hw_tx: watch::Sender::new(next),
             cache: Mutex::new(RecentCache::default()),
+            read_ahead: Mutex::new(ReadAhead::default()),
             // What recovery found is what the disk holds.
             durability: Durability::new(next),
             deleted: AtomicBool::new(false),
@@ -385,7 +389,10 @@ impl PartitionLog {
             return served;
         }
         let inner = Arc::clone(&self.inner);
-        offload(&self.inner, move || inner.read(from_offset, max_bytes)).await
+        offload(&self.inner, move || {
+            inner.read_ahead(from_offset, max_bytes)
+        })
+        .await
     }
 
     /// [`Self::read`] on the calling thread, file reads included. For tests, tools and threads
@@ -497,7 +504,8 @@ impl PartitionLog {
             next_offset: self.next_offset(),
             log_start_offset: start,
             durable_offset: self.inner.durability.durable_next(),
-            cache_bytes: lock(&self.inner.cache).bytes() as u64,
+            cache_bytes: (lock(&self.inner.cache).bytes() + lock(&self.inner.read_ahead).bytes())
+                as u64,
         }
     }
 }
@@ -651,13 +659,37 @@ impl Inner {
             Vec::new()
         } else {
             let cached = lock(&self.cache).read(from, high_watermark, max_bytes);
-            cached.filter(|frames| !frames.is_empty())?
+            match cached.filter(|frames| !frames.is_empty()) {
+                Some(frames) => frames,
+                None => {
+                    let epoch = self.durability.epoch();
+                    lock(&self.read_ahead).read(from, max_bytes, epoch)?
+                }
+            }
         };
         Some(Ok(ReadResult {
             frames,
             high_watermark,
             log_start_offset,
         }))
+    }
+
+    /// A read that goes to the files, asking for at least [`READ_AHEAD_BYTES`] and keeping what
+    /// it read past `max_bytes` for the reads that follow.
+    fn read_ahead(&self, from: u64, max_bytes: usize) -> Result<ReadResult> {
+        if max_bytes >= READ_AHEAD_BYTES {
+            return self.read(from, max_bytes);
+        }
+        // Before the read: a purge meanwhile makes what it reads stale, never the reverse.
+        let epoch = self.durability.epoch();
+        let mut result = self.read(from, READ_AHEAD_BYTES)?;
+        let (served, _) = within_budget(&result.frames, max_bytes);
+        if served < result.frames.len() {
+            let kept = result.frames.clone();
+            result.frames.truncate(served);
+            lock(&self.read_ahead).keep(kept, epoch);
+        }
+        Ok(result)
     }
 
     fn read(&self, from: u64, max_bytes: usize) -> Result<ReadResult> {
