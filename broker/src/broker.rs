@@ -53,21 +53,36 @@ impl Broker {
                 return Err(error);
             }
         };
-        let native_state = match crate::native::NativeState::open(&log.state_dir(), &settings.root)
-        {
-            Ok(mut state) => {
-                state.heartbeat_timeout =
-                    std::time::Duration::from_millis(settings.native_heartbeat_timeout_ms);
-                Arc::new(state)
-            }
+        let (meta, users) = match open_meta(&settings, &log).await {
+            Ok(opened) => opened,
             Err(error) => {
                 if let Err(shutdown_error) = shutdown_log(log).await {
                     warn!(%shutdown_error, "log shutdown after failed start also failed");
                 }
-                return Err(BrokerError::LoadNative(error));
+                return Err(error);
             }
         };
-        let core = Arc::new(Core::new(log, settings.kafka_stream.clone(), groups));
+        let native_state =
+            match crate::native::NativeState::open(&log.state_dir(), Arc::clone(&users)) {
+                Ok(mut state) => {
+                    state.heartbeat_timeout =
+                        std::time::Duration::from_millis(settings.native_heartbeat_timeout_ms);
+                    Arc::new(state)
+                }
+                Err(error) => {
+                    if let Err(shutdown_error) = shutdown_log(log).await {
+                        warn!(%shutdown_error, "log shutdown after failed start also failed");
+                    }
+                    return Err(BrokerError::LoadNative(error));
+                }
+            };
+        let core = Arc::new(Core::new(
+            log,
+            settings.kafka_stream.clone(),
+            groups,
+            meta,
+            users,
+        ));
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(
@@ -209,6 +224,20 @@ async fn load_groups(
         .await
         .map_err(BrokerError::StorageTask)?;
     loaded.map(Arc::new).map_err(BrokerError::LoadGroups)
+}
+
+/// Opens the metadata log and the users on it (migrating an old users file, or creating the
+/// root user), off the async workers, before any listener serves.
+async fn open_meta(
+    settings: &Settings,
+    log: &Arc<Log>,
+) -> Result<(Arc<core::meta::Meta>, Arc<core::users::Users>), BrokerError> {
+    let dir = log.state_dir();
+    let root = settings.root.clone();
+    tokio::task::spawn_blocking(move || core::open_meta(&dir, &root))
+        .await
+        .map_err(BrokerError::StorageTask)?
+        .map_err(BrokerError::LoadMeta)
 }
 
 async fn open_log(settings: &Settings) -> Result<Arc<Log>, BrokerError> {

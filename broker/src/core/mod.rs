@@ -15,8 +15,10 @@
 pub mod append;
 pub mod error;
 pub mod groups;
+pub mod meta;
 pub mod names;
 pub mod topics;
+pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +28,9 @@ pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
 
 use self::groups::GroupCoordinator;
+use self::meta::Meta;
+use self::users::Users;
+use crate::config::Credentials;
 
 /// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
 /// until SASL exists; the broker's own work (startup, timers) is `Internal`.
@@ -111,6 +116,10 @@ pub struct Core {
     pub kafka_stream: String,
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
+    /// The metadata state machine (users, permissions, tokens).
+    pub meta: Arc<Meta>,
+    /// Users, permissions, tokens, logins and authorization for every protocol.
+    pub users: Arc<Users>,
     names: Mutex<()>,
     observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
     connections: AtomicU64,
@@ -126,12 +135,21 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// A core over `log` and `groups`, with no observers yet.
-    pub fn new(log: Arc<Log>, kafka_stream: String, groups: Arc<GroupCoordinator>) -> Self {
+    /// A core over `log`, `groups` and the metadata state machine with its users, with no
+    /// observers yet.
+    pub fn new(
+        log: Arc<Log>,
+        kafka_stream: String,
+        groups: Arc<GroupCoordinator>,
+        meta: Arc<Meta>,
+        users: Arc<Users>,
+    ) -> Self {
         Self {
             log,
             kafka_stream,
             groups,
+            meta,
+            users,
             names: Mutex::new(()),
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
@@ -139,13 +157,19 @@ impl Core {
     }
 
     /// A core whose group coordinator starts empty (nothing loaded from the checkpoint in the
-    /// log's state directory, though commits are written there): for handler tests and
-    /// embedding. The broker loads the checkpoint instead.
-    pub fn with_empty_groups(log: Arc<Log>, kafka_stream: String) -> Self {
+    /// log's state directory, though commits are written there), with the metadata log and
+    /// users opened there (the root user from `root` if there are none): for handler tests
+    /// and embedding. The broker loads the checkpoint instead. Blocking.
+    pub fn with_empty_groups(
+        log: Arc<Log>,
+        kafka_stream: String,
+        root: &Credentials,
+    ) -> Result<Self, String> {
         let groups = Arc::new(GroupCoordinator::empty(
             log.state_dir().join(groups::GROUPS_DIR),
         ));
-        Self::new(log, kafka_stream, groups)
+        let (meta, users) = open_meta(&log.state_dir(), root)?;
+        Ok(Self::new(log, kafka_stream, groups, meta, users))
     }
 
     /// Registers an adapter's observer of deletions and purges (at startup).
@@ -175,6 +199,18 @@ impl Core {
     fn observers(&self) -> Vec<Arc<dyn CatalogObserver>> {
         lock(&self.observers).clone()
     }
+}
+
+/// Opens the metadata log under `state_dir` and the users on it (migrating an old users file,
+/// or creating the root user from `root`). Blocking: call it off the async workers.
+pub fn open_meta(
+    state_dir: &std::path::Path,
+    root: &Credentials,
+) -> Result<(Arc<Meta>, Arc<Users>), String> {
+    let (meta, _) = Meta::open(state_dir).map_err(|error| error.to_string())?;
+    let meta = Arc::new(meta);
+    let users = Users::open(Arc::clone(&meta), state_dir, root)?;
+    Ok((meta, Arc::new(users)))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -9,6 +9,7 @@ use whippet_log::LogError;
 use whippet_coordinator::ErrorCode;
 
 use crate::core::CoreError;
+use crate::core::users::UserError;
 
 /// The Kafka error a client should see for `error`. Codes are chosen for how clients react:
 /// retriable conditions (shutdown) map to retriable codes, so producers retry instead of failing.
@@ -44,6 +45,9 @@ pub(crate) fn core_error(error: &CoreError) -> ResponseError {
         // producer fails the batch at once instead of retrying into the same cap.
         CoreError::TopicFull { .. } => ResponseError::PolicyViolation,
         CoreError::Checkpoint(_) => ResponseError::KafkaStorageError,
+        CoreError::User(UserError::NotSaved(_)) => ResponseError::KafkaStorageError,
+        CoreError::User(UserError::Internal(_)) => ResponseError::UnknownServerError,
+        CoreError::User(_) => ResponseError::SaslAuthenticationFailed,
     }
 }
 

@@ -7,6 +7,7 @@ use whippet_log::LogError;
 use whippet_wire::native::status::Status;
 
 use crate::core::CoreError;
+use crate::core::users::UserError;
 
 /// The Iggy status for a failed catalog operation. `invalid_name` is what a bad name means for
 /// this command (InvalidStreamName or InvalidTopicName).
@@ -75,12 +76,36 @@ pub(crate) fn group_status(error: NativeGroupError) -> Status {
     }
 }
 
+/// The Iggy status for a refused or failed user operation or login.
+pub(crate) fn user_status(error: &UserError) -> Status {
+    match error {
+        UserError::InvalidUsername => Status::InvalidUsername,
+        UserError::InvalidPassword => Status::InvalidPassword,
+        UserError::AlreadyExists => Status::UserAlreadyExists,
+        UserError::LimitReached => Status::UsersLimitReached,
+        UserError::NotFound => Status::ResourceNotFound,
+        UserError::CannotDelete => Status::CannotDeleteUser,
+        UserError::CannotChangePermissions => Status::CannotChangePermissions,
+        UserError::TokenAlreadyExists => Status::PersonalAccessTokenAlreadyExists,
+        UserError::TokensLimitReached => Status::PersonalAccessTokensLimitReached,
+        UserError::InvalidCredentials => Status::InvalidCredentials,
+        UserError::InvalidToken => Status::InvalidPersonalAccessToken,
+        UserError::TokenExpired => Status::PersonalAccessTokenExpired,
+        UserError::Inactive => Status::UserInactive,
+        UserError::Unauthenticated => Status::Unauthenticated,
+        UserError::Unauthorized => Status::Unauthorized,
+        UserError::NotSaved(_) => Status::CannotWriteToFile,
+        UserError::Internal(_) => Status::Error,
+    }
+}
+
 /// The Iggy status for a failed core operation; `invalid_name` as for [`catalog_status`].
 pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
     match error {
         CoreError::Log(error) => catalog_status(error, invalid_name),
         CoreError::TopicFull { .. } => Status::TopicFull,
         CoreError::Checkpoint(error) => not_saved("group state of a native operation", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::groups::NativeGroups;
 use super::users::UserStore;
-use crate::config::Credentials;
+use crate::core::users::Users;
 
 /// Everything native handlers share.
 #[derive(Debug)]
@@ -30,11 +30,10 @@ pub struct NativeState {
 }
 
 impl NativeState {
-    /// Opens the persisted users and groups under `state_dir`, creating the root user from
-    /// `root` when no users exist yet.
-    pub fn open(state_dir: &Path, root: &Credentials) -> Result<Self, String> {
+    /// Opens the persisted groups under `state_dir`, over the core's `users`.
+    pub fn open(state_dir: &Path, users: Arc<Users>) -> Result<Self, String> {
         Ok(Self {
-            users: UserStore::open(state_dir, root)?,
+            users: UserStore::new(users),
             groups: NativeGroups::open(state_dir)?,
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
@@ -42,12 +41,10 @@ impl NativeState {
         })
     }
 
-    /// State persisting nothing, holding only the root user (tests, embedding). It hashes the
-    /// root password, so the broker itself only ever uses [`NativeState::open`], which hashes
-    /// only when it creates the users file.
-    pub fn empty(root: &Credentials) -> Self {
+    /// State with no native groups loaded, over the core's `users` (tests, embedding).
+    pub fn empty(users: Arc<Users>) -> Self {
         Self {
-            users: UserStore::in_memory(root),
+            users: UserStore::new(users),
             groups: NativeGroups::default(),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
