@@ -35,25 +35,7 @@ impl Broker {
     /// listeners. On a bind failure the log is shut down again before the error is returned.
     pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
         let log = open_log(&settings).await?;
-        let kafka_settings = match prepare_kafka(&settings, &log).await {
-            Ok(kafka_settings) => kafka_settings,
-            Err(error) => {
-                if let Err(shutdown_error) = shutdown_log(log).await {
-                    warn!(%shutdown_error, "log shutdown after failed start also failed");
-                }
-                return Err(error);
-            }
-        };
-        let groups = match load_groups(&settings, &log).await {
-            Ok(groups) => groups,
-            Err(error) => {
-                if let Err(shutdown_error) = shutdown_log(log).await {
-                    warn!(%shutdown_error, "log shutdown after failed start also failed");
-                }
-                return Err(error);
-            }
-        };
-        let (meta, users) = match open_meta(&settings, &log).await {
+        let (core, kafka_settings, native_state) = match open_state(&settings, &log).await {
             Ok(opened) => opened,
             Err(error) => {
                 if let Err(shutdown_error) = shutdown_log(log).await {
@@ -62,27 +44,6 @@ impl Broker {
                 return Err(error);
             }
         };
-        let native_state =
-            match crate::native::NativeState::open(&log.state_dir(), Arc::clone(&users)) {
-                Ok(mut state) => {
-                    state.heartbeat_timeout =
-                        std::time::Duration::from_millis(settings.native_heartbeat_timeout_ms);
-                    Arc::new(state)
-                }
-                Err(error) => {
-                    if let Err(shutdown_error) = shutdown_log(log).await {
-                        warn!(%shutdown_error, "log shutdown after failed start also failed");
-                    }
-                    return Err(BrokerError::LoadNative(error));
-                }
-            };
-        let core = Arc::new(Core::new(
-            log,
-            settings.kafka_stream.clone(),
-            groups,
-            meta,
-            users,
-        ));
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(
@@ -193,6 +154,34 @@ impl Broker {
     }
 }
 
+/// Everything the broker keeps besides the log, opened before any listener serves: the
+/// metadata log (users, cluster id, native group definitions, ...), the consumer groups, the
+/// Kafka settings and the native state, assembled into the core.
+async fn open_state(
+    settings: &Settings,
+    log: &Arc<Log>,
+) -> Result<(Arc<Core>, kafka::KafkaSettings, Arc<native::NativeState>), BrokerError> {
+    let (meta, users) = open_meta(settings, log).await?;
+    let kafka_settings = prepare_kafka(settings, log, &meta).await?;
+    let groups = load_groups(settings, log).await?;
+    let (dir, native_meta, native_users) = (log.state_dir(), Arc::clone(&meta), Arc::clone(&users));
+    let opened = tokio::task::spawn_blocking(move || {
+        native::NativeState::open(&dir, native_users, native_meta)
+    })
+    .await
+    .map_err(BrokerError::StorageTask)?;
+    let mut native_state = opened.map_err(BrokerError::LoadNative)?;
+    native_state.heartbeat_timeout = Duration::from_millis(settings.native_heartbeat_timeout_ms);
+    let core = Arc::new(Core::new(
+        Arc::clone(log),
+        settings.kafka_stream.clone(),
+        groups,
+        meta,
+        users,
+    ));
+    Ok((core, kafka_settings, Arc::new(native_state)))
+}
+
 /// Waits for the accept loops, each of which drains its own connections within the drain
 /// deadline; the extra second only covers the aborts themselves.
 async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
@@ -273,13 +262,17 @@ fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
 async fn prepare_kafka(
     settings: &Settings,
     log: &Arc<Log>,
+    meta: &Arc<core::meta::Meta>,
 ) -> Result<kafka::KafkaSettings, BrokerError> {
     let data_dir = settings.data_dir.clone();
     let dir = log.state_dir();
-    let prepared =
-        tokio::task::spawn_blocking(move || kafka::topics::load_or_create_cluster_id(&dir))
-            .await
-            .map_err(BrokerError::StorageTask)?;
+    let meta = Arc::clone(meta);
+    let prepared = tokio::task::spawn_blocking(move || {
+        kafka::configs::broker::migrate(&meta, &dir)?;
+        kafka::topics::load_or_create_cluster_id(&meta, &dir)
+    })
+    .await
+    .map_err(BrokerError::StorageTask)?;
     let cluster_id = prepared.map_err(|source| BrokerError::OpenLog { data_dir, source })?;
     let advertised = settings
         .kafka_advertised_addr

@@ -84,6 +84,7 @@ impl BrokerContext {
     ) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
             &core.log.state_dir(),
+            Arc::clone(&core.meta),
         ));
         core.observe(Arc::clone(&native) as Arc<dyn CatalogObserver>);
         core.observe(Arc::clone(&producers) as Arc<dyn CatalogObserver>);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::groups::NativeGroups;
 use super::users::UserStore;
+use crate::core::meta::Meta;
 use crate::core::users::Users;
 
 /// Everything native handlers share.
@@ -30,11 +31,12 @@ pub struct NativeState {
 }
 
 impl NativeState {
-    /// Opens the persisted groups under `state_dir`, over the core's `users`.
-    pub fn open(state_dir: &Path, users: Arc<Users>) -> Result<Self, String> {
+    /// The native state over the core's `users` and the group definitions on `meta`
+    /// (migrating those of an older data dir's file under `state_dir`). Blocking.
+    pub fn open(state_dir: &Path, users: Arc<Users>, meta: Arc<Meta>) -> Result<Self, String> {
         Ok(Self {
             users: UserStore::new(users),
-            groups: NativeGroups::open(state_dir)?,
+            groups: NativeGroups::open(state_dir, meta)?,
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),

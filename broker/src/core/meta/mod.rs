@@ -1,109 +1,32 @@
 //! The broker's metadata state machine: the state the broker owns besides partition data
-//! ([`MetaState`]: users, permissions and tokens so far), changed only by [`MetaCommand`]s that
+//! ([`MetaState`]: users, permissions and tokens, native consumer-group definitions, the
+//! producer ids handed out, broker config overrides, the cluster id), changed only by
+//! [`MetaCommand`]s that
 //! one owner applies in order to an immutable snapshot which readers load without locks, each
 //! command durable in the metadata log (`<state>/meta/meta.{log,snapshot}`, `whippet-meta`)
 //! before its effect is visible or acknowledged. This is the shape a Raft library replicates
 //! (ARCHITECTURE.md, "The metadata log"): the commands are the log entries, [`MetaState`] the
 //! state machine, its snapshot the state-machine snapshot.
 
+mod state;
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use whippet_meta::{CommandError, Machine, MetaError, OpenReport, StateMachine};
+use tokio::sync::oneshot;
+use whippet_meta::{CommandError, Machine, MetaError, OpenReport};
 
-use super::users::UserError;
-use super::users::commands::{self as user_commands, UserCommand};
-use super::users::model::{Directory, User};
+pub use self::state::{MetaApplied, MetaCommand, MetaRefusal, MetaState};
 
 /// Subdirectory of the log's state directory holding the metadata log.
 pub const META_DIR: &str = "meta";
 /// Name of the metadata log inside [`META_DIR`].
 const LOG_NAME: &str = "meta";
-/// Snapshot layout version; another one is refused rather than misread.
-const SNAPSHOT_VERSION: u32 = 1;
 
-/// Everything the metadata log holds, as of the last acknowledged command.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MetaState {
-    /// Users, permissions and personal access tokens.
-    pub users: Arc<Directory>,
-    /// Bumped by every applied user command (not persisted: it tells open sessions of this
-    /// process to check themselves again).
-    pub users_version: u64,
-}
-
-/// One change to the metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MetaCommand {
-    /// A change to users, permissions or tokens.
-    Users(UserCommand),
-}
-
-/// What an applied command answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaApplied {
-    /// The id of the user a user command involved.
-    User(u32),
-}
-
-/// Why a command was refused (nothing changed, nothing was logged).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetaRefusal {
-    /// A user command's rule refused it.
-    Users(UserError),
-}
-
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    version: u32,
-    users: Vec<User>,
-}
-
-impl StateMachine for MetaState {
-    type Command = MetaCommand;
-    type Applied = MetaApplied;
-    type Rejected = MetaRefusal;
-
-    fn apply(&mut self, command: &MetaCommand) -> Result<MetaApplied, MetaRefusal> {
-        match command {
-            MetaCommand::Users(command) => {
-                let id = user_commands::apply(Arc::make_mut(&mut self.users), command)
-                    .map_err(MetaRefusal::Users)?;
-                self.users_version += 1;
-                Ok(MetaApplied::User(id))
-            }
-        }
-    }
-
-    fn encode_command(command: &MetaCommand) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(command).map_err(|error| error.to_string())
-    }
-
-    fn decode_command(bytes: &[u8]) -> Result<MetaCommand, String> {
-        serde_json::from_slice(bytes).map_err(|error| error.to_string())
-    }
-
-    fn encode_snapshot(&self) -> Result<Vec<u8>, String> {
-        let snapshot = Snapshot {
-            version: SNAPSHOT_VERSION,
-            users: self.users.users().cloned().collect(),
-        };
-        serde_json::to_vec(&snapshot).map_err(|error| error.to_string())
-    }
-
-    fn decode_snapshot(bytes: &[u8]) -> Result<Self, String> {
-        let snapshot: Snapshot =
-            serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
-        if snapshot.version != SNAPSHOT_VERSION {
-            return Err(format!("unknown snapshot version {}", snapshot.version));
-        }
-        Ok(Self {
-            users: Arc::new(Directory::from_users(snapshot.users)?),
-            users_version: 0,
-        })
-    }
-}
+/// What a submitted command answers.
+pub type Answer = Result<MetaApplied, CommandError<MetaRefusal>>;
 
 /// The broker's running metadata state machine.
 #[derive(Debug)]
@@ -136,22 +59,27 @@ impl Meta {
     }
 
     /// Applies `command` once it is durable; answers after that (or its refusal or failure).
-    pub async fn submit(
-        &self,
-        command: MetaCommand,
-    ) -> Result<MetaApplied, CommandError<MetaRefusal>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+    pub async fn submit(&self, command: MetaCommand) -> Answer {
+        Self::answer(self.enqueue(command)).await
+    }
+
+    /// Queues `command` now (so commands queued under a caller's lock keep that lock's
+    /// order) and returns where its answer arrives; await it with [`Meta::answer`].
+    pub fn enqueue(&self, command: MetaCommand) -> oneshot::Receiver<Answer> {
+        let (tx, rx) = oneshot::channel();
         self.machine.submit(command, move |result| {
             let _ = tx.send(result);
         });
-        rx.await.unwrap_or(Err(CommandError::Stopped))
+        rx
+    }
+
+    /// The answer of an [`Meta::enqueue`]d command.
+    pub async fn answer(queued: oneshot::Receiver<Answer>) -> Answer {
+        queued.await.unwrap_or(Err(CommandError::Stopped))
     }
 
     /// [`Meta::submit`] from a thread that may block (startup, migration).
-    pub fn submit_blocking(
-        &self,
-        command: MetaCommand,
-    ) -> Result<MetaApplied, CommandError<MetaRefusal>> {
+    pub fn submit_blocking(&self, command: MetaCommand) -> Answer {
         self.machine.submit_wait(command)
     }
 

@@ -148,6 +148,7 @@ impl Users {
     async fn change(&self, command: UserCommand) -> Result<u32, UserError> {
         match self.meta.submit(MetaCommand::Users(command)).await {
             Ok(MetaApplied::User(id)) => Ok(id),
+            Ok(MetaApplied::Done) => Err(UserError::Internal("no user in the answer".into())),
             Err(CommandError::Rejected(MetaRefusal::Users(error))) => Err(error),
             Err(error) => {
                 tracing::error!(%error, "users change not saved");

@@ -12,11 +12,11 @@ mod handlers;
 mod persist;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tracing::{debug, warn};
+use tracing::debug;
 use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
@@ -24,9 +24,10 @@ pub(crate) use self::handlers::handle;
 use self::persist::Persister;
 use super::state::ClientRegistry;
 use crate::context::BrokerContext;
+use crate::core::meta::Meta;
 use crate::limits;
 use crate::native::errors::{group_status, not_saved};
-use whippet_coordinator::native_groups::{GroupTable, NativeGroupRef, StoredGroup};
+use whippet_coordinator::native_groups::{GroupTable, NativeGroupRef};
 
 /// The coordinator's reference to a native group, from the wire's identifier.
 pub(crate) fn group_ref(identifier: &Identifier) -> NativeGroupRef {
@@ -40,9 +41,7 @@ pub(crate) fn group_ref(identifier: &Identifier) -> NativeGroupRef {
 #[derive(Debug)]
 pub(crate) struct NativeGroups {
     table: Mutex<GroupTable>,
-    /// Bumped under the table lock whenever definitions change; orders concurrent saves.
-    seq: AtomicU64,
-    persister: Arc<Persister>,
+    persister: Persister,
     /// Whether the silent-member sweeper task runs already.
     sweeper_started: AtomicBool,
 }
@@ -50,7 +49,7 @@ pub(crate) struct NativeGroups {
 impl Default for NativeGroups {
     /// Groups kept in memory only (tests, embedding): nothing is read or written.
     fn default() -> Self {
-        Self::with(GroupTable::default(), Persister::in_memory())
+        Self::with(GroupTable::default(), Persister::default())
     }
 }
 
@@ -58,17 +57,19 @@ impl NativeGroups {
     fn with(table: GroupTable, persister: Persister) -> Self {
         Self {
             table: Mutex::new(table),
-            seq: AtomicU64::new(0),
-            persister: Arc::new(persister),
+            persister,
             sweeper_started: AtomicBool::new(false),
         }
     }
 
-    /// Opens the persisted group definitions under `state_dir`, so groups created before a
-    /// restart still exist (with no members: memberships belong to connections).
-    pub fn open(state_dir: &Path) -> Result<Self, String> {
-        let table = GroupTable::from_definitions(persist::load(state_dir)?)?;
-        Ok(Self::with(table, Persister::new(state_dir)))
+    /// The group definitions on the metadata log (first moving those of an older data dir's
+    /// file under `state_dir` onto it), so groups created before a restart still exist (with no
+    /// members: memberships belong to connections). Blocking: run at startup.
+    pub fn open(state_dir: &Path, meta: Arc<Meta>) -> Result<Self, String> {
+        persist::migrate(&meta, state_dir)?;
+        let persister = Persister::new(meta);
+        let table = GroupTable::from_definitions(persister.stored())?;
+        Ok(Self::with(table, persister))
     }
 
     /// Runs `f` on the table under the lock.
@@ -205,42 +206,27 @@ impl NativeGroups {
         });
     }
 
-    /// Snapshot of the definitions to save, numbered under the table lock.
-    fn save_point(&self, table: &GroupTable) -> (u64, Vec<StoredGroup>) {
-        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-        (seq, table.definitions())
-    }
-
-    /// Persists the definitions and waits for the write (create/delete answer only once their
-    /// change is durable). A failed write is CannotWriteToFile; the change stays in memory and
-    /// reaches disk with the next successful save.
+    /// Persists the definitions and waits until they are durable (create/delete answer only
+    /// once their change is). A failed write is CannotWriteToFile; the change stays in memory
+    /// and reaches disk with the next successful save (which carries the whole set).
     async fn persist(&self) -> Result<(), Status> {
-        let (seq, definitions) = self.save_point(&self.lock());
-        let persister = Arc::clone(&self.persister);
-        match tokio::task::spawn_blocking(move || persister.save(seq, definitions)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(not_saved("native consumer groups", &error)),
-            Err(error) => {
-                warn!(%error, "native consumer group save task failed");
-                Err(Status::Error)
-            }
-        }
+        let queued = {
+            let table = self.lock();
+            self.persister.queue(table.definitions())
+        };
+        let Some(queued) = queued else {
+            return Ok(());
+        };
+        Meta::answer(queued)
+            .await
+            .map(drop)
+            .map_err(|error| not_saved("native consumer groups", &error))
     }
 
-    /// Persists without waiting, for the synchronous hooks called by other handlers: off the
-    /// async threads when a runtime is there, inline otherwise.
+    /// Persists without waiting, for the synchronous hooks called by other handlers: the set
+    /// is queued under the table lock `table` proves, and written by the metadata log's owner.
     fn persist_detached(&self, table: &GroupTable) {
-        let (seq, definitions) = self.save_point(table);
-        let persister = Arc::clone(&self.persister);
-        let save = move || {
-            if let Err(error) = persister.save(seq, definitions) {
-                warn!(%error, "could not persist native consumer groups");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(save)),
-            Err(_) => save(),
-        }
+        drop(self.persister.queue(table.definitions()));
     }
 }
 
