@@ -34,8 +34,8 @@ impl Broker {
     /// Opens (recovering) the log in the configured data directory and binds the three
     /// listeners. On a bind failure the log is shut down again before the error is returned.
     pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
-        let log = open_log(&settings).await?;
-        let (core, kafka_settings, native_state) = match open_state(&settings, &log).await {
+        let (log, meta) = open_log(&settings).await?;
+        let (core, kafka_settings, native_state) = match open_state(&settings, &log, meta).await {
             Ok(opened) => opened,
             Err(error) => {
                 if let Err(shutdown_error) = shutdown_log(log).await {
@@ -160,8 +160,9 @@ impl Broker {
 async fn open_state(
     settings: &Settings,
     log: &Arc<Log>,
+    meta: Arc<core::meta::Meta>,
 ) -> Result<(Arc<Core>, kafka::KafkaSettings, Arc<native::NativeState>), BrokerError> {
-    let (meta, users) = open_meta(settings, log).await?;
+    let users = open_users(settings, log, &meta).await?;
     let kafka_settings = prepare_kafka(settings, log, &meta).await?;
     let groups = load_groups(settings, log).await?;
     let (dir, native_meta, native_users) = (log.state_dir(), Arc::clone(&meta), Arc::clone(&users));
@@ -215,33 +216,37 @@ async fn load_groups(
     loaded.map(Arc::new).map_err(BrokerError::LoadGroups)
 }
 
-/// Opens the metadata log and the users on it (migrating an old users file, or creating the
-/// root user), off the async workers, before any listener serves.
-async fn open_meta(
+/// Opens the users on the metadata log (migrating an old users file, or creating the root
+/// user), off the async workers, before any listener serves.
+async fn open_users(
     settings: &Settings,
     log: &Arc<Log>,
-) -> Result<(Arc<core::meta::Meta>, Arc<core::users::Users>), BrokerError> {
+    meta: &Arc<core::meta::Meta>,
+) -> Result<Arc<core::users::Users>, BrokerError> {
     let dir = log.state_dir();
     let root = settings.root.clone();
-    tokio::task::spawn_blocking(move || core::open_meta(&dir, &root))
+    let meta = Arc::clone(meta);
+    tokio::task::spawn_blocking(move || core::users::Users::open(meta, &dir, &root))
         .await
         .map_err(BrokerError::StorageTask)?
+        .map(Arc::new)
         .map_err(BrokerError::LoadMeta)
 }
 
-async fn open_log(settings: &Settings) -> Result<Arc<Log>, BrokerError> {
+/// Opens the metadata log, then the log with its catalog on it.
+async fn open_log(settings: &Settings) -> Result<(Arc<Log>, Arc<core::meta::Meta>), BrokerError> {
     let config = settings.log_config();
     let data_dir = config.data_dir.clone();
     // Recovery reads files; keep it off the async workers.
-    let opened = tokio::task::spawn_blocking(move || Log::open(config))
+    let opened = tokio::task::spawn_blocking(move || core::meta::catalog::open_log(config))
         .await
         .map_err(BrokerError::StorageTask)?;
-    let (log, report) = opened.map_err(|source| BrokerError::OpenLog {
+    let (log, report, meta) = opened.map_err(|source| BrokerError::OpenLog {
         data_dir: data_dir.clone(),
         source,
     })?;
     report_open(&data_dir, &report);
-    Ok(log)
+    Ok((log, meta))
 }
 
 /// One summary line of what recovery did; each event was already logged by the log itself.

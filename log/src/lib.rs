@@ -4,7 +4,10 @@
 //! policy. Every stored batch is an opaque payload behind a [`FrameHeader`]; the log must not know
 //! any wire format beyond that header (Kafka and native batch layouts belong to `whippet-wire`),
 //! and must not depend on the network or on any other Whippet crate. Segment files are reached
-//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default.
+//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The catalog
+//! is kept through the [`CatalogStore`] seam (`catalog_store.rs`); [`FileCatalogStore`]
+//! (`catalog.json`) is the default, and a caller may keep it elsewhere (the broker's metadata
+//! log) without the log knowing how.
 //!
 //! Invariants: offsets are assigned here and only here, densely and in order per partition; a
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
@@ -24,6 +27,7 @@ pub mod catalog;
 mod catalog_meta;
 mod catalog_ops;
 mod catalog_scan;
+mod catalog_store;
 mod checkpoint;
 pub mod config;
 mod damage;
@@ -41,8 +45,10 @@ mod store;
 mod sync_pool;
 mod sync_util;
 
+pub use catalog::{CatalogFile, StreamRecord, TopicRecord};
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 pub use catalog_scan::{DataDirFinding, FindingKind};
+pub use catalog_store::{CatalogLoad, CatalogStore, FileCatalogStore};
 pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};

@@ -1,6 +1,6 @@
 //! [`Log`]: the one owner of the catalog and of every open partition. Readers take a
 //! [`CatalogSnapshot`] without locking; mutations are serialised by one mutex (the single writer),
-//! build a new snapshot, persist it, and swap it in.
+//! build a new snapshot, persist it through the [`CatalogStore`], and swap it in.
 //!
 //! Crash safety comes from the order of operations. Creating: make the directories and open the
 //! partitions first, then persist the catalog, so a crash in between leaves only orphan
@@ -25,6 +25,7 @@ use arc_swap::ArcSwap;
 use crate::catalog::{self, CatalogFile, TopicRecord};
 use crate::catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 use crate::catalog_scan::{self, DataDirFinding, FindingKind};
+use crate::catalog_store::{CatalogStore, FileCatalogStore};
 use crate::config::LogConfig;
 use crate::error::{LogError, Result};
 use crate::maintenance::Maintenance;
@@ -48,6 +49,8 @@ pub struct Log {
     config: LogConfig,
     /// Where partitions' segment files live.
     store: Arc<dyn SegmentStore>,
+    /// Where the catalog is kept.
+    catalog_store: Arc<dyn CatalogStore>,
     /// The current catalog; shared with the maintenance thread, which reads it every round.
     catalog: Arc<ArcSwap<CatalogSnapshot>>,
     /// The single writer. Held for a whole mutation (validate, touch files, persist, swap) so
@@ -93,23 +96,37 @@ impl Log {
         config: LogConfig,
         store: Arc<dyn SegmentStore>,
     ) -> Result<(Arc<Log>, OpenReport)> {
+        let catalog_store = Arc::new(FileCatalogStore::new(&config.data_dir));
+        Self::open_with(config, store, catalog_store)
+    }
+
+    /// [`Log::open`] with the catalog kept in `catalog_store` instead of `catalog.json`.
+    pub fn open_with_catalog(
+        config: LogConfig,
+        catalog_store: Arc<dyn CatalogStore>,
+    ) -> Result<(Arc<Log>, OpenReport)> {
+        Self::open_with(config, Arc::new(LocalStore), catalog_store)
+    }
+
+    /// [`Log::open`] with both seams chosen: segment files through `store`, the catalog in
+    /// `catalog_store`.
+    pub fn open_with(
+        config: LogConfig,
+        store: Arc<dyn SegmentStore>,
+        catalog_store: Arc<dyn CatalogStore>,
+    ) -> Result<(Arc<Log>, OpenReport)> {
         let data_dir = config.data_dir.clone();
         fs::create_dir_all(&data_dir).map_err(|error| LogError::io(&data_dir, error))?;
         let state_dir = data_dir.join(catalog::STATE_DIR_NAME);
         fs::create_dir_all(&state_dir).map_err(|error| LogError::io(&state_dir, error))?;
         let mut report = OpenReport::default();
-        let loaded = catalog::load(&data_dir)?;
-        if let Some(path) = loaded.removed_tmp {
-            report.findings.push(DataDirFinding {
-                path,
-                kind: FindingKind::RemovedCatalogTmp,
-            });
-        }
+        let loaded = catalog_store.load()?;
+        report.findings.extend(loaded.findings);
         let file = match loaded.catalog {
             Some(file) => file,
             None => {
                 let empty = CatalogFile::empty();
-                catalog::store(&data_dir, &empty)?;
+                catalog_store.store(&empty)?;
                 empty
             }
         };
@@ -131,6 +148,7 @@ impl Log {
         let log = Log {
             config,
             store,
+            catalog_store,
             catalog,
             writer: Mutex::new(()),
             maintenance: Mutex::new(Some(maintenance)),
@@ -241,7 +259,7 @@ impl Log {
     /// lock. Persisting comes first: if it fails, readers keep seeing the old catalog.
     pub(crate) fn commit(&self, streams: BTreeMap<u32, Arc<StreamMeta>>) -> Result<()> {
         let snapshot = CatalogSnapshot::new(streams);
-        catalog::store(&self.config.data_dir, &snapshot.to_file())?;
+        self.catalog_store.store(&snapshot.to_file())?;
         self.catalog.store(Arc::new(snapshot));
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The broker's metadata state machine: the state the broker owns besides partition data
 //! ([`MetaState`]: users, permissions and tokens, native consumer-group definitions, the
-//! producer ids handed out, broker config overrides, the cluster id), changed only by
+//! producer ids handed out, broker config overrides, the cluster id, the log's catalog of
+//! streams and topics), changed only by
 //! [`MetaCommand`]s that
 //! one owner applies in order to an immutable snapshot which readers load without locks, each
 //! command durable in the metadata log (`<state>/meta/meta.{log,snapshot}`, `whippet-meta`)
@@ -8,6 +9,9 @@
 //! (ARCHITECTURE.md, "The metadata log"): the commands are the log entries, [`MetaState`] the
 //! state machine, its snapshot the state-machine snapshot.
 
+pub mod catalog;
+#[cfg(test)]
+mod catalog_tests;
 mod state;
 #[cfg(test)]
 mod tests;

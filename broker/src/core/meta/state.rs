@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use whippet_coordinator::native_groups::StoredGroup;
+use whippet_log::CatalogFile;
 use whippet_meta::StateMachine;
 
+use super::catalog::{self, CatalogChange};
 use crate::core::users::UserError;
 use crate::core::users::commands::{self as user_commands, UserCommand};
 use crate::core::users::model::{Directory, User};
@@ -33,6 +35,8 @@ pub struct MetaState {
     pub broker_configs: Arc<BTreeMap<String, String>>,
     /// The cluster id Kafka clients see, once created.
     pub cluster_id: Option<String>,
+    /// The log's catalog (streams, topics, partition counts, topic settings), once stored.
+    pub catalog: Option<Arc<CatalogFile>>,
 }
 
 /// One change to the metadata.
@@ -58,6 +62,8 @@ pub enum MetaCommand {
     },
     /// The cluster id, set once: refused when another one is already set.
     ClusterId(String),
+    /// One change of the log's catalog, as the streams and topics it touched now are.
+    Catalog(Vec<CatalogChange>),
 }
 
 /// What an applied command answers.
@@ -76,6 +82,8 @@ pub enum MetaRefusal {
     Users(UserError),
     /// A cluster id is set already (and it is this one).
     ClusterIdSet(String),
+    /// A catalog change names a catalog (or a stream) that is not there.
+    NoCatalog,
 }
 
 /// The snapshot layout: every field but the users defaults, so a snapshot written before a
@@ -92,6 +100,8 @@ struct Snapshot {
     broker_configs: BTreeMap<String, String>,
     #[serde(default)]
     cluster_id: Option<String>,
+    #[serde(default)]
+    catalog: Option<CatalogFile>,
 }
 
 impl StateMachine for MetaState {
@@ -118,6 +128,11 @@ impl StateMachine for MetaState {
                 }
                 configs.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
+            MetaCommand::Catalog(changes) => {
+                let mut next = self.catalog.clone();
+                catalog::apply(&mut next, changes)?;
+                self.catalog = next;
+            }
             MetaCommand::ClusterId(id) => match &self.cluster_id {
                 Some(set) if set != id => return Err(MetaRefusal::ClusterIdSet(set.clone())),
                 _ => self.cluster_id = Some(id.clone()),
@@ -142,6 +157,7 @@ impl StateMachine for MetaState {
             producer_ids_reserved: self.producer_ids_reserved,
             broker_configs: BTreeMap::clone(&self.broker_configs),
             cluster_id: self.cluster_id.clone(),
+            catalog: self.catalog.as_deref().cloned(),
         };
         serde_json::to_vec(&snapshot).map_err(|error| error.to_string())
     }
@@ -159,6 +175,7 @@ impl StateMachine for MetaState {
             producer_ids_reserved: snapshot.producer_ids_reserved,
             broker_configs: Arc::new(snapshot.broker_configs),
             cluster_id: snapshot.cluster_id,
+            catalog: snapshot.catalog.map(Arc::new),
         })
     }
 }
