@@ -164,7 +164,7 @@ async fn open_state(
 ) -> Result<(Arc<Core>, kafka::KafkaSettings, Arc<native::NativeState>), BrokerError> {
     let users = open_users(settings, log, &meta).await?;
     let kafka_settings = prepare_kafka(settings, log, &meta).await?;
-    let groups = load_groups(settings, log).await?;
+    let groups = load_groups(settings, log, &meta).await?;
     let (dir, native_meta, native_users) = (log.state_dir(), Arc::clone(&meta), Arc::clone(&users));
     let opened = tokio::task::spawn_blocking(move || {
         native::NativeState::open(&dir, native_users, native_meta)
@@ -201,16 +201,18 @@ async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
     }
 }
 
-/// Loads the consumer groups from the checkpoint under the log's state directory, off the
+/// Loads the consumer groups from the metadata log (migrating an older group store), off the
 /// async workers. Loading finishes before any listener serves, so no request ever sees a
 /// coordinator that is still loading.
 async fn load_groups(
     settings: &Settings,
     log: &Arc<Log>,
+    meta: &Arc<core::meta::Meta>,
 ) -> Result<Arc<GroupCoordinator>, BrokerError> {
     let dir = log.state_dir().join(core::groups::GROUPS_DIR);
     let config = settings.groups;
-    let loaded = tokio::task::spawn_blocking(move || GroupCoordinator::load(config, dir))
+    let meta = Arc::clone(meta);
+    let loaded = tokio::task::spawn_blocking(move || GroupCoordinator::load(config, dir, meta))
         .await
         .map_err(BrokerError::StorageTask)?;
     loaded.map(Arc::new).map_err(BrokerError::LoadGroups)

@@ -180,8 +180,8 @@ pub(crate) mod test_support {
             None => Core::with_empty_groups(log, "kafka".into(), &root).unwrap(),
             Some(config) => {
                 let dir = log.state_dir().join(crate::core::groups::GROUPS_DIR);
-                let groups = GroupCoordinator::load(config, dir).unwrap();
                 let (meta, users) = crate::core::open_meta(&log.state_dir(), &root).unwrap();
+                let groups = GroupCoordinator::load(config, dir, Arc::clone(&meta)).unwrap();
                 Core::new(log, "kafka".into(), Arc::new(groups), meta, users)
             }
         };

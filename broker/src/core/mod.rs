@@ -15,6 +15,8 @@
 pub mod append;
 pub mod error;
 pub mod groups;
+#[cfg(test)]
+mod groups_tests;
 pub mod meta;
 pub mod names;
 pub mod topics;
@@ -156,19 +158,20 @@ impl Core {
         }
     }
 
-    /// A core whose group coordinator starts empty (nothing loaded from the checkpoint in the
-    /// log's state directory, though commits are written there), with the metadata log and
-    /// users opened there (the root user from `root` if there are none): for handler tests
+    /// A core whose group coordinator starts empty (nothing loaded from the metadata log,
+    /// though commits are written there), with the metadata log and users opened in the log's
+    /// state directory (the root user from `root` if there are none): for handler tests
     /// and embedding. The broker loads the checkpoint instead. Blocking.
     pub fn with_empty_groups(
         log: Arc<Log>,
         kafka_stream: String,
         root: &Credentials,
     ) -> Result<Self, String> {
+        let (meta, users) = open_meta(&log.state_dir(), root)?;
         let groups = Arc::new(GroupCoordinator::empty(
+            Arc::clone(&meta),
             log.state_dir().join(groups::GROUPS_DIR),
         ));
-        let (meta, users) = open_meta(&log.state_dir(), root)?;
         Ok(Self::new(log, kafka_stream, groups, meta, users))
     }
 

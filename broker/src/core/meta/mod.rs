@@ -1,7 +1,7 @@
 //! The broker's metadata state machine: the state the broker owns besides partition data
 //! ([`MetaState`]: users, permissions and tokens, native consumer-group definitions, the
 //! producer ids handed out, broker config overrides, the cluster id, the log's catalog of
-//! streams and topics), changed only by
+//! streams and topics, consumer groups and committed offsets), changed only by
 //! [`MetaCommand`]s that
 //! one owner applies in order to an immutable snapshot which readers load without locks, each
 //! command durable in the metadata log (`<state>/meta/meta.{log,snapshot}`, `whippet-meta`)
@@ -12,6 +12,7 @@
 pub mod catalog;
 #[cfg(test)]
 mod catalog_tests;
+pub mod groups;
 mod state;
 #[cfg(test)]
 mod tests;

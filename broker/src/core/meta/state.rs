@@ -11,9 +11,11 @@ use whippet_log::CatalogFile;
 use whippet_meta::StateMachine;
 
 use super::catalog::{self, CatalogChange};
+use super::groups::GroupsState;
 use crate::core::users::UserError;
 use crate::core::users::commands::{self as user_commands, UserCommand};
 use crate::core::users::model::{Directory, User};
+use whippet_coordinator::persist::{Changes, Checkpoint};
 
 /// Snapshot layout version; another one is refused rather than misread.
 const SNAPSHOT_VERSION: u32 = 1;
@@ -37,6 +39,8 @@ pub struct MetaState {
     pub cluster_id: Option<String>,
     /// The log's catalog (streams, topics, partition counts, topic settings), once stored.
     pub catalog: Option<Arc<CatalogFile>>,
+    /// Consumer groups' durable metadata and committed offsets of both protocols.
+    pub groups: Arc<GroupsState>,
 }
 
 /// One change to the metadata.
@@ -64,6 +68,8 @@ pub enum MetaCommand {
     ClusterId(String),
     /// One change of the log's catalog, as the streams and topics it touched now are.
     Catalog(Vec<CatalogChange>),
+    /// One change set of the group coordinator: groups' metadata and committed offsets.
+    Groups(Changes),
 }
 
 /// What an applied command answers.
@@ -102,6 +108,8 @@ struct Snapshot {
     cluster_id: Option<String>,
     #[serde(default)]
     catalog: Option<CatalogFile>,
+    #[serde(default)]
+    groups: Option<Checkpoint>,
 }
 
 impl StateMachine for MetaState {
@@ -128,6 +136,7 @@ impl StateMachine for MetaState {
                 }
                 configs.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
+            MetaCommand::Groups(changes) => Arc::make_mut(&mut self.groups).apply(changes),
             MetaCommand::Catalog(changes) => {
                 let mut next = self.catalog.clone();
                 catalog::apply(&mut next, changes)?;
@@ -158,6 +167,7 @@ impl StateMachine for MetaState {
             broker_configs: BTreeMap::clone(&self.broker_configs),
             cluster_id: self.cluster_id.clone(),
             catalog: self.catalog.as_deref().cloned(),
+            groups: Some(self.groups.to_checkpoint()),
         };
         serde_json::to_vec(&snapshot).map_err(|error| error.to_string())
     }
@@ -176,6 +186,13 @@ impl StateMachine for MetaState {
             broker_configs: Arc::new(snapshot.broker_configs),
             cluster_id: snapshot.cluster_id,
             catalog: snapshot.catalog.map(Arc::new),
+            groups: Arc::new(
+                snapshot
+                    .groups
+                    .as_ref()
+                    .map(GroupsState::from_checkpoint)
+                    .unwrap_or_default(),
+            ),
         })
     }
 }
