@@ -3,8 +3,11 @@
 //! ([`names`], under one lock held by [`Core`], not a process-wide static), the cascade when a
 //! topic or stream is deleted or purged (committed offsets of every group, then whatever the
 //! adapters registered as [`CatalogObserver`]s), the topic size cap for appends from either
-//! protocol ([`append`]), the acknowledgement rule for durability, and the consumer-group
-//! coordinator with its checkpoint writer ([`groups`]). Every operation takes a
+//! protocol ([`append`]), the acknowledgement rule for durability, the consumer-group
+//! coordinator ([`groups`]), users, permissions and tokens with logins and authorization for
+//! every protocol ([`users`]), and the metadata state machine all of these persist through
+//! ([`meta`]: one ordered, durable command log with snapshots; the log's catalog too, through
+//! its catalog seam). Every operation takes a
 //! [`RequestContext`] and fails with one [`CoreError`]; each adapter maps that error to its
 //! protocol in one place.
 //!
