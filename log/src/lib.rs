@@ -49,7 +49,7 @@ pub use catalog::{CatalogFile, StreamRecord, TopicRecord};
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 pub use catalog_scan::{DataDirFinding, FindingKind};
 pub use catalog_store::{CatalogLoad, CatalogStore, FileCatalogStore};
-pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
+pub use config::{Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSettings};
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};

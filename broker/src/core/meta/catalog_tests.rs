@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use whippet_log::{FsyncPolicy, LogConfig, LogError, TopicSettings};
+use whippet_log::{Compression, FsyncPolicy, LogConfig, LogError, TimestampSource, TopicSettings};
 
 use super::catalog::{CatalogChange, diff, open_log};
 
@@ -126,6 +126,9 @@ fn the_catalog_file_of_an_older_data_dir_is_migrated_then_removed() {
     assert_eq!(topic.partition_count(), 2);
     assert_eq!(topic.settings.retention_ms, Some(86_400_000));
     assert_eq!(topic.settings.extra_configs["flush.ms"], "1000");
+    // The old Kafka-named settings load as the neutral types the log stores.
+    assert_eq!(topic.settings.timestamp_type, TimestampSource::Broker);
+    assert_eq!(topic.settings.compression, Compression::Gzip);
     assert_eq!(log.snapshot().stream(0).unwrap().name, "orders");
     log.shutdown().unwrap();
     drop(log);
