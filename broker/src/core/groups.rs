@@ -200,6 +200,8 @@ fn migrate(dir: &Path, meta: &Meta) -> Result<(), CheckpointError> {
             _ => {}
         }
     }
+    // The directory goes too once empty (a leftover of anything else keeps it).
+    let _ = std::fs::remove_dir(dir);
     Ok(())
 }
 
