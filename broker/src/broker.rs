@@ -263,7 +263,8 @@ fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
 }
 
 /// What the Kafka listener needs before it serves: the cluster id, loaded (or created) from the
-/// data directory off the async workers; a failure is reported like a log-open failure. The
+/// metadata log off the async workers, after the broker configs and producer-id block of an
+/// older data dir are moved onto it; a failure is reported like a log-open failure. The
 /// Kafka stream is not created here but with the first Kafka topic, so a broker that only ever
 /// sees native clients starts as empty as the Iggy server (its first stream gets id 0).
 async fn prepare_kafka(
@@ -276,6 +277,12 @@ async fn prepare_kafka(
     let meta = Arc::clone(meta);
     let prepared = tokio::task::spawn_blocking(move || {
         kafka::configs::broker::migrate(&meta, &dir)?;
+        kafka::producers::migrate_ids(&meta, &dir).map_err(|error| {
+            whippet_log::LogError::io(
+                dir.join(kafka::producers::persist::PRODUCERS_DIR_NAME),
+                error,
+            )
+        })?;
         kafka::topics::load_or_create_cluster_id(&meta, &dir)
     })
     .await

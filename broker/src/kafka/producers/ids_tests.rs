@@ -32,6 +32,9 @@ fn the_ids_file_of_an_older_data_dir_is_migrated_then_removed() {
     let old = dir.path().join(PRODUCERS_DIR_NAME).join("ids.json");
     std::fs::create_dir_all(old.parent().unwrap()).unwrap();
     std::fs::write(&old, br#"{"version":1,"next_block_start":3000}"#).unwrap();
+    let (meta, _) = Meta::open(dir.path()).unwrap();
+    super::migrate_ids(&meta, dir.path()).unwrap();
+    drop(meta);
     let first = states(dir.path());
     assert!(
         first.was_issued(2999).unwrap(),

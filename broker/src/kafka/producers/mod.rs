@@ -66,6 +66,19 @@ struct IdBlock {
     end: i64,
 }
 
+/// Moves the reserved block of an older data dir's ids file (under `state_dir`) onto the
+/// metadata log, then removes the file, so no id handed out before is handed out again.
+/// Blocking: run at startup.
+pub(crate) fn migrate_ids(meta: &Meta, state_dir: &std::path::Path) -> std::io::Result<()> {
+    let files = ProducerFiles::new(state_dir);
+    let Some(below) = files.load_legacy_next_block_start()? else {
+        return Ok(());
+    };
+    meta.submit_blocking(MetaCommand::ReserveProducerIds { below })
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    files.remove_legacy_ids()
+}
+
 /// Broker-wide idempotent-producer state; lives in the broker context.
 #[derive(Debug)]
 pub struct ProducerStates {
@@ -142,18 +155,10 @@ impl ProducerStates {
             .map_err(|error| std::io::Error::other(error.to_string()))
     }
 
-    /// The reserved range, on first use: from the metadata log, after moving an older data
-    /// dir's ids file onto it (then removing the file).
+    /// The reserved range, on first use: from the metadata log.
     fn load_ids(&self, block: &mut IdBlock) -> std::io::Result<()> {
         if !block.loaded {
-            let mut start = self.meta.load().producer_ids_reserved;
-            if let Some(legacy) = self.files.load_legacy_next_block_start()? {
-                if legacy > start {
-                    self.reserve(legacy)?;
-                    start = legacy;
-                }
-                self.files.remove_legacy_ids()?;
-            }
+            let start = self.meta.load().producer_ids_reserved;
             *block = IdBlock {
                 loaded: true,
                 next: start,
