@@ -18,6 +18,10 @@ pub enum CoreError {
         /// The topic's cap.
         cap: u64,
     },
+    /// The request's deadline passed before what it waited for (durability) happened. The
+    /// data may still become durable; the client is told it did not in time.
+    #[error("the request's deadline passed while waiting")]
+    TimedOut,
     /// A change to groups or offsets could not be made durable.
     #[error("group state could not be written: {0}")]
     Checkpoint(#[from] CheckpointError),

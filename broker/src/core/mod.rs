@@ -15,12 +15,15 @@
 pub mod append;
 pub mod error;
 pub mod groups;
+pub mod membership;
 pub mod names;
+pub mod offsets;
+pub mod read;
 pub mod topics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
@@ -78,6 +81,24 @@ impl RequestContext {
     pub fn internal() -> Self {
         Self::new(Principal::Internal, "internal", 0)
     }
+
+    /// One request on this context's connection: the same principal, listener and connection,
+    /// recorded in `span` (the adapter's per-request span) and wanted by `deadline`.
+    pub fn request(&self, span: tracing::Span, deadline: Option<Instant>) -> Self {
+        Self {
+            principal: self.principal.clone(),
+            listener: self.listener,
+            connection_id: self.connection_id,
+            span,
+            deadline,
+        }
+    }
+
+    /// Time left until the deadline: `None` without one, zero once it has passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// Told by the core after a catalog change has been applied, so state an adapter keeps per
@@ -112,6 +133,8 @@ pub struct Core {
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
     names: Mutex<()>,
+    /// Every topic's parsed size cap, for admission.
+    caps: append::TopicCaps,
     observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
     connections: AtomicU64,
 }
@@ -133,6 +156,7 @@ impl Core {
             kafka_stream,
             groups,
             names: Mutex::new(()),
+            caps: append::TopicCaps::default(),
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
         }
