@@ -174,3 +174,82 @@ async fn wait_for_any(watch: &[(Arc<PartitionLog>, u64)], timeout: std::time::Du
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, Instant};
+
+    use whippet_log::{AppendBatch, BatchFormat, Log, LogConfig, TopicSettings};
+
+    use super::*;
+
+    fn batch() -> AppendBatch {
+        AppendBatch {
+            format: BatchFormat::Native,
+            payload: vec![1; 32],
+            record_count: 1,
+            last_offset_delta: 0,
+            first_timestamp_us: 0,
+            max_timestamp_us: 0,
+        }
+    }
+
+    /// The long poll is bounded by the request's deadline, not by the reader: no deadline or
+    /// one already past means no wait, new data ends the wait early.
+    #[tokio::test]
+    async fn the_long_poll_waits_until_data_or_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = Log::open(LogConfig::new(dir.path())).unwrap();
+        let core = Core::with_empty_groups(log, "kafka".into());
+        let stream = core.log.create_stream("s").unwrap();
+        let topic = (core.log)
+            .create_topic(stream.id, "t", 1, TopicSettings::default())
+            .unwrap();
+        let partition = Arc::clone(topic.partition(0).unwrap());
+        let watch = [(Arc::clone(&partition), 0)];
+        let internal = RequestContext::internal();
+        let within = |ms| {
+            internal.request(
+                tracing::Span::none(),
+                Some(Instant::now() + Duration::from_millis(ms)),
+            )
+        };
+
+        assert!(!wait_for_data(&core, &internal, &watch).await);
+        assert!(!wait_for_data(&core, &within(0), &watch).await);
+        let started = Instant::now();
+        assert!(wait_for_data(&core, &within(60), &watch).await);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+
+        let writer = Arc::clone(&partition);
+        let append = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            writer.append(batch(), |_| {}).unwrap();
+        });
+        let started = Instant::now();
+        assert!(wait_for_data(&core, &within(10_000), &watch).await);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        append.await.unwrap();
+        assert_eq!(
+            bounds(&core, &internal, &partition),
+            Bounds {
+                log_start: 0,
+                high_watermark: 1
+            }
+        );
+        // Past the high watermark, and a zero-byte read of a valid offset.
+        assert!(read(&core, &internal, &partition, 2, 0).is_err());
+        let empty = read(&core, &internal, &partition, 1, 0).unwrap();
+        assert!(empty.frames.is_empty());
+        assert_eq!(
+            read(&core, &internal, &partition, 0, 1)
+                .unwrap()
+                .frames
+                .len(),
+            1
+        );
+        core.log.shutdown().unwrap();
+    }
+}

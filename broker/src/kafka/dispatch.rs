@@ -282,6 +282,30 @@ mod tests {
     }
 
     #[test]
+    fn produce_and_fetch_carry_their_timeouts_as_deadlines() {
+        let soon = |request: RequestKind| deadline(&request).map(|at| at - Instant::now());
+        let produce = ProduceRequest::default().with_acks(-1);
+        let waited = soon(RequestKind::Produce(produce.clone().with_timeout_ms(1_500)));
+        assert!(waited.is_some_and(|d| d <= Duration::from_millis(1_500)));
+        assert!(waited.is_some_and(|d| d > Duration::from_millis(1_000)));
+        // No answer wanted, or no limit given: nothing to wait for by a deadline.
+        let unacked = produce.clone().with_acks(0).with_timeout_ms(1_500);
+        assert_eq!(soon(RequestKind::Produce(unacked)), None);
+        assert_eq!(soon(RequestKind::Produce(produce.with_timeout_ms(0))), None);
+        let fetch = FetchRequest::default().with_max_wait_ms(i32::MAX);
+        let capped = soon(RequestKind::Fetch(fetch));
+        assert!(capped.is_some_and(|d| d <= Duration::from_millis(FETCH_WAIT_MS_MAX)));
+        let now = soon(RequestKind::Fetch(
+            FetchRequest::default().with_max_wait_ms(-1),
+        ));
+        assert!(now.is_some_and(|d| d <= Duration::from_millis(1)));
+        assert_eq!(
+            soon(RequestKind::Metadata(MetadataRequest::default())),
+            None
+        );
+    }
+
+    #[test]
     fn every_handled_key_is_advertisable() {
         for key in HANDLED_KEYS {
             assert!(
