@@ -17,6 +17,7 @@ pub mod error;
 pub mod groups;
 pub mod membership;
 pub mod names;
+pub mod native_groups;
 pub mod offsets;
 pub mod read;
 pub mod topics;
@@ -29,6 +30,7 @@ pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
 
 use self::groups::GroupCoordinator;
+use self::native_groups::NativeGroups;
 
 /// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
 /// until SASL exists; the broker's own work (startup, timers) is `Internal`.
@@ -132,6 +134,8 @@ pub struct Core {
     pub kafka_stream: String,
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
+    /// Native consumer groups: definitions and the membership of live native connections.
+    pub native_groups: Arc<NativeGroups>,
     names: Mutex<()>,
     /// Every topic's parsed size cap, for admission.
     caps: append::TopicCaps,
@@ -155,6 +159,7 @@ impl Core {
             log,
             kafka_stream,
             groups,
+            native_groups: Arc::new(NativeGroups::default()),
             names: Mutex::new(()),
             caps: append::TopicCaps::default(),
             observers: Mutex::new(Vec::new()),
@@ -170,6 +175,14 @@ impl Core {
             log.state_dir().join(groups::GROUPS_DIR),
         ));
         Self::new(log, kafka_stream, groups)
+    }
+
+    /// This core with `native_groups` (opened from the data dir at startup) instead of groups
+    /// kept in memory only.
+    #[must_use]
+    pub fn with_native_groups(mut self, native_groups: Arc<NativeGroups>) -> Self {
+        self.native_groups = native_groups;
+        self
     }
 
     /// Registers an adapter's observer of deletions and purges (at startup).

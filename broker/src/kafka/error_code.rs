@@ -47,6 +47,9 @@ pub(crate) fn core_error(error: &CoreError) -> ResponseError {
         // when a produce's acknowledgement does not arrive in time (retriable).
         CoreError::TimedOut => ResponseError::RequestTimedOut,
         CoreError::Checkpoint(_) => ResponseError::KafkaStorageError,
+        // Native consumer groups are not reachable through Kafka; should one ever answer a
+        // Kafka request, the client is told its group request was wrong, non-retriably.
+        CoreError::NativeGroup(_) => ResponseError::InvalidRequest,
     }
 }
 

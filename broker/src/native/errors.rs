@@ -57,6 +57,7 @@ pub(crate) fn send_status(error: &CoreError) -> Status {
         CoreError::TopicFull { .. } => Status::TopicFull,
         // Native requests carry no deadline; a wait cut short is the generic error.
         CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("state of a native send", error),
     }
 }
@@ -67,6 +68,7 @@ pub(crate) fn read_status(error: &CoreError) -> Status {
     match error {
         CoreError::Log(error) => message_status(error),
         CoreError::TopicFull { .. } | CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("native consumer offset", error),
     }
 }
@@ -97,6 +99,7 @@ pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
         CoreError::Log(error) => catalog_status(error, invalid_name),
         CoreError::TopicFull { .. } => Status::TopicFull,
         CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("group state of a native operation", error),
     }
 }

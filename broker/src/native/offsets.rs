@@ -21,7 +21,8 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
-use super::errors::read_status;
+use super::errors::{group_status, read_status};
+use super::groups::group_ref;
 use super::messages::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
 use crate::core::offsets::Target;
@@ -65,23 +66,24 @@ pub(crate) fn resolve_consumer(
         // The classic protocol let any member name any partition (the 0.10 SDK stores and reads
         // group offsets that way); protocol 0.11 restricts a member to the partitions it owns.
         Consumer::Group(group) if conn.classic && requested.is_some() => {
-            let (_, name) =
-                ctx.native
-                    .groups
-                    .member_of(topic.stream_id, topic.id, group, conn.client.id)?;
+            let (_, name) = (ctx.core.native_groups)
+                .member_of(topic.stream_id, topic.id, &group_ref(group), conn.client.id)
+                .map_err(group_status)?;
             ConsumerSlot {
                 owner: name,
                 partition: requested.unwrap_or(0),
             }
         }
         Consumer::Group(group) => {
-            let (_, name, partition) = ctx.native.groups.pick_partition(
-                topic.stream_id,
-                topic.id,
-                group,
-                conn.client.id,
-                requested,
-            )?;
+            let (_, name, partition) = (ctx.core.native_groups)
+                .pick_partition(
+                    topic.stream_id,
+                    topic.id,
+                    &group_ref(group),
+                    conn.client.id,
+                    requested,
+                )
+                .map_err(group_status)?;
             ConsumerSlot {
                 owner: name,
                 partition,
