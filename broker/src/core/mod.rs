@@ -1,12 +1,15 @@
 //! The core: the typed operations both protocol adapters (Kafka, native in both framings, and
 //! HTTP) call, and the rules that cut across protocols. It owns naming and collisions
 //! ([`names`], under one lock held by [`Core`], not a process-wide static), the cascade when a
-//! topic or stream is deleted or purged (committed offsets of every group, then whatever the
-//! adapters registered as [`CatalogObserver`]s), the topic size cap for appends from either
-//! protocol ([`append`]), the acknowledgement rule for durability, and the consumer-group
-//! coordinator with its checkpoint writer ([`groups`]). Every operation takes a
-//! [`RequestContext`] and fails with one [`CoreError`]; each adapter maps that error to its
-//! protocol in one place.
+//! topic or stream is deleted or purged ([`topics`]: committed offsets of every group, native
+//! group definitions, then whatever the adapters registered as [`CatalogObserver`]s), appends
+//! ([`append`]: the topic size cap for both protocols, and when an answer waits for durability,
+//! decided by [`Ack`]), reads ([`read`]: readable range, listings, timestamp lookups, the long
+//! poll), committed offsets ([`offsets`]), group membership of both protocols ([`membership`]
+//! over the consumer-group coordinator of [`groups`] and the native groups of
+//! [`native_groups`]). Every operation takes a [`RequestContext`] — it records itself as a span
+//! under the request's span and waits no longer than its deadline — and fails with one
+//! [`CoreError`]; each adapter maps that error to its protocol in one place.
 //!
 //! Boundary: the core must not import an adapter (`crate::kafka`, `crate::native`,
 //! `crate::http`) nor the adapters' shared [`crate::context::BrokerContext`]; it knows no wire

@@ -7,9 +7,10 @@
 //!
 //! Limits follow KIP-74: `max_bytes` over the whole response and `partition_max_bytes` per
 //! partition, except that the first batch of the first partition with data is always returned
-//! whole so a consumer can make progress past a batch larger than its limits. The long poll
-//! waits on the partitions' high-watermark notifications (never by sleeping and re-reading)
-//! until `min_bytes` are available or `max_wait_ms` has passed.
+//! whole so a consumer can make progress past a batch larger than its limits. Partitions are
+//! read through the core ([`crate::core::read`]), and the long poll is the core's: it waits on
+//! the partitions' high-watermark notifications (never by sleeping and re-reading) until
+//! `min_bytes` are available or the request's deadline (`max_wait_ms`) has passed.
 //!
 //! Fetch sessions are not kept: every answer carries session id 0 ("no session"), which tells
 //! clients to send full fetches, as the protocol allows. Without transactions the last stable

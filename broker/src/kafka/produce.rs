@@ -15,8 +15,11 @@
 //! batch holds — MESSAGE_TOO_LARGE. A partition's batches are all checked before the first is
 //! appended, so nothing from a refused partition reaches the log; the request's other
 //! partitions are handled on their own. Idempotent batches are checked, appended and remembered
-//! under the partition's producer-state lock ([`super::producers`]). With `fsync = always` the
-//! answer waits until every appended partition is on disk (all partitions in parallel).
+//! under the partition's producer-state lock ([`super::producers`]), inside the core's append
+//! operation ([`crate::core::append`]), which admits the data (the topic size cap) and makes the
+//! one call of the log's append. With `fsync = always` the core holds the answer until every
+//! appended partition is on disk (all partitions in parallel), no longer than the request's
+//! `timeout_ms`.
 //!
 //! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
 //! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
