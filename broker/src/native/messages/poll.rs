@@ -1,5 +1,7 @@
 //! 100 poll_messages (§4.5–4.6): resolve the consumer and its partition, turn the strategy into
-//! a start offset, and gather stored native batches up to `count` messages. Batches wholly
+//! a start offset, and gather stored native batches up to `count` messages, reading through the
+//! core ([`crate::core::read`]; the stored consumer offset and auto-commit through
+//! [`crate::core::offsets`]). Batches wholly
 //! inside the requested range are served as the log returned them (shared `Bytes`, no copy,
 //! no re-encoding); only a batch straddling either end is cut with `slice_batch`.
 //!

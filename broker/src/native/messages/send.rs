@@ -2,7 +2,10 @@
 //! (layout, every frame checksum, the batch checksum, sizes, count) and append it in its wire
 //! form behind the log's frame header. The server-owned header fields (partition id, base
 //! offset, base timestamp) are stamped and the batch checksum recomputed inside the log's
-//! append callback, once the offsets are known. Nothing is written for a rejected batch.
+//! append callback, once the offsets are known. The append is the core's operation
+//! ([`crate::core::append`]): it refuses a topic at its size cap (TopicFull) and holds the
+//! answer until the batch is durable under `fsync = always`. Nothing is written for a rejected
+//! batch.
 //!
 //! The request body is copied once into the log's owned payload; there is no per-message
 //! allocation, and frame checksums are computed in one pass over the payload bytes.
