@@ -207,6 +207,20 @@ pub async fn wait_durable<T: Send + 'static>(
     tracing::Instrument::instrument(wait, span).await
 }
 
+/// [`wait_durable`] for the one partition of an answer (a native send), without collecting.
+pub async fn wait_durable_one(
+    core: &Core,
+    rc: &RequestContext,
+    ack: Ack,
+    pending: &Pending,
+) -> Result<(), CoreError> {
+    if !core.waits_for_durability(ack) {
+        return Ok(());
+    }
+    let span = tracing::trace_span!(parent: &rc.span, "core.wait_durable", partitions = 1);
+    tracing::Instrument::instrument(durable(pending, rc.deadline), span).await
+}
+
 /// Waits until `pending` is durable, or fails with `TimedOut` at `deadline`.
 async fn durable(pending: &Pending, deadline: Option<std::time::Instant>) -> Result<(), CoreError> {
     let wait = pending.log.wait_durable(pending.last_offset);

@@ -52,10 +52,9 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         log,
         last_offset: appended.last_offset,
     };
-    let failed = core::append::wait_durable(&ctx.core, &rc, Ack::Leader, vec![((), pending)]).await;
-    if let Some(((), error)) = failed.into_iter().next() {
-        return Err(send_status(&error));
-    }
+    core::append::wait_durable_one(&ctx.core, &rc, Ack::Leader, &pending)
+        .await
+        .map_err(|error| send_status(&error))?;
     Ok(Payload::encode(&SendReply {
         acks: vec![SendAck {
             stream_id: topic.stream_id,
