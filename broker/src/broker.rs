@@ -67,7 +67,9 @@ impl Broker {
                 return Err(BrokerError::LoadNative(error));
             }
         };
-        let core = Arc::new(Core::new(log, settings.kafka_stream.clone(), groups));
+        let core = Core::new(log, settings.kafka_stream.clone(), groups)
+            .with_native_groups(Arc::clone(&native_state.groups));
+        let core = Arc::new(core);
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(

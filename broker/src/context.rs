@@ -85,7 +85,6 @@ impl BrokerContext {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
             &core.log.state_dir(),
         ));
-        core.observe(Arc::clone(&native) as Arc<dyn CatalogObserver>);
         core.observe(Arc::clone(&producers) as Arc<dyn CatalogObserver>);
         Self {
             log: Arc::clone(&core.log),
@@ -183,7 +182,8 @@ pub(crate) mod test_support {
                 let groups = GroupCoordinator::load(config, dir).unwrap();
                 Core::new(log, "kafka".into(), Arc::new(groups))
             }
-        };
+        }
+        .with_native_groups(Arc::clone(&native.groups));
         Arc::new(BrokerContext::new(Arc::new(core), addrs, root, native))
     }
 }

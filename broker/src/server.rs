@@ -208,7 +208,9 @@ mod tests {
             http: addr,
         };
         let native = Arc::new(crate::native::NativeState::empty(&root));
-        let core = Arc::new(crate::core::Core::with_empty_groups(log, "kafka".into()));
+        let core = crate::core::Core::with_empty_groups(log, "kafka".into())
+            .with_native_groups(Arc::clone(&native.groups));
+        let core = Arc::new(core);
         let mut ctx = BrokerContext::new(core, addrs, root, native);
         ctx.connections = ConnectionLimits::new(ConnectionSettings {
             per_listener_max: slots,

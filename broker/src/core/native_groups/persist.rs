@@ -50,6 +50,13 @@ impl Persister {
         }
     }
 
+    /// The file written (a placeholder name when nothing is persisted), for error reports.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir
+            .as_deref()
+            .map_or_else(|| PathBuf::from(GROUPS_FILE), |dir| dir.join(GROUPS_FILE))
+    }
+
     /// A persister that writes nothing.
     pub fn in_memory() -> Self {
         Self {
