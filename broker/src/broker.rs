@@ -173,14 +173,15 @@ async fn open_state(
     .map_err(BrokerError::StorageTask)?;
     let mut native_state = opened.map_err(BrokerError::LoadNative)?;
     native_state.heartbeat_timeout = Duration::from_millis(settings.native_heartbeat_timeout_ms);
-    let core = Arc::new(Core::new(
+    let core = Core::new(
         Arc::clone(log),
         settings.kafka_stream.clone(),
         groups,
         meta,
         users,
-    ));
-    Ok((core, kafka_settings, Arc::new(native_state)))
+    )
+    .with_native_groups(Arc::clone(&native_state.groups));
+    Ok((Arc::new(core), kafka_settings, Arc::new(native_state)))
 }
 
 /// Waits for the accept loops, each of which drains its own connections within the drain

@@ -86,7 +86,6 @@ impl BrokerContext {
             &core.log.state_dir(),
             Arc::clone(&core.meta),
         ));
-        core.observe(Arc::clone(&native) as Arc<dyn CatalogObserver>);
         core.observe(Arc::clone(&producers) as Arc<dyn CatalogObserver>);
         Self {
             log: Arc::clone(&core.log),
@@ -186,6 +185,7 @@ pub(crate) mod test_support {
             }
         };
         let native = Arc::new(crate::native::NativeState::empty(Arc::clone(&core.users)));
+        let core = core.with_native_groups(Arc::clone(&native.groups));
         Arc::new(BrokerContext::new(Arc::new(core), addrs, root, native))
     }
 }

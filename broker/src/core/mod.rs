@@ -1,15 +1,18 @@
 //! The core: the typed operations both protocol adapters (Kafka, native in both framings, and
 //! HTTP) call, and the rules that cut across protocols. It owns naming and collisions
 //! ([`names`], under one lock held by [`Core`], not a process-wide static), the cascade when a
-//! topic or stream is deleted or purged (committed offsets of every group, then whatever the
-//! adapters registered as [`CatalogObserver`]s), the topic size cap for appends from either
-//! protocol ([`append`]), the acknowledgement rule for durability, the consumer-group
-//! coordinator ([`groups`]), users, permissions and tokens with logins and authorization for
-//! every protocol ([`users`]), and the metadata state machine all of these persist through
+//! topic or stream is deleted or purged ([`topics`]: committed offsets of every group, native
+//! group definitions, then whatever the adapters registered as [`CatalogObserver`]s), appends
+//! ([`append`]: the topic size cap for both protocols, and when an answer waits for durability,
+//! decided by [`Ack`]), reads ([`read`]: readable range, listings, timestamp lookups, the long
+//! poll), committed offsets ([`offsets`]), group membership of both protocols ([`membership`]
+//! over the consumer-group coordinator of [`groups`] and the native groups of
+//! [`native_groups`]), users, permissions and tokens with logins and authorization for every
+//! protocol ([`users`]), and the metadata state machine all durable state persists through
 //! ([`meta`]: one ordered, durable command log with snapshots; the log's catalog too, through
-//! its catalog seam). Every operation takes a
-//! [`RequestContext`] and fails with one [`CoreError`]; each adapter maps that error to its
-//! protocol in one place.
+//! its catalog seam). Every operation takes a [`RequestContext`] — it records itself as a span
+//! under the request's span and waits no longer than its deadline — and fails with one
+//! [`CoreError`]; each adapter maps that error to its protocol in one place.
 //!
 //! Boundary: the core must not import an adapter (`crate::kafka`, `crate::native`,
 //! `crate::http`) nor the adapters' shared [`crate::context::BrokerContext`]; it knows no wire
@@ -20,20 +23,25 @@ pub mod error;
 pub mod groups;
 #[cfg(test)]
 mod groups_tests;
+pub mod membership;
 pub mod meta;
 pub mod names;
+pub mod native_groups;
+pub mod offsets;
+pub mod read;
 pub mod topics;
 pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
 
 use self::groups::GroupCoordinator;
 use self::meta::Meta;
+use self::native_groups::NativeGroups;
 use self::users::Users;
 use crate::config::Credentials;
 
@@ -88,6 +96,24 @@ impl RequestContext {
     pub fn internal() -> Self {
         Self::new(Principal::Internal, "internal", 0)
     }
+
+    /// One request on this context's connection: the same principal, listener and connection,
+    /// recorded in `span` (the adapter's per-request span) and wanted by `deadline`.
+    pub fn request(&self, span: tracing::Span, deadline: Option<Instant>) -> Self {
+        Self {
+            principal: self.principal.clone(),
+            listener: self.listener,
+            connection_id: self.connection_id,
+            span,
+            deadline,
+        }
+    }
+
+    /// Time left until the deadline: `None` without one, zero once it has passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// Told by the core after a catalog change has been applied, so state an adapter keeps per
@@ -121,11 +147,15 @@ pub struct Core {
     pub kafka_stream: String,
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
-    /// The metadata state machine (users, permissions, tokens).
+    /// The metadata state machine (catalog, users, groups, offsets, ...).
     pub meta: Arc<Meta>,
     /// Users, permissions, tokens, logins and authorization for every protocol.
     pub users: Arc<Users>,
+    /// Native consumer groups: definitions and the membership of live native connections.
+    pub native_groups: Arc<NativeGroups>,
     names: Mutex<()>,
+    /// Every topic's parsed size cap, for admission.
+    caps: append::TopicCaps,
     observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
     connections: AtomicU64,
 }
@@ -155,7 +185,9 @@ impl Core {
             groups,
             meta,
             users,
+            native_groups: Arc::new(NativeGroups::default()),
             names: Mutex::new(()),
+            caps: append::TopicCaps::default(),
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
         }
@@ -176,6 +208,14 @@ impl Core {
             log.state_dir().join(groups::GROUPS_DIR),
         ));
         Ok(Self::new(log, kafka_stream, groups, meta, users))
+    }
+
+    /// This core with `native_groups` (opened from the data dir at startup) instead of groups
+    /// kept in memory only.
+    #[must_use]
+    pub fn with_native_groups(mut self, native_groups: Arc<NativeGroups>) -> Self {
+        self.native_groups = native_groups;
+        self
     }
 
     /// Registers an adapter's observer of deletions and purges (at startup).
@@ -217,6 +257,15 @@ pub fn open_meta(
     let meta = Arc::new(meta);
     let users = Users::open(Arc::clone(&meta), state_dir, root)?;
     Ok((meta, Arc::new(users)))
+}
+
+/// Root credentials for cores built in tests.
+#[cfg(test)]
+pub(crate) fn test_root() -> Credentials {
+    Credentials {
+        username: "u".into(),
+        password: "p".into(),
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::groups::NativeGroups;
 use super::users::UserStore;
 use crate::core::meta::Meta;
+use crate::core::native_groups::NativeGroups;
 use crate::core::users::Users;
 
 /// Everything native handlers share.
@@ -19,8 +19,9 @@ use crate::core::users::Users;
 pub struct NativeState {
     /// Users, permissions and personal access tokens.
     pub(crate) users: UserStore,
-    /// Native consumer groups (definitions and server-side membership).
-    pub(crate) groups: NativeGroups,
+    /// Native consumer groups (definitions and server-side membership): the core's, which
+    /// the broker hands to the core at startup ([`crate::core::Core::with_native_groups`]).
+    pub(crate) groups: Arc<NativeGroups>,
     /// Connected native clients.
     pub(crate) clients: ClientRegistry,
     /// Source of session numbers (non-zero, unique per process).
@@ -36,7 +37,7 @@ impl NativeState {
     pub fn open(state_dir: &Path, users: Arc<Users>, meta: Arc<Meta>) -> Result<Self, String> {
         Ok(Self {
             users: UserStore::new(users),
-            groups: NativeGroups::open(state_dir, meta)?,
+            groups: Arc::new(NativeGroups::open(state_dir, meta)?),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
@@ -47,7 +48,7 @@ impl NativeState {
     pub fn empty(users: Arc<Users>) -> Self {
         Self {
             users: UserStore::new(users),
-            groups: NativeGroups::default(),
+            groups: Arc::new(NativeGroups::default()),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
@@ -57,19 +58,6 @@ impl NativeState {
     /// A fresh session number (never 0).
     pub(crate) fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Native consumer-group definitions belong to their topic: the core's deletion cascade
-/// drops them with it (a purge keeps them, as the Iggy server does; their offsets go in the
-/// core).
-impl crate::core::CatalogObserver for NativeState {
-    fn topic_deleted(&self, stream_id: u32, topic_id: u32) {
-        self.groups.on_topic_deleted(stream_id, topic_id);
-    }
-
-    fn stream_deleted(&self, stream_id: u32) {
-        self.groups.on_stream_deleted(stream_id);
     }
 }
 

@@ -348,7 +348,7 @@ impl crate::core::CatalogObserver for ProducerStates {
 fn scan_log(state: &mut PartitionState, log: &PartitionLog) -> Result<(), LogError> {
     let mut offset = state.covered_offset.max(log.log_start_offset());
     while offset < log.high_watermark() {
-        let read = match log.read(offset, PRODUCER_SCAN_READ_BYTES) {
+        let read = match crate::core::read::read_frames(log, offset, PRODUCER_SCAN_READ_BYTES) {
             Ok(read) => read,
             // Retention moved the start meanwhile: continue from the new start.
             Err(LogError::OffsetOutOfRange { start, .. }) if start > offset => {

@@ -43,6 +43,14 @@ impl Persister {
         Self { meta: Some(meta) }
     }
 
+    /// Where the definitions are kept, for error reports.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.meta.as_ref().map_or_else(
+            || std::path::PathBuf::from("<memory>"),
+            |meta| meta.dir().to_path_buf(),
+        )
+    }
+
     /// The definitions stored on the metadata log (none in memory).
     pub fn stored(&self) -> Vec<StoredGroup> {
         self.meta

@@ -1,14 +1,15 @@
-//! Native consumer groups (commands 600–606): definitions per topic, persisted across restarts,
-//! and server-side membership of live connections. The rules live in the pure
+//! Native consumer groups as the core keeps them: definitions per topic, persisted across
+//! restarts, and server-side membership of live connections. The rules live in the pure
 //! `whippet_coordinator::native_groups::GroupTable` (beside the Kafka groups); this module adds
-//! the lock, persistence and the sweep that evicts
-//! members whose connection went silent, and [`handlers`] answers the commands.
+//! the lock, persistence, the deletion cascade's hooks and the sweep that evicts members whose
+//! connection went silent. Requests reach it through the core's operations
+//! ([`super::membership`]); the native adapter keeps only the wire conversion and the task that
+//! runs the sweep.
 //!
 //! Membership ends three ways: leave (605), the connection closing or logging out
 //! ([`NativeGroups::on_disconnect`]), or silence past the heartbeat timeout
-//! ([`NativeGroups::sweep`], run by a background task started with the first group command).
+//! ([`NativeGroups::sweep`]).
 
-mod handlers;
 mod persist;
 
 use std::path::Path;
@@ -17,29 +18,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tracing::debug;
-use whippet_wire::native::identifier::Identifier;
-use whippet_wire::native::status::Status;
+use whippet_coordinator::native_groups::{GroupTable, NativeGroupError, NativeGroupRef};
+use whippet_log::LogError;
 
-pub(crate) use self::handlers::handle;
 use self::persist::Persister;
-use super::state::ClientRegistry;
-use crate::context::BrokerContext;
-use crate::core::meta::Meta;
-use crate::limits;
-use crate::native::errors::{group_status, not_saved};
-use whippet_coordinator::native_groups::{GroupTable, NativeGroupRef};
-
-/// The coordinator's reference to a native group, from the wire's identifier.
-pub(crate) fn group_ref(identifier: &Identifier) -> NativeGroupRef {
-    match identifier {
-        Identifier::Numeric(id) => NativeGroupRef::Id(*id),
-        Identifier::Name(name) => NativeGroupRef::Name(name.clone()),
-    }
-}
+use super::CoreError;
+use super::meta::Meta;
 
 /// Native consumer groups: definitions and server-side membership.
 #[derive(Debug)]
-pub(crate) struct NativeGroups {
+pub struct NativeGroups {
     table: Mutex<GroupTable>,
     persister: Persister,
     /// Whether the silent-member sweeper task runs already.
@@ -72,8 +60,8 @@ impl NativeGroups {
         Ok(Self::with(table, persister))
     }
 
-    /// Runs `f` on the table under the lock.
-    fn with_table<R>(&self, f: impl FnOnce(&mut GroupTable) -> R) -> R {
+    /// Runs `f` on the table under the lock (the core's membership operations).
+    pub(in crate::core) fn with_table<R>(&self, f: impl FnOnce(&mut GroupTable) -> R) -> R {
         f(&mut self.lock())
     }
 
@@ -112,13 +100,12 @@ impl NativeGroups {
         &self,
         stream_id: u32,
         topic_id: u32,
-        group: &Identifier,
+        group: &NativeGroupRef,
         client_id: u32,
         requested: Option<u32>,
-    ) -> Result<(u32, String, u32), Status> {
+    ) -> Result<(u32, String, u32), NativeGroupError> {
         self.lock()
-            .pick_partition(stream_id, topic_id, &group_ref(group), client_id, requested)
-            .map_err(group_status)
+            .pick_partition(stream_id, topic_id, group, client_id, requested)
     }
 
     /// `(group_id, group_name)` when `client_id` is a member of the group (see
@@ -127,24 +114,23 @@ impl NativeGroups {
         &self,
         stream_id: u32,
         topic_id: u32,
-        group: &Identifier,
+        group: &NativeGroupRef,
         client_id: u32,
-    ) -> Result<(u32, String), Status> {
-        self.lock()
-            .member_of(stream_id, topic_id, &group_ref(group), client_id)
-            .map_err(group_status)
+    ) -> Result<(u32, String), NativeGroupError> {
+        self.lock().member_of(stream_id, topic_id, group, client_id)
     }
 
-    /// A topic was deleted: its groups go with it.
-    pub fn on_topic_deleted(&self, stream_id: u32, topic_id: u32) {
+    /// A topic was deleted: its groups go with it (the core's deletion cascade).
+    pub(in crate::core) fn on_topic_deleted(&self, stream_id: u32, topic_id: u32) {
         let mut table = self.lock();
         if table.drop_topic(stream_id, topic_id) {
             self.persist_detached(&table);
         }
     }
 
-    /// A stream was deleted: the groups of all its topics go with it.
-    pub fn on_stream_deleted(&self, stream_id: u32) {
+    /// A stream was deleted: the groups of all its topics go with it (the core's deletion
+    /// cascade).
+    pub(in crate::core) fn on_stream_deleted(&self, stream_id: u32) {
         let mut table = self.lock();
         if table.drop_stream(stream_id) {
             self.persist_detached(&table);
@@ -156,16 +142,19 @@ impl NativeGroups {
         self.lock().set_partitions(stream_id, topic_id, partitions);
     }
 
-    /// Evicts every member whose connection sent nothing for `timeout` (or is no longer
-    /// registered), rebalancing its groups. Returns the evicted client ids.
-    pub fn sweep(&self, clients: &ClientRegistry, timeout: Duration) -> Vec<u32> {
+    /// Evicts every member whose connection sent nothing for `timeout` (`silent_for` says how
+    /// long a client has been silent, `None` when it is no longer connected), rebalancing its
+    /// groups. Returns the evicted client ids.
+    pub fn sweep(
+        &self,
+        silent_for: impl Fn(u32) -> Option<Duration>,
+        timeout: Duration,
+    ) -> Vec<u32> {
         let mut table = self.lock();
         if !table.has_members() {
             return Vec::new();
         }
-        let evicted = table.evict_silent(timeout, |client| {
-            clients.get(client).map(|entry| entry.silent_for())
-        });
+        let evicted = table.evict_silent(timeout, silent_for);
         drop(table);
         for client_id in &evicted {
             debug!(
@@ -176,40 +165,15 @@ impl NativeGroups {
         evicted
     }
 
-    /// Starts (once) the task that sweeps silent members. It holds only a weak reference to
-    /// the context, so it ends when the broker drops the context.
-    pub(crate) fn ensure_sweeper(&self, ctx: &Arc<BrokerContext>) {
-        if self.sweeper_started.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let timeout = ctx.native.heartbeat_timeout;
-        let period = u64::try_from((timeout / 4).as_millis())
-            .unwrap_or(u64::MAX)
-            .clamp(
-                limits::NATIVE_GROUP_SWEEP_MS_MIN,
-                limits::NATIVE_GROUP_SWEEP_MS_MAX,
-            );
-        let weak = Arc::downgrade(ctx);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_millis(period));
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                let Some(ctx) = weak.upgrade() else {
-                    return;
-                };
-                let native = &ctx.native;
-                native
-                    .groups
-                    .sweep(&native.clients, native.heartbeat_timeout);
-            }
-        });
+    /// True exactly once: for the caller that is to start the task running [`Self::sweep`].
+    pub fn claim_sweeper(&self) -> bool {
+        !self.sweeper_started.swap(true, Ordering::AcqRel)
     }
 
     /// Persists the definitions and waits until they are durable (create/delete answer only
-    /// once their change is). A failed write is CannotWriteToFile; the change stays in memory
-    /// and reaches disk with the next successful save (which carries the whole set).
-    async fn persist(&self) -> Result<(), Status> {
+    /// once their change is). A failed write is a storage error; the change stays in memory and
+    /// reaches disk with the next successful save (which carries the whole set).
+    pub(in crate::core) async fn persist(&self) -> Result<(), CoreError> {
         let queued = {
             let table = self.lock();
             self.persister.queue(table.definitions())
@@ -217,10 +181,13 @@ impl NativeGroups {
         let Some(queued) = queued else {
             return Ok(());
         };
-        Meta::answer(queued)
-            .await
-            .map(drop)
-            .map_err(|error| not_saved("native consumer groups", &error))
+        Meta::answer(queued).await.map(drop).map_err(|error| {
+            LogError::io(
+                self.persister.path(),
+                std::io::Error::other(error.to_string()),
+            )
+            .into()
+        })
     }
 
     /// Persists without waiting, for the synchronous hooks called by other handlers: the set
