@@ -162,8 +162,10 @@ impl GroupCoordinator {
 }
 
 /// Moves the group store of an older data dir (`groups.log` and `groups.snapshot`, or the
-/// whole-state `groups.checkpoint` before them) in `dir` onto `meta` when `meta` holds no
-/// groups yet, then removes those files. Nothing to do when none exists.
+/// whole-state `groups.checkpoint` before them) in `dir` onto `meta`, then removes those files.
+/// Nothing to do when none exists. The store is written as several commands; the files go only
+/// after the last is durable, so a crash in between repeats the migration, which is harmless:
+/// change sets carry values, and nothing was served in between.
 fn migrate(dir: &Path, meta: &Meta) -> Result<(), CheckpointError> {
     let files = [
         dir.join(format!("{LOG_NAME}.log")),
@@ -173,20 +175,18 @@ fn migrate(dir: &Path, meta: &Meta) -> Result<(), CheckpointError> {
     if !files.iter().any(|file| file.exists()) {
         return Ok(());
     }
-    if meta.load().groups.is_empty() {
-        let (store, restored) = GroupStore::open(dir)?;
-        drop(store);
-        for changes in restored
-            .iter()
-            .flat_map(|cp| changes_of(cp, MIGRATION_OFFSETS_PER_COMMAND))
-        {
-            meta.submit_blocking(MetaCommand::Groups(changes))
-                .map_err(|error| CheckpointError::Io {
-                    path: dir.to_path_buf(),
-                    op: "migrate the group store",
-                    source: std::io::Error::other(error.to_string()),
-                })?;
-        }
+    let (store, restored) = GroupStore::open(dir)?;
+    drop(store);
+    for changes in restored
+        .iter()
+        .flat_map(|cp| changes_of(cp, MIGRATION_OFFSETS_PER_COMMAND))
+    {
+        meta.submit_blocking(MetaCommand::Groups(changes))
+            .map_err(|error| CheckpointError::Io {
+                path: dir.to_path_buf(),
+                op: "migrate the group store",
+                source: std::io::Error::other(error.to_string()),
+            })?;
     }
     for file in files {
         match std::fs::remove_file(&file) {

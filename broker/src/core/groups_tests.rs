@@ -170,3 +170,38 @@ fn the_whole_state_checkpoint_of_an_even_older_data_dir_is_migrated() {
     assert_eq!(groups.durable().committed("c", &key(2)).unwrap().offset, 30);
     assert_eq!(groups.durable().groups["c"].generation, 5);
 }
+
+#[test]
+fn a_group_migration_cut_short_by_a_crash_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join(GROUPS_DIR);
+    let offsets: Vec<OffsetEntry> = (0..25_000)
+        .map(|partition| OffsetEntry {
+            group_id: "wide".into(),
+            key: key(partition),
+            value: committed(i64::from(partition)),
+        })
+        .collect();
+    let checkpoint = Checkpoint {
+        version: 1,
+        groups: vec![group("wide", 2)],
+        offsets,
+    };
+    {
+        let (mut store, _) = GroupStore::open(&old).unwrap();
+        store.write_snapshot(&checkpoint).unwrap();
+        // The first of the migration's commands was durable, then the process died.
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        let first = super::meta::groups::changes_of(&checkpoint, 10_000).remove(0);
+        meta.submit_blocking(super::meta::MetaCommand::Groups(first))
+            .unwrap();
+    }
+    let (groups, _meta) = load(dir.path());
+    let state = groups.durable();
+    assert_eq!(state.offsets["wide"].len(), 25_000);
+    assert_eq!(
+        state.committed("wide", &key(24_999)).unwrap().offset,
+        24_999
+    );
+    assert!(!old.exists());
+}

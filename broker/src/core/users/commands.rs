@@ -14,8 +14,9 @@ use super::permissions::Permissions;
 /// One change to users, permissions or tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserCommand {
-    /// Replaces the whole directory: the root user of a new broker, or the users of a data dir
-    /// from before the metadata log. Refused unless the directory is empty.
+    /// Adds users verbatim (ids, hashes, tokens): the root user of a new broker, or the users
+    /// of a data dir from before the metadata log, a bounded number per command. Refused (and
+    /// nothing added) when any of their ids or names is taken.
     Install {
         /// Every user.
         users: Vec<User>,
@@ -87,11 +88,8 @@ pub enum UserCommand {
 pub(crate) fn apply(directory: &mut Directory, command: &UserCommand) -> Result<u32, UserError> {
     match command {
         UserCommand::Install { users } => {
-            if directory.users().next().is_some() {
-                return Err(UserError::AlreadyExists);
-            }
-            *directory =
-                Directory::from_users(users.clone()).map_err(|_| UserError::AlreadyExists)?;
+            let merged = directory.users().chain(users).cloned().collect();
+            *directory = Directory::from_users(merged).map_err(|_| UserError::AlreadyExists)?;
             Ok(super::ROOT_ID)
         }
         UserCommand::Create { caller, user, now } => {

@@ -41,6 +41,10 @@ use crate::limits::{
     PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_BYTES_MAX, USERNAME_BYTES_MIN,
 };
 
+/// Users per command when users are installed (migration): a user with every token it may
+/// hold is some 20 KiB, so a command stays far below the metadata record limit.
+const INSTALL_USERS_PER_COMMAND: usize = 500;
+
 /// What an open session was proved with, kept by its connection so the session is checked again
 /// at its next request after any change to users or tokens (a deactivated or deleted user, a
 /// deleted token) and when its token expires.
@@ -104,18 +108,29 @@ fn root_directory(root: &Credentials, now: u64) -> Result<Vec<User>, String> {
 }
 
 impl Users {
-    /// The users on `meta`. When it holds none yet, they come from the users file of a data dir
-    /// from before the metadata log under `state_dir` (which is removed once they are durable),
-    /// or else the root user is created from `root` (later config changes to the root
-    /// credentials do not alter a stored root, as with the reference server). Blocking: call it
-    /// off the async workers.
+    /// The users on `meta`. The users file of a data dir from before the metadata log under
+    /// `state_dir` is moved onto it first (the users it lists that `meta` does not hold yet, so
+    /// a migration cut short by a crash resumes) and then removed; with neither, the root user
+    /// is created from `root` (later config changes to the root credentials do not alter a
+    /// stored root, as with the reference server). Blocking: call it off the async workers.
     pub fn open(meta: Arc<Meta>, state_dir: &Path, root: &Credentials) -> Result<Self, String> {
         let legacy_path = state_dir.join(legacy::USERS_FILE);
-        if meta.load().users.users().next().is_none() {
-            let users = match legacy::load(&legacy_path)? {
-                Some(users) => users,
-                None => root_directory(root, secrets::now_micros())?,
-            };
+        let pending = match legacy::load(&legacy_path)? {
+            Some(users) => {
+                let directory = meta.load().users.clone();
+                users
+                    .into_iter()
+                    .filter(|user| directory.get(user.id).is_none())
+                    .collect()
+            }
+            None if meta.load().users.users().next().is_none() => {
+                root_directory(root, secrets::now_micros())?
+            }
+            None => Vec::new(),
+        };
+        // Bounded commands, so even the largest old users file fits the record limit.
+        for users in pending.chunks(INSTALL_USERS_PER_COMMAND) {
+            let users = users.to_vec();
             meta.submit_blocking(MetaCommand::Users(UserCommand::Install { users }))
                 .map_err(|error| format!("cannot store the users: {error}"))?;
         }

@@ -264,13 +264,66 @@ async fn the_users_file_of_an_older_data_dir_is_migrated_then_removed() {
 }
 
 #[test]
-fn install_is_refused_over_existing_users() {
+fn install_adds_users_but_never_over_taken_ids_or_names() {
     let mut directory = Directory::default();
     directory.create(new_user("root"), 0).unwrap();
-    let command = UserCommand::Install { users: Vec::new() };
+    let mut other = Directory::default();
+    other.create(new_user("root"), 0).unwrap();
+    other.create(new_user("alice"), 0).unwrap();
+    let users: Vec<_> = other.users().cloned().collect();
+    // Root's id and name are taken: nothing is added.
+    let command = UserCommand::Install {
+        users: users.clone(),
+    };
     assert_eq!(
         super::commands::apply(&mut directory, &command),
         Err(UserError::AlreadyExists)
     );
     assert_eq!(directory.users().count(), 1);
+    let command = UserCommand::Install {
+        users: users[1..].to_vec(),
+    };
+    super::commands::apply(&mut directory, &command).unwrap();
+    assert_eq!(directory.by_name("alice").unwrap().id, 1);
+}
+
+#[tokio::test]
+async fn a_large_users_file_is_migrated_in_bounded_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = Directory::default();
+    old.create(new_user("iggy"), 0).unwrap();
+    for i in 0..1_200 {
+        old.create(new_user(&format!("user{i}")), 0).unwrap();
+    }
+    let file = serde_json::json!({ "version": 1, "users": old.users().collect::<Vec<_>>() });
+    std::fs::write(dir.path().join(legacy::USERS_FILE), file.to_string()).unwrap();
+    let users = open(dir.path());
+    assert_eq!(*users.directory(), old);
+    drop(users);
+    let (_, report) = Meta::open(dir.path()).unwrap();
+    assert_eq!(report.replayed, 3, "1201 users in commands of 500");
+}
+
+#[tokio::test]
+async fn a_users_migration_cut_short_by_a_crash_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = Directory::default();
+    old.create(new_user("iggy"), 0).unwrap();
+    for i in 0..700 {
+        old.create(new_user(&format!("user{i}")), 0).unwrap();
+    }
+    let file = serde_json::json!({ "version": 1, "users": old.users().collect::<Vec<_>>() });
+    std::fs::write(dir.path().join(legacy::USERS_FILE), file.to_string()).unwrap();
+    {
+        // The first command of the migration was durable, then the process died.
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        let users = old.users().take(500).cloned().collect();
+        meta.submit_blocking(crate::core::meta::MetaCommand::Users(
+            UserCommand::Install { users },
+        ))
+        .unwrap();
+    }
+    let users = open(dir.path());
+    assert_eq!(*users.directory(), old);
+    assert!(!dir.path().join(legacy::USERS_FILE).exists());
 }
