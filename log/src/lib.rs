@@ -19,8 +19,9 @@
 //! on disk as a [`DamagedRange`], logged at ERROR: reads serve every frame before it, refuse its
 //! offsets ([`LogError::CorruptFrame`]) and serve every frame after it to a read that starts
 //! there (`damage.rs`). Nothing that holds data is deleted because the catalog does not list
-//! it: orphan directories found at open are kept, and a data directory whose catalog file is
-//! missing while stream directories remain is refused ([`LogError::MissingCatalog`]).
+//! it: orphan directories found at open are kept, and a data directory whose catalog is missing
+//! (from its [`CatalogStore`]) while stream directories remain is refused
+//! ([`LogError::MissingCatalog`]).
 
 mod cache;
 pub mod catalog;

@@ -11,7 +11,7 @@
 //! from data whose catalog entry was lost, so it never deletes them. Creates skip their stream
 //! and topic ids, and a create of a partition whose directory is one of them is refused
 //! ([`LogError::UnlistedData`]). Only a leftover of this process's own failed cleanup is
-//! removed when its id is reused. A data directory whose catalog file is missing while
+//! removed when its id is reused. A data directory whose catalog is missing while
 //! `streams/` holds anything is not opened at all ([`LogError::MissingCatalog`]).
 
 use std::collections::{BTreeMap, BTreeSet};
