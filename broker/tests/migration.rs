@@ -1,6 +1,6 @@
 //! A data dir written in the layout of the broker before the metadata log — every state file
-//! of its own (`catalog.json`, `state/cluster_id`, `state/native_users.json`,
-//! `state/native_groups.json`, `state/kafka_broker_configs.json`,
+//! of its own (`catalog.json`, a partition's `log_start.offset`, `state/cluster_id`,
+//! `state/native_users.json`, `state/native_groups.json`, `state/kafka_broker_configs.json`,
 //! `state/kafka_producers/ids.json`, `state/groups/groups.checkpoint`) — starts through the
 //! same `Broker` path the binary runs: everything is found, moved onto the metadata log, the
 //! old files are gone, and a second start finds everything again from the metadata log alone.
@@ -13,6 +13,9 @@ use argon2::{Argon2, PasswordHasher};
 use whippet_broker::Broker;
 use whippet_broker::config::{EnvMap, Settings};
 use whippet_coordinator::PartitionKey;
+use whippet_log::{
+    AppendBatch, BatchFormat, Compression, Log, LogConfig, TimestampSource, TopicSettings,
+};
 
 fn settings(data_dir: &Path) -> Settings {
     let args = [
@@ -34,19 +37,6 @@ fn hash(password: &str) -> String {
         .unwrap()
         .to_string()
 }
-
-const CATALOG: &str = r#"{"format_version": 1, "streams": [
-  {"id": 0, "name": "kafka", "created_at_us": 1, "topics": [
-    {"id": 0, "name": "orders", "created_at_us": 2, "partition_count": 1, "settings": {
-      "retention_ms": null, "retention_bytes": null, "segment_bytes": 1073741824,
-      "segment_ms": null, "max_message_bytes": 1048588, "compression": "none",
-      "timestamp_type": "create_time", "replication_factor": 1, "extra_configs": {}}}]},
-  {"id": 1, "name": "native", "created_at_us": 3, "topics": [
-    {"id": 0, "name": "events", "created_at_us": 4, "partition_count": 2, "settings": {
-      "retention_ms": 3600000, "retention_bytes": null, "segment_bytes": 1073741824,
-      "segment_ms": null, "max_message_bytes": 1048588, "compression": "gzip",
-      "timestamp_type": "log_append_time", "replication_factor": 1,
-      "extra_configs": {}}}]}]}"#;
 
 fn users_file() -> String {
     let everything = r#"{"manage_servers": true, "read_servers": true, "manage_users": true,
@@ -71,19 +61,41 @@ const GROUPS_CHECKPOINT: &str = r#"{"version": 1, "groups": [
   {"group_id": "billing", "key": {"stream": 0, "topic": 0, "partition": 0},
    "value": {"offset": 17, "leader_epoch": -1, "metadata": "m", "commit_timestamp_ms": 5}}]}"#;
 
-/// Writes the old layout; returns the files that must be gone after the first start.
+/// Writes the old layout; returns the files that must be gone after the first start. The
+/// catalog and the partitions (with a delete-records start in the partition's own
+/// `log_start.offset`) are written by the log with its file catalog, as before.
 fn old_data_dir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let (log, _) = Log::open(LogConfig::new(dir)).unwrap();
+    log.create_stream("kafka").unwrap();
+    log.create_topic(0, "orders", 1, TopicSettings::default())
+        .unwrap();
+    log.create_stream("native").unwrap();
+    let settings = TopicSettings {
+        retention_ms: Some(3_600_000),
+        compression: Compression::Gzip,
+        timestamp_type: TimestampSource::Broker,
+        ..TopicSettings::default()
+    };
+    log.create_topic(1, "events", 2, settings).unwrap();
+    let orders = log.partition(0, 0, 0).unwrap();
+    for _ in 0..3 {
+        let batch = AppendBatch {
+            format: BatchFormat::Kafka,
+            payload: vec![1u8; 16],
+            record_count: 1,
+            last_offset_delta: 0,
+            first_timestamp_us: 1,
+            max_timestamp_us: 1,
+        };
+        orders.append_durable_blocking(batch, |_| {}).unwrap();
+    }
+    assert_eq!(log.delete_records(0, 0, 0, 2).unwrap(), 2);
+    log.shutdown().unwrap();
+    drop((orders, log));
     let state = dir.join("state");
     std::fs::create_dir_all(state.join("kafka_producers")).unwrap();
     std::fs::create_dir_all(state.join("groups")).unwrap();
-    for (stream, topic, partitions) in [(0, 0, 1), (1, 0, 2)] {
-        for partition in 0..partitions {
-            let path = format!("streams/{stream}/topics/{topic}/partitions/{partition}");
-            std::fs::create_dir_all(dir.join(path)).unwrap();
-        }
-    }
     let files = [
-        (dir.join("catalog.json"), CATALOG.to_string()),
         (
             state.join("cluster_id"),
             "MkU3OEVBNTcwNTJENDM2Qk\n".to_string(),
@@ -110,7 +122,17 @@ fn old_data_dir(dir: &Path) -> Vec<std::path::PathBuf> {
     for (path, contents) in &files {
         std::fs::write(path, contents).unwrap();
     }
-    files.into_iter().map(|(path, _)| path).collect()
+    let mut gone: Vec<_> = files.into_iter().map(|(path, _)| path).collect();
+    gone.push(dir.join("catalog.json"));
+    gone.push(dir.join("streams/0/topics/0/partitions/0/log_start.offset"));
+    for file in &gone {
+        assert!(
+            file.exists(),
+            "{} missing from the old layout",
+            file.display()
+        );
+    }
+    gone
 }
 
 async fn everything_is_there(broker: &Broker) {
@@ -123,6 +145,11 @@ async fn everything_is_there(broker: &Broker) {
         ("events", 2)
     );
     assert_eq!(events.settings.retention_ms, Some(3_600_000));
+    assert_eq!(events.settings.compression, Compression::Gzip);
+    assert_eq!(events.settings.timestamp_type, TimestampSource::Broker);
+    let orders = catalog.topic(0, 0).unwrap().partition(0).unwrap();
+    assert_eq!(orders.log_start_offset(), 2, "the delete-records start");
+    assert_eq!(orders.high_watermark(), 3);
     assert_eq!(ctx.kafka.cluster_id, "MkU3OEVBNTcwNTJENDM2Qk");
     let here = std::net::IpAddr::from([127, 0, 0, 1]);
     let alice = ctx

@@ -144,6 +144,12 @@ pub struct TopicRecord {
     pub partition_count: u32,
     /// The topic's settings, pushed to each partition when it is opened.
     pub settings: TopicSettings,
+    /// Each partition's log start by partition id (moved forward by delete-records and
+    /// retention), kept here only when the catalog store keeps log starts
+    /// ([`crate::CatalogStore::keeps_log_starts`]); empty otherwise (the partitions keep their
+    /// own `log_start.offset`), when every start is 0, and in catalogs of earlier versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_starts: Vec<u64>,
 }
 
 impl CatalogFile {
@@ -210,6 +216,9 @@ fn check_topics(stream: &StreamRecord) -> std::result::Result<(), String> {
             .settings
             .validate()
             .map_err(|error| format!("{at}: {error}"))?;
+        if topic.log_starts.len() as u64 > u64::from(topic.partition_count) {
+            return Err(format!("{at}: more log starts than partitions"));
+        }
     }
     Ok(())
 }
@@ -380,6 +389,7 @@ mod tests {
             created_at_us: 1,
             partition_count: 1,
             settings: TopicSettings::default(),
+            log_starts: Vec::new(),
         };
         let stream = StreamRecord {
             id: 0,

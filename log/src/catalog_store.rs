@@ -32,6 +32,15 @@ pub trait CatalogStore: Send + Sync + Debug {
     /// Durably replaces the stored catalog with `catalog`, the whole catalog after one change.
     /// Returns only once the change would survive a crash; on error the change is not made.
     fn store(&self, catalog: &CatalogFile) -> Result<()>;
+    /// Whether this store keeps the partitions' log starts too ([`TopicRecord::log_starts`]):
+    /// then a delete-records is a catalog change, and a partition's own `log_start.offset`
+    /// (of a data dir from before) is moved into the catalog at open and removed. By default
+    /// the partitions keep their own.
+    ///
+    /// [`TopicRecord::log_starts`]: crate::TopicRecord::log_starts
+    fn keeps_log_starts(&self) -> bool {
+        false
+    }
 }
 
 /// The catalog as one JSON file, `<data_dir>/catalog.json`, replaced atomically (temp file,

@@ -134,6 +134,9 @@ impl Log {
             .findings
             .extend(catalog_scan::scan(&data_dir, &file)?);
         let streams = open_streams(&config, &store, &file, &mut report)?;
+        if catalog_store.keeps_log_starts() {
+            restore_log_starts(catalog_store.as_ref(), &file, &streams, &mut report)?;
+        }
         for finding in &report.findings {
             tracing::warn!(path = %finding.path.display(), kind = ?finding.kind, "data directory");
         }
@@ -156,6 +159,11 @@ impl Log {
             unlisted,
         };
         Ok((Arc::new(log), report))
+    }
+
+    /// Where the catalog is kept.
+    pub(crate) fn catalog_store(&self) -> &Arc<dyn CatalogStore> {
+        &self.catalog_store
     }
 
     /// The store partitions' segment files are reached through.
@@ -259,7 +267,9 @@ impl Log {
     /// lock. Persisting comes first: if it fails, readers keep seeing the old catalog.
     pub(crate) fn commit(&self, streams: BTreeMap<u32, Arc<StreamMeta>>) -> Result<()> {
         let snapshot = CatalogSnapshot::new(streams);
-        self.catalog_store.store(&snapshot.to_file())?;
+        let keeps_log_starts = self.catalog_store.keeps_log_starts();
+        self.catalog_store
+            .store(&snapshot.to_file(keeps_log_starts))?;
         self.catalog.store(Arc::new(snapshot));
         Ok(())
     }
@@ -275,6 +285,42 @@ impl Drop for Log {
             maintenance.stop();
         }
     }
+}
+
+/// Gives each partition the log start its catalog record keeps, then moves the starts the
+/// partitions found in their own `log_start.offset` (a data dir from before the store kept
+/// them) into the catalog, and only once that is durable removes those files.
+fn restore_log_starts(
+    catalog_store: &dyn CatalogStore,
+    file: &CatalogFile,
+    streams: &BTreeMap<u32, Arc<StreamMeta>>,
+    report: &mut OpenReport,
+) -> Result<()> {
+    for record in &file.streams {
+        for topic in &record.topics {
+            let Some(meta) = streams
+                .get(&record.id)
+                .and_then(|s| s.topics.get(&topic.id))
+            else {
+                continue;
+            };
+            for (partition, start) in meta.partitions.iter().zip(&topic.log_starts) {
+                report.events.extend(partition.restore_log_start(*start));
+            }
+        }
+    }
+    let current = CatalogSnapshot::new(streams.clone()).to_file(true);
+    if current != *file {
+        catalog_store.store(&current)?;
+    }
+    let partitions = streams
+        .values()
+        .flat_map(|stream| stream.topics.values())
+        .flat_map(|topic| topic.partitions.iter());
+    for partition in partitions {
+        partition.remove_log_start_file()?;
+    }
+    Ok(())
 }
 
 /// Opens every partition the catalog lists, in id order, collecting recovery events. A listed

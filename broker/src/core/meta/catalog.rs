@@ -218,6 +218,10 @@ impl CatalogStore for MetaCatalog {
         Ok(loaded)
     }
 
+    fn keeps_log_starts(&self) -> bool {
+        true
+    }
+
     fn store(&self, catalog: &CatalogFile) -> whippet_log::Result<()> {
         let changes = diff(self.meta.load().catalog.as_deref(), catalog);
         if changes.is_empty() {

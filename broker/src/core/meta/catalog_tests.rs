@@ -158,3 +158,36 @@ fn stream_data_without_any_catalog_is_refused_and_nothing_is_created() {
     std::fs::rename(&aside, &meta_dir).unwrap();
     assert_eq!(catalog_of(dir.path()).streams[0].topics[0].name, "t");
 }
+
+#[test]
+fn a_delete_records_start_is_kept_on_the_metadata_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _, meta) = open_log(config(dir.path())).unwrap();
+    log.create_stream("s").unwrap();
+    log.create_topic(0, "t", 1, TopicSettings::default())
+        .unwrap();
+    let partition = log.partition(0, 0, 0).unwrap();
+    for _ in 0..3 {
+        let batch = whippet_log::AppendBatch {
+            format: whippet_log::BatchFormat::Kafka,
+            payload: vec![1u8; 16],
+            record_count: 1,
+            last_offset_delta: 0,
+            first_timestamp_us: 1,
+            max_timestamp_us: 1,
+        };
+        partition.append_durable_blocking(batch, |_| {}).unwrap();
+    }
+    assert_eq!(log.delete_records(0, 0, 0, 2).unwrap(), 2);
+    let stored = meta.load().catalog.as_deref().cloned().unwrap();
+    assert_eq!(stored.streams[0].topics[0].log_starts, vec![2]);
+    let file = dir
+        .path()
+        .join("streams/0/topics/0/partitions/0/log_start.offset");
+    assert!(!file.exists());
+    log.shutdown().unwrap();
+    drop((partition, log, meta));
+    let (log, _, _meta) = open_log(config(dir.path())).unwrap();
+    assert_eq!(log.partition(0, 0, 0).unwrap().log_start_offset(), 2);
+    log.shutdown().unwrap();
+}
