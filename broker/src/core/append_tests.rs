@@ -144,7 +144,7 @@ async fn the_durability_wait_follows_the_ack_and_ends_at_the_deadline() {
     let mut config = whippet_log::LogConfig::new(dir.path());
     config.fsync = whippet_log::FsyncPolicy::Always;
     let (log, _) = whippet_log::Log::open_with_store(config, Arc::new(store)).unwrap();
-    let core = Core::with_empty_groups(log, "kafka".into());
+    let core = Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap();
     let stream = core.log.create_stream("s").unwrap();
     let topic = core
         .log
@@ -194,7 +194,7 @@ async fn the_durability_wait_follows_the_ack_and_ends_at_the_deadline() {
 async fn a_full_topic_refuses_at_the_first_append_only() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = whippet_log::Log::open(whippet_log::LogConfig::new(dir.path())).unwrap();
-    let core = Core::with_empty_groups(log, "kafka".into());
+    let core = Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap();
     let stream = core.log.create_stream("s").unwrap();
     let topic = core
         .log

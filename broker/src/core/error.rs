@@ -5,6 +5,8 @@ use whippet_coordinator::CheckpointError;
 use whippet_coordinator::native_groups::NativeGroupError;
 use whippet_log::LogError;
 
+use super::users::UserError;
+
 /// Why a core operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -30,4 +32,7 @@ pub enum CoreError {
     /// A change to groups or offsets could not be made durable.
     #[error("group state could not be written: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// A user, permission or token operation (or a login) was refused or failed.
+    #[error(transparent)]
+    User(#[from] UserError),
 }

@@ -7,7 +7,10 @@
 //! decided by [`Ack`]), reads ([`read`]: readable range, listings, timestamp lookups, the long
 //! poll), committed offsets ([`offsets`]), group membership of both protocols ([`membership`]
 //! over the consumer-group coordinator of [`groups`] and the native groups of
-//! [`native_groups`]). Every operation takes a [`RequestContext`] — it records itself as a span
+//! [`native_groups`]), users, permissions and tokens with logins and authorization for every
+//! protocol ([`users`]), and the metadata state machine all durable state persists through
+//! ([`meta`]: one ordered, durable command log with snapshots; the log's catalog too, through
+//! its catalog seam). Every operation takes a [`RequestContext`] — it records itself as a span
 //! under the request's span and waits no longer than its deadline — and fails with one
 //! [`CoreError`]; each adapter maps that error to its protocol in one place.
 //!
@@ -18,12 +21,16 @@
 pub mod append;
 pub mod error;
 pub mod groups;
+#[cfg(test)]
+mod groups_tests;
 pub mod membership;
+pub mod meta;
 pub mod names;
 pub mod native_groups;
 pub mod offsets;
 pub mod read;
 pub mod topics;
+pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -33,7 +40,10 @@ pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
 
 use self::groups::GroupCoordinator;
+use self::meta::Meta;
 use self::native_groups::NativeGroups;
+use self::users::Users;
+use crate::config::Credentials;
 
 /// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
 /// until SASL exists; the broker's own work (startup, timers) is `Internal`.
@@ -137,6 +147,10 @@ pub struct Core {
     pub kafka_stream: String,
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
+    /// The metadata state machine (catalog, users, groups, offsets, ...).
+    pub meta: Arc<Meta>,
+    /// Users, permissions, tokens, logins and authorization for every protocol.
+    pub users: Arc<Users>,
     /// Native consumer groups: definitions and the membership of live native connections.
     pub native_groups: Arc<NativeGroups>,
     names: Mutex<()>,
@@ -156,12 +170,21 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// A core over `log` and `groups`, with no observers yet.
-    pub fn new(log: Arc<Log>, kafka_stream: String, groups: Arc<GroupCoordinator>) -> Self {
+    /// A core over `log`, `groups` and the metadata state machine with its users, with no
+    /// observers yet.
+    pub fn new(
+        log: Arc<Log>,
+        kafka_stream: String,
+        groups: Arc<GroupCoordinator>,
+        meta: Arc<Meta>,
+        users: Arc<Users>,
+    ) -> Self {
         Self {
             log,
             kafka_stream,
             groups,
+            meta,
+            users,
             native_groups: Arc::new(NativeGroups::default()),
             names: Mutex::new(()),
             caps: append::TopicCaps::default(),
@@ -170,14 +193,21 @@ impl Core {
         }
     }
 
-    /// A core whose group coordinator starts empty (nothing loaded from the checkpoint in the
-    /// log's state directory, though commits are written there): for handler tests and
-    /// embedding. The broker loads the checkpoint instead.
-    pub fn with_empty_groups(log: Arc<Log>, kafka_stream: String) -> Self {
+    /// A core whose group coordinator starts empty (nothing loaded from the metadata log,
+    /// though commits are written there), with the metadata log and users opened in the log's
+    /// state directory (the root user from `root` if there are none): for handler tests
+    /// and embedding. The broker loads the checkpoint instead. Blocking.
+    pub fn with_empty_groups(
+        log: Arc<Log>,
+        kafka_stream: String,
+        root: &Credentials,
+    ) -> Result<Self, String> {
+        let (meta, users) = open_meta(&log.state_dir(), root)?;
         let groups = Arc::new(GroupCoordinator::empty(
+            Arc::clone(&meta),
             log.state_dir().join(groups::GROUPS_DIR),
         ));
-        Self::new(log, kafka_stream, groups)
+        Ok(Self::new(log, kafka_stream, groups, meta, users))
     }
 
     /// This core with `native_groups` (opened from the data dir at startup) instead of groups
@@ -214,6 +244,27 @@ impl Core {
 
     fn observers(&self) -> Vec<Arc<dyn CatalogObserver>> {
         lock(&self.observers).clone()
+    }
+}
+
+/// Opens the metadata log under `state_dir` and the users on it (migrating an old users file,
+/// or creating the root user from `root`). Blocking: call it off the async workers.
+pub fn open_meta(
+    state_dir: &std::path::Path,
+    root: &Credentials,
+) -> Result<(Arc<Meta>, Arc<Users>), String> {
+    let (meta, _) = Meta::open(state_dir).map_err(|error| error.to_string())?;
+    let meta = Arc::new(meta);
+    let users = Users::open(Arc::clone(&meta), state_dir, root)?;
+    Ok((meta, Arc::new(users)))
+}
+
+/// Root credentials for cores built in tests.
+#[cfg(test)]
+pub(crate) fn test_root() -> Credentials {
+    Credentials {
+        username: "u".into(),
+        password: "p".into(),
     }
 }
 

@@ -167,7 +167,8 @@ fn apply_commit(
 }
 
 /// The committed offsets of `group` on `keys` (`None` where nothing is committed), or on every
-/// partition the group committed when `keys` is `None`.
+/// partition the group committed when `keys` is `None`. Read from the durable state, without
+/// the coordinator's lock: an offset is seen once its commit is acknowledged, never before.
 pub fn fetch(
     core: &Core,
     rc: &RequestContext,
@@ -175,7 +176,19 @@ pub fn fetch(
     keys: Option<&[PartitionKey]>,
 ) -> Vec<(PartitionKey, Option<CommittedOffset>)> {
     let _span = tracing::trace_span!(parent: &rc.span, "core.fetch_offsets").entered();
-    core.groups.lock().fetch_offsets(group, keys)
+    let durable = core.groups.durable();
+    match keys {
+        Some(keys) => keys
+            .iter()
+            .map(|key| (*key, durable.committed(group, key).cloned()))
+            .collect(),
+        None => durable.offsets.get(group).map_or_else(Vec::new, |offsets| {
+            offsets
+                .iter()
+                .map(|(key, value)| (*key, Some(value.clone())))
+                .collect()
+        }),
+    }
 }
 
 /// Deletes `group`'s offsets on `keys`, durably, except where the group still consumes the
@@ -202,7 +215,7 @@ pub async fn delete<S>(
     (result, durable.map_err(CoreError::from))
 }
 
-/// The native "last consumed" offset `owner` stored on `key`.
+/// The native "last consumed" offset `owner` stored on `key`, from the durable state (no lock).
 pub fn native_offset(
     core: &Core,
     rc: &RequestContext,
@@ -210,7 +223,9 @@ pub fn native_offset(
     key: &PartitionKey,
 ) -> Option<u64> {
     let _span = tracing::trace_span!(parent: &rc.span, "core.native_offset").entered();
-    core.groups.lock().native_stored_offset(owner, key)
+    let durable = core.groups.durable();
+    let committed = durable.committed(owner, key)?;
+    whippet_coordinator::committed_to_native_stored(committed.offset)
 }
 
 /// Stores `offset` as `owner`'s last consumed offset on `target`, durably. A partition whose

@@ -9,7 +9,7 @@ use crate::core::topics;
 
 fn core(dir: &std::path::Path) -> Arc<Core> {
     let (log, _) = Log::open(LogConfig::new(dir)).unwrap();
-    Arc::new(Core::with_empty_groups(log, "kafka".into()))
+    Arc::new(Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap())
 }
 
 fn committer() -> Committer {
@@ -133,4 +133,31 @@ async fn commits_to_live_partitions_keep_their_order_beside_gone_ones() {
             CommitOutcome::Decided(ErrorCode::None)
         ]
     );
+}
+
+/// Fetches read the durable state without the coordinator's lock: a commit applied to the
+/// coordinator but not yet durable is not seen; once durable it is.
+#[tokio::test]
+async fn fetches_see_only_durable_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path());
+    let rc = RequestContext::internal();
+    let key = PartitionKey {
+        stream: 0,
+        topic: 0,
+        partition: 0,
+    };
+    core.groups.lock().store_native_offset("owner", key, 41);
+    assert_eq!(
+        native_offset(&core, &rc, "owner", &key),
+        None,
+        "not durable yet"
+    );
+    assert_eq!(fetch(&core, &rc, "owner", Some(&[key]))[0].1, None);
+    core.groups.persist(u64::MAX).await.unwrap();
+    assert_eq!(native_offset(&core, &rc, "owner", &key), Some(41));
+    let all = fetch(&core, &rc, "owner", None);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].1.as_ref().map(|c| c.offset), Some(42));
+    core.log.shutdown().unwrap();
 }

@@ -202,7 +202,7 @@ mod tests {
     async fn the_long_poll_waits_until_data_or_the_deadline() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _) = Log::open(LogConfig::new(dir.path())).unwrap();
-        let core = Core::with_empty_groups(log, "kafka".into());
+        let core = Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap();
         let stream = core.log.create_stream("s").unwrap();
         let topic = (core.log)
             .create_topic(stream.id, "t", 1, TopicSettings::default())

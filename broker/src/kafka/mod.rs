@@ -67,7 +67,8 @@ use crate::{limits, server};
 pub struct KafkaSettings {
     /// This broker's node id: leader of every partition and the controller.
     pub node_id: i32,
-    /// Cluster id, stable per data directory (see [`topics::load_or_create_cluster_id`]).
+    /// Cluster id, stable per data directory (on the metadata log, see
+    /// [`topics::load_or_create_cluster_id`]).
     pub cluster_id: String,
     /// Host and port clients are told to connect to; `None` derives them from the bound address.
     pub advertised: Option<(String, u16)>,

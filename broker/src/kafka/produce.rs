@@ -35,7 +35,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
-    AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampType,
+    AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampSource,
     TopicMeta,
 };
 use whippet_wire::kafka::limits::DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX;
@@ -255,7 +255,7 @@ async fn append_partition(
     check_records(records, &batches)?;
     let plan = AppendPlan {
         records,
-        log_append_time: topic.settings.timestamp_type == TimestampType::LogAppendTime,
+        log_append_time: topic.settings.timestamp_type == TimestampSource::Broker,
     };
     if batches.iter().all(|b| b.producer_id < 0) {
         return core::append::append(&ctx.core, rc, topic, log, |appender| {

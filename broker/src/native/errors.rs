@@ -8,6 +8,7 @@ use whippet_log::LogError;
 use whippet_wire::native::status::Status;
 
 use crate::core::CoreError;
+use crate::core::users::UserError;
 
 /// The Iggy status for a failed catalog operation. `invalid_name` is what a bad name means for
 /// this command (InvalidStreamName or InvalidTopicName).
@@ -59,6 +60,7 @@ pub(crate) fn send_status(error: &CoreError) -> Status {
         CoreError::TimedOut => Status::Error,
         CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("state of a native send", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 
@@ -70,6 +72,7 @@ pub(crate) fn read_status(error: &CoreError) -> Status {
         CoreError::TopicFull { .. } | CoreError::TimedOut => Status::Error,
         CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("native consumer offset", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 
@@ -93,6 +96,29 @@ pub(crate) fn group_status(error: NativeGroupError) -> Status {
     }
 }
 
+/// The Iggy status for a refused or failed user operation or login.
+pub(crate) fn user_status(error: &UserError) -> Status {
+    match error {
+        UserError::InvalidUsername => Status::InvalidUsername,
+        UserError::InvalidPassword => Status::InvalidPassword,
+        UserError::AlreadyExists => Status::UserAlreadyExists,
+        UserError::LimitReached => Status::UsersLimitReached,
+        UserError::NotFound => Status::ResourceNotFound,
+        UserError::CannotDelete => Status::CannotDeleteUser,
+        UserError::CannotChangePermissions => Status::CannotChangePermissions,
+        UserError::TokenAlreadyExists => Status::PersonalAccessTokenAlreadyExists,
+        UserError::TokensLimitReached => Status::PersonalAccessTokensLimitReached,
+        UserError::InvalidCredentials => Status::InvalidCredentials,
+        UserError::InvalidToken => Status::InvalidPersonalAccessToken,
+        UserError::TokenExpired => Status::PersonalAccessTokenExpired,
+        UserError::Inactive => Status::UserInactive,
+        UserError::Unauthenticated => Status::Unauthenticated,
+        UserError::Unauthorized => Status::Unauthorized,
+        UserError::NotSaved(_) => Status::CannotWriteToFile,
+        UserError::Internal(_) => Status::Error,
+    }
+}
+
 /// The Iggy status for a failed core operation; `invalid_name` as for [`catalog_status`].
 pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
     match error {
@@ -101,6 +127,7 @@ pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
         CoreError::TimedOut => Status::Error,
         CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("group state of a native operation", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 

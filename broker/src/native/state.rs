@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::users::UserStore;
-use crate::config::Credentials;
+use crate::core::meta::Meta;
 use crate::core::native_groups::NativeGroups;
+use crate::core::users::Users;
 
 /// Everything native handlers share.
 #[derive(Debug)]
@@ -31,24 +32,22 @@ pub struct NativeState {
 }
 
 impl NativeState {
-    /// Opens the persisted users and groups under `state_dir`, creating the root user from
-    /// `root` when no users exist yet.
-    pub fn open(state_dir: &Path, root: &Credentials) -> Result<Self, String> {
+    /// The native state over the core's `users` and the group definitions on `meta`
+    /// (migrating those of an older data dir's file under `state_dir`). Blocking.
+    pub fn open(state_dir: &Path, users: Arc<Users>, meta: Arc<Meta>) -> Result<Self, String> {
         Ok(Self {
-            users: UserStore::open(state_dir, root)?,
-            groups: Arc::new(NativeGroups::open(state_dir)?),
+            users: UserStore::new(users),
+            groups: Arc::new(NativeGroups::open(state_dir, meta)?),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
         })
     }
 
-    /// State persisting nothing, holding only the root user (tests, embedding). It hashes the
-    /// root password, so the broker itself only ever uses [`NativeState::open`], which hashes
-    /// only when it creates the users file.
-    pub fn empty(root: &Credentials) -> Self {
+    /// State with no native groups loaded, over the core's `users` (tests, embedding).
+    pub fn empty(users: Arc<Users>) -> Self {
         Self {
-            users: UserStore::in_memory(root),
+            users: UserStore::new(users),
             groups: Arc::new(NativeGroups::default()),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),

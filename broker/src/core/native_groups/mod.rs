@@ -13,26 +13,23 @@
 mod persist;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tracing::{debug, warn};
-use whippet_coordinator::native_groups::{
-    GroupTable, NativeGroupError, NativeGroupRef, StoredGroup,
-};
+use tracing::debug;
+use whippet_coordinator::native_groups::{GroupTable, NativeGroupError, NativeGroupRef};
 use whippet_log::LogError;
 
 use self::persist::Persister;
 use super::CoreError;
+use super::meta::Meta;
 
 /// Native consumer groups: definitions and server-side membership.
 #[derive(Debug)]
 pub struct NativeGroups {
     table: Mutex<GroupTable>,
-    /// Bumped under the table lock whenever definitions change; orders concurrent saves.
-    seq: AtomicU64,
-    persister: Arc<Persister>,
+    persister: Persister,
     /// Whether the silent-member sweeper task runs already.
     sweeper_started: AtomicBool,
 }
@@ -40,7 +37,7 @@ pub struct NativeGroups {
 impl Default for NativeGroups {
     /// Groups kept in memory only (tests, embedding): nothing is read or written.
     fn default() -> Self {
-        Self::with(GroupTable::default(), Persister::in_memory())
+        Self::with(GroupTable::default(), Persister::default())
     }
 }
 
@@ -48,17 +45,19 @@ impl NativeGroups {
     fn with(table: GroupTable, persister: Persister) -> Self {
         Self {
             table: Mutex::new(table),
-            seq: AtomicU64::new(0),
-            persister: Arc::new(persister),
+            persister,
             sweeper_started: AtomicBool::new(false),
         }
     }
 
-    /// Opens the persisted group definitions under `state_dir`, so groups created before a
-    /// restart still exist (with no members: memberships belong to connections).
-    pub fn open(state_dir: &Path) -> Result<Self, String> {
-        let table = GroupTable::from_definitions(persist::load(state_dir)?)?;
-        Ok(Self::with(table, Persister::new(state_dir)))
+    /// The group definitions on the metadata log (first moving those of an older data dir's
+    /// file under `state_dir` onto it), so groups created before a restart still exist (with no
+    /// members: memberships belong to connections). Blocking: run at startup.
+    pub fn open(state_dir: &Path, meta: Arc<Meta>) -> Result<Self, String> {
+        persist::migrate(&meta, state_dir)?;
+        let persister = Persister::new(meta);
+        let table = GroupTable::from_definitions(persister.stored())?;
+        Ok(Self::with(table, persister))
     }
 
     /// Runs `f` on the table under the lock (the core's membership operations).
@@ -171,41 +170,30 @@ impl NativeGroups {
         !self.sweeper_started.swap(true, Ordering::AcqRel)
     }
 
-    /// Snapshot of the definitions to save, numbered under the table lock.
-    fn save_point(&self, table: &GroupTable) -> (u64, Vec<StoredGroup>) {
-        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-        (seq, table.definitions())
-    }
-
-    /// Persists the definitions and waits for the write (create/delete answer only once their
-    /// change is durable). A failed write is a storage error; the change stays in memory and
-    /// reaches disk with the next successful save.
+    /// Persists the definitions and waits until they are durable (create/delete answer only
+    /// once their change is). A failed write is a storage error; the change stays in memory and
+    /// reaches disk with the next successful save (which carries the whole set).
     pub(in crate::core) async fn persist(&self) -> Result<(), CoreError> {
-        let (seq, definitions) = self.save_point(&self.lock());
-        let persister = Arc::clone(&self.persister);
-        let path = persister.path();
-        let saved = tokio::task::spawn_blocking(move || persister.save(seq, definitions)).await;
-        match saved {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(LogError::io(path, error).into()),
-            Err(join) => Err(LogError::io(path, std::io::Error::other(join.to_string())).into()),
-        }
+        let queued = {
+            let table = self.lock();
+            self.persister.queue(table.definitions())
+        };
+        let Some(queued) = queued else {
+            return Ok(());
+        };
+        Meta::answer(queued).await.map(drop).map_err(|error| {
+            LogError::io(
+                self.persister.path(),
+                std::io::Error::other(error.to_string()),
+            )
+            .into()
+        })
     }
 
-    /// Persists without waiting, for the synchronous hooks called by other handlers: off the
-    /// async threads when a runtime is there, inline otherwise.
+    /// Persists without waiting, for the synchronous hooks called by other handlers: the set
+    /// is queued under the table lock `table` proves, and written by the metadata log's owner.
     fn persist_detached(&self, table: &GroupTable) {
-        let (seq, definitions) = self.save_point(table);
-        let persister = Arc::clone(&self.persister);
-        let save = move || {
-            if let Err(error) = persister.save(seq, definitions) {
-                warn!(%error, "could not persist native consumer groups");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(save)),
-            Err(_) => save(),
-        }
+        drop(self.persister.queue(table.definitions()));
     }
 }
 

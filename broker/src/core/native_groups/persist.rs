@@ -1,109 +1,93 @@
 //! Durability of native consumer group definitions (not memberships: those belong to live
-//! connections and end with them). One small JSON file under the broker's state directory,
-//! replaced atomically: written to a temporary file, fsynced, renamed over the old one, and the
-//! directory fsynced, so after a crash the file holds either the old or the new set, never a mix.
+//! connections and end with them). The definitions live on the metadata log
+//! ([`crate::core::meta`]): each change queues the whole set as it now is, while the table
+//! lock is held, so concurrent changes reach the log in the order they were made to the table;
+//! create and delete answer once their command is durable.
 //!
-//! Writers may race (two creates on two connections); each save carries a sequence number
-//! taken under the table lock, and a save older than the last one written is skipped, so the
-//! file never goes back to an older set.
+//! Data dirs from before the metadata log kept them in `native_groups.json` under the state
+//! directory; [`migrate`] moves that file's groups onto the log once, then removes it.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::limits::NATIVE_GROUPS_FILE_BYTES_MAX;
+use serde::Deserialize;
+use tokio::sync::oneshot;
 use whippet_coordinator::native_groups::StoredGroup;
 
-/// File name of the definitions under the state directory.
+use crate::core::meta::{Answer, Meta, MetaCommand};
+use crate::limits::NATIVE_GROUPS_FILE_BYTES_MAX;
+
+/// File name of the definitions under the state directory of older data dirs.
 pub(crate) const GROUPS_FILE: &str = "native_groups.json";
-/// The temporary file a save writes before its rename.
-#[cfg(test)]
-const TMP_FILE: &str = "native_groups.json.tmp";
-/// Format version written in the file; a file with another version is refused at startup
-/// rather than misread.
+/// The only format version that file had.
 const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct GroupsFile {
     version: u32,
     groups: Vec<StoredGroup>,
 }
 
-/// Where definitions are written, and which save was written last.
-#[derive(Debug)]
+/// Where definitions are written.
+#[derive(Debug, Default)]
 pub(crate) struct Persister {
     /// `None`: nothing is persisted (in-memory state for tests and embedding).
-    dir: Option<PathBuf>,
-    /// Sequence number of the last save written.
-    written: Mutex<u64>,
+    meta: Option<Arc<Meta>>,
 }
 
 impl Persister {
-    /// A persister writing into `dir`.
-    pub fn new(dir: &Path) -> Self {
-        Self {
-            dir: Some(dir.to_path_buf()),
-            written: Mutex::new(0),
-        }
+    /// A persister writing to the metadata log.
+    pub fn new(meta: Arc<Meta>) -> Self {
+        Self { meta: Some(meta) }
     }
 
-    /// The file written (a placeholder name when nothing is persisted), for error reports.
+    /// Where the definitions are kept, for error reports.
     pub fn path(&self) -> std::path::PathBuf {
-        self.dir
-            .as_deref()
-            .map_or_else(|| PathBuf::from(GROUPS_FILE), |dir| dir.join(GROUPS_FILE))
+        self.meta.as_ref().map_or_else(
+            || std::path::PathBuf::from("<memory>"),
+            |meta| meta.dir().to_path_buf(),
+        )
     }
 
-    /// A persister that writes nothing.
-    pub fn in_memory() -> Self {
-        Self {
-            dir: None,
-            written: Mutex::new(0),
-        }
+    /// The definitions stored on the metadata log (none in memory).
+    pub fn stored(&self) -> Vec<StoredGroup> {
+        self.meta
+            .as_ref()
+            .map(|meta| meta.load().native_groups.to_vec())
+            .unwrap_or_default()
     }
 
-    /// Writes `groups` unless a newer save (higher `seq`) was already written. Blocking: call
-    /// it off the async path.
-    pub fn save(&self, seq: u64, groups: Vec<StoredGroup>) -> std::io::Result<()> {
-        let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        // Held across the write so two saves never interleave; a poisoned lock only means an
-        // earlier save panicked, and the number it guards is still meaningful.
-        let mut written = self
-            .written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seq <= *written {
-            return Ok(());
-        }
-        write_atomically(
-            dir,
-            &GroupsFile {
-                version: FORMAT_VERSION,
-                groups,
-            },
-        )?;
-        *written = seq;
-        Ok(())
+    /// Queues `groups` as the new set of definitions; `None` when nothing is persisted. Call
+    /// it under the table lock, so sets are queued in the order the table changed.
+    pub fn queue(&self, groups: Vec<StoredGroup>) -> Option<oneshot::Receiver<Answer>> {
+        self.meta
+            .as_ref()
+            .map(|meta| meta.enqueue(MetaCommand::NativeGroups(groups)))
     }
 }
 
-fn write_atomically(dir: &Path, contents: &GroupsFile) -> std::io::Result<()> {
-    let json = serde_json::to_vec(contents).map_err(std::io::Error::other)?;
-    whippet_meta::replace_file(&dir.join(GROUPS_FILE), &json)
-}
-
-/// Reads the definitions saved in `dir`; none when no file exists yet. A leftover temporary
-/// file from a crash mid-write is ignored (the rename never happened).
-pub(crate) fn load(dir: &Path) -> Result<Vec<StoredGroup>, String> {
+/// Moves the definitions of an older data dir's file onto the metadata log (when the log
+/// holds none yet), then removes the file. A file that cannot be read is an error naming it;
+/// a leftover temporary file from a crash mid-write is ignored (its rename never happened).
+/// Blocking: run at startup.
+pub(crate) fn migrate(meta: &Meta, dir: &Path) -> Result<(), String> {
     let path = dir.join(GROUPS_FILE);
-    let file = match File::open(&path) {
+    let Some(groups) = load_legacy(&path)? else {
+        return Ok(());
+    };
+    if meta.load().native_groups.is_empty() {
+        meta.submit_blocking(MetaCommand::NativeGroups(groups))
+            .map_err(|error| format!("{}: cannot migrate: {error}", path.display()))?;
+    }
+    std::fs::remove_file(&path).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+fn load_legacy(path: &Path) -> Result<Option<Vec<StoredGroup>>, String> {
+    let file = match File::open(path) {
         Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(format!("{}: {error}", path.display())),
     };
     let mut bytes = Vec::new();
@@ -125,7 +109,7 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<StoredGroup>, String> {
             parsed.version
         ));
     }
-    Ok(parsed.groups)
+    Ok(Some(parsed.groups))
 }
 
 #[cfg(test)]
@@ -145,45 +129,47 @@ mod tests {
     }
 
     #[test]
-    fn saves_replace_and_older_saves_are_skipped() {
+    fn the_groups_file_of_an_older_data_dir_is_migrated_then_removed() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path()).unwrap().is_empty());
-        let persister = Persister::new(dir.path());
-        persister.save(1, vec![group(0, "a")]).unwrap();
-        persister
-            .save(3, vec![group(0, "a"), group(1, "b")])
-            .unwrap();
-        persister.save(2, vec![]).unwrap();
+        let old = dir.path().join(GROUPS_FILE);
+        fs::write(
+            &old,
+            br#"{"version":1,"groups":[{"stream":1,"topic":2,"id":0,"name":"a"},
+                {"stream":1,"topic":2,"id":1,"name":"b"}]}"#,
+        )
+        .unwrap();
+        fs::write(dir.path().join("native_groups.json.tmp"), b"garbage").unwrap();
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        migrate(&meta, dir.path()).unwrap();
+        assert!(!old.exists());
+        drop(meta);
+        let (meta, _) = Meta::open(dir.path()).unwrap();
         assert_eq!(
-            load(dir.path()).unwrap(),
+            *meta.load().native_groups,
             vec![group(0, "a"), group(1, "b")]
         );
-        assert!(!dir.path().join(TMP_FILE).exists());
     }
 
     #[test]
     fn bad_files_are_refused_not_misread() {
         let dir = tempfile::tempdir().unwrap();
+        let (meta, _) = Meta::open(dir.path()).unwrap();
         fs::write(dir.path().join(GROUPS_FILE), b"{not json").unwrap();
-        assert!(load(dir.path()).is_err());
+        assert!(migrate(&meta, dir.path()).is_err());
         fs::write(
             dir.path().join(GROUPS_FILE),
             br#"{"version":9,"groups":[]}"#,
         )
         .unwrap();
-        assert!(load(dir.path()).unwrap_err().contains("version"));
-        // A leftover temporary file does not matter.
-        fs::write(
-            dir.path().join(GROUPS_FILE),
-            br#"{"version":1,"groups":[]}"#,
-        )
-        .unwrap();
-        fs::write(dir.path().join(TMP_FILE), b"garbage").unwrap();
-        assert!(load(dir.path()).unwrap().is_empty());
+        assert!(migrate(&meta, dir.path()).unwrap_err().contains("version"));
+        assert!(
+            dir.path().join(GROUPS_FILE).exists(),
+            "kept for the operator"
+        );
     }
 
     #[test]
     fn in_memory_writes_nothing() {
-        Persister::in_memory().save(1, vec![group(0, "a")]).unwrap();
+        assert!(Persister::default().queue(vec![group(0, "a")]).is_none());
     }
 }

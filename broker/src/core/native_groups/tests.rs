@@ -17,10 +17,15 @@ fn resolve(
     })
 }
 
+fn open(dir: &std::path::Path) -> NativeGroups {
+    let (meta, _) = Meta::open(dir).unwrap();
+    NativeGroups::open(dir, Arc::new(meta)).unwrap()
+}
+
 #[tokio::test]
 async fn definitions_survive_a_reopen_but_memberships_do_not() {
     let dir = tempfile::tempdir().unwrap();
-    let groups = NativeGroups::open(dir.path()).unwrap();
+    let groups = open(dir.path());
     groups
         .with_table(|table| table.create(0, 0, "a", 2).map(|_| ()))
         .unwrap();
@@ -36,7 +41,7 @@ async fn definitions_survive_a_reopen_but_memberships_do_not() {
     assert_eq!(groups.count(), 2);
     drop(groups);
 
-    let reopened = NativeGroups::open(dir.path()).unwrap();
+    let reopened = open(dir.path());
     assert_eq!(reopened.count(), 2);
     assert_eq!(
         resolve(&reopened, 0, 0, &NativeGroupRef::Name("b".into())),
@@ -45,19 +50,22 @@ async fn definitions_survive_a_reopen_but_memberships_do_not() {
     assert!(reopened.memberships_of(5).is_empty());
 }
 
-#[test]
-fn hooks_outside_a_runtime_persist_inline() {
+#[tokio::test]
+async fn deletion_hooks_reach_the_log_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let groups = NativeGroups::open(dir.path()).unwrap();
+    let groups = open(dir.path());
     groups.with_table(|table| {
         table.create(0, 0, "a", 1).unwrap();
         table.create(0, 1, "b", 1).unwrap();
         table.create(1, 0, "c", 1).unwrap();
     });
+    groups.persist().await.unwrap();
     groups.on_topic_deleted(0, 1);
-    assert_eq!(NativeGroups::open(dir.path()).unwrap().count(), 2);
     groups.on_stream_deleted(1);
-    let reopened = NativeGroups::open(dir.path()).unwrap();
+    // Queued after the hooks' sets, so durable only once they are.
+    groups.persist().await.unwrap();
+    drop(groups);
+    let reopened = open(dir.path());
     assert_eq!(reopened.count(), 1);
     assert_eq!(resolve(&reopened, 0, 0, &NativeGroupRef::Id(0)).1, "a");
 }
@@ -127,7 +135,8 @@ async fn deleting_a_topic_through_the_core_drops_its_native_groups() {
 
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = Log::open(LogConfig::new(dir.path())).unwrap();
-    let core = Arc::new(Core::with_empty_groups(log, "kafka".into()));
+    let core =
+        Arc::new(Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap());
     let rc = RequestContext::internal();
     let stream = topics::create_stream(&core, &rc, "s".into()).await.unwrap();
     let settings = TopicSettings::default;

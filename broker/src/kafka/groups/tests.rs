@@ -85,9 +85,14 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
     .await;
     assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 3));
 
-    // Acknowledged means on disk: a coordinator loaded from the directory now sees it.
-    let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
+    // Acknowledged means on disk: a coordinator loaded from the metadata log's published
+    // (durable) state now sees it.
+    let reloaded = GroupCoordinator::load(
+        GroupConfig::default(),
+        ctx.core.groups.dir().into(),
+        Arc::clone(&ctx.core.meta),
+    )
+    .unwrap();
     let key = super::offsets::resolve(&ctx, "t", 0).unwrap();
     let found = reloaded.lock().fetch_offsets("g", Some(&[key.key()]));
     assert_eq!(found[0].1.as_ref().map(|c| c.offset), Some(42));
@@ -222,8 +227,12 @@ async fn concurrent_commits_are_all_durable() {
     for t in tasks {
         assert_eq!(t.await.unwrap().topics[0].partitions[0].error_code, 0);
     }
-    let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
+    let reloaded = GroupCoordinator::load(
+        GroupConfig::default(),
+        ctx.core.groups.dir().into(),
+        Arc::clone(&ctx.core.meta),
+    )
+    .unwrap();
     assert_eq!(reloaded.lock().list_groups(&[]).len(), 8);
     ctx.log.shutdown().unwrap();
 }

@@ -19,7 +19,7 @@ use super::*;
 fn with_core<T>(f: impl FnOnce((&Core, &RequestContext)) -> T) -> T {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = whippet_log::Log::open(LogConfig::new(dir.path())).unwrap();
-    let core = Core::with_empty_groups(log, "kafka".into());
+    let core = Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap();
     f((&core, &RequestContext::internal()))
 }
 
