@@ -34,9 +34,9 @@ impl Broker {
     /// Opens (recovering) the log in the configured data directory and binds the three
     /// listeners. On a bind failure the log is shut down again before the error is returned.
     pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
-        let log = open_log(&settings).await?;
-        let kafka_settings = match prepare_kafka(&settings, &log).await {
-            Ok(kafka_settings) => kafka_settings,
+        let (log, meta) = open_log(&settings).await?;
+        let (core, kafka_settings, native_state) = match open_state(&settings, &log, meta).await {
+            Ok(opened) => opened,
             Err(error) => {
                 if let Err(shutdown_error) = shutdown_log(log).await {
                     warn!(%shutdown_error, "log shutdown after failed start also failed");
@@ -44,30 +44,6 @@ impl Broker {
                 return Err(error);
             }
         };
-        let groups = match load_groups(&settings, &log).await {
-            Ok(groups) => groups,
-            Err(error) => {
-                if let Err(shutdown_error) = shutdown_log(log).await {
-                    warn!(%shutdown_error, "log shutdown after failed start also failed");
-                }
-                return Err(error);
-            }
-        };
-        let native_state = match crate::native::NativeState::open(&log.state_dir(), &settings.root)
-        {
-            Ok(mut state) => {
-                state.heartbeat_timeout =
-                    std::time::Duration::from_millis(settings.native_heartbeat_timeout_ms);
-                Arc::new(state)
-            }
-            Err(error) => {
-                if let Err(shutdown_error) = shutdown_log(log).await {
-                    warn!(%shutdown_error, "log shutdown after failed start also failed");
-                }
-                return Err(BrokerError::LoadNative(error));
-            }
-        };
-        let core = Arc::new(Core::new(log, settings.kafka_stream.clone(), groups));
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(
@@ -178,6 +154,36 @@ impl Broker {
     }
 }
 
+/// Everything the broker keeps besides the log, opened before any listener serves: the
+/// metadata log (users, cluster id, native group definitions, ...), the consumer groups, the
+/// Kafka settings and the native state, assembled into the core.
+async fn open_state(
+    settings: &Settings,
+    log: &Arc<Log>,
+    meta: Arc<core::meta::Meta>,
+) -> Result<(Arc<Core>, kafka::KafkaSettings, Arc<native::NativeState>), BrokerError> {
+    let users = open_users(settings, log, &meta).await?;
+    let kafka_settings = prepare_kafka(settings, log, &meta).await?;
+    let groups = load_groups(settings, log, &meta).await?;
+    let (dir, native_meta, native_users) = (log.state_dir(), Arc::clone(&meta), Arc::clone(&users));
+    let opened = tokio::task::spawn_blocking(move || {
+        native::NativeState::open(&dir, native_users, native_meta)
+    })
+    .await
+    .map_err(BrokerError::StorageTask)?;
+    let mut native_state = opened.map_err(BrokerError::LoadNative)?;
+    native_state.heartbeat_timeout = Duration::from_millis(settings.native_heartbeat_timeout_ms);
+    let core = Core::new(
+        Arc::clone(log),
+        settings.kafka_stream.clone(),
+        groups,
+        meta,
+        users,
+    )
+    .with_native_groups(Arc::clone(&native_state.groups));
+    Ok((Arc::new(core), kafka_settings, Arc::new(native_state)))
+}
+
 /// Waits for the accept loops, each of which drains its own connections within the drain
 /// deadline; the extra second only covers the aborts themselves.
 async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
@@ -196,34 +202,54 @@ async fn wait_listeners(listeners: &mut JoinSet<&'static str>) {
     }
 }
 
-/// Loads the consumer groups from the checkpoint under the log's state directory, off the
+/// Loads the consumer groups from the metadata log (migrating an older group store), off the
 /// async workers. Loading finishes before any listener serves, so no request ever sees a
 /// coordinator that is still loading.
 async fn load_groups(
     settings: &Settings,
     log: &Arc<Log>,
+    meta: &Arc<core::meta::Meta>,
 ) -> Result<Arc<GroupCoordinator>, BrokerError> {
     let dir = log.state_dir().join(core::groups::GROUPS_DIR);
     let config = settings.groups;
-    let loaded = tokio::task::spawn_blocking(move || GroupCoordinator::load(config, dir))
+    let meta = Arc::clone(meta);
+    let loaded = tokio::task::spawn_blocking(move || GroupCoordinator::load(config, dir, meta))
         .await
         .map_err(BrokerError::StorageTask)?;
     loaded.map(Arc::new).map_err(BrokerError::LoadGroups)
 }
 
-async fn open_log(settings: &Settings) -> Result<Arc<Log>, BrokerError> {
+/// Opens the users on the metadata log (migrating an old users file, or creating the root
+/// user), off the async workers, before any listener serves.
+async fn open_users(
+    settings: &Settings,
+    log: &Arc<Log>,
+    meta: &Arc<core::meta::Meta>,
+) -> Result<Arc<core::users::Users>, BrokerError> {
+    let dir = log.state_dir();
+    let root = settings.root.clone();
+    let meta = Arc::clone(meta);
+    tokio::task::spawn_blocking(move || core::users::Users::open(meta, &dir, &root))
+        .await
+        .map_err(BrokerError::StorageTask)?
+        .map(Arc::new)
+        .map_err(BrokerError::LoadMeta)
+}
+
+/// Opens the metadata log, then the log with its catalog on it.
+async fn open_log(settings: &Settings) -> Result<(Arc<Log>, Arc<core::meta::Meta>), BrokerError> {
     let config = settings.log_config();
     let data_dir = config.data_dir.clone();
     // Recovery reads files; keep it off the async workers.
-    let opened = tokio::task::spawn_blocking(move || Log::open(config))
+    let opened = tokio::task::spawn_blocking(move || core::meta::catalog::open_log(config))
         .await
         .map_err(BrokerError::StorageTask)?;
-    let (log, report) = opened.map_err(|source| BrokerError::OpenLog {
+    let (log, report, meta) = opened.map_err(|source| BrokerError::OpenLog {
         data_dir: data_dir.clone(),
         source,
     })?;
     report_open(&data_dir, &report);
-    Ok(log)
+    Ok((log, meta))
 }
 
 /// One summary line of what recovery did; each event was already logged by the log itself.
@@ -238,19 +264,30 @@ fn report_open(data_dir: &std::path::Path, report: &OpenReport) {
 }
 
 /// What the Kafka listener needs before it serves: the cluster id, loaded (or created) from the
-/// data directory off the async workers; a failure is reported like a log-open failure. The
+/// metadata log off the async workers, after the broker configs and producer-id block of an
+/// older data dir are moved onto it; a failure is reported like a log-open failure. The
 /// Kafka stream is not created here but with the first Kafka topic, so a broker that only ever
 /// sees native clients starts as empty as the Iggy server (its first stream gets id 0).
 async fn prepare_kafka(
     settings: &Settings,
     log: &Arc<Log>,
+    meta: &Arc<core::meta::Meta>,
 ) -> Result<kafka::KafkaSettings, BrokerError> {
     let data_dir = settings.data_dir.clone();
     let dir = log.state_dir();
-    let prepared =
-        tokio::task::spawn_blocking(move || kafka::topics::load_or_create_cluster_id(&dir))
-            .await
-            .map_err(BrokerError::StorageTask)?;
+    let meta = Arc::clone(meta);
+    let prepared = tokio::task::spawn_blocking(move || {
+        kafka::configs::broker::migrate(&meta, &dir)?;
+        kafka::producers::migrate_ids(&meta, &dir).map_err(|error| {
+            whippet_log::LogError::io(
+                dir.join(kafka::producers::persist::PRODUCERS_DIR_NAME),
+                error,
+            )
+        })?;
+        kafka::topics::load_or_create_cluster_id(&meta, &dir)
+    })
+    .await
+    .map_err(BrokerError::StorageTask)?;
     let cluster_id = prepared.map_err(|source| BrokerError::OpenLog { data_dir, source })?;
     let advertised = settings
         .kafka_advertised_addr

@@ -84,8 +84,8 @@ impl BrokerContext {
     ) -> Self {
         let producers = Arc::new(crate::kafka::producers::ProducerStates::new(
             &core.log.state_dir(),
+            Arc::clone(&core.meta),
         ));
-        core.observe(Arc::clone(&native) as Arc<dyn CatalogObserver>);
         core.observe(Arc::clone(&producers) as Arc<dyn CatalogObserver>);
         Self {
             log: Arc::clone(&core.log),
@@ -175,15 +175,17 @@ pub(crate) mod test_support {
             password: "p".into(),
         };
         crate::core::topics::ensure_kafka_stream(&log, "kafka").unwrap();
-        let native = Arc::new(crate::native::NativeState::empty(&root));
         let core = match config {
-            None => Core::with_empty_groups(log, "kafka".into()),
+            None => Core::with_empty_groups(log, "kafka".into(), &root).unwrap(),
             Some(config) => {
                 let dir = log.state_dir().join(crate::core::groups::GROUPS_DIR);
-                let groups = GroupCoordinator::load(config, dir).unwrap();
-                Core::new(log, "kafka".into(), Arc::new(groups))
+                let (meta, users) = crate::core::open_meta(&log.state_dir(), &root).unwrap();
+                let groups = GroupCoordinator::load(config, dir, Arc::clone(&meta)).unwrap();
+                Core::new(log, "kafka".into(), Arc::new(groups), meta, users)
             }
         };
+        let native = Arc::new(crate::native::NativeState::empty(Arc::clone(&core.users)));
+        let core = core.with_native_groups(Arc::clone(&native.groups));
         Arc::new(BrokerContext::new(Arc::new(core), addrs, root, native))
     }
 }

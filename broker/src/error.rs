@@ -49,6 +49,10 @@ pub enum BrokerError {
     /// named in the error so an operator can inspect it.
     #[error("cannot load consumer groups: {0}")]
     LoadGroups(#[source] whippet_coordinator::CheckpointError),
+    /// The metadata log (users, permissions, tokens) could not be opened, replayed or migrated
+    /// into (the message names the file).
+    #[error("cannot load the metadata log: {0}")]
+    LoadMeta(String),
     /// The native users or consumer-group state could not be loaded (the message names the file).
     #[error("cannot load native protocol state: {0}")]
     LoadNative(String),

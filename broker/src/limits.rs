@@ -236,12 +236,13 @@ pub const PASSWORD_BYTES_MAX: usize = 100;
 /// their rate anyway). The smaller of this and the number of CPUs.
 pub const PASSWORD_HASHES_CONCURRENT_MAX: usize = 4;
 /// Most personal access tokens one user may hold (the reference server's default). Every token
-/// is checked on each token login, and the users file is rewritten on each change.
+/// is checked on each token login.
 pub const TOKENS_PER_USER_MAX: usize = 100;
-/// Most native users. The whole users file is rewritten (and fsynced) on every change, so this
-/// bounds both that file's size and the cost of one user-management command.
+/// Most users. A user change is one small command on the metadata log, but every change
+/// copies the directory once (it is published as an immutable snapshot), so this bounds that
+/// copy and the snapshot's size.
 pub const USERS_MAX: usize = 10_000;
-/// Largest users file read at startup: [`USERS_MAX`] users with [`TOKENS_PER_USER_MAX`] tokens
+/// Largest users file (of a data dir from before the metadata log) read for migration: [`USERS_MAX`] users with [`TOKENS_PER_USER_MAX`] tokens
 /// and large permission blocks fit with room to spare, and a wrong file cannot exhaust memory.
 pub const USERS_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
 

@@ -207,8 +207,9 @@ mod tests {
             native: addr,
             http: addr,
         };
-        let native = Arc::new(crate::native::NativeState::empty(&root));
-        let core = Arc::new(crate::core::Core::with_empty_groups(log, "kafka".into()));
+        let core = crate::core::Core::with_empty_groups(log, "kafka".into(), &root).unwrap();
+        let native = Arc::new(crate::native::NativeState::empty(Arc::clone(&core.users)));
+        let core = Arc::new(core.with_native_groups(Arc::clone(&native.groups)));
         let mut ctx = BrokerContext::new(core, addrs, root, native);
         ctx.connections = ConnectionLimits::new(ConnectionSettings {
             per_listener_max: slots,

@@ -93,7 +93,7 @@ async fn serves_until_shutdown_and_frees_connection_slots() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(dir.path().join("catalog.json").is_file());
+    assert!(dir.path().join("state/meta/meta.log").is_file());
     // After shutdown nothing listens any more.
     assert!(TcpStream::connect(addrs.http).await.is_err());
 }

@@ -21,8 +21,9 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
+/// The metadata log (which holds the catalog) exists in `dir`.
 fn has_catalog(dir: &Path) -> bool {
-    dir.join("catalog.json").is_file()
+    dir.join("state").join("meta").join("meta.log").is_file()
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! Damaged or incomplete data directories, driven through the real `whippet` binary with the
 //! `rdkafka` crate (bundled librdkafka):
 //!
-//! - a missing `catalog.json` while partition directories remain: the broker refuses to start,
-//!   naming the file and what to do, and deletes nothing; with the catalog back every record
-//!   is there again;
+//! - a missing catalog (the metadata log, `state/meta/`, that holds it) while partition
+//!   directories remain: the broker refuses to start, naming it and what to do, and deletes
+//!   or creates nothing; with the metadata log back every record is there again;
 //! - one flipped byte in the middle of a segment, after a clean stop (SIGTERM) and after a
 //!   crash (SIGKILL): a consumer from offset 0 gets every record before the damaged batch, then
 //!   the Kafka error for it (CORRUPT_MESSAGE); the broker logs the damaged offsets at ERROR,
@@ -179,8 +179,8 @@ fn missing_catalog_refuses_to_start_and_deletes_nothing() {
     assert!(broker.terminate().unwrap().success());
 
     let data_dir = broker.data_dir();
-    let catalog = data_dir.join("catalog.json");
-    let aside = data_dir.join("catalog.json.aside");
+    let catalog = data_dir.join("state").join("meta");
+    let aside = data_dir.join("meta.aside");
     let before = files_under(&data_dir.join("streams"));
     assert!(
         before
@@ -204,7 +204,7 @@ fn missing_catalog_refuses_to_start_and_deletes_nothing() {
     for words in [
         catalog.to_str().unwrap(),
         "is missing",
-        "put the catalog file back",
+        "put the catalog back",
     ] {
         assert!(errors[0].contains(words), "{words:?} not in {}", errors[0]);
     }

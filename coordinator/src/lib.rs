@@ -7,9 +7,10 @@
 //! Shape: the broker holds one [`Coordinator`] behind a mutex. JoinGroup and SyncGroup answers
 //! that Kafka defers come back as [`Reply::Pending`] (a oneshot receiver the broker awaits
 //! outside the lock); [`Coordinator::tick`] drives timeouts; [`Coordinator::take_changes`]
-//! plus [`persist::GroupStore::append`] make state durable off the async path, one change set
-//! at a time on an append-only metadata log. Iggy's native consumer offsets share
-//! [`OffsetStore`].
+//! hands out what must be made durable as one change set ([`persist::Changes`]: values, not
+//! deltas), which the broker submits to its metadata state machine off the async path, one
+//! at a time ([`persist::GroupStore`] is the store it used before, kept to read old data
+//! dirs and for tools). Iggy's native consumer offsets share [`OffsetStore`].
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,10 +1,12 @@
 //! The persisted catalog: which streams, topics and partitions exist, with their names, creation
-//! times and topic settings. It lives in one file, `<data_dir>/catalog.json`, replaced atomically
-//! (temp file, fsync, rename, fsync of the directory) so a crash leaves either the old or the new
-//! catalog, never a mix. Directories on disk are named by id only; names never reach a path.
+//! times and topic settings ([`CatalogFile`]), and its file form, `<data_dir>/catalog.json`,
+//! replaced atomically (temp file, fsync, rename, fsync of the directory) so a crash leaves
+//! either the old or the new catalog, never a mix. Where the catalog is kept is a seam
+//! ([`crate::CatalogStore`]); the file is its default. Directories on disk are named by id only;
+//! names never reach a path.
 //!
 //! This module is pure data plus file I/O: it knows nothing of open partitions. [`crate::Log`] is
-//! the one owner that keeps the in-memory snapshot and this file in step.
+//! the one owner that keeps the in-memory snapshot and the stored catalog in step.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -107,7 +109,7 @@ pub(crate) fn lowest_free_id(used: impl IntoIterator<Item = u32>, max: u32) -> O
 /// On-disk shape of the whole catalog. Field names are part of the file format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CatalogFile {
+pub struct CatalogFile {
     /// Always [`CATALOG_FORMAT_VERSION`] when written; anything else is refused on read.
     pub format_version: u32,
     /// Every stream, in id order.
@@ -117,7 +119,7 @@ pub(crate) struct CatalogFile {
 /// On-disk shape of one stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StreamRecord {
+pub struct StreamRecord {
     /// Names the stream's directory.
     pub id: u32,
     /// Unique among streams.
@@ -131,7 +133,7 @@ pub(crate) struct StreamRecord {
 /// On-disk shape of one topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TopicRecord {
+pub struct TopicRecord {
     /// Names the topic's directory; unique within the stream.
     pub id: u32,
     /// Unique within the stream.
@@ -142,11 +144,17 @@ pub(crate) struct TopicRecord {
     pub partition_count: u32,
     /// The topic's settings, pushed to each partition when it is opened.
     pub settings: TopicSettings,
+    /// Each partition's log start by partition id (moved forward by delete-records and
+    /// retention), kept here only when the catalog store keeps log starts
+    /// ([`crate::CatalogStore::keeps_log_starts`]); empty otherwise (the partitions keep their
+    /// own `log_start.offset`), when every start is 0, and in catalogs of earlier versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_starts: Vec<u64>,
 }
 
 impl CatalogFile {
     /// A catalog with no streams, as written the first time a data directory is opened.
-    pub(crate) fn empty() -> Self {
+    pub fn empty() -> Self {
         Self {
             format_version: CATALOG_FORMAT_VERSION,
             streams: Vec::new(),
@@ -155,7 +163,7 @@ impl CatalogFile {
 
     /// Checks everything a hand-edited or damaged file could get wrong that serde does not:
     /// version, id ranges, unique ids and names, valid names, partition counts and settings.
-    fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), String> {
         if self.format_version != CATALOG_FORMAT_VERSION {
             return Err(format!(
                 "unsupported format_version {} (this build reads {CATALOG_FORMAT_VERSION})",
@@ -208,6 +216,9 @@ fn check_topics(stream: &StreamRecord) -> std::result::Result<(), String> {
             .settings
             .validate()
             .map_err(|error| format!("{at}: {error}"))?;
+        if topic.log_starts.len() as u64 > u64::from(topic.partition_count) {
+            return Err(format!("{at}: more log starts than partitions"));
+        }
     }
     Ok(())
 }
@@ -263,9 +274,9 @@ pub(crate) fn load(data_dir: &Path) -> Result<LoadOutcome> {
     })
 }
 
-/// With no catalog file, `<data_dir>/streams` must be absent or empty: anything in it was
-/// written under a catalog that is now missing.
-fn refuse_if_streams_remain(data_dir: &Path, catalog_path: &Path) -> Result<()> {
+/// With no catalog (at `catalog_path`), `<data_dir>/streams` must be absent or empty: anything
+/// in it was written under a catalog that is now missing ([`LogError::MissingCatalog`]).
+pub fn refuse_if_streams_remain(data_dir: &Path, catalog_path: &Path) -> Result<()> {
     let streams_dir = streams_dir(data_dir);
     let mut entries = match fs::read_dir(&streams_dir) {
         Ok(entries) => entries,
@@ -378,6 +389,7 @@ mod tests {
             created_at_us: 1,
             partition_count: 1,
             settings: TopicSettings::default(),
+            log_starts: Vec::new(),
         };
         let stream = StreamRecord {
             id: 0,

@@ -126,12 +126,13 @@ impl CatalogSnapshot {
         &self.streams
     }
 
-    /// The persisted form of this snapshot.
-    pub(crate) fn to_file(&self) -> CatalogFile {
+    /// The persisted form of this snapshot; with `log_starts`, each topic's record carries its
+    /// partitions' current log starts.
+    pub(crate) fn to_file(&self, log_starts: bool) -> CatalogFile {
         let streams = self
             .streams
             .values()
-            .map(|stream| stream_record(stream))
+            .map(|stream| stream_record(stream, log_starts))
             .collect();
         CatalogFile {
             format_version: CATALOG_FORMAT_VERSION,
@@ -141,7 +142,7 @@ impl CatalogSnapshot {
 }
 
 /// The persisted form of one stream.
-fn stream_record(stream: &StreamMeta) -> StreamRecord {
+fn stream_record(stream: &StreamMeta, log_starts: bool) -> StreamRecord {
     StreamRecord {
         id: stream.id,
         name: stream.name.clone(),
@@ -149,18 +150,29 @@ fn stream_record(stream: &StreamMeta) -> StreamRecord {
         topics: stream
             .topics
             .values()
-            .map(|topic| topic_record(topic))
+            .map(|topic| topic_record(topic, log_starts))
             .collect(),
     }
 }
 
 /// The persisted form of one topic.
-fn topic_record(topic: &TopicMeta) -> TopicRecord {
+fn topic_record(topic: &TopicMeta, log_starts: bool) -> TopicRecord {
+    let starts: Vec<u64> = topic
+        .partitions
+        .iter()
+        .map(|partition| partition.log_start_offset())
+        .collect();
+    let log_starts = if log_starts && starts.iter().any(|start| *start > 0) {
+        starts
+    } else {
+        Vec::new()
+    };
     TopicRecord {
         id: topic.id,
         name: topic.name.clone(),
         created_at_us: topic.created_at_us,
         partition_count: topic.partition_count(),
         settings: topic.settings.clone(),
+        log_starts,
     }
 }

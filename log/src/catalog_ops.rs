@@ -104,7 +104,7 @@ impl Log {
         for topic in stream.topics.values() {
             purge_partitions(&topic.partitions)?;
         }
-        Ok(())
+        self.store_log_starts()
     }
 
     /// Creates a topic with `partitions` empty partitions under the lowest free id of its stream.
@@ -216,7 +216,42 @@ impl Log {
     pub fn purge_topic(&self, stream_id: u32, topic_id: u32) -> Result<()> {
         let _writer = self.begin_mutation()?;
         let snapshot = self.snapshot();
-        purge_partitions(&find_topic(&snapshot, stream_id, topic_id)?.partitions)
+        purge_partitions(&find_topic(&snapshot, stream_id, topic_id)?.partitions)?;
+        self.store_log_starts()
+    }
+
+    /// Deletes every record of a partition below `before` (Kafka DeleteRecords) and answers the
+    /// new log start. Where the catalog store keeps log starts, the new start is a catalog
+    /// change, durable before anything is removed; otherwise the partition persists it in its
+    /// own `log_start.offset`.
+    pub fn delete_records(
+        &self,
+        stream_id: u32,
+        topic_id: u32,
+        partition_id: u32,
+        before: u64,
+    ) -> Result<u64> {
+        let partition = self
+            .partition(stream_id, topic_id, partition_id)
+            .ok_or(LogError::PartitionNotFound(partition_id))?;
+        if !self.catalog_store().keeps_log_starts() {
+            return partition.delete_records(before);
+        }
+        let _writer = self.begin_mutation()?;
+        partition.delete_records_persisted_by(before, |start| {
+            let mut file = self.snapshot().to_file(true);
+            set_log_start(&mut file, stream_id, topic_id, partition_id, start);
+            self.catalog_store().store(&file)
+        })
+    }
+
+    /// After a purge: where the catalog store keeps log starts, the purged partitions' starts
+    /// (0 again) are stored.
+    fn store_log_starts(&self) -> Result<()> {
+        if !self.catalog_store().keeps_log_starts() {
+            return Ok(());
+        }
+        self.catalog_store().store(&self.snapshot().to_file(true))
     }
 
     /// Adds `count` empty partitions after the existing ones; returns the new total.
@@ -432,5 +467,32 @@ fn remove_deleted_dir(path: &Path) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => tracing::warn!(path = %path.display(), %error, "cannot remove deleted data"),
+    }
+}
+
+/// Sets the log start of one partition in `file` (the record is missing only when the topic
+/// was deleted meanwhile, which the single-writer lock rules out).
+fn set_log_start(
+    file: &mut catalog::CatalogFile,
+    stream: u32,
+    topic: u32,
+    partition: u32,
+    start: u64,
+) {
+    let record = file
+        .streams
+        .iter_mut()
+        .filter(|s| s.id == stream)
+        .flat_map(|s| s.topics.iter_mut())
+        .find(|t| t.id == topic);
+    if let Some(record) = record {
+        let count = usize::try_from(record.partition_count).unwrap_or(0);
+        record.log_starts.resize(count, 0);
+        if let Some(slot) = usize::try_from(partition)
+            .ok()
+            .and_then(|p| record.log_starts.get_mut(p))
+        {
+            *slot = start;
+        }
     }
 }

@@ -73,19 +73,23 @@ impl LogConfig {
     }
 }
 
-/// How a topic's record timestamps are chosen.
+/// Who chooses a topic's record timestamps. The log stores the choice with the topic but never
+/// acts on it: the protocol layer stamps a batch before it is appended (Kafka calls these
+/// CreateTime and LogAppendTime; the stored names are those of older catalogs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TimestampType {
+pub enum TimestampSource {
     /// The producer's timestamp is kept.
     #[default]
-    CreateTime,
+    #[serde(rename = "create_time")]
+    Producer,
     /// The broker stamps its own append time.
-    LogAppendTime,
+    #[serde(rename = "log_append_time")]
+    Broker,
 }
 
-/// A topic's compression setting: what a transcoded batch is compressed with. Batches arriving
-/// compressed are stored as they came whatever this says.
+/// A topic's codec for batches the broker builds itself (transcoded from the other protocol);
+/// shared by both protocols. The log stores it with the topic but never compresses anything:
+/// batches are stored as they arrived, whatever this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
@@ -97,7 +101,9 @@ pub enum Compression {
     Zstd,
 }
 
-/// Per-topic settings, persisted in the catalog.
+/// Per-topic settings, persisted in the catalog. The log acts on the retention, segment and
+/// size settings; the rest it keeps for the layers above without interpreting them, in
+/// protocol-neutral types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicSettings {
     /// Delete whole segments whose newest record is older than this; `None` keeps forever.
@@ -110,8 +116,10 @@ pub struct TopicSettings {
     pub segment_ms: Option<u64>,
     /// Largest batch payload a producer may append.
     pub max_message_bytes: u32,
+    /// Codec of batches the broker builds itself; stored, never interpreted by the log.
     pub compression: Compression,
-    pub timestamp_type: TimestampType,
+    /// Who chooses record timestamps; stored, never interpreted by the log.
+    pub timestamp_type: TimestampSource,
     /// Replication factor as requested by the client; single-node Whippet stores it only.
     pub replication_factor: u8,
     /// Protocol-level settings the engine does not act on (for example Kafka's `flush.ms`),
@@ -131,7 +139,7 @@ impl Default for TopicSettings {
             // Kafka's default max.message.bytes (1 MiB + record overhead).
             max_message_bytes: 1_048_588,
             compression: Compression::None,
-            timestamp_type: TimestampType::CreateTime,
+            timestamp_type: TimestampSource::Producer,
             replication_factor: 1,
             extra_configs: std::collections::BTreeMap::new(),
         }

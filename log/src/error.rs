@@ -15,12 +15,13 @@ pub enum LogError {
     CorruptFrame { reason: &'static str },
     #[error("corrupt catalog {path}: {reason}")]
     CorruptCatalog { path: PathBuf, reason: String },
-    /// The catalog file is gone while stream directories remain: starting would lose track
-    /// of (and could later overwrite) that data, so the log refuses to open.
+    /// The catalog (its file, or the store that keeps it) is gone while stream directories
+    /// remain: starting would lose track of (and could later overwrite) that data, so the log
+    /// refuses to open.
     #[error(
         "catalog {path} is missing but {streams_dir} holds stream data; refusing to start \
-         rather than lose track of it: put the catalog file back (from a backup, or wherever \
-         it was moved) and start again, or move {streams_dir} out of the data directory to \
+         rather than lose track of it: put the catalog back (from a backup, or wherever it \
+         was moved) and start again, or move {streams_dir} out of the data directory to \
          start with an empty log"
     )]
     MissingCatalog { path: PathBuf, streams_dir: PathBuf },

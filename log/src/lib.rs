@@ -4,11 +4,13 @@
 //! policy. Every stored batch is an opaque payload behind a [`FrameHeader`]; the log must not know
 //! any wire format beyond that header (Kafka and native batch layouts belong to `whippet-wire`),
 //! and must not depend on the network or on any other Whippet crate. Segment files are reached
-//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The async
-//! entry points ([`PartitionLog::append`], [`PartitionLog::read`],
-//! [`PartitionLog::find_by_timestamp`]) never touch a file on a thread that is driving async
-//! tasks: the work runs on the log's own threads (`pool.rs`) or in place inside
-//! `block_in_place`, so async callers never block a runtime worker on disk.
+//! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The catalog
+//! is kept through the [`CatalogStore`] seam (`catalog_store.rs`); [`FileCatalogStore`]
+//! (`catalog.json`) is the default, and a caller may keep it elsewhere (the broker's metadata
+//! log) without the log knowing how. The async entry points ([`PartitionLog::append`],
+//! [`PartitionLog::read`], [`PartitionLog::find_by_timestamp`]) never touch a file on a thread
+//! that is driving async tasks: the work runs on the log's own threads (`pool.rs`) or in place
+//! inside `block_in_place`, so async callers never block a runtime worker on disk.
 //!
 //! Invariants: offsets are assigned here and only here, densely and in order per partition; a
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
@@ -20,14 +22,16 @@
 //! on disk as a [`DamagedRange`], logged at ERROR: reads serve every frame before it, refuse its
 //! offsets ([`LogError::CorruptFrame`]) and serve every frame after it to a read that starts
 //! there (`damage.rs`). Nothing that holds data is deleted because the catalog does not list
-//! it: orphan directories found at open are kept, and a data directory whose catalog file is
-//! missing while stream directories remain is refused ([`LogError::MissingCatalog`]).
+//! it: orphan directories found at open are kept, and a data directory whose catalog is missing
+//! (from its [`CatalogStore`]) while stream directories remain is refused
+//! ([`LogError::MissingCatalog`]).
 
 mod cache;
 pub mod catalog;
 mod catalog_meta;
 mod catalog_ops;
 mod catalog_scan;
+mod catalog_store;
 mod checkpoint;
 pub mod config;
 mod damage;
@@ -46,9 +50,11 @@ pub mod storage;
 mod store;
 mod sync_util;
 
+pub use catalog::{CatalogFile, StreamRecord, TopicRecord};
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 pub use catalog_scan::{DataDirFinding, FindingKind};
-pub use config::{Compression, FsyncPolicy, LogConfig, TimestampType, TopicSettings};
+pub use catalog_store::{CatalogLoad, CatalogStore, FileCatalogStore};
+pub use config::{Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSettings};
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};

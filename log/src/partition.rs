@@ -395,6 +395,35 @@ impl PartitionLog {
         .await
     }
 
+    /// [`Self::read`] for synchronous callers: served from memory when it can be, else read off
+    /// the async workers in place (inside `block_in_place` when the calling thread is a
+    /// multi-thread runtime's worker), else on the calling thread. Never a thread hop.
+    pub fn read_now(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
+        if let Some(served) = self.inner.read_cached(from_offset, max_bytes) {
+            return served;
+        }
+        let mut answer = None;
+        let inner = &self.inner;
+        if append::run_off_worker(|| answer = Some(inner.read_ahead(from_offset, max_bytes)))
+            && let Some(answer) = answer
+        {
+            return answer;
+        }
+        inner.read_ahead(from_offset, max_bytes)
+    }
+
+    /// [`Self::find_by_timestamp`] for synchronous callers, as [`Self::read_now`] does it.
+    pub fn find_by_timestamp_now(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+        let mut answer = None;
+        let inner = &self.inner;
+        if append::run_off_worker(|| answer = Some(inner.find_by_timestamp(ts_us)))
+            && let Some(answer) = answer
+        {
+            return answer;
+        }
+        inner.find_by_timestamp(ts_us)
+    }
+
     /// [`Self::read`] on the calling thread, file reads included. For tests, tools and threads
     /// that are not async workers.
     pub fn read_blocking(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {

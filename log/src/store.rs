@@ -1,6 +1,6 @@
 //! [`Log`]: the one owner of the catalog and of every open partition. Readers take a
 //! [`CatalogSnapshot`] without locking; mutations are serialised by one mutex (the single writer),
-//! build a new snapshot, persist it, and swap it in.
+//! build a new snapshot, persist it through the [`CatalogStore`], and swap it in.
 //!
 //! Crash safety comes from the order of operations. Creating: make the directories and open the
 //! partitions first, then persist the catalog, so a crash in between leaves only orphan
@@ -11,7 +11,7 @@
 //! from data whose catalog entry was lost, so it never deletes them. Creates skip their stream
 //! and topic ids, and a create of a partition whose directory is one of them is refused
 //! ([`LogError::UnlistedData`]). Only a leftover of this process's own failed cleanup is
-//! removed when its id is reused. A data directory whose catalog file is missing while
+//! removed when its id is reused. A data directory whose catalog is missing while
 //! `streams/` holds anything is not opened at all ([`LogError::MissingCatalog`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +25,7 @@ use arc_swap::ArcSwap;
 use crate::catalog::{self, CatalogFile, TopicRecord};
 use crate::catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 use crate::catalog_scan::{self, DataDirFinding, FindingKind};
+use crate::catalog_store::{CatalogStore, FileCatalogStore};
 use crate::config::LogConfig;
 use crate::error::{LogError, Result};
 use crate::maintenance::Maintenance;
@@ -48,6 +49,8 @@ pub struct Log {
     config: LogConfig,
     /// Where partitions' segment files live.
     store: Arc<dyn SegmentStore>,
+    /// Where the catalog is kept.
+    catalog_store: Arc<dyn CatalogStore>,
     /// The current catalog; shared with the maintenance thread, which reads it every round.
     catalog: Arc<ArcSwap<CatalogSnapshot>>,
     /// The single writer. Held for a whole mutation (validate, touch files, persist, swap) so
@@ -93,23 +96,37 @@ impl Log {
         config: LogConfig,
         store: Arc<dyn SegmentStore>,
     ) -> Result<(Arc<Log>, OpenReport)> {
+        let catalog_store = Arc::new(FileCatalogStore::new(&config.data_dir));
+        Self::open_with(config, store, catalog_store)
+    }
+
+    /// [`Log::open`] with the catalog kept in `catalog_store` instead of `catalog.json`.
+    pub fn open_with_catalog(
+        config: LogConfig,
+        catalog_store: Arc<dyn CatalogStore>,
+    ) -> Result<(Arc<Log>, OpenReport)> {
+        Self::open_with(config, Arc::new(LocalStore), catalog_store)
+    }
+
+    /// [`Log::open`] with both seams chosen: segment files through `store`, the catalog in
+    /// `catalog_store`.
+    pub fn open_with(
+        config: LogConfig,
+        store: Arc<dyn SegmentStore>,
+        catalog_store: Arc<dyn CatalogStore>,
+    ) -> Result<(Arc<Log>, OpenReport)> {
         let data_dir = config.data_dir.clone();
         fs::create_dir_all(&data_dir).map_err(|error| LogError::io(&data_dir, error))?;
         let state_dir = data_dir.join(catalog::STATE_DIR_NAME);
         fs::create_dir_all(&state_dir).map_err(|error| LogError::io(&state_dir, error))?;
         let mut report = OpenReport::default();
-        let loaded = catalog::load(&data_dir)?;
-        if let Some(path) = loaded.removed_tmp {
-            report.findings.push(DataDirFinding {
-                path,
-                kind: FindingKind::RemovedCatalogTmp,
-            });
-        }
+        let loaded = catalog_store.load()?;
+        report.findings.extend(loaded.findings);
         let file = match loaded.catalog {
             Some(file) => file,
             None => {
                 let empty = CatalogFile::empty();
-                catalog::store(&data_dir, &empty)?;
+                catalog_store.store(&empty)?;
                 empty
             }
         };
@@ -117,6 +134,9 @@ impl Log {
             .findings
             .extend(catalog_scan::scan(&data_dir, &file)?);
         let streams = open_streams(&config, &store, &file, &mut report)?;
+        if catalog_store.keeps_log_starts() {
+            restore_log_starts(catalog_store.as_ref(), &file, &streams, &mut report)?;
+        }
         for finding in &report.findings {
             tracing::warn!(path = %finding.path.display(), kind = ?finding.kind, "data directory");
         }
@@ -131,6 +151,7 @@ impl Log {
         let log = Log {
             config,
             store,
+            catalog_store,
             catalog,
             writer: Mutex::new(()),
             maintenance: Mutex::new(Some(maintenance)),
@@ -138,6 +159,11 @@ impl Log {
             unlisted,
         };
         Ok((Arc::new(log), report))
+    }
+
+    /// Where the catalog is kept.
+    pub(crate) fn catalog_store(&self) -> &Arc<dyn CatalogStore> {
+        &self.catalog_store
     }
 
     /// The store partitions' segment files are reached through.
@@ -241,7 +267,9 @@ impl Log {
     /// lock. Persisting comes first: if it fails, readers keep seeing the old catalog.
     pub(crate) fn commit(&self, streams: BTreeMap<u32, Arc<StreamMeta>>) -> Result<()> {
         let snapshot = CatalogSnapshot::new(streams);
-        catalog::store(&self.config.data_dir, &snapshot.to_file())?;
+        let keeps_log_starts = self.catalog_store.keeps_log_starts();
+        self.catalog_store
+            .store(&snapshot.to_file(keeps_log_starts))?;
         self.catalog.store(Arc::new(snapshot));
         Ok(())
     }
@@ -257,6 +285,42 @@ impl Drop for Log {
             maintenance.stop();
         }
     }
+}
+
+/// Gives each partition the log start its catalog record keeps, then moves the starts the
+/// partitions found in their own `log_start.offset` (a data dir from before the store kept
+/// them) into the catalog, and only once that is durable removes those files.
+fn restore_log_starts(
+    catalog_store: &dyn CatalogStore,
+    file: &CatalogFile,
+    streams: &BTreeMap<u32, Arc<StreamMeta>>,
+    report: &mut OpenReport,
+) -> Result<()> {
+    for record in &file.streams {
+        for topic in &record.topics {
+            let Some(meta) = streams
+                .get(&record.id)
+                .and_then(|s| s.topics.get(&topic.id))
+            else {
+                continue;
+            };
+            for (partition, start) in meta.partitions.iter().zip(&topic.log_starts) {
+                report.events.extend(partition.restore_log_start(*start));
+            }
+        }
+    }
+    let current = CatalogSnapshot::new(streams.clone()).to_file(true);
+    if current != *file {
+        catalog_store.store(&current)?;
+    }
+    let partitions = streams
+        .values()
+        .flat_map(|stream| stream.topics.values())
+        .flat_map(|topic| topic.partitions.iter());
+    for partition in partitions {
+        partition.remove_log_start_file()?;
+    }
+    Ok(())
 }
 
 /// Opens every partition the catalog lists, in id order, collecting recovery events. A listed

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use whippet_log::{
     Compression, DataDirFinding, FindingKind, FsyncPolicy, Log, LogConfig, LogError, OpenReport,
-    TimestampType, TopicSettings, limits,
+    TimestampSource, TopicSettings, limits,
 };
 
 fn config(dir: &Path) -> LogConfig {
@@ -30,7 +30,7 @@ fn custom_settings() -> TopicSettings {
         segment_ms: Some(3_600_000),
         max_message_bytes: 4096,
         compression: Compression::Zstd,
-        timestamp_type: TimestampType::LogAppendTime,
+        timestamp_type: TimestampSource::Broker,
         replication_factor: 3,
         // Stored verbatim for the protocol layer; must survive the catalog like the rest.
         extra_configs: [("flush.ms".to_string(), "1000".to_string())].into(),

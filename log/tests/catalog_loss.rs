@@ -75,7 +75,7 @@ fn missing_catalog_with_stream_data_refuses_to_open_and_touches_nothing() {
         streams_dir: dir.path().join("streams"),
     }
     .to_string();
-    assert!(message.contains("catalog.json") && message.contains("put the catalog file back"));
+    assert!(message.contains("catalog.json") && message.contains("put the catalog back"));
     assert!(
         !catalog_path(dir.path()).exists(),
         "no empty catalog written"

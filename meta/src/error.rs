@@ -31,6 +31,12 @@ pub enum MetaError {
         /// The log file.
         path: PathBuf,
     },
+    /// A command or snapshot could not be put in its durable form.
+    #[error("metadata could not be encoded: {reason}")]
+    Encode {
+        /// What the encoder said.
+        reason: String,
+    },
     /// A record is larger than [`crate::limits::RECORD_BYTES_MAX`].
     #[error("metadata record of {size} bytes exceeds the {max} byte limit")]
     RecordTooLarge {

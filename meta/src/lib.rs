@@ -6,6 +6,11 @@
 //! not a rewrite of the whole state. It knows nothing of what the records mean (callers encode
 //! them) and must not depend on any other Whippet crate, the network or an async runtime.
 //!
+//! [`Machine`] runs a [`StateMachine`] over such a log: typed commands applied in order by one
+//! owner thread to an immutable state that readers load without locks, each accepted command
+//! durable (group commit: one write and one `fdatasync` per batch) before its effect is
+//! published or acknowledged.
+//!
 //! Invariants: a record is acknowledged (its append returned `Ok`) only once it is on disk;
 //! a failed append leaves the log as it was before the call (the torn bytes are cut off) or, if
 //! even that fails, refuses every later append until the log is reopened; recovery keeps every
@@ -20,7 +25,9 @@ mod error;
 mod file;
 pub mod limits;
 mod log;
+mod machine;
 
 pub use error::MetaError;
 pub use file::replace_file;
 pub use log::{MetaLog, Recovered};
+pub use machine::{CommandError, Machine, OpenReport, StateMachine};

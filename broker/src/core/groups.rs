@@ -1,13 +1,16 @@
 //! The consumer-group coordinator and committed-offset store as the broker runs it, shared by
 //! the Kafka group APIs, the native offset commands and the core's deletion cascade. The
-//! coordinator is a plain state machine (`whippet-coordinator`); this module adds one mutex
+//! coordinator is a plain state machine (`whippet-coordinator`) of live membership (joins,
+//! heartbeats, rebalances: timing that belongs to connections); this module adds one mutex
 //! (never held across an await: deferred JoinGroup/SyncGroup answers are awaited after it is
-//! released), a timer task driving [`Coordinator::tick`], and appends of change sets to the
-//! group store (an append-only metadata log, `whippet_coordinator::persist`) off the async
-//! workers, one at a time, so a commit is acknowledged only once a change set holding it is on
-//! disk. A commit appends only what changed (O(1) I/O, not a rewrite of every offset);
-//! concurrent commits share one append: each waits for the writer, and a commit whose change
-//! was already covered by the append it waited behind returns without writing again.
+//! released) and a timer task driving [`Coordinator::tick`]. What must survive a restart —
+//! each group's metadata and every committed offset — goes to the metadata state machine
+//! ([`crate::core::meta`]) as one command per change set, so a commit is acknowledged only once
+//! a command holding it is durable, and costs one small record (O(1) I/O, not a rewrite of every
+//! offset). Concurrent commits share one append: each waits for the writer, and a commit whose
+//! change was already covered by the command it waited behind returns without writing again;
+//! commands queued by several writers share the metadata log's group commit. The durable state
+//! is readable without the mutex: [`GroupCoordinator::durable`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,32 +19,31 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
-use whippet_coordinator::persist::{Changes, GroupStore};
+use whippet_coordinator::persist::{GroupStore, LEGACY_CHECKPOINT_FILE, LOG_NAME};
 use whippet_coordinator::{CheckpointError, Clock, Coordinator, GroupConfig, SystemClock};
 
+use super::meta::groups::{GroupsState, changes_of};
+use super::meta::{Meta, MetaCommand};
 use crate::limits;
 
-/// The broker's coordinator plus its checkpoint writer. Shared by all connections and by the
-/// timer task, which is why it sits in its own `Arc` apart from the context.
+/// Offsets per command when the group store of an older data dir is migrated (bounds the size
+/// of one record).
+const MIGRATION_OFFSETS_PER_COMMAND: usize = 10_000;
+
+/// The broker's coordinator plus its writer. Shared by all connections and by the timer task,
+/// which is why it sits in its own `Arc` apart from the context.
 pub struct GroupCoordinator {
     /// The state machine. Lock with [`GroupCoordinator::lock`]; never hold across an await.
     coordinator: Mutex<Coordinator>,
     /// Counts changes that must reach disk; bumped under the coordinator lock.
     changes: AtomicU64,
-    /// Serializes checkpoint writes so a newer snapshot is never overwritten by an older one.
-    writer: tokio::sync::Mutex<WriterState>,
-    /// Directory holding the checkpoint file.
+    /// Serializes change-set submissions so they reach the metadata log in the order they
+    /// were taken; holds the number of the last change known durable.
+    writer: tokio::sync::Mutex<u64>,
+    /// Where change sets are made durable.
+    meta: Arc<Meta>,
+    /// Directory of the group store of older data dirs (migrated from on load).
     dir: PathBuf,
-}
-
-/// What the writer knows about the disk.
-#[derive(Default)]
-struct WriterState {
-    /// Every change numbered up to this is on disk.
-    durable: u64,
-    /// The store, once opened (at load, or on the first write of an [`GroupCoordinator::empty`]
-    /// coordinator); taken out while a blocking task writes to it.
-    store: Option<GroupStore>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
@@ -53,30 +55,35 @@ impl std::fmt::Debug for GroupCoordinator {
 }
 
 impl GroupCoordinator {
-    /// An empty coordinator writing to `dir` (nothing loaded): for contexts built without a
+    /// An empty coordinator writing to `meta` (nothing loaded): for contexts built without a
     /// startup, such as handler tests. The broker replaces it with [`GroupCoordinator::load`].
-    pub fn empty(dir: PathBuf) -> Self {
-        Self::from_parts(
-            Coordinator::new(Arc::new(SystemClock), GroupConfig::default()),
-            dir,
-            None,
-        )
+    pub fn empty(meta: Arc<Meta>, dir: PathBuf) -> Self {
+        let coordinator = Coordinator::new(Arc::new(SystemClock), GroupConfig::default());
+        Self::from_parts(coordinator, meta, dir)
     }
 
-    /// Restores the coordinator from the group store in `dir` (migrating a legacy checkpoint).
-    /// Reads files: call it off the async workers.
-    pub fn load(config: GroupConfig, dir: PathBuf) -> Result<Self, CheckpointError> {
-        let (store, restored) = GroupStore::open(&dir)?;
+    /// Restores the coordinator from the metadata log, first moving the group store of an older
+    /// data dir in `dir` (its log and snapshot, or its whole-state checkpoint) onto it and then
+    /// removing those files. Reads files: call it off the async workers.
+    pub fn load(
+        config: GroupConfig,
+        dir: PathBuf,
+        meta: Arc<Meta>,
+    ) -> Result<Self, CheckpointError> {
+        migrate(&dir, &meta)?;
+        let durable = Arc::clone(&meta.load().groups);
+        let restored = (!durable.is_empty()).then(|| durable.to_checkpoint());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let coordinator = Coordinator::restore(clock, config, restored);
-        Ok(Self::from_parts(coordinator, dir, Some(store)))
+        Ok(Self::from_parts(coordinator, meta, dir))
     }
 
-    fn from_parts(coordinator: Coordinator, dir: PathBuf, store: Option<GroupStore>) -> Self {
+    fn from_parts(coordinator: Coordinator, meta: Arc<Meta>, dir: PathBuf) -> Self {
         Self {
             coordinator: Mutex::new(coordinator),
             changes: AtomicU64::new(0),
-            writer: tokio::sync::Mutex::new(WriterState { durable: 0, store }),
+            writer: tokio::sync::Mutex::new(0),
+            meta,
             dir,
         }
     }
@@ -85,6 +92,13 @@ impl GroupCoordinator {
     /// it consistent between calls.
     pub fn lock(&self) -> MutexGuard<'_, Coordinator> {
         self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every group's durable metadata and committed offset as of the last acknowledged change,
+    /// without the coordinator's mutex (an immutable snapshot that never changes under its
+    /// holder).
+    pub fn durable(&self) -> Arc<GroupsState> {
+        Arc::clone(&self.meta.load().groups)
     }
 
     /// Numbers a change made under `guard` so a caller can wait for it with
@@ -111,12 +125,12 @@ impl GroupCoordinator {
     }
 
     /// Makes every change numbered up to `ticket` durable (`u64::MAX`: whatever is pending).
-    /// Returns at once if an append already covered it; otherwise appends one change set of
-    /// everything pending, which covers every change made before it was taken, and writes a
-    /// snapshot when the log has grown enough.
+    /// Returns at once if a command already covered it; otherwise submits one change set of
+    /// everything pending, which covers every change made before it was taken. The metadata
+    /// log snapshots itself when its log has grown enough.
     pub async fn persist(&self, ticket: u64) -> Result<(), CheckpointError> {
-        let mut writer = self.writer.lock().await;
-        if writer.durable >= ticket {
+        let mut durable = self.writer.lock().await;
+        if *durable >= ticket {
             return Ok(());
         }
         let (taken, upto) = {
@@ -124,85 +138,71 @@ impl GroupCoordinator {
             (c.take_changes(), self.changes.load(Ordering::SeqCst))
         };
         let Some(changes) = taken else {
-            writer.durable = upto;
+            *durable = upto;
             return Ok(());
         };
-        let store = writer.store.take();
-        let dir = self.dir.clone();
-        let (store, outcome) = match tokio::task::spawn_blocking(move || {
-            append(store, &dir, &changes).map_err(|error| (error, changes))
-        })
-        .await
-        {
-            Ok(Ok(store)) => (Some(store), Ok(())),
-            Ok(Err((error, changes))) => {
-                // Still pending: the next append carries it.
-                self.lock().mark_unpersisted(&changes);
-                (None, Err(error))
-            }
-            Err(join) => (None, Err(task_failed(&self.dir, &join))),
-        };
-        outcome?;
-        writer.durable = upto;
-        writer.store = store;
-        self.snapshot_if_due(&mut writer).await;
+        let queued = self.meta.enqueue(MetaCommand::Groups(changes.clone()));
+        if let Err(error) = Meta::answer(queued).await {
+            // Still pending: the next append carries it.
+            self.lock().mark_unpersisted(&changes);
+            return Err(CheckpointError::Io {
+                path: self.meta.dir().to_path_buf(),
+                op: "append group changes",
+                source: std::io::Error::other(error.to_string()),
+            });
+        }
+        *durable = upto;
         Ok(())
     }
 
-    /// Writes a snapshot of the whole state when the store's log has grown enough. The state
-    /// may already hold changes not yet appended; replaying them again after the snapshot is
-    /// harmless, as every change set carries values, not deltas. A failure is only logged: the
-    /// log still holds everything.
-    async fn snapshot_if_due(&self, writer: &mut WriterState) {
-        if !writer.store.as_ref().is_some_and(GroupStore::snapshot_due) {
-            return;
-        }
-        let checkpoint = self.lock().checkpoint();
-        let mut store = writer.store.take();
-        let written = tokio::task::spawn_blocking(move || {
-            let result = store
-                .as_mut()
-                .map_or(Ok(()), |s| s.write_snapshot(&checkpoint));
-            (store, result)
-        })
-        .await;
-        match written {
-            Ok((store, result)) => {
-                writer.store = store;
-                if let Err(error) = result {
-                    warn!(%error, "group store snapshot failed; the log keeps every change");
-                }
-            }
-            Err(join) => warn!(error = %join, "group store snapshot task failed"),
-        }
-    }
-
-    /// The checkpoint directory.
+    /// The directory of the old group store.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 }
 
-/// Appends `changes` to `store`, opening the store in `dir` first when there is none yet.
-fn append(
-    store: Option<GroupStore>,
-    dir: &Path,
-    changes: &Changes,
-) -> Result<GroupStore, CheckpointError> {
-    let mut store = match store {
-        Some(store) => store,
-        None => GroupStore::open(dir)?.0,
-    };
-    store.append(changes)?;
-    Ok(store)
-}
-
-fn task_failed(dir: &Path, join: &tokio::task::JoinError) -> CheckpointError {
-    CheckpointError::Io {
-        path: dir.to_path_buf(),
-        op: "group store task",
-        source: std::io::Error::other(join.to_string()),
+/// Moves the group store of an older data dir (`groups.log` and `groups.snapshot`, or the
+/// whole-state `groups.checkpoint` before them) in `dir` onto `meta`, then removes those files.
+/// Nothing to do when none exists. The store is written as several commands; the files go only
+/// after the last is durable, so a crash in between repeats the migration, which is harmless:
+/// change sets carry values, and nothing was served in between.
+fn migrate(dir: &Path, meta: &Meta) -> Result<(), CheckpointError> {
+    let files = [
+        dir.join(format!("{LOG_NAME}.log")),
+        dir.join(format!("{LOG_NAME}.snapshot")),
+        dir.join(LEGACY_CHECKPOINT_FILE),
+    ];
+    if !files.iter().any(|file| file.exists()) {
+        return Ok(());
     }
+    let (store, restored) = GroupStore::open(dir)?;
+    drop(store);
+    for changes in restored
+        .iter()
+        .flat_map(|cp| changes_of(cp, MIGRATION_OFFSETS_PER_COMMAND))
+    {
+        meta.submit_blocking(MetaCommand::Groups(changes))
+            .map_err(|error| CheckpointError::Io {
+                path: dir.to_path_buf(),
+                op: "migrate the group store",
+                source: std::io::Error::other(error.to_string()),
+            })?;
+    }
+    for file in files {
+        match std::fs::remove_file(&file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CheckpointError::Io {
+                    path: file,
+                    op: "remove migrated file",
+                    source: error,
+                });
+            }
+            _ => {}
+        }
+    }
+    // The directory goes too once empty (a leftover of anything else keeps it).
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
 }
 
 /// Drives the coordinator's timers every [`limits::GROUP_TICK_MS`] and writes group changes
@@ -229,5 +229,6 @@ pub async fn run_timer(groups: Arc<GroupCoordinator>, stop: CancellationToken) {
     }
 }
 
-/// Subdirectory of the log's state directory holding the group checkpoint.
+/// Subdirectory of the log's state directory that held the group store before the metadata
+/// log (read once, for migration).
 pub const GROUPS_DIR: &str = "groups";

@@ -1,12 +1,18 @@
 //! The core: the typed operations both protocol adapters (Kafka, native in both framings, and
 //! HTTP) call, and the rules that cut across protocols. It owns naming and collisions
 //! ([`names`], under one lock held by [`Core`], not a process-wide static), the cascade when a
-//! topic or stream is deleted or purged (committed offsets of every group, then whatever the
-//! adapters registered as [`CatalogObserver`]s), the topic size cap for appends from either
-//! protocol ([`append`]), the acknowledgement rule for durability, and the consumer-group
-//! coordinator with its checkpoint writer ([`groups`]). Every operation takes a
-//! [`RequestContext`] and fails with one [`CoreError`]; each adapter maps that error to its
-//! protocol in one place.
+//! topic or stream is deleted or purged ([`topics`]: committed offsets of every group, native
+//! group definitions, then whatever the adapters registered as [`CatalogObserver`]s), appends
+//! ([`append`]: the topic size cap for both protocols, and when an answer waits for durability,
+//! decided by [`Ack`]), reads ([`read`]: readable range, listings, timestamp lookups, the long
+//! poll), committed offsets ([`offsets`]), group membership of both protocols ([`membership`]
+//! over the consumer-group coordinator of [`groups`] and the native groups of
+//! [`native_groups`]), users, permissions and tokens with logins and authorization for every
+//! protocol ([`users`]), and the metadata state machine all durable state persists through
+//! ([`meta`]: one ordered, durable command log with snapshots; the log's catalog too, through
+//! its catalog seam). Every operation takes a [`RequestContext`] — it records itself as a span
+//! under the request's span and waits no longer than its deadline — and fails with one
+//! [`CoreError`]; each adapter maps that error to its protocol in one place.
 //!
 //! Boundary: the core must not import an adapter (`crate::kafka`, `crate::native`,
 //! `crate::http`) nor the adapters' shared [`crate::context::BrokerContext`]; it knows no wire
@@ -15,17 +21,29 @@
 pub mod append;
 pub mod error;
 pub mod groups;
+#[cfg(test)]
+mod groups_tests;
+pub mod membership;
+pub mod meta;
 pub mod names;
+pub mod native_groups;
+pub mod offsets;
+pub mod read;
 pub mod topics;
+pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use error::CoreError;
 use whippet_log::{FsyncPolicy, Log, LogError};
 
 use self::groups::GroupCoordinator;
+use self::meta::Meta;
+use self::native_groups::NativeGroups;
+use self::users::Users;
+use crate::config::Credentials;
 
 /// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
 /// until SASL exists; the broker's own work (startup, timers) is `Internal`.
@@ -78,6 +96,24 @@ impl RequestContext {
     pub fn internal() -> Self {
         Self::new(Principal::Internal, "internal", 0)
     }
+
+    /// One request on this context's connection: the same principal, listener and connection,
+    /// recorded in `span` (the adapter's per-request span) and wanted by `deadline`.
+    pub fn request(&self, span: tracing::Span, deadline: Option<Instant>) -> Self {
+        Self {
+            principal: self.principal.clone(),
+            listener: self.listener,
+            connection_id: self.connection_id,
+            span,
+            deadline,
+        }
+    }
+
+    /// Time left until the deadline: `None` without one, zero once it has passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// Told by the core after a catalog change has been applied, so state an adapter keeps per
@@ -111,7 +147,15 @@ pub struct Core {
     pub kafka_stream: String,
     /// Consumer groups and committed offsets of both protocols.
     pub groups: Arc<GroupCoordinator>,
+    /// The metadata state machine (catalog, users, groups, offsets, ...).
+    pub meta: Arc<Meta>,
+    /// Users, permissions, tokens, logins and authorization for every protocol.
+    pub users: Arc<Users>,
+    /// Native consumer groups: definitions and the membership of live native connections.
+    pub native_groups: Arc<NativeGroups>,
     names: Mutex<()>,
+    /// Every topic's parsed size cap, for admission.
+    caps: append::TopicCaps,
     observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
     connections: AtomicU64,
 }
@@ -126,26 +170,52 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// A core over `log` and `groups`, with no observers yet.
-    pub fn new(log: Arc<Log>, kafka_stream: String, groups: Arc<GroupCoordinator>) -> Self {
+    /// A core over `log`, `groups` and the metadata state machine with its users, with no
+    /// observers yet.
+    pub fn new(
+        log: Arc<Log>,
+        kafka_stream: String,
+        groups: Arc<GroupCoordinator>,
+        meta: Arc<Meta>,
+        users: Arc<Users>,
+    ) -> Self {
         Self {
             log,
             kafka_stream,
             groups,
+            meta,
+            users,
+            native_groups: Arc::new(NativeGroups::default()),
             names: Mutex::new(()),
+            caps: append::TopicCaps::default(),
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
         }
     }
 
-    /// A core whose group coordinator starts empty (nothing loaded from the checkpoint in the
-    /// log's state directory, though commits are written there): for handler tests and
-    /// embedding. The broker loads the checkpoint instead.
-    pub fn with_empty_groups(log: Arc<Log>, kafka_stream: String) -> Self {
+    /// A core whose group coordinator starts empty (nothing loaded from the metadata log,
+    /// though commits are written there), with the metadata log and users opened in the log's
+    /// state directory (the root user from `root` if there are none): for handler tests
+    /// and embedding. The broker loads the checkpoint instead. Blocking.
+    pub fn with_empty_groups(
+        log: Arc<Log>,
+        kafka_stream: String,
+        root: &Credentials,
+    ) -> Result<Self, String> {
+        let (meta, users) = open_meta(&log.state_dir(), root)?;
         let groups = Arc::new(GroupCoordinator::empty(
+            Arc::clone(&meta),
             log.state_dir().join(groups::GROUPS_DIR),
         ));
-        Self::new(log, kafka_stream, groups)
+        Ok(Self::new(log, kafka_stream, groups, meta, users))
+    }
+
+    /// This core with `native_groups` (opened from the data dir at startup) instead of groups
+    /// kept in memory only.
+    #[must_use]
+    pub fn with_native_groups(mut self, native_groups: Arc<NativeGroups>) -> Self {
+        self.native_groups = native_groups;
+        self
     }
 
     /// Registers an adapter's observer of deletions and purges (at startup).
@@ -174,6 +244,27 @@ impl Core {
 
     fn observers(&self) -> Vec<Arc<dyn CatalogObserver>> {
         lock(&self.observers).clone()
+    }
+}
+
+/// Opens the metadata log under `state_dir` and the users on it (migrating an old users file,
+/// or creating the root user from `root`). Blocking: call it off the async workers.
+pub fn open_meta(
+    state_dir: &std::path::Path,
+    root: &Credentials,
+) -> Result<(Arc<Meta>, Arc<Users>), String> {
+    let (meta, _) = Meta::open(state_dir).map_err(|error| error.to_string())?;
+    let meta = Arc::new(meta);
+    let users = Users::open(Arc::clone(&meta), state_dir, root)?;
+    Ok((meta, Arc::new(users)))
+}
+
+/// Root credentials for cores built in tests.
+#[cfg(test)]
+pub(crate) fn test_root() -> Credentials {
+    Credentials {
+        username: "u".into(),
+        password: "p".into(),
     }
 }
 

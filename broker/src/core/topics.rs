@@ -2,7 +2,7 @@
 //! Names are checked here under the core's names lock ([`super::names`]), and a deletion or
 //! purge takes everything keyed by the topic with it, in one place for every adapter: the
 //! committed offsets of every group (Kafka and native alike, made durable before the answer),
-//! then the adapters' own per-topic state through their [`super::CatalogObserver`]s. Stream and
+//! the native group definitions of a deleted topic, then the adapters' own per-topic state through their [`super::CatalogObserver`]s. Stream and
 //! topic ids are reused lowest-free, as the Iggy server does, so nothing keyed by an id may
 //! outlive what it named.
 
@@ -179,7 +179,8 @@ impl Removal {
 
 /// Runs the log side of a deletion or purge on the blocking pool, then the cascade: the
 /// committed offsets on `topic_id` (every topic of the stream when `None`) are dropped durably,
-/// and every observer is told each of `removals`.
+/// a deleted topic's native group definitions go, and every observer is told each of
+/// `removals`.
 async fn remove_then_cascade(
     core: &Arc<Core>,
     log_op: impl FnOnce(&Log) -> Result<(), LogError> + Send + 'static,
@@ -189,6 +190,16 @@ async fn remove_then_cascade(
     let log = Arc::clone(&core.log);
     blocking(move || log_op(&log)).await?;
     drop_offsets(core, stream_id, topic_id).await?;
+    for removal in removals {
+        match *removal {
+            Removal::TopicDeleted(stream, topic) => {
+                core.native_groups.on_topic_deleted(stream, topic);
+            }
+            Removal::StreamDeleted(stream) => core.native_groups.on_stream_deleted(stream),
+            // A purge keeps the topic's native groups, as the Iggy server does.
+            Removal::TopicPurged(..) => {}
+        }
+    }
     for observer in core.observers() {
         for removal in removals {
             removal.notify(observer.as_ref());

@@ -4,6 +4,7 @@
 //! has no handler. Adding an API means adding its key here and its match arm below.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use whippet_wire::kafka::registry;
@@ -13,6 +14,7 @@ use super::groups;
 use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce};
 use crate::context::BrokerContext;
 use crate::core::RequestContext;
+use crate::limits::FETCH_WAIT_MS_MAX;
 
 /// Every API key the broker has a handler for, in API-key order. A key listed here must have a
 /// match arm in [`dispatch`] and an entry in `BROKER_APIS` (checked by the tests below).
@@ -65,6 +67,23 @@ pub(crate) fn is_served(key: ApiKey, version: i16) -> bool {
     HANDLED_KEYS.contains(&key) && registry::lookup(key).is_some_and(|api| api.supports(version))
 }
 
+/// When the client stops waiting for `request`, for the requests whose protocol says: a
+/// Produce that wants an answer waits for durability no longer than its `timeout_ms` (0 or
+/// less: no limit, as a single node never has replicas to wait for), a Fetch long-polls for
+/// its `max_wait_ms`, capped at [`FETCH_WAIT_MS_MAX`]. The core honours it where it waits.
+pub(crate) fn deadline(request: &RequestKind) -> Option<Instant> {
+    let ms = match request {
+        RequestKind::Produce(req) if req.acks != 0 && req.timeout_ms > 0 => {
+            u64::try_from(req.timeout_ms).ok()?
+        }
+        RequestKind::Fetch(req) => u64::try_from(req.max_wait_ms)
+            .unwrap_or(0)
+            .min(FETCH_WAIT_MS_MAX),
+        _ => return None,
+    };
+    Some(Instant::now() + Duration::from_millis(ms))
+}
+
 /// Runs the handler for `request` and says what to send back. The caller has already checked
 /// nothing; the version is checked against the advertised range here.
 pub(crate) async fn dispatch(
@@ -82,7 +101,7 @@ pub(crate) async fn dispatch(
     let response = match request {
         RequestKind::Produce(req) => {
             let acks = req.acks;
-            let response = produce::handle(ctx, header, req).await;
+            let response = produce::handle(ctx, rc, header, req).await;
             if acks == 0 {
                 // No answer is expected; a failure closes the connection so the client
                 // notices, as a Java broker does.
@@ -104,7 +123,7 @@ pub(crate) async fn dispatch(
         | RequestKind::LeaveGroup(_)
         | RequestKind::DescribeGroups(_)
         | RequestKind::ListGroups(_)
-        | RequestKind::DeleteGroups(_)) => group_api(ctx, header, request).await,
+        | RequestKind::DeleteGroups(_)) => group_api(ctx, rc, header, request).await,
         request => data_or_admin_api(ctx, rc, header, request).await,
     };
     // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is unserved
@@ -120,9 +139,9 @@ async fn data_or_admin_api(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     Some(match request {
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, header, req).await),
+        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, rc, header, req).await),
         RequestKind::ListOffsets(req) => {
-            ResponseKind::ListOffsets(list_offsets::handle(ctx, header, req).await)
+            ResponseKind::ListOffsets(list_offsets::handle(ctx, rc, header, req).await)
         }
         RequestKind::InitProducerId(req) => {
             ResponseKind::InitProducerId(init_producer_id::handle(ctx, header, req).await)
@@ -164,33 +183,34 @@ async fn data_or_admin_api(
 /// The consumer-group APIs.
 async fn group_api(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: RequestKind,
 ) -> Option<ResponseKind> {
     Some(match request {
         RequestKind::OffsetCommit(req) => {
-            ResponseKind::OffsetCommit(groups::offsets::commit(ctx, header, req).await)
+            ResponseKind::OffsetCommit(groups::offsets::commit(ctx, rc, header, req).await)
         }
         RequestKind::OffsetFetch(req) => {
-            ResponseKind::OffsetFetch(groups::offsets::fetch::handle(ctx, header, req).await)
+            ResponseKind::OffsetFetch(groups::offsets::fetch::handle(ctx, rc, header, req).await)
         }
         RequestKind::OffsetDelete(req) => {
-            ResponseKind::OffsetDelete(groups::offsets::delete(ctx, header, req).await)
+            ResponseKind::OffsetDelete(groups::offsets::delete(ctx, rc, header, req).await)
         }
         RequestKind::FindCoordinator(req) => {
             ResponseKind::FindCoordinator(groups::find::handle(ctx, header, req).await)
         }
         RequestKind::JoinGroup(req) => {
-            ResponseKind::JoinGroup(groups::membership::join(ctx, header, req).await)
+            ResponseKind::JoinGroup(groups::membership::join(ctx, rc, header, req).await)
         }
         RequestKind::SyncGroup(req) => {
-            ResponseKind::SyncGroup(groups::membership::sync(ctx, header, req).await)
+            ResponseKind::SyncGroup(groups::membership::sync(ctx, rc, header, req).await)
         }
         RequestKind::Heartbeat(req) => {
-            ResponseKind::Heartbeat(groups::membership::heartbeat(ctx, header, req).await)
+            ResponseKind::Heartbeat(groups::membership::heartbeat(ctx, rc, header, req).await)
         }
         RequestKind::LeaveGroup(req) => {
-            ResponseKind::LeaveGroup(groups::membership::leave(ctx, header, req).await)
+            ResponseKind::LeaveGroup(groups::membership::leave(ctx, rc, header, req).await)
         }
         RequestKind::DescribeGroups(req) => {
             ResponseKind::DescribeGroups(groups::admin::describe(ctx, header, req).await)
@@ -259,6 +279,30 @@ mod tests {
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
             _ => return None,
         })
+    }
+
+    #[test]
+    fn produce_and_fetch_carry_their_timeouts_as_deadlines() {
+        let soon = |request: RequestKind| deadline(&request).map(|at| at - Instant::now());
+        let produce = ProduceRequest::default().with_acks(-1);
+        let waited = soon(RequestKind::Produce(produce.clone().with_timeout_ms(1_500)));
+        assert!(waited.is_some_and(|d| d <= Duration::from_millis(1_500)));
+        assert!(waited.is_some_and(|d| d > Duration::from_millis(1_000)));
+        // No answer wanted, or no limit given: nothing to wait for by a deadline.
+        let unacked = produce.clone().with_acks(0).with_timeout_ms(1_500);
+        assert_eq!(soon(RequestKind::Produce(unacked)), None);
+        assert_eq!(soon(RequestKind::Produce(produce.with_timeout_ms(0))), None);
+        let fetch = FetchRequest::default().with_max_wait_ms(i32::MAX);
+        let capped = soon(RequestKind::Fetch(fetch));
+        assert!(capped.is_some_and(|d| d <= Duration::from_millis(FETCH_WAIT_MS_MAX)));
+        let now = soon(RequestKind::Fetch(
+            FetchRequest::default().with_max_wait_ms(-1),
+        ));
+        assert!(now.is_some_and(|d| d <= Duration::from_millis(1)));
+        assert_eq!(
+            soon(RequestKind::Metadata(MetadataRequest::default())),
+            None
+        );
     }
 
     #[test]

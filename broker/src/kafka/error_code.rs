@@ -9,6 +9,7 @@ use whippet_log::LogError;
 use whippet_coordinator::ErrorCode;
 
 use crate::core::CoreError;
+use crate::core::users::UserError;
 
 /// The Kafka error a client should see for `error`. Codes are chosen for how clients react:
 /// retriable conditions (shutdown) map to retriable codes, so producers retry instead of failing.
@@ -43,7 +44,16 @@ pub(crate) fn core_error(error: &CoreError) -> ResponseError {
         // Kafka has no "topic full"; the broker's policy refuses the write, non-retriably, so a
         // producer fails the batch at once instead of retrying into the same cap.
         CoreError::TopicFull { .. } => ResponseError::PolicyViolation,
+        // The request's timeout passed while its data was being made durable: Kafka's answer
+        // when a produce's acknowledgement does not arrive in time (retriable).
+        CoreError::TimedOut => ResponseError::RequestTimedOut,
         CoreError::Checkpoint(_) => ResponseError::KafkaStorageError,
+        CoreError::User(UserError::NotSaved(_)) => ResponseError::KafkaStorageError,
+        CoreError::User(UserError::Internal(_)) => ResponseError::UnknownServerError,
+        CoreError::User(_) => ResponseError::SaslAuthenticationFailed,
+        // Native consumer groups are not reachable through Kafka; should one ever answer a
+        // Kafka request, the client is told its group request was wrong, non-retriably.
+        CoreError::NativeGroup(_) => ResponseError::InvalidRequest,
     }
 }
 

@@ -7,9 +7,10 @@
 //!
 //! Limits follow KIP-74: `max_bytes` over the whole response and `partition_max_bytes` per
 //! partition, except that the first batch of the first partition with data is always returned
-//! whole so a consumer can make progress past a batch larger than its limits. The long poll
-//! waits on the partitions' high-watermark notifications (never by sleeping and re-reading)
-//! until `min_bytes` are available or `max_wait_ms` has passed.
+//! whole so a consumer can make progress past a batch larger than its limits. Partitions are
+//! read through the core ([`crate::core::read`]), and the long poll is the core's: it waits on
+//! the partitions' high-watermark notifications (never by sleeping and re-reading) until
+//! `min_bytes` are available or the request's deadline (`max_wait_ms`) has passed.
 //!
 //! Fetch sessions are not kept: every answer carries session id 0 ("no session"), which tells
 //! clients to send full fetches, as the protocol allows. Without transactions the last stable
@@ -20,11 +21,7 @@
 //! checked it on append) ends the partition's answer before it, or is KAFKA_STORAGE_ERROR when
 //! it is the first batch, so the consumer sees an error rather than silently skipped records.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
@@ -33,10 +30,11 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, Topic
 use whippet_log::{BatchFormat, Compression, PartitionLog, StoredFrame, TopicMeta};
 use whippet_wire::transcode::{KafkaCompression, native_to_kafka};
 
-use super::error_code::log_error;
+use super::error_code::core_error;
 use super::topics::{find_topic, find_topic_by_id};
 use crate::context::BrokerContext;
-use crate::limits::{FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX};
+use crate::core::{self, Core, RequestContext};
+use crate::limits::FETCH_RESPONSE_BYTES_MAX;
 
 /// One requested partition, resolved against the catalog.
 struct Wanted {
@@ -65,9 +63,11 @@ struct Gathered {
     watch: Vec<(Arc<PartitionLog>, u64)>,
 }
 
-/// Serves one Fetch request, long-polling until `min_bytes` or `max_wait_ms`.
+/// Serves one Fetch request, long-polling until `min_bytes` or the request's deadline (its
+/// `max_wait_ms`, capped at `FETCH_WAIT_MS_MAX`, set by the dispatcher).
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: FetchRequest,
 ) -> FetchResponse {
@@ -78,24 +78,21 @@ pub(crate) async fn handle(
             .with_session_id(0);
     }
     let wanted = resolve(ctx, &request);
-    let wait_ms = u64::try_from(request.max_wait_ms)
-        .unwrap_or(0)
-        .min(FETCH_WAIT_MS_MAX);
-    let deadline = Instant::now() + Duration::from_millis(wait_ms);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let max_bytes = usize::try_from(request.max_bytes)
         .unwrap_or(0)
         .min(FETCH_RESPONSE_BYTES_MAX);
     let version = header.request_api_version;
     loop {
-        let gathered = gather(&wanted, max_bytes, version).await;
-        let now = Instant::now();
-        if gathered.bytes >= min_bytes || gathered.any_error || now >= deadline {
+        let gathered = gather(&ctx.core, rc, &wanted, max_bytes, version);
+        if gathered.bytes >= min_bytes
+            || gathered.any_error
+            || !core::read::wait_for_data(&ctx.core, rc, &gathered.watch).await
+        {
             return FetchResponse::default()
                 .with_session_id(0)
                 .with_responses(gathered.topics);
         }
-        wait_for_any(&gathered.watch, deadline - now).await;
     }
 }
 
@@ -156,7 +153,13 @@ fn partition_log(topic: &TopicMeta, index: i32) -> Option<Arc<PartitionLog>> {
 }
 
 /// Reads every partition once, within the response and partition limits.
-async fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathered {
+fn gather(
+    core: &Core,
+    rc: &RequestContext,
+    wanted: &[WantedTopic],
+    max_bytes: usize,
+    version: i16,
+) -> Gathered {
     let mut gathered = Gathered {
         topics: Vec::with_capacity(wanted.len()),
         bytes: 0,
@@ -166,7 +169,13 @@ async fn gather(wanted: &[WantedTopic], max_bytes: usize, version: i16) -> Gathe
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for want in &topic.partitions {
-            let data = read_partition(want, topic.compression, max_bytes, &mut gathered).await;
+            let data = read_partition(
+                (core, rc),
+                want,
+                topic.compression,
+                max_bytes,
+                &mut gathered,
+            );
             partitions.push(data);
         }
         let mut response = FetchableTopicResponse::default().with_partitions(partitions);
@@ -191,7 +200,8 @@ fn error_data(index: i32, error: ResponseError) -> PartitionData {
 
 /// One partition's answer. Only the first partition to contribute data may exceed the limits
 /// (by its first batch); later ones get only what fits.
-async fn read_partition(
+fn read_partition(
+    (core, rc): (&Core, &RequestContext),
     want: &Wanted,
     compression: KafkaCompression,
     max_bytes: usize,
@@ -211,31 +221,17 @@ async fn read_partition(
     let room = max_bytes.saturating_sub(gathered.bytes);
     let limit = want.partition_max_bytes.min(room);
     let first_data = gathered.bytes == 0;
-    let read = if limit == 0 && !first_data {
-        // No room left: report the offsets without reading anything.
-        let start = log.log_start_offset();
-        let hw = log.high_watermark();
-        if offset < start || offset > hw {
-            Err(whippet_log::LogError::OffsetOutOfRange {
-                offset,
-                start,
-                end: hw,
-            })
-        } else {
-            Ok(whippet_log::ReadResult {
-                frames: Vec::new(),
-                high_watermark: hw,
-                log_start_offset: start,
-            })
-        }
+    // No room left: the core reports the offsets without reading anything.
+    let read_bytes = if limit == 0 && !first_data {
+        0
     } else {
-        log.read(offset, limit.max(1)).await
+        limit.max(1)
     };
-    let read = match read {
+    let read = match core::read::read(core, rc, log, offset, read_bytes) {
         Ok(read) => read,
         Err(error) => {
             gathered.any_error = true;
-            return error_data(want.index, log_error(&error));
+            return error_data(want.index, core_error(&error));
         }
     };
     gathered.watch.push((Arc::clone(log), read.high_watermark));
@@ -301,31 +297,6 @@ fn kafka_records(
             out.freeze()
         }
     })
-}
-
-/// Resolves when any watched partition's high watermark moves past what was seen, or after
-/// `timeout`. With nothing to watch it just waits out the timeout.
-async fn wait_for_any(watch: &[(Arc<PartitionLog>, u64)], timeout: Duration) {
-    if watch.is_empty() {
-        tokio::time::sleep(timeout).await;
-        return;
-    }
-    let mut waits: Vec<Pin<Box<dyn Future<Output = bool> + Send + '_>>> = watch
-        .iter()
-        .map(|(log, seen)| {
-            Box::pin(log.wait_for_data(*seen, timeout))
-                as Pin<Box<dyn Future<Output = bool> + Send>>
-        })
-        .collect();
-    std::future::poll_fn(|cx| {
-        for wait in &mut waits {
-            if wait.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-        }
-        Poll::Pending
-    })
-    .await;
 }
 
 #[cfg(test)]

@@ -20,9 +20,11 @@ use kafka_protocol::records::{RecordBatchDecoder, TimestampType as KafkaTimestam
 use whippet_log::{BatchFormat, LogError, PartitionLog, TopicMeta};
 use whippet_wire::kafka::{find_offset_for_timestamp, inspect_batch_at};
 
-use super::error_code::log_error;
+use super::error_code::core_error;
 use super::topics::find_topic;
 use crate::context::BrokerContext;
+use crate::core::read::{self, OffsetSpec};
+use crate::core::{Core, CoreError, RequestContext};
 
 /// Kafka's special ListOffsets timestamps.
 const LATEST: i64 = -1;
@@ -37,30 +39,36 @@ const NOTHING: Found = (-1, -1);
 /// Serves one ListOffsets request; errors are per partition.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let version = header.request_api_version;
-    let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in request.topics {
-        let meta = find_topic(ctx, topic.name.as_str());
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for p in &topic.partitions {
-            let found = answer(meta.as_deref(), p.partition_index, p.timestamp, version).await;
-            partitions.push(found);
-        }
-        topics.push(
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let meta = find_topic(ctx, topic.name.as_str());
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let partition = (meta.as_deref(), p.partition_index);
+                    answer(&ctx.core, rc, partition, p.timestamp, version)
+                })
+                .collect();
             ListOffsetsTopicResponse::default()
                 .with_name(topic.name)
-                .with_partitions(partitions),
-        );
-    }
+                .with_partitions(partitions)
+        })
+        .collect();
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-async fn answer(
-    topic: Option<&TopicMeta>,
-    index: i32,
+fn answer(
+    core: &Core,
+    rc: &RequestContext,
+    (topic, index): (Option<&TopicMeta>, i32),
     timestamp: i64,
     version: i16,
 ) -> ListOffsetsPartitionResponse {
@@ -69,14 +77,14 @@ async fn answer(
     let Some(log) = log else {
         return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
     };
-    match lookup_off_runtime(log, timestamp).await {
+    match lookup(&Lookup { core, rc, log }, timestamp) {
         Ok((ts, offset)) => response
             .with_timestamp(ts)
             .with_offset(offset)
             // Every batch is stored with leader epoch 0, the epoch Metadata reports. The field
             // exists from v4 on; a non-default value below that cannot be encoded.
             .with_leader_epoch(if offset >= 0 && version >= 4 { 0 } else { -1 }),
-        Err(error) => response.with_error_code(log_error(&error).code()),
+        Err(error) => response.with_error_code(core_error(&error).code()),
     }
 }
 
@@ -84,35 +92,28 @@ fn offset_i64(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
-/// [`lookup`], with the timestamp searches (which read the log's files, several times for
-/// the largest timestamp) on the blocking pool rather than an async worker.
-async fn lookup_off_runtime(log: &Arc<PartitionLog>, timestamp: i64) -> Result<Found, LogError> {
-    if matches!(timestamp, LATEST | EARLIEST | EARLIEST_LOCAL) {
-        return lookup(log, timestamp);
-    }
-    let log = Arc::clone(log);
-    tokio::task::spawn_blocking(move || lookup(&log, timestamp))
-        .await
-        .unwrap_or_else(|join| Err(LogError::io("", std::io::Error::other(join.to_string()))))
+/// One partition's lookups through the core.
+struct Lookup<'a> {
+    core: &'a Core,
+    rc: &'a RequestContext,
+    log: &'a PartitionLog,
 }
 
 /// The (timestamp, offset) answer for one partition.
-fn lookup(log: &PartitionLog, timestamp: i64) -> Result<Found, LogError> {
+fn lookup(at: &Lookup<'_>, timestamp: i64) -> Result<Found, CoreError> {
+    let listed = |spec| offset_i64(read::list_offset(at.core, at.rc, at.log, spec));
     match timestamp {
-        LATEST => Ok((-1, offset_i64(log.high_watermark()))),
-        EARLIEST | EARLIEST_LOCAL => Ok((-1, offset_i64(log.log_start_offset()))),
-        MAX_TIMESTAMP => max_timestamp(log),
-        target => by_timestamp(log, target),
+        LATEST => Ok((-1, listed(OffsetSpec::Latest))),
+        EARLIEST | EARLIEST_LOCAL => Ok((-1, listed(OffsetSpec::Earliest))),
+        MAX_TIMESTAMP => max_timestamp(at),
+        target => by_timestamp(at, target),
     }
 }
 
 /// First record with timestamp ≥ `target_ms`.
-fn by_timestamp(log: &PartitionLog, target_ms: i64) -> Result<Found, LogError> {
-    let Some(header) = log.find_by_timestamp_blocking(target_ms.saturating_mul(1000))? else {
-        return Ok(NOTHING);
-    };
-    let read = log.read_blocking(header.base_offset.max(log.log_start_offset()), 1)?;
-    let Some(frame) = read.frames.first() else {
+fn by_timestamp(at: &Lookup<'_>, target_ms: i64) -> Result<Found, CoreError> {
+    let found = read::frame_at_timestamp(at.core, at.rc, at.log, target_ms.saturating_mul(1000))?;
+    let Some((frame, log_start)) = found else {
         return Ok(NOTHING);
     };
     if frame.header.format != BatchFormat::Kafka {
@@ -126,7 +127,7 @@ fn by_timestamp(log: &PartitionLog, target_ms: i64) -> Result<Found, LogError> {
     match find_offset_for_timestamp(&frame.payload, target_ms) {
         Ok(Some(offset)) => {
             // DeleteRecords may have cut into this batch: never answer below the log start.
-            let offset = offset.max(offset_i64(read.log_start_offset));
+            let offset = offset.max(offset_i64(log_start));
             Ok((record_timestamp(&frame.payload, offset), offset))
         }
         Ok(None) => Ok(NOTHING),
@@ -134,7 +135,8 @@ fn by_timestamp(log: &PartitionLog, target_ms: i64) -> Result<Found, LogError> {
             tracing::warn!(%error, offset = frame.header.base_offset, "stored batch unreadable for ListOffsets");
             Err(LogError::CorruptFrame {
                 reason: "stored Kafka batch unreadable",
-            })
+            }
+            .into())
         }
     }
 }
@@ -159,11 +161,10 @@ fn record_timestamp(batch: &Bytes, offset: i64) -> i64 {
 /// The record with the largest timestamp (the first one, if several share it). The log keeps
 /// each frame's max timestamp in its time index, so the largest T with a frame whose max is
 /// ≥ T is found by bisection over T, and that frame is searched for its first record ≥ T.
-fn max_timestamp(log: &PartitionLog) -> Result<Found, LogError> {
-    let exists = |t_ms: i64| -> Result<bool, LogError> {
-        Ok(log
-            .find_by_timestamp_blocking(t_ms.saturating_mul(1000))?
-            .is_some())
+fn max_timestamp(at: &Lookup<'_>) -> Result<Found, CoreError> {
+    let exists = |t_ms: i64| -> Result<bool, CoreError> {
+        let ts_us = t_ms.saturating_mul(1000);
+        Ok(read::find_by_timestamp(at.core, at.rc, at.log, ts_us)?.is_some())
     };
     let (mut low, mut high) = (i64::MIN / 1000, i64::MAX / 1000);
     if !exists(low)? {
@@ -181,7 +182,7 @@ fn max_timestamp(log: &PartitionLog) -> Result<Found, LogError> {
             high = middle;
         }
     }
-    match by_timestamp(log, low)? {
+    match by_timestamp(at, low)? {
         (-1, -1) => Ok(NOTHING),
         (_, offset) => Ok((low, offset)),
     }

@@ -67,7 +67,8 @@ use crate::{limits, server};
 pub struct KafkaSettings {
     /// This broker's node id: leader of every partition and the controller.
     pub node_id: i32,
-    /// Cluster id, stable per data directory (see [`topics::load_or_create_cluster_id`]).
+    /// Cluster id, stable per data directory (on the metadata log, see
+    /// [`topics::load_or_create_cluster_id`]).
     pub cluster_id: String,
     /// Host and port clients are told to connect to; `None` derives them from the bound address.
     pub advertised: Option<(String, u16)>,
@@ -234,7 +235,18 @@ impl Connection {
         {
             return self.answer_api_versions_unsupported(&header).await;
         }
-        match dispatch::dispatch(&self.ctx, &self.rc, &header, request).await {
+        // One span per request (disabled, and so free, unless DEBUG is wanted for it); the core
+        // records its operations inside it.
+        let span = tracing::debug_span!(
+            "kafka_request",
+            api_key = header.request_api_key,
+            api_version = header.request_api_version,
+            correlation_id = header.correlation_id,
+            connection = self.rc.connection_id,
+        );
+        let rc = self.rc.request(span, dispatch::deadline(&request));
+        let dispatched = dispatch::dispatch(&self.ctx, &rc, &header, request);
+        match tracing::Instrument::instrument(dispatched, rc.span.clone()).await {
             Outcome::Respond(response) => {
                 encode_response(
                     &mut self.write,

@@ -15,8 +15,11 @@
 //! batch holds — MESSAGE_TOO_LARGE. A partition's batches are all checked before the first is
 //! appended, so nothing from a refused partition reaches the log; the request's other
 //! partitions are handled on their own. Idempotent batches are checked, appended and remembered
-//! under the partition's producer-state lock ([`super::producers`]). With `fsync = always` the
-//! answer waits until every appended partition is on disk (all partitions in parallel).
+//! under the partition's producer-state lock ([`super::producers`]), inside the core's append
+//! operation ([`crate::core::append`]), which admits the data (the topic size cap) and makes the
+//! one call of the log's append. With `fsync = always` the core holds the answer until every
+//! appended partition is on disk (all partitions in parallel), no longer than the request's
+//! `timeout_ms`.
 //!
 //! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
 //! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
@@ -32,8 +35,8 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
-    AppendBatch, Appended, Appending, BatchFormat, LogError, PartitionLog, PatchContext,
-    TimestampType, TopicMeta,
+    AppendBatch, Appended, BatchFormat, LogError, PartitionLog, PatchContext, TimestampSource,
+    TopicMeta,
 };
 use whippet_wire::kafka::limits::DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX;
 use whippet_wire::kafka::{
@@ -46,7 +49,8 @@ use super::producers::partition_key;
 use super::producers::sequence::{BatchIds, SequenceError};
 use super::topics::find_topic;
 use crate::context::BrokerContext;
-use crate::core::{self, Ack, CoreError};
+use crate::core::append::{Appender, Pending};
+use crate::core::{self, Ack, CoreError, RequestContext};
 use crate::limits::NATIVE_POLL_REPLY_BYTES_MAX;
 
 thread_local! {
@@ -84,6 +88,18 @@ impl From<LogError> for Refusal {
     }
 }
 
+impl From<CoreError> for Refusal {
+    fn from(error: CoreError) -> Self {
+        match error {
+            CoreError::TopicFull { .. } => Self::because(
+                core_error(&error),
+                "topic is full: it holds its max_topic_size bytes",
+            ),
+            other => Self::new(core_error(&other)),
+        }
+    }
+}
+
 impl From<SequenceError> for Refusal {
     fn from(error: SequenceError) -> Self {
         Self::new(match error {
@@ -94,7 +110,7 @@ impl From<SequenceError> for Refusal {
 }
 
 /// What a partition's accepted data got.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Accepted {
     base_offset: u64,
     /// Last offset the answer waits to be durable: what this request appended or, for an
@@ -106,18 +122,11 @@ struct Accepted {
     log_start_offset: u64,
 }
 
-/// A partition whose answer waits for its data to be on disk.
-struct DurableWait {
-    topic: usize,
-    partition: usize,
-    log: Arc<PartitionLog>,
-    last_offset: u64,
-}
-
 /// Serves one Produce request. With acks=0 the dispatcher sends no answer (or closes the
 /// connection if a partition failed, as Kafka does), but the work is the same.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: ProduceRequest,
 ) -> ProduceResponse {
@@ -130,7 +139,7 @@ pub(crate) async fn handle(
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for (partition_index, data) in topic_data.partition_data.iter().enumerate() {
             let outcome = if acks_valid {
-                append_partition(ctx, meta.as_ref(), data).await
+                append_partition(ctx, rc, meta.as_ref(), data).await
             } else {
                 Err(Refusal::new(ResponseError::InvalidRequiredAcks))
             };
@@ -138,12 +147,11 @@ pub(crate) async fn handle(
                 && let (Some(last_offset), Some(log)) =
                     (accepted.last_appended, partition_of(topic, data.index))
             {
-                waits.push(DurableWait {
-                    topic: topic_index,
-                    partition: partition_index,
+                let pending = Pending {
                     log: Arc::clone(log),
                     last_offset,
-                });
+                };
+                waits.push(((topic_index, partition_index), pending));
             }
             partitions.push(answer(data.index, outcome, header.request_api_version));
         }
@@ -158,9 +166,8 @@ pub(crate) async fn handle(
     } else {
         Ack::Leader
     };
-    if ctx.core.waits_for_durability(ack) {
-        wait_durable(waits, &mut topics).await;
-    }
+    let failed = core::append::wait_durable(&ctx.core, rc, ack, waits).await;
+    refuse_undurable(failed, &mut topics);
     ProduceResponse::default().with_responses(topics)
 }
 
@@ -204,30 +211,15 @@ fn offset_i64(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
-/// Waits for every appended partition to be durable, in parallel (each partition's group
-/// commit runs on its own), and turns a failed sync into that partition's error.
-async fn wait_durable(waits: Vec<DurableWait>, topics: &mut [TopicProduceResponse]) {
-    let mut set = tokio::task::JoinSet::new();
-    for wait in waits {
-        set.spawn(async move {
-            let result = wait.log.wait_durable(wait.last_offset).await;
-            (wait.topic, wait.partition, result)
-        });
-    }
-    while let Some(joined) = set.join_next().await {
-        let (topic, partition, error) = match joined {
-            Ok((_, _, Ok(()))) => continue,
-            Ok((topic, partition, Err(error))) => (topic, partition, log_error(&error)),
-            Err(join_error) => {
-                tracing::error!(%join_error, "durability wait failed");
-                continue;
-            }
-        };
+/// Turns each partition whose data did not become durable (a failed sync, or the request's
+/// timeout passed first) into that partition's error.
+fn refuse_undurable(failed: Vec<((usize, usize), CoreError)>, topics: &mut [TopicProduceResponse]) {
+    for ((topic, partition), error) in failed {
         if let Some(p) = topics
             .get_mut(topic)
             .and_then(|t| t.partition_responses.get_mut(partition))
         {
-            p.error_code = error.code();
+            p.error_code = core_error(&error).code();
             p.base_offset = -1;
         }
     }
@@ -236,6 +228,7 @@ async fn wait_durable(waits: Vec<DurableWait>, topics: &mut [TopicProduceRespons
 /// Checks and appends one partition's data.
 async fn append_partition(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     topic: Option<&Arc<TopicMeta>>,
     data: &PartitionProduceData,
 ) -> Result<Accepted, Refusal> {
@@ -262,29 +255,18 @@ async fn append_partition(
     check_records(records, &batches)?;
     let plan = AppendPlan {
         records,
-        log_append_time: topic.settings.timestamp_type == TimestampType::LogAppendTime,
+        log_append_time: topic.settings.timestamp_type == TimestampSource::Broker,
     };
     if batches.iter().all(|b| b.producer_id < 0) {
-        admit(topic)?;
-        return plan.append_all(log, &batches).await;
+        return core::append::append(&ctx.core, rc, topic, log, |appender| {
+            plan.append_all(appender, &batches, |_, _| {})
+        });
     }
     // The first idempotent produce to a partition loads its producer state (snapshot read + log
     // scan) off the async workers; later ones find it loaded.
     let key = partition_key(topic, partition_id);
     ctx.producers.load_off_runtime(key, log).await;
-    append_idempotent(ctx, topic, partition_id, log, &plan, &batches)
-}
-
-/// The core's admission of new data: a topic at its `max_topic_size` takes no more, whichever
-/// protocol sends it.
-fn admit(topic: &TopicMeta) -> Result<(), Refusal> {
-    core::append::admit(topic).map_err(|error| match error {
-        CoreError::TopicFull { .. } => Refusal::because(
-            core_error(&error),
-            "topic is full: it holds its max_topic_size bytes",
-        ),
-        other => Refusal::new(core_error(&other)),
-    })
+    append_idempotent(ctx, rc, (topic, partition_id), log, &plan, &batches)
 }
 
 /// The header checks that do not depend on producer state.
@@ -342,18 +324,19 @@ fn check_records(records: &Bytes, batches: &[BatchInfo]) -> Result<(), Refusal> 
 }
 
 /// Check, append and record under the partition's producer-state lock, so a retry racing its
-/// original sees either nothing or the original's record.
+/// original sees either nothing or the original's record. The core admits the data at the
+/// first append, so a retried duplicate is answered even when the topic has filled since.
 fn append_idempotent(
     ctx: &Arc<BrokerContext>,
-    topic: &TopicMeta,
-    partition_id: u32,
+    rc: &RequestContext,
+    (topic, partition_id): (&Arc<TopicMeta>, u32),
     log: &PartitionLog,
     plan: &AppendPlan<'_>,
     batches: &[BatchInfo],
 ) -> Result<Accepted, Refusal> {
     let key = partition_key(topic, partition_id);
     let cell = ctx.producers.partition(key);
-    let outcome = {
+    let outcome = core::append::append(&ctx.core, rc, topic, log, |appender| {
         let mut state = cell
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -370,23 +353,19 @@ fn append_idempotent(
                 log_append_time_ms: -1,
                 log_start_offset: log.log_start_offset(),
             }),
-            // A retried duplicate above is answered even when the topic is full since: it is
-            // already stored. Only new data is held to the cap.
-            None => admit(topic).and_then(|()| {
-                plan.append_all_blocking(log, batches, |batch, appended| {
-                    if batch.producer_id >= 0 {
-                        let ids = batch_ids(batch);
-                        state.record(
-                            &ids,
-                            appended.base_offset,
-                            appended.last_offset,
-                            appended.append_time_us,
-                        );
-                    }
-                })
+            None => plan.append_all(appender, batches, |batch, appended| {
+                if batch.producer_id >= 0 {
+                    let ids = batch_ids(batch);
+                    state.record(
+                        &ids,
+                        appended.base_offset,
+                        appended.last_offset,
+                        appended.append_time_us,
+                    );
+                }
             }),
         }
-    };
+    });
     ctx.producers.maybe_snapshot(&ctx.log);
     outcome
 }
@@ -407,51 +386,21 @@ struct AppendPlan<'a> {
 }
 
 impl AppendPlan<'_> {
-    /// Appends each batch as its own frame through the partition's append owner, awaiting
-    /// each; stops at the first log error (earlier batches stay appended, as with any partial
-    /// storage failure).
-    async fn append_all(
+    /// Appends each batch as its own frame, calling `appended` after each; stops at the first
+    /// log error (earlier batches stay appended, as with any partial storage failure).
+    fn append_all(
         &self,
-        log: &PartitionLog,
-        batches: &[BatchInfo],
-    ) -> Result<Accepted, Refusal> {
-        let mut accepted = Accepted::default();
-        for (k, batch) in batches.iter().enumerate() {
-            let done = self.append_one(log, batch)?.await?;
-            self.accepted(&mut accepted, k == 0, &done);
-        }
-        accepted
-            .last_appended
-            .ok_or(Refusal::new(ResponseError::InvalidRecord))?;
-        Ok(accepted)
-    }
-
-    /// [`Self::append_all`], blocking the thread for each append (under the producer-state
-    /// lock, which is a std mutex: no await may happen while it is held), calling `appended`
-    /// after each. The thread waits; the owner's write thread does the I/O.
-    fn append_all_blocking(
-        &self,
-        log: &PartitionLog,
+        appender: &mut Appender<'_>,
         batches: &[BatchInfo],
         mut appended: impl FnMut(&BatchInfo, &Appended),
     ) -> Result<Accepted, Refusal> {
-        let mut accepted = Accepted::default();
-        for (k, batch) in batches.iter().enumerate() {
-            let done = self.append_one(log, batch)?.wait()?;
+        let mut first: Option<Accepted> = None;
+        let mut last_offset = 0;
+        for batch in batches {
+            let done = self.append_one(appender, batch)?;
             appended(batch, &done);
-            self.accepted(&mut accepted, k == 0, &done);
-        }
-        accepted
-            .last_appended
-            .ok_or(Refusal::new(ResponseError::InvalidRecord))?;
-        Ok(accepted)
-    }
-
-    /// Folds one append into the partition's answer: the first sets the base offset and
-    /// times, every one the last offset appended.
-    fn accepted(&self, accepted: &mut Accepted, first: bool, done: &Appended) {
-        if first {
-            *accepted = Accepted {
+            last_offset = done.last_offset;
+            first.get_or_insert(Accepted {
                 base_offset: done.base_offset,
                 last_appended: None,
                 log_append_time_ms: if self.log_append_time {
@@ -460,13 +409,18 @@ impl AppendPlan<'_> {
                     -1
                 },
                 log_start_offset: done.log_start_offset,
-            };
+            });
         }
-        accepted.last_appended = Some(done.last_offset);
+        let mut accepted = first.ok_or(Refusal::new(ResponseError::InvalidRecord))?;
+        accepted.last_appended = Some(last_offset);
+        Ok(accepted)
     }
 
-    /// Queues one batch for the partition's append owner.
-    fn append_one(&self, log: &PartitionLog, batch: &BatchInfo) -> Result<Appending, Refusal> {
+    fn append_one(
+        &self,
+        appender: &mut Appender<'_>,
+        batch: &BatchInfo,
+    ) -> Result<Appended, Refusal> {
         let corrupt = || Refusal::new(ResponseError::CorruptMessage);
         let range: Range<usize> = batch.offset_in_buffer..batch.offset_in_buffer + batch.len;
         let payload = self.records.get(range).ok_or_else(corrupt)?.to_vec();
@@ -479,7 +433,7 @@ impl AppendPlan<'_> {
             max_timestamp_us: batch.max_timestamp_ms.saturating_mul(1000),
         };
         let log_append_time = self.log_append_time;
-        Ok(log.append(append, move |ctx| patch(ctx, log_append_time)))
+        Ok(appender.append(append, move |ctx| patch(ctx, log_append_time))?)
     }
 }
 

@@ -14,23 +14,28 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 use whippet_log::{LogError, TopicMeta, TopicSettings};
 
+use whippet_meta::CommandError;
+
 use crate::context::BrokerContext;
+use crate::core::meta::{Meta, MetaCommand, MetaRefusal};
 use crate::core::{CoreError, RequestContext, names};
 use crate::limits;
 
 pub use crate::core::names::{TOPIC_NAME_BYTES_MAX, validate_topic_name};
 
-/// Name of the file in the data directory that holds the cluster id.
+/// Name of the file in the state directory that held the cluster id before the metadata log
+/// (read once, for migration).
 pub const CLUSTER_ID_FILE: &str = "cluster_id";
 
-pub use crate::core::topics::ensure_kafka_stream;
-
-/// Reads the cluster id from `data_dir`, or creates and persists a new one (written to a
-/// temporary file, synced, then renamed, so a crash never leaves a half-written id). Kafka
-/// clients cache the id; it must not change across restarts of the same data.
-pub fn load_or_create_cluster_id(data_dir: &Path) -> Result<String, LogError> {
-    let path = data_dir.join(CLUSTER_ID_FILE);
-    match std::fs::File::open(&path) {
+/// The cluster id on the metadata log; on first start it is taken from the old `cluster_id`
+/// file of an older data dir (then removed) or created. Kafka clients cache the id; it must
+/// not change across restarts of the same data. Blocking: call it off the async workers.
+pub fn load_or_create_cluster_id(meta: &Meta, state_dir: &Path) -> Result<String, LogError> {
+    if let Some(id) = &meta.load().cluster_id {
+        return Ok(id.clone());
+    }
+    let path = state_dir.join(CLUSTER_ID_FILE);
+    let id = match std::fs::File::open(&path) {
         Ok(file) => {
             let mut text = String::new();
             file.take(limits::CLUSTER_ID_FILE_BYTES_MAX)
@@ -43,15 +48,27 @@ pub fn load_or_create_cluster_id(data_dir: &Path) -> Result<String, LogError> {
                     std::io::Error::other("cluster_id file is empty or not printable ASCII"),
                 ));
             }
-            Ok(id.to_string())
+            id.to_string()
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let id = new_cluster_id();
-            whippet_meta::replace_file(&path, id.as_bytes()).map_err(|e| LogError::io(&path, e))?;
-            Ok(id)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_cluster_id(),
+        Err(e) => return Err(LogError::io(&path, e)),
+    };
+    match meta.submit_blocking(MetaCommand::ClusterId(id.clone())) {
+        Ok(_) => {}
+        Err(CommandError::Rejected(MetaRefusal::ClusterIdSet(set))) => return Ok(set),
+        Err(error) => {
+            return Err(LogError::io(
+                meta.dir(),
+                std::io::Error::other(error.to_string()),
+            ));
         }
-        Err(e) => Err(LogError::io(&path, e)),
     }
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LogError::io(&path, e)),
+    }
+    Ok(id)
 }
 
 /// A cluster id in Kafka's shape: a random UUID in URL-safe base64 without padding.
@@ -177,16 +194,32 @@ mod tests {
         }
     }
 
+    fn cluster_id_in(dir: &Path) -> Result<String, LogError> {
+        let (meta, _) = Meta::open(dir).unwrap();
+        load_or_create_cluster_id(&meta, dir)
+    }
+
     #[test]
     fn cluster_id_is_created_once_and_then_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let first = load_or_create_cluster_id(dir.path()).unwrap();
+        let first = cluster_id_in(dir.path()).unwrap();
         assert_eq!(first.len(), 22);
-        assert_eq!(load_or_create_cluster_id(dir.path()).unwrap(), first);
+        assert_eq!(cluster_id_in(dir.path()).unwrap(), first);
         let other = tempfile::tempdir().unwrap();
-        assert_ne!(load_or_create_cluster_id(other.path()).unwrap(), first);
-        std::fs::write(dir.path().join(CLUSTER_ID_FILE), "\n").unwrap();
-        assert!(load_or_create_cluster_id(dir.path()).is_err());
+        assert_ne!(cluster_id_in(other.path()).unwrap(), first);
+        let bad = tempfile::tempdir().unwrap();
+        std::fs::write(bad.path().join(CLUSTER_ID_FILE), "\n").unwrap();
+        assert!(cluster_id_in(bad.path()).is_err());
+    }
+
+    #[test]
+    fn the_cluster_id_file_of_an_older_data_dir_is_migrated_then_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(CLUSTER_ID_FILE);
+        std::fs::write(&old, "MkU3OEVBNTcwNTJENDM2Qk\n").unwrap();
+        assert_eq!(cluster_id_in(dir.path()).unwrap(), "MkU3OEVBNTcwNTJENDM2Qk");
+        assert!(!old.exists());
+        assert_eq!(cluster_id_in(dir.path()).unwrap(), "MkU3OEVBNTcwNTJENDM2Qk");
     }
 
     #[tokio::test]

@@ -75,38 +75,8 @@ impl Payload {
 pub(crate) type Outcome = Result<Payload, Status>;
 
 /// What a command needs to be allowed, checked against the logged-in user's permissions by
-/// [`super::users::UserStore::authorize`]. Ids are resolved numeric ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// get_stats, get_client(s), snapshot.
-    ReadServers,
-    /// Server-wide changes (none in protocol 0.11 beyond what ReadServers covers; kept for flush).
-    ManageServers,
-    /// get_user(s).
-    ReadUsers,
-    /// create/update/delete users, permissions, other users' passwords.
-    ManageUsers,
-    /// create_stream.
-    ManageStreams,
-    /// get_streams.
-    ReadStreams,
-    /// get_stream.
-    ReadStream(u32),
-    /// update/delete/purge one stream.
-    ManageStream(u32),
-    /// create_topic in a stream.
-    CreateTopic(u32),
-    /// get_topics of a stream.
-    ReadTopics(u32),
-    /// get_topic, get consumer groups.
-    ReadTopic(u32, u32),
-    /// update/delete/purge a topic, partitions, segments, consumer group create/delete.
-    ManageTopic(u32, u32),
-    /// poll, offsets, join/leave/sync groups.
-    PollMessages(u32, u32),
-    /// send_messages.
-    SendMessages(u32, u32),
-}
+/// [`super::users::UserStore::authorize`]: the core's access vocabulary.
+pub(crate) use crate::core::users::Access;
 
 /// Per-connection state the handlers may read and change.
 #[derive(Debug)]

@@ -35,6 +35,21 @@ pub(crate) async fn dispatch(
     let Some(code) = header.command_code() else {
         return Answer::Reply(Err(Status::InvalidCommand));
     };
+    // One span per request (disabled, and so free, unless DEBUG is wanted for it): the core's
+    // operations record themselves inside it, and `Conn::rc` picks it up as the current span.
+    let span = tracing::debug_span!("native_request", code, connection = conn.client.id);
+    tracing::Instrument::instrument(answer(ctx, conn, header, Call { code, header, body }), span)
+        .await
+}
+
+/// Applies the session rules to one decoded command and answers it.
+async fn answer(
+    ctx: &Arc<BrokerContext>,
+    conn: &mut Conn,
+    header: &RequestHeader,
+    call: Call<'_>,
+) -> Answer {
+    let code = call.code;
     if !allowed_without_session(code) {
         if conn.user_id.is_none() {
             return Answer::Reply(Err(Status::Unauthenticated));
@@ -49,7 +64,6 @@ pub(crate) async fn dispatch(
             return Answer::Reply(Err(status));
         }
     }
-    let call = Call { code, header, body };
     match code {
         codes::LOGIN_USER_LEGACY | codes::LOGIN_WITH_TOKEN_LEGACY => login::legacy(header),
         codes::LOGOUT_USER => Answer::Reply(login::logout(ctx, conn)),

@@ -1,12 +1,14 @@
 //! The one place the native adapter turns a failure into an Iggy status code: catalog
-//! operations ([`catalog_status`]), message operations ([`message_status`]), consumer groups
-//! ([`group_status`]) and core operations ([`core_status`]).
+//! operations ([`catalog_status`], [`core_status`]), message operations ([`message_status`],
+//! appends [`send_status`], reads and offsets [`read_status`]) and consumer groups
+//! ([`group_status`]).
 
 use whippet_coordinator::native_groups::NativeGroupError;
 use whippet_log::LogError;
 use whippet_wire::native::status::Status;
 
 use crate::core::CoreError;
+use crate::core::users::UserError;
 
 /// The Iggy status for a failed catalog operation. `invalid_name` is what a bad name means for
 /// this command (InvalidStreamName or InvalidTopicName).
@@ -47,11 +49,30 @@ pub(crate) fn message_status(error: &LogError) -> Status {
 
 /// The native status for a failed append: a write or sync that failed on storage (full disk,
 /// I/O error, a partition poisoned by a failed sync) is the reference server's
-/// CannotSaveMessagesToSegment; everything else as [`message_status`].
-pub(crate) fn send_status(error: &LogError) -> Status {
+/// CannotSaveMessagesToSegment, a topic at its size cap TopicFull; everything else as
+/// [`message_status`].
+pub(crate) fn send_status(error: &CoreError) -> Status {
     match error {
-        LogError::Io { .. } => Status::CannotSaveMessagesToSegment,
-        other => message_status(other),
+        CoreError::Log(LogError::Io { .. }) => Status::CannotSaveMessagesToSegment,
+        CoreError::Log(other) => message_status(other),
+        CoreError::TopicFull { .. } => Status::TopicFull,
+        // Native requests carry no deadline; a wait cut short is the generic error.
+        CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
+        CoreError::Checkpoint(error) => not_saved("state of a native send", error),
+        CoreError::User(error) => user_status(error),
+    }
+}
+
+/// The native status for a failed read or offset operation of the core: as
+/// [`message_status`] for the log's errors.
+pub(crate) fn read_status(error: &CoreError) -> Status {
+    match error {
+        CoreError::Log(error) => message_status(error),
+        CoreError::TopicFull { .. } | CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
+        CoreError::Checkpoint(error) => not_saved("native consumer offset", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 
@@ -75,12 +96,38 @@ pub(crate) fn group_status(error: NativeGroupError) -> Status {
     }
 }
 
+/// The Iggy status for a refused or failed user operation or login.
+pub(crate) fn user_status(error: &UserError) -> Status {
+    match error {
+        UserError::InvalidUsername => Status::InvalidUsername,
+        UserError::InvalidPassword => Status::InvalidPassword,
+        UserError::AlreadyExists => Status::UserAlreadyExists,
+        UserError::LimitReached => Status::UsersLimitReached,
+        UserError::NotFound => Status::ResourceNotFound,
+        UserError::CannotDelete => Status::CannotDeleteUser,
+        UserError::CannotChangePermissions => Status::CannotChangePermissions,
+        UserError::TokenAlreadyExists => Status::PersonalAccessTokenAlreadyExists,
+        UserError::TokensLimitReached => Status::PersonalAccessTokensLimitReached,
+        UserError::InvalidCredentials => Status::InvalidCredentials,
+        UserError::InvalidToken => Status::InvalidPersonalAccessToken,
+        UserError::TokenExpired => Status::PersonalAccessTokenExpired,
+        UserError::Inactive => Status::UserInactive,
+        UserError::Unauthenticated => Status::Unauthenticated,
+        UserError::Unauthorized => Status::Unauthorized,
+        UserError::NotSaved(_) => Status::CannotWriteToFile,
+        UserError::Internal(_) => Status::Error,
+    }
+}
+
 /// The Iggy status for a failed core operation; `invalid_name` as for [`catalog_status`].
 pub(crate) fn core_status(error: &CoreError, invalid_name: Status) -> Status {
     match error {
         CoreError::Log(error) => catalog_status(error, invalid_name),
         CoreError::TopicFull { .. } => Status::TopicFull,
+        CoreError::TimedOut => Status::Error,
+        CoreError::NativeGroup(error) => group_status(*error),
         CoreError::Checkpoint(error) => not_saved("group state of a native operation", error),
+        CoreError::User(error) => user_status(error),
     }
 }
 

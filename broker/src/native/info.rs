@@ -103,7 +103,7 @@ async fn stats(ctx: &BrokerContext) -> Stats {
         segments_count: counts.segments,
         messages_count: counts.messages,
         clients_count: u32::try_from(ctx.native.clients.count()).unwrap_or(u32::MAX),
-        consumer_groups_count: u32::try_from(ctx.native.groups.count()).unwrap_or(u32::MAX),
+        consumer_groups_count: u32::try_from(ctx.core.native_groups.count()).unwrap_or(u32::MAX),
         server_version: env!("CARGO_PKG_VERSION").to_string(),
         server_semver: semver(env!("CARGO_PKG_VERSION")),
         ..os

@@ -106,7 +106,7 @@ async fn handle_connection(
         Ok(Framing::Current) => connection.run(&shutdown).await,
         Err(closed) => closed,
     };
-    ctx.native.groups.on_disconnect(client.id);
+    ctx.core.native_groups.on_disconnect(client.id);
     ctx.native.clients.remove(client.id);
     closed.log("native", peer);
 }

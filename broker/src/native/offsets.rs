@@ -21,9 +21,13 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
 use super::call::{Access, Call, Conn, Outcome, Payload};
-use super::errors::not_saved;
+use super::errors::{group_status, read_status};
+use super::groups::group_ref;
 use super::messages::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
+use crate::core::offsets::Target;
+use crate::core::read::OffsetSpec;
+use crate::core::{self, RequestContext};
 
 /// Routes codes 120–122.
 pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
@@ -62,23 +66,24 @@ pub(crate) fn resolve_consumer(
         // The classic protocol let any member name any partition (the 0.10 SDK stores and reads
         // group offsets that way); protocol 0.11 restricts a member to the partitions it owns.
         Consumer::Group(group) if conn.classic && requested.is_some() => {
-            let (_, name) =
-                ctx.native
-                    .groups
-                    .member_of(topic.stream_id, topic.id, group, conn.client.id)?;
+            let (_, name) = (ctx.core.native_groups)
+                .member_of(topic.stream_id, topic.id, &group_ref(group), conn.client.id)
+                .map_err(group_status)?;
             ConsumerSlot {
                 owner: name,
                 partition: requested.unwrap_or(0),
             }
         }
         Consumer::Group(group) => {
-            let (_, name, partition) = ctx.native.groups.pick_partition(
-                topic.stream_id,
-                topic.id,
-                group,
-                conn.client.id,
-                requested,
-            )?;
+            let (_, name, partition) = (ctx.core.native_groups)
+                .pick_partition(
+                    topic.stream_id,
+                    topic.id,
+                    &group_ref(group),
+                    conn.client.id,
+                    requested,
+                )
+                .map_err(group_status)?;
             ConsumerSlot {
                 owner: name,
                 partition,
@@ -98,29 +103,29 @@ fn single_owner(id: &Identifier) -> String {
 }
 
 /// The stored (last consumed) offset of `owner` on `key`.
-pub(crate) fn stored_offset(ctx: &BrokerContext, owner: &str, key: &PartitionKey) -> Option<u64> {
-    ctx.core.groups.lock().native_stored_offset(owner, key)
+pub(crate) fn stored_offset(
+    ctx: &BrokerContext,
+    rc: &RequestContext,
+    owner: &str,
+    key: &PartitionKey,
+) -> Option<u64> {
+    core::offsets::native_offset(&ctx.core, rc, owner, key)
 }
 
-/// Stores `offset` as `owner`'s last consumed offset and returns once it is on disk.
+/// Stores `offset` as `owner`'s last consumed offset on partition `partition` of `topic` and
+/// returns once it is on disk.
 pub(crate) async fn store_offset(
     ctx: &BrokerContext,
+    rc: &RequestContext,
     owner: &str,
-    key: PartitionKey,
+    topic: &TopicMeta,
+    partition: u32,
     offset: u64,
 ) -> Result<(), Status> {
-    let ((), durable) = ctx
-        .core
-        .groups
-        .change_durably(|c| c.store_native_offset(owner, key, offset))
-        .await;
-    not_durable_is_error(durable)
-}
-
-fn not_durable_is_error(
-    durable: Result<(), whippet_coordinator::CheckpointError>,
-) -> Result<(), Status> {
-    durable.map_err(|error| not_saved("native consumer offset", &error))
+    let target = Target::new(topic, partition).ok_or(Status::PartitionNotFound)?;
+    core::offsets::store_native(&ctx.core, rc, owner, &target, offset)
+        .await
+        .map_err(|error| read_status(&error))
 }
 
 /// Resolves the topic, checks PollMessages on it and resolves the consumer.
@@ -153,20 +158,22 @@ fn get(ctx: &BrokerContext, conn: &Conn, request: GetConsumerOffset) -> Outcome 
         &request.topic_id,
         request.partition_id,
     )?;
-    let Some(stored) = stored_offset(ctx, &slot.owner, &key) else {
+    let rc = conn.rc();
+    let Some(stored) = stored_offset(ctx, &rc, &slot.owner, &key) else {
         return Ok(Payload::Empty);
     };
     let log = partition_of(&topic, slot.partition)?;
+    let latest = core::read::list_offset(&ctx.core, &rc, &log, OffsetSpec::Latest);
     Ok(Payload::encode(&ConsumerOffsetReply {
         partition_id: slot.partition,
-        current_offset: log.high_watermark().saturating_sub(1),
+        current_offset: latest.saturating_sub(1),
         stored_offset: stored,
     }))
 }
 
 /// 121: stores the offset (durably) and answers the bare result section.
 async fn store(ctx: &BrokerContext, conn: &Conn, request: StoreConsumerOffset) -> Outcome {
-    let (slot, key, _) = target(
+    let (slot, _, topic) = target(
         ctx,
         conn,
         &request.consumer,
@@ -174,7 +181,16 @@ async fn store(ctx: &BrokerContext, conn: &Conn, request: StoreConsumerOffset) -
         &request.topic_id,
         request.partition_id,
     )?;
-    store_offset(ctx, &slot.owner, key, request.offset).await?;
+    let rc = conn.rc();
+    store_offset(
+        ctx,
+        &rc,
+        &slot.owner,
+        &topic,
+        slot.partition,
+        request.offset,
+    )
+    .await?;
     Ok(Payload::Empty)
 }
 
@@ -188,15 +204,12 @@ async fn delete(ctx: &BrokerContext, conn: &Conn, request: DeleteConsumerOffset)
         &request.topic_id,
         request.partition_id,
     )?;
-    let (existed, durable) = ctx
-        .core
-        .groups
-        .change_durably(|c| c.delete_native_offset(&slot.owner, &key))
-        .await;
+    let existed = core::offsets::delete_native(&ctx.core, &conn.rc(), &slot.owner, &key)
+        .await
+        .map_err(|error| read_status(&error))?;
     if !existed {
         return Err(Status::ConsumerOffsetNotFound);
     }
-    not_durable_is_error(durable)?;
     Ok(Payload::Empty)
 }
 

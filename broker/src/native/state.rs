@@ -9,17 +9,19 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::groups::NativeGroups;
 use super::users::UserStore;
-use crate::config::Credentials;
+use crate::core::meta::Meta;
+use crate::core::native_groups::NativeGroups;
+use crate::core::users::Users;
 
 /// Everything native handlers share.
 #[derive(Debug)]
 pub struct NativeState {
     /// Users, permissions and personal access tokens.
     pub(crate) users: UserStore,
-    /// Native consumer groups (definitions and server-side membership).
-    pub(crate) groups: NativeGroups,
+    /// Native consumer groups (definitions and server-side membership): the core's, which
+    /// the broker hands to the core at startup ([`crate::core::Core::with_native_groups`]).
+    pub(crate) groups: Arc<NativeGroups>,
     /// Connected native clients.
     pub(crate) clients: ClientRegistry,
     /// Source of session numbers (non-zero, unique per process).
@@ -30,25 +32,23 @@ pub struct NativeState {
 }
 
 impl NativeState {
-    /// Opens the persisted users and groups under `state_dir`, creating the root user from
-    /// `root` when no users exist yet.
-    pub fn open(state_dir: &Path, root: &Credentials) -> Result<Self, String> {
+    /// The native state over the core's `users` and the group definitions on `meta`
+    /// (migrating those of an older data dir's file under `state_dir`). Blocking.
+    pub fn open(state_dir: &Path, users: Arc<Users>, meta: Arc<Meta>) -> Result<Self, String> {
         Ok(Self {
-            users: UserStore::open(state_dir, root)?,
-            groups: NativeGroups::open(state_dir)?,
+            users: UserStore::new(users),
+            groups: Arc::new(NativeGroups::open(state_dir, meta)?),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
         })
     }
 
-    /// State persisting nothing, holding only the root user (tests, embedding). It hashes the
-    /// root password, so the broker itself only ever uses [`NativeState::open`], which hashes
-    /// only when it creates the users file.
-    pub fn empty(root: &Credentials) -> Self {
+    /// State with no native groups loaded, over the core's `users` (tests, embedding).
+    pub fn empty(users: Arc<Users>) -> Self {
         Self {
-            users: UserStore::in_memory(root),
-            groups: NativeGroups::default(),
+            users: UserStore::new(users),
+            groups: Arc::new(NativeGroups::default()),
             clients: ClientRegistry::default(),
             sessions: AtomicU64::new(1),
             heartbeat_timeout: Duration::from_millis(crate::limits::NATIVE_HEARTBEAT_TIMEOUT_MS),
@@ -58,19 +58,6 @@ impl NativeState {
     /// A fresh session number (never 0).
     pub(crate) fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Native consumer-group definitions belong to their topic: the core's deletion cascade
-/// drops them with it (a purge keeps them, as the Iggy server does; their offsets go in the
-/// core).
-impl crate::core::CatalogObserver for NativeState {
-    fn topic_deleted(&self, stream_id: u32, topic_id: u32) {
-        self.groups.on_topic_deleted(stream_id, topic_id);
-    }
-
-    fn stream_deleted(&self, stream_id: u32) {
-        self.groups.on_stream_deleted(stream_id);
     }
 }
 

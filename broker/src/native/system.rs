@@ -76,7 +76,7 @@ fn cluster_metadata(ctx: &BrokerContext) -> ClusterMetadata {
 }
 
 fn header(ctx: &BrokerContext, client: &ClientEntry) -> ClientHeader {
-    let groups = ctx.native.groups.memberships_of(client.id);
+    let groups = ctx.core.native_groups.memberships_of(client.id);
     ClientHeader {
         client_id: client.id,
         user_id: client.user().unwrap_or(u32::MAX),

@@ -86,10 +86,22 @@ impl Appending {
         }
     }
 
-    /// Blocks the calling thread until the append is written. For tests, tools and threads
-    /// that are not async workers.
+    /// Blocks the calling thread until the append is written, for synchronous callers. On a
+    /// multi-thread runtime's worker the wait runs inside `block_in_place`, so the worker's
+    /// other tasks move to another thread meanwhile (an append to an idle partition is written
+    /// by then anyway: see [`run_off_worker`]).
     pub fn wait(self) -> Result<Appended> {
-        block_on(self)
+        let mut pending = Some(self);
+        let mut answer = None;
+        if run_off_worker(|| answer = pending.take().map(block_on))
+            && let Some(answer) = answer
+        {
+            return answer;
+        }
+        match pending {
+            Some(appending) => block_on(appending),
+            None => Err(lost()),
+        }
     }
 }
 

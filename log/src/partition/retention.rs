@@ -6,14 +6,68 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Inner, RetentionOutcome};
+use super::{Inner, PartitionLog, RetentionOutcome};
 use crate::checkpoint;
 use crate::error::{LogError, Result};
+use crate::recovery::{RecoveryAction, RecoveryEvent};
 use crate::segment::Segment;
 use crate::sync_util::lock;
 
+impl PartitionLog {
+    /// DeleteRecords with the new log start persisted by `persist` instead of the partition's
+    /// own `log_start.offset` (the log, when its catalog store keeps log starts). `persist` runs
+    /// only when the start moves, before anything changes; its error leaves the partition as
+    /// it was.
+    pub(crate) fn delete_records_persisted_by(
+        &self,
+        before_offset: u64,
+        persist: impl FnOnce(u64) -> Result<()>,
+    ) -> Result<u64> {
+        self.inner.delete_records_with(before_offset, persist)
+    }
+
+    /// Moves the log start up to `start`, kept outside the partition (at open, from the
+    /// catalog store); a start beyond the data is reset to its end and reported.
+    pub(crate) fn restore_log_start(&self, start: u64) -> Option<RecoveryEvent> {
+        let inner = &self.inner;
+        let _m = lock(&inner.maintenance);
+        let end = inner.high_watermark.load(Ordering::Acquire);
+        if start <= end {
+            inner.log_start.fetch_max(start, Ordering::AcqRel);
+            return None;
+        }
+        inner.log_start.fetch_max(end, Ordering::AcqRel);
+        let reason = format!("stored log start {start} is beyond the data (ends at {end})");
+        tracing::warn!(path = %inner.dir.display(), %reason, "partition recovery: {reason}");
+        Some(RecoveryEvent {
+            path: inner.dir.clone(),
+            action: RecoveryAction::LogStartReset { to: end },
+            reason,
+        })
+    }
+
+    /// Removes the partition's own `log_start.offset` (if any), once its value is kept
+    /// elsewhere.
+    pub(crate) fn remove_log_start_file(&self) -> Result<()> {
+        let inner = &self.inner;
+        let _m = lock(&inner.maintenance);
+        checkpoint::remove_log_start(&inner.dir)
+    }
+}
+
 impl Inner {
     pub(super) fn delete_records(&self, before: u64) -> Result<u64> {
+        // Persist first: a crash after this but before the segments go still starts at `before`.
+        self.delete_records_with(before, |before| {
+            checkpoint::write_log_start(&self.dir, before)
+        })
+    }
+
+    fn delete_records_with(
+        &self,
+        before: u64,
+        persist: impl FnOnce(u64) -> Result<()>,
+    ) -> Result<u64> {
         let _m = lock(&self.maintenance);
         self.check_alive()?;
         let hw = self.high_watermark.load(Ordering::Acquire);
@@ -24,8 +78,7 @@ impl Inner {
         if before <= start {
             return Ok(start);
         }
-        // Persist first: a crash after this but before the segments go still starts at `before`.
-        checkpoint::write_log_start(&self.dir, before)?;
+        persist(before)?;
         self.log_start.fetch_max(before, Ordering::AcqRel);
         let segments = self.segments.load_full();
         let closed = segments.len().saturating_sub(1);

@@ -30,7 +30,7 @@ pub(crate) async fn handle(
         let meta = topics::find_topic(ctx, topic.name.as_str());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for partition in &topic.partitions {
-            partitions.push(delete_partition(meta.as_deref(), partition).await);
+            partitions.push(delete_partition(ctx, meta.as_deref(), partition).await);
         }
         results.push(
             DeleteRecordsTopicResult::default()
@@ -42,12 +42,14 @@ pub(crate) async fn handle(
 }
 
 async fn delete_partition(
+    ctx: &Arc<BrokerContext>,
     topic: Option<&TopicMeta>,
     req: &DeleteRecordsPartition,
 ) -> DeleteRecordsPartitionResult {
     let result = DeleteRecordsPartitionResult::default()
         .with_partition_index(req.partition_index)
         .with_low_watermark(-1);
+    let topic_ids = topic.map_or((0, 0), |t| (t.stream_id, t.id));
     let log = topic.and_then(|t| t.partition(u32::try_from(req.partition_index).ok()?));
     let Some(log) = log.cloned() else {
         return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
@@ -59,7 +61,11 @@ async fn delete_partition(
             Err(_) => return result.with_error_code(ResponseError::OffsetOutOfRange.code()),
         },
     };
-    match topics::blocking(move || log.delete_records(before)).await {
+    // Through the log, which keeps the new start in its catalog (the metadata log).
+    let (stream_id, topic_id, partition_id) = (topic_ids.0, topic_ids.1, log.id());
+    let catalog = Arc::clone(&ctx.log);
+    let deleted = move || catalog.delete_records(stream_id, topic_id, partition_id, before);
+    match topics::blocking(deleted).await {
         Ok(low) => result.with_low_watermark(i64::try_from(low).unwrap_or(i64::MAX)),
         Err(error) => result.with_error_code(log_error_code(&error)),
     }

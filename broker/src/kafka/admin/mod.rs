@@ -79,18 +79,15 @@ pub(crate) async fn store_settings(
         })
 }
 
-/// The stored dynamic per-broker configs, read off the async threads.
+/// The stored dynamic per-broker configs (a lock-free read of the metadata state).
 pub(crate) async fn load_broker_configs(
     ctx: &BrokerContext,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
-    let dir = ctx.log.state_dir();
-    tokio::task::spawn_blocking(move || configs::broker::load(&dir))
-        .await
-        .unwrap_or_else(|join| Err(task_failed(&join)))
+    Ok(configs::broker::load(&ctx.core.meta))
 }
 
 /// Alters the dynamic configs of the BROKER resource `resource_name` with `change` (run on the
-/// stored set under its lock, off the async threads), persisting unless `validate_only`.
+/// current overrides), persisting on the metadata log unless `validate_only`.
 pub(crate) async fn update_broker_configs(
     ctx: &BrokerContext,
     resource_name: &str,
@@ -99,15 +96,5 @@ pub(crate) async fn update_broker_configs(
 ) -> Result<(), ConfigError> {
     check_broker_resource(ctx, resource_name)?;
     configs::broker::check_per_broker(resource_name)?;
-    let dir = ctx.log.state_dir();
-    tokio::task::spawn_blocking(move || configs::broker::update(&dir, validate_only, change))
-        .await
-        .unwrap_or_else(|join| Err(task_failed(&join)))
-}
-
-fn task_failed(join: &tokio::task::JoinError) -> ConfigError {
-    ConfigError {
-        error: ResponseError::UnknownServerError,
-        message: format!("broker config task failed: {join}"),
-    }
+    configs::broker::update(&ctx.core.meta, validate_only, change).await
 }

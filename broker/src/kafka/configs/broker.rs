@@ -16,16 +16,17 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Mutex;
 
 use kafka_protocol::ResponseError;
+use whippet_log::LogError;
 
 use super::catalog::Rule;
 use super::limits::BROKER_CONFIGS_FILE_BYTES_MAX;
 use super::{ConfigError, kind, rules};
+use crate::core::meta::{Meta, MetaCommand};
 
-/// File under the log's state directory holding the stored per-broker overrides (JSON object
-/// of name → value).
+/// File under the log's state directory that held the per-broker overrides (JSON object of
+/// name → value) before the metadata log; read once, for migration.
 pub(crate) const BROKER_CONFIGS_FILE: &str = "kafka_broker_configs.json";
 
 /// One broker config that may be altered at run time.
@@ -141,53 +142,84 @@ const fn dynamic(
 pub(crate) const STORED_NOTE: &str =
     " Stored and described back; Whippet does not act on it (no Kerberos or OAuth login).";
 
-/// Serialises read-modify-write of the broker-config file across concurrent alters.
-static FILE_LOCK: Mutex<()> = Mutex::new(());
+/// The stored per-broker overrides (empty when none were ever set), from the metadata log.
+pub(crate) fn load(meta: &Meta) -> BTreeMap<String, String> {
+    BTreeMap::clone(&meta.load().broker_configs)
+}
 
-/// The stored per-broker overrides (empty when none were ever set).
-pub(crate) fn load(state_dir: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+/// Applies `change` to the stored overrides and, unless `validate_only`, submits what it set
+/// and reset as one command of the metadata log; answers once that is durable. Concurrent
+/// alters of different configs both land; of the same config, the later one wins (as in
+/// Kafka).
+pub(crate) async fn update(
+    meta: &Meta,
+    validate_only: bool,
+    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    let before = load(meta);
+    let mut after = before.clone();
+    change(&mut after)?;
+    if validate_only {
+        return Ok(());
+    }
+    let set: BTreeMap<String, String> = after
+        .iter()
+        .filter(|(name, value)| before.get(*name) != Some(*value))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let reset: Vec<String> = before
+        .keys()
+        .filter(|name| !after.contains_key(*name))
+        .cloned()
+        .collect();
+    if set.is_empty() && reset.is_empty() {
+        return Ok(());
+    }
+    meta.submit(MetaCommand::BrokerConfigs { set, reset })
+        .await
+        .map(drop)
+        .map_err(|error| storage(meta.dir(), &error.to_string()))
+}
+
+/// Moves the overrides of the file an older data dir kept them in
+/// ([`BROKER_CONFIGS_FILE`]) onto the metadata log, then removes the file. Blocking: run at
+/// startup, off the async workers.
+pub(crate) fn migrate(meta: &Meta, state_dir: &Path) -> Result<(), LogError> {
     let path = state_dir.join(BROKER_CONFIGS_FILE);
-    let file = match std::fs::File::open(&path) {
+    let io = |error: String| LogError::io(&path, std::io::Error::other(error));
+    let Some(set) = load_legacy(&path).map_err(|error| io(error.message))? else {
+        return Ok(());
+    };
+    let command = MetaCommand::BrokerConfigs {
+        set,
+        reset: Vec::new(),
+    };
+    meta.submit_blocking(command)
+        .map_err(|error| io(error.to_string()))?;
+    std::fs::remove_file(&path).map_err(|error| LogError::io(&path, error))
+}
+
+/// The overrides in the old file, `None` when there is none.
+fn load_legacy(path: &Path) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+    let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(error) => return Err(storage(&path, &error.to_string())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(storage(path, &error.to_string())),
     };
     let mut text = String::new();
     // Read one byte past the bound so an oversized file is detected, not silently cut.
     file.take(BROKER_CONFIGS_FILE_BYTES_MAX + 1)
         .read_to_string(&mut text)
-        .map_err(|error| storage(&path, &error.to_string()))?;
+        .map_err(|error| storage(path, &error.to_string()))?;
     if text.len() as u64 > BROKER_CONFIGS_FILE_BYTES_MAX {
         return Err(storage(
-            &path,
+            path,
             &format!("larger than {BROKER_CONFIGS_FILE_BYTES_MAX} bytes"),
         ));
     }
-    serde_json::from_str(&text).map_err(|error| storage(&path, &error.to_string()))
-}
-
-/// Applies `change` to the stored overrides and persists the result unless `validate_only`.
-/// The whole read-change-write runs under one lock, so concurrent alters do not lose updates.
-pub(crate) fn update(
-    state_dir: &Path,
-    validate_only: bool,
-    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ConfigError>,
-) -> Result<(), ConfigError> {
-    // A poisoned lock only means another alter panicked mid-way; the file is written
-    // atomically, so its content is still whole.
-    let _guard = FILE_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut configs = load(state_dir)?;
-    change(&mut configs)?;
-    if validate_only {
-        return Ok(());
-    }
-    let path = state_dir.join(BROKER_CONFIGS_FILE);
-    let text = serde_json::to_string_pretty(&configs)
-        .map_err(|error| storage(&path, &error.to_string()))?;
-    whippet_meta::replace_file(&path, text.as_bytes())
-        .map_err(|error| storage(&path, &error.to_string()))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| storage(path, &error.to_string()))
 }
 
 /// Sets broker config `name` to `value` in `configs`, if Kafka allows altering it per broker
@@ -248,7 +280,7 @@ fn find(name: &str) -> Result<&'static DynamicDef, ConfigError> {
 fn storage(path: &Path, reason: &str) -> ConfigError {
     ConfigError {
         error: ResponseError::KafkaStorageError,
-        message: format!("broker config file {}: {reason}", path.display()),
+        message: format!("broker configs in {}: {reason}", path.display()),
     }
 }
 
@@ -257,23 +289,28 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn dynamic_configs_persist_and_others_are_refused() {
+    #[tokio::test]
+    async fn dynamic_configs_persist_and_others_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path()).unwrap().is_empty());
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        assert!(load(&meta).is_empty());
         for def in DYNAMIC_BROKER_CONFIGS {
             let mut configs = BTreeMap::new();
             set(&mut configs, def.name, def.default).unwrap();
         }
-        update(dir.path(), false, |c| {
+        update(&meta, false, |c| {
             set(c, "sasl.kerberos.min.time.before.relogin", "58000")
         })
+        .await
         .unwrap();
-        update(dir.path(), true, |c| {
+        update(&meta, true, |c| {
             set(c, "sasl.login.refresh.window.factor", "0.9")
         })
+        .await
         .unwrap();
-        let stored = load(dir.path()).unwrap();
+        drop(meta);
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        let stored = load(&meta);
         assert_eq!(stored.len(), 1, "validate_only wrote nothing");
         assert_eq!(stored["sasl.kerberos.min.time.before.relogin"], "58000");
 
@@ -293,11 +330,30 @@ mod tests {
         assert!(configs.is_empty());
         assert!(check_per_broker("").is_err());
         assert!(check_per_broker("0").is_ok());
+        update(&meta, false, |c| {
+            reset(c, "sasl.kerberos.min.time.before.relogin")
+        })
+        .await
+        .unwrap();
+        assert!(load(&meta).is_empty());
+    }
 
-        std::fs::write(dir.path().join(BROKER_CONFIGS_FILE), "{not json").unwrap();
-        assert_eq!(
-            load(dir.path()).unwrap_err().error,
-            ResponseError::KafkaStorageError
+    #[test]
+    fn the_broker_configs_file_of_an_older_data_dir_is_migrated_then_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        let old = dir.path().join(BROKER_CONFIGS_FILE);
+        std::fs::write(&old, r#"{"sasl.login.refresh.window.factor": "0.9"}"#).unwrap();
+        migrate(&meta, dir.path()).unwrap();
+        assert!(!old.exists());
+        drop(meta);
+        let (meta, _) = Meta::open(dir.path()).unwrap();
+        assert_eq!(load(&meta)["sasl.login.refresh.window.factor"], "0.9");
+
+        std::fs::write(&old, "{not json").unwrap();
+        assert!(
+            migrate(&meta, dir.path()).is_err(),
+            "a bad file is an error, not dropped"
         );
     }
 }

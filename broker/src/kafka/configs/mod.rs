@@ -22,7 +22,7 @@ mod limits;
 mod rules;
 
 use kafka_protocol::ResponseError;
-use whippet_log::{Compression, TimestampType, TopicSettings};
+use whippet_log::{Compression, TimestampSource, TopicSettings};
 
 use catalog::Handling;
 
@@ -100,8 +100,8 @@ fn acted_value(settings: &TopicSettings, name: &str) -> Option<String> {
         "compression.type" => compression_name(settings.compression).to_string(),
         "max.message.bytes" => settings.max_message_bytes.to_string(),
         "message.timestamp.type" => match settings.timestamp_type {
-            TimestampType::CreateTime => "CreateTime".to_string(),
-            TimestampType::LogAppendTime => "LogAppendTime".to_string(),
+            TimestampSource::Producer => "CreateTime".to_string(),
+            TimestampSource::Broker => "LogAppendTime".to_string(),
         },
         "retention.bytes" => optional(settings.retention_bytes),
         "retention.ms" => optional(settings.retention_ms),
@@ -166,8 +166,8 @@ fn set_acted(settings: &mut TopicSettings, name: &str, value: &str) -> Result<()
         "max.message.bytes" => settings.max_message_bytes = parse_int(name, value, 0)?,
         "message.timestamp.type" => {
             settings.timestamp_type = match value {
-                "CreateTime" => TimestampType::CreateTime,
-                "LogAppendTime" => TimestampType::LogAppendTime,
+                "CreateTime" => TimestampSource::Producer,
+                "LogAppendTime" => TimestampSource::Broker,
                 _ => return Err(bad_value(name, value, "CreateTime or LogAppendTime")),
             }
         }

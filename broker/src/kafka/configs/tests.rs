@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kafka_protocol::ResponseError;
-use whippet_log::{Compression, TimestampType, TopicSettings};
+use whippet_log::{Compression, TimestampSource, TopicSettings};
 
 use super::catalog::Handling;
 use super::*;
@@ -167,7 +167,7 @@ fn values_are_parsed_and_checked() {
     .unwrap();
     assert_eq!(settings.retention_ms, Some(60_000));
     assert_eq!(settings.retention_bytes, Some(1_048_576));
-    assert_eq!(settings.timestamp_type, TimestampType::LogAppendTime);
+    assert_eq!(settings.timestamp_type, TimestampSource::Broker);
     assert_eq!(settings.compression, Compression::Zstd);
     assert_eq!(settings.segment_ms, Some(3_600_000));
     assert!(!is_default(&settings, "retention.ms"));

@@ -1,6 +1,6 @@
 //! JoinGroup, SyncGroup, Heartbeat and LeaveGroup: translate the wire request into the
-//! coordinator's domain request, call it under the lock, and await a deferred answer only after
-//! the lock is released.
+//! coordinator's domain request, call the core's membership operation
+//! ([`crate::core::membership`]), and encode its answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,21 +13,13 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, RequestHeader, SyncGroupRequest, SyncGroupResponse,
 };
 use whippet_coordinator as wc;
-use whippet_coordinator::{ErrorCode, Reply};
+use whippet_coordinator::ErrorCode;
 
 use crate::kafka::error_code::group_code;
 
 use super::str_bytes;
 use crate::context::BrokerContext;
-
-/// Awaits a deferred answer. A dropped sender (never expected: the coordinator always answers)
-/// becomes `on_drop`, so the client retries instead of hanging.
-async fn settle<T>(reply: Reply<T>, on_drop: impl FnOnce() -> T) -> T {
-    match reply {
-        Reply::Ready(value) => value,
-        Reply::Pending(rx) => rx.await.unwrap_or_else(|_| on_drop()),
-    }
-}
+use crate::core::{RequestContext, membership};
 
 /// A timeout in ms from the wire; negative values become zero (and are then rejected by the
 /// coordinator's bounds where that matters).
@@ -38,6 +30,7 @@ fn millis(ms: i32) -> Duration {
 /// Answers JoinGroup; the answer may wait for the rebalance to complete.
 pub(crate) async fn join(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
@@ -48,10 +41,9 @@ pub(crate) async fn join(
     } else {
         millis(req.rebalance_timeout_ms)
     };
-    let member_id = req.member_id.to_string();
     let request = wc::JoinRequest {
         group_id: req.group_id.to_string(),
-        member_id: member_id.clone(),
+        member_id: req.member_id.to_string(),
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
         client_id: header
             .client_id
@@ -73,11 +65,7 @@ pub(crate) async fn join(
         rebalance_timeout,
         require_known_member_id: version >= 4,
     };
-    let reply = ctx.core.groups.lock().join_group(request);
-    let answer = settle(reply, || {
-        wc::JoinResponse::error(ErrorCode::RebalanceInProgress, &member_id)
-    })
-    .await;
+    let answer = membership::join(&ctx.core, rc, request).await;
     let members = answer
         .members
         .into_iter()
@@ -101,6 +89,7 @@ pub(crate) async fn join(
 /// Answers SyncGroup; a follower's answer waits for the leader's assignment.
 pub(crate) async fn sync(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     _header: &RequestHeader,
     req: SyncGroupRequest,
 ) -> SyncGroupResponse {
@@ -117,11 +106,7 @@ pub(crate) async fn sync(
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
             .collect(),
     };
-    let reply = ctx.core.groups.lock().sync_group(request);
-    let answer = settle(reply, || {
-        wc::SyncResponse::error(ErrorCode::RebalanceInProgress)
-    })
-    .await;
+    let answer = membership::sync(&ctx.core, rc, request).await;
     SyncGroupResponse::default()
         .with_error_code(group_code(answer.error))
         .with_protocol_type(answer.protocol_type.map(str_bytes))
@@ -136,6 +121,7 @@ pub(crate) async fn sync(
 /// Answers Heartbeat.
 pub(crate) async fn heartbeat(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     _header: &RequestHeader,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
@@ -145,13 +131,14 @@ pub(crate) async fn heartbeat(
         member_id: req.member_id.to_string(),
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
     };
-    let code = ctx.core.groups.lock().heartbeat(&request);
+    let code = membership::heartbeat(&ctx.core, rc, &request);
     HeartbeatResponse::default().with_error_code(group_code(code))
 }
 
 /// Answers LeaveGroup: one member by id (v0–2) or a batch (v3+).
 pub(crate) async fn leave(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
@@ -170,11 +157,7 @@ pub(crate) async fn leave(
             group_instance_id: None,
         }]
     };
-    let answer = ctx
-        .core
-        .groups
-        .lock()
-        .leave_group(req.group_id.as_str(), &members);
+    let answer = membership::leave(&ctx.core, rc, req.group_id.as_str(), &members);
     if !batch {
         // v0–2 carry only a top-level code: the one member's.
         let code = answer

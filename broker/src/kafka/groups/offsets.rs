@@ -20,12 +20,14 @@ use kafka_protocol::messages::{
     RequestHeader, TopicName,
 };
 use tracing::warn;
-use whippet_coordinator::{CommitOffset, CommitRequest, ErrorCode, PartitionKey};
+use whippet_coordinator::{ErrorCode, PartitionKey};
 
 use crate::kafka::error_code::group_code;
 
 use super::subscription::subscribed_topics;
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
+use crate::core::offsets::{self, Commit, CommitOutcome, Committer, Target};
 use crate::kafka::topics;
 
 pub(crate) mod fetch;
@@ -33,32 +35,30 @@ pub(crate) mod fetch;
 /// UNKNOWN_TOPIC_OR_PARTITION.
 pub(crate) const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 
-/// The offset-store key of Kafka partition `partition` of topic `name`, if both exist.
-pub(crate) fn resolve(ctx: &BrokerContext, name: &str, partition: i32) -> Option<PartitionKey> {
+/// Kafka partition `partition` of topic `name`, resolved for an offset operation, if both
+/// exist.
+pub(crate) fn resolve(ctx: &BrokerContext, name: &str, partition: i32) -> Option<Target> {
     let topic = topics::find_topic(ctx, name)?;
-    let p = u32::try_from(partition).ok()?;
-    (p < topic.partition_count()).then_some(PartitionKey {
-        stream: topic.stream_id,
-        topic: topic.id,
-        partition: p,
-    })
+    Target::new(&topic, u32::try_from(partition).ok()?)
 }
 
-/// Answers OffsetCommit, after the commit is durable.
+/// Answers OffsetCommit, after the commit is durable. A partition whose topic is deleted
+/// before the commit is applied is UNKNOWN_TOPIC_OR_PARTITION (the core checks it).
 pub(crate) async fn commit(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     _header: &RequestHeader,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
-    // Per (topic, partition) in request order: the resolved key, or the error already known.
+    // Per (topic, partition) in request order: the commit's index, or the error already known.
     let mut slots: Vec<(TopicName, i32, Result<usize, i16>)> = Vec::new();
-    let mut offsets = Vec::new();
+    let mut commits = Vec::new();
     for topic in &req.topics {
         for p in &topic.partitions {
             let slot = match resolve(ctx, topic.name.as_str(), p.partition_index) {
-                Some(key) => {
-                    offsets.push(CommitOffset {
-                        key,
+                Some(target) => {
+                    commits.push(Commit {
+                        target,
                         offset: p.committed_offset,
                         leader_epoch: p.committed_leader_epoch,
                         metadata: p
@@ -67,44 +67,31 @@ pub(crate) async fn commit(
                             .map(ToString::to_string)
                             .unwrap_or_default(),
                     });
-                    Ok(offsets.len() - 1)
+                    Ok(commits.len() - 1)
                 }
                 None => Err(UNKNOWN_TOPIC_OR_PARTITION),
             };
             slots.push((topic.name.clone(), p.partition_index, slot));
         }
     }
-    let request = CommitRequest {
+    let committer = Committer {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id_or_member_epoch,
         member_id: req.member_id.to_string(),
         group_instance_id: req.group_instance_id.as_ref().map(ToString::to_string),
-        offsets,
     };
-    let (codes, durable) = ctx
-        .core
-        .groups
-        .change_durably(|c| {
-            if request.offsets.is_empty() {
-                Vec::new()
-            } else {
-                c.commit_offsets(&request)
-            }
-        })
-        .await;
+    let (outcomes, durable) = offsets::commit(&ctx.core, rc, committer, commits).await;
     if let Err(error) = &durable {
         warn!(%error, "offset commit not durable; answering KAFKA_STORAGE_ERROR");
     }
-    let code_of = |slot: Result<usize, i16>| match slot {
+    let code_of = |slot: Result<usize, i16>| match slot.map(|i| outcomes.get(i)) {
         Err(code) => code,
+        Ok(Some(CommitOutcome::TopicGone)) => UNKNOWN_TOPIC_OR_PARTITION,
         // Retriable: the change stays pending and the client's retry finds it durable, or
         // errors again while the disk is failing.
         Ok(_) if durable.is_err() => ResponseError::KafkaStorageError.code(),
-        Ok(i) => codes
-            .get(i)
-            .map_or(group_code(ErrorCode::CoordinatorNotAvailable), |(_, c)| {
-                group_code(*c)
-            }),
+        Ok(Some(CommitOutcome::Decided(code))) => group_code(*code),
+        Ok(None) => group_code(ErrorCode::CoordinatorNotAvailable),
     };
     let mut out: Vec<OffsetCommitResponseTopic> = Vec::new();
     for (name, partition, slot) in slots {
@@ -127,6 +114,7 @@ pub(crate) async fn commit(
 /// (GROUP_SUBSCRIBED_TO_TOPIC), as in Kafka.
 pub(crate) async fn delete(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     _header: &RequestHeader,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
@@ -135,25 +123,26 @@ pub(crate) async fn delete(
     let mut key_topics: BTreeMap<PartitionKey, String> = BTreeMap::new();
     for topic in &req.topics {
         for p in &topic.partitions {
-            if let Some(key) = resolve(ctx, topic.name.as_str(), p.partition_index) {
+            if let Some(target) = resolve(ctx, topic.name.as_str(), p.partition_index) {
+                let key = target.key();
                 keys.push(key);
                 key_topics.insert(key, topic.name.to_string());
             }
         }
     }
-    let (result, durable) = ctx
-        .core
-        .groups
-        .change_durably(|c| {
-            let subscribed = subscribed_topics(&c.describe_group(&group_id));
-            let is_subscribed = |k: &PartitionKey| {
-                key_topics
-                    .get(k)
-                    .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
-            };
-            c.delete_offsets(&group_id, &keys, &is_subscribed)
-        })
-        .await;
+    let (result, durable) = offsets::delete(
+        &ctx.core,
+        rc,
+        &group_id,
+        &keys,
+        subscribed_topics,
+        |subscribed, key| {
+            key_topics
+                .get(key)
+                .is_none_or(|name| subscribed.as_ref().is_none_or(|s| s.contains(name)))
+        },
+    )
+    .await;
     let codes = match result {
         Ok(codes) => codes,
         Err(code) => return OffsetDeleteResponse::default().with_error_code(group_code(code)),
@@ -171,9 +160,9 @@ pub(crate) async fn delete(
                 .map(|p| {
                     let code = match resolve(ctx, topic.name.as_str(), p.partition_index) {
                         None => UNKNOWN_TOPIC_OR_PARTITION,
-                        Some(key) => codes
+                        Some(target) => codes
                             .iter()
-                            .find(|(k, _)| *k == key)
+                            .find(|(k, _)| *k == target.key())
                             .map_or(0, |(_, c)| group_code(*c)),
                     };
                     OffsetDeleteResponsePartition::default()

@@ -22,6 +22,7 @@ use whippet_log::TopicSettings;
 
 use super::{GroupCoordinator, str_bytes};
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
 use crate::kafka::{test_support, topics};
 
 /// A context whose coordinator has no initial rebalance delay, with topic `t` (3 partitions).
@@ -61,7 +62,13 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
     let header = test_support::header(ApiKey::OffsetCommit, 8);
-    let resp = super::offsets::commit(&ctx, &header, commit_request("g", -1, "", "t")).await;
+    let resp = super::offsets::commit(
+        &ctx,
+        &RequestContext::internal(),
+        &header,
+        commit_request("g", -1, "", "t"),
+    )
+    .await;
     let codes: Vec<i16> = resp.topics[0]
         .partitions
         .iter()
@@ -69,14 +76,25 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
         .collect();
     // Partition 7 does not exist.
     assert_eq!(codes, vec![0, 3]);
-    let resp = super::offsets::commit(&ctx, &header, commit_request("g", -1, "", "nope")).await;
+    let resp = super::offsets::commit(
+        &ctx,
+        &RequestContext::internal(),
+        &header,
+        commit_request("g", -1, "", "nope"),
+    )
+    .await;
     assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 3));
 
-    // Acknowledged means on disk: a coordinator loaded from the directory now sees it.
-    let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
+    // Acknowledged means on disk: a coordinator loaded from the metadata log's published
+    // (durable) state now sees it.
+    let reloaded = GroupCoordinator::load(
+        GroupConfig::default(),
+        ctx.core.groups.dir().into(),
+        Arc::clone(&ctx.core.meta),
+    )
+    .unwrap();
     let key = super::offsets::resolve(&ctx, "t", 0).unwrap();
-    let found = reloaded.lock().fetch_offsets("g", Some(&[key]));
+    let found = reloaded.lock().fetch_offsets("g", Some(&[key.key()]));
     assert_eq!(found[0].1.as_ref().map(|c| c.offset), Some(42));
 
     let fetch = OffsetFetchRequest::default()
@@ -87,7 +105,8 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
                 .with_partition_indexes(vec![0, 1]),
         ]));
     let header = test_support::header(ApiKey::OffsetFetch, 7);
-    let resp = super::offsets::fetch::handle(&ctx, &header, fetch).await;
+    let resp =
+        super::offsets::fetch::handle(&ctx, &RequestContext::internal(), &header, fetch).await;
     let parts = &resp.topics[0].partitions;
     assert_eq!(parts[0].committed_offset, 42);
     assert_eq!(parts[0].metadata.as_deref(), Some("meta-0"));
@@ -98,7 +117,7 @@ async fn simple_commit_is_on_disk_when_acknowledged_and_fetch_round_trips() {
     let all = OffsetFetchRequest::default()
         .with_group_id(GroupId(str_bytes("g")))
         .with_topics(None);
-    let resp = super::offsets::fetch::handle(&ctx, &header, all).await;
+    let resp = super::offsets::fetch::handle(&ctx, &RequestContext::internal(), &header, all).await;
     assert_eq!(resp.topics.len(), 1);
     assert_eq!(resp.topics[0].partitions.len(), 1);
     ctx.log.shutdown().unwrap();
@@ -123,13 +142,19 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
     let header = test_support::header(ApiKey::JoinGroup, 7);
-    let first = super::membership::join(&ctx, &header, join_request("")).await;
+    let first =
+        super::membership::join(&ctx, &RequestContext::internal(), &header, join_request("")).await;
     assert_eq!(first.error_code, group_code(ErrorCode::MemberIdRequired));
     let member = first.member_id.to_string();
     assert!(!member.is_empty());
     let joined = tokio::time::timeout(
         Duration::from_secs(5),
-        super::membership::join(&ctx, &header, join_request(&member)),
+        super::membership::join(
+            &ctx,
+            &RequestContext::internal(),
+            &header,
+            join_request(&member),
+        ),
     )
     .await
     .unwrap();
@@ -147,7 +172,7 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
                 .with_assignment(bytes::Bytes::from_static(b"plan")),
         ]);
     let header = test_support::header(ApiKey::SyncGroup, 5);
-    let synced = super::membership::sync(&ctx, &header, sync).await;
+    let synced = super::membership::sync(&ctx, &RequestContext::internal(), &header, sync).await;
     assert_eq!(synced.error_code, 0);
     assert_eq!(&synced.assignment[..], b"plan");
 
@@ -156,10 +181,11 @@ async fn one_member_joins_syncs_heartbeats_and_the_group_is_listed() {
         .with_generation_id(joined.generation_id)
         .with_member_id(str_bytes(member.clone()));
     let header = test_support::header(ApiKey::Heartbeat, 4);
-    let hb = super::membership::heartbeat(&ctx, &header, beat.clone()).await;
+    let hb = super::membership::heartbeat(&ctx, &RequestContext::internal(), &header, beat.clone())
+        .await;
     assert_eq!(hb.error_code, 0);
     let stale = beat.with_generation_id(joined.generation_id + 1);
-    let hb = super::membership::heartbeat(&ctx, &header, stale).await;
+    let hb = super::membership::heartbeat(&ctx, &RequestContext::internal(), &header, stale).await;
     assert_eq!(hb.error_code, group_code(ErrorCode::IllegalGeneration));
 
     let header = test_support::header(ApiKey::ListGroups, 4);
@@ -189,14 +215,24 @@ async fn concurrent_commits_are_all_durable() {
         let header = header.clone();
         tasks.push(tokio::spawn(async move {
             let group = format!("g{i}");
-            super::offsets::commit(&ctx, &header, commit_request(&group, -1, "", "t")).await
+            super::offsets::commit(
+                &ctx,
+                &RequestContext::internal(),
+                &header,
+                commit_request(&group, -1, "", "t"),
+            )
+            .await
         }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap().topics[0].partitions[0].error_code, 0);
     }
-    let reloaded =
-        GroupCoordinator::load(GroupConfig::default(), ctx.core.groups.dir().into()).unwrap();
+    let reloaded = GroupCoordinator::load(
+        GroupConfig::default(),
+        ctx.core.groups.dir().into(),
+        Arc::clone(&ctx.core.meta),
+    )
+    .unwrap();
     assert_eq!(reloaded.lock().list_groups(&[]).len(), 8);
     ctx.log.shutdown().unwrap();
 }

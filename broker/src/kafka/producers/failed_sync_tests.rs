@@ -23,6 +23,7 @@ use whippet_log::{
 };
 
 use crate::context::test_support::{context_on_log, kafka_topic};
+use crate::core::RequestContext;
 use crate::kafka::produce;
 use crate::kafka::test_support::header;
 
@@ -137,7 +138,13 @@ async fn produce_once(ctx: &Arc<crate::context::BrokerContext>, batch: Bytes) ->
                         .with_records(Some(batch)),
                 ]),
         ]);
-    let response = produce::handle(ctx, &header(ApiKey::Produce, 9), request).await;
+    let response = produce::handle(
+        ctx,
+        &RequestContext::internal(),
+        &header(ApiKey::Produce, 9),
+        request,
+    )
+    .await;
     response.responses[0].partition_responses[0].error_code
 }
 

@@ -1,5 +1,5 @@
-//! Idempotent-producer state for the whole broker: producer id allocation (persisted in
-//! blocks, never reused across restarts) and, per partition, the epoch and recent batches of
+//! Idempotent-producer state for the whole broker: producer id allocation (reserved in blocks
+//! on the metadata log, never reused across restarts) and, per partition, the epoch and recent batches of
 //! every producer ([`sequence`]), guarded by one mutex per partition so that check, append and
 //! record happen in one critical section and a retry racing its original cannot be appended
 //! twice.
@@ -12,6 +12,8 @@
 
 #[cfg(test)]
 mod failed_sync_tests;
+#[cfg(test)]
+mod ids_tests;
 pub(crate) mod persist;
 pub(crate) mod sequence;
 
@@ -25,6 +27,7 @@ use whippet_wire::kafka::inspect_batch_at;
 
 use self::persist::{PartitionKey, PartitionSnapshot, ProducerFiles};
 use self::sequence::{BatchIds, PartitionProducers};
+use crate::core::meta::{Meta, MetaCommand};
 use crate::limits::{
     PRODUCER_ID_BLOCK_SIZE, PRODUCER_SCAN_READ_BYTES, PRODUCER_SNAPSHOT_INTERVAL_MS,
 };
@@ -55,7 +58,7 @@ impl PartitionState {
     }
 }
 
-/// The next ids to hand out: `[next, end)` is reserved on disk.
+/// The next ids to hand out: `[next, end)` is reserved on the metadata log.
 #[derive(Debug, Default)]
 struct IdBlock {
     loaded: bool,
@@ -63,10 +66,24 @@ struct IdBlock {
     end: i64,
 }
 
+/// Moves the reserved block of an older data dir's ids file (under `state_dir`) onto the
+/// metadata log, then removes the file, so no id handed out before is handed out again.
+/// Blocking: run at startup.
+pub(crate) fn migrate_ids(meta: &Meta, state_dir: &std::path::Path) -> std::io::Result<()> {
+    let files = ProducerFiles::new(state_dir);
+    let Some(below) = files.load_legacy_next_block_start()? else {
+        return Ok(());
+    };
+    meta.submit_blocking(MetaCommand::ReserveProducerIds { below })
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    files.remove_legacy_ids()
+}
+
 /// Broker-wide idempotent-producer state; lives in the broker context.
 #[derive(Debug)]
 pub struct ProducerStates {
     files: ProducerFiles,
+    meta: Arc<Meta>,
     ids: Mutex<IdBlock>,
     partitions: Mutex<HashMap<PartitionKey, Arc<Mutex<PartitionState>>>>,
     /// The last snapshot read from disk, for partitions not loaded yet: `None` until first use.
@@ -91,10 +108,12 @@ pub(crate) fn partition_key(topic: &TopicMeta, partition_id: u32) -> PartitionKe
 }
 
 impl ProducerStates {
-    /// State kept under `data_dir`. No I/O happens here: files are read on first use.
-    pub fn new(data_dir: &std::path::Path) -> Self {
+    /// State kept under `state_dir`, ids reserved on `meta`. No I/O happens here: files are
+    /// read on first use.
+    pub fn new(state_dir: &std::path::Path, meta: Arc<Meta>) -> Self {
         Self {
-            files: ProducerFiles::new(data_dir),
+            files: ProducerFiles::new(state_dir),
+            meta,
             ids: Mutex::new(IdBlock::default()),
             partitions: Mutex::new(HashMap::new()),
             pending: Mutex::new(None),
@@ -103,8 +122,8 @@ impl ProducerStates {
         }
     }
 
-    /// A fresh producer id. Reserving a new block writes and syncs the ids file first, so an id
-    /// is never returned before it is durably taken. Blocking I/O: call off the async workers.
+    /// A fresh producer id. Reserving a new block is a command of the metadata log, durable
+    /// before any id of the block is returned. Blocking: call off the async workers.
     pub(crate) fn allocate_id(&self) -> std::io::Result<i64> {
         let mut block = lock(&self.ids);
         self.load_ids(&mut block)?;
@@ -113,7 +132,7 @@ impl ProducerStates {
                 .next
                 .checked_add(PRODUCER_ID_BLOCK_SIZE)
                 .ok_or_else(|| std::io::Error::other("producer ids exhausted"))?;
-            self.files.store_next_block_start(end)?;
+            self.reserve(end)?;
             block.end = end;
         }
         let id = block.next;
@@ -128,9 +147,18 @@ impl ProducerStates {
         Ok((0..block.next).contains(&producer_id))
     }
 
+    /// Durably reserves every id below `below`.
+    fn reserve(&self, below: i64) -> std::io::Result<()> {
+        self.meta
+            .submit_blocking(MetaCommand::ReserveProducerIds { below })
+            .map(drop)
+            .map_err(|error| std::io::Error::other(error.to_string()))
+    }
+
+    /// The reserved range, on first use: from the metadata log.
     fn load_ids(&self, block: &mut IdBlock) -> std::io::Result<()> {
         if !block.loaded {
-            let start = self.files.load_next_block_start()?;
+            let start = self.meta.load().producer_ids_reserved;
             *block = IdBlock {
                 loaded: true,
                 next: start,
@@ -320,7 +348,7 @@ impl crate::core::CatalogObserver for ProducerStates {
 fn scan_log(state: &mut PartitionState, log: &PartitionLog) -> Result<(), LogError> {
     let mut offset = state.covered_offset.max(log.log_start_offset());
     while offset < log.high_watermark() {
-        let read = match log.read_blocking(offset, PRODUCER_SCAN_READ_BYTES) {
+        let read = match crate::core::read::read_frames(log, offset, PRODUCER_SCAN_READ_BYTES) {
             Ok(read) => read,
             // Retention moved the start meanwhile: continue from the new start.
             Err(LogError::OffsetOutOfRange { start, .. }) if start > offset => {

@@ -1,13 +1,14 @@
-//! What of the idempotent-producer state reaches the disk, and how: the next block of producer
-//! ids (so ids are never handed out twice across restarts) and a snapshot of every partition's
-//! producer state with the log offset it covers (so a restart rebuilds state by scanning only the
-//! frames after that offset, Kafka's approach). Both files are written atomically: temp file,
-//! fsync, rename, fsync of the directory; a crash leaves the old file or the new one.
+//! What of the idempotent-producer state reaches the disk, and how. The reserved block of
+//! producer ids is metadata and lives on the metadata log (`ProducerStates::allocate_id`); an
+//! older data dir's `ids.json` is read here once, for migration. A snapshot of every
+//! partition's producer state with the log offset it covers (so a restart rebuilds state by
+//! scanning only the frames after that offset, Kafka's approach) is partition data derived from
+//! the log, like Kafka's `.snapshot` files, and stays a file of its own (`state.json`, written
+//! atomically: temp file, fsync, rename, fsync of the directory).
 //!
-//! Files live in `<data_dir>/kafka_producers/`: `ids.json` and `state.json`. A snapshot that is
-//! missing, unreadable or too large is not an error: the log itself is the source of truth and
-//! state is rebuilt by scanning it. An unreadable ids file is an error, because guessing could
-//! reuse an id.
+//! Files live in `<state_dir>/kafka_producers/`. A snapshot that is missing, unreadable or too
+//! large is not an error: the log itself is the source of truth and state is rebuilt by
+//! scanning it. An unreadable old ids file is an error, because guessing could reuse an id.
 
 use std::fs;
 use std::io::Read;
@@ -58,7 +59,7 @@ struct StateFile {
     partitions: Vec<PartitionSnapshot>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct IdsFile {
     version: u32,
     /// No id below this was ever handed out by a later block; the next block starts here.
@@ -79,10 +80,11 @@ impl ProducerFiles {
         }
     }
 
-    /// Where the next block of ids starts: 0 if no block was ever reserved.
-    pub(crate) fn load_next_block_start(&self) -> std::io::Result<i64> {
+    /// Where the next block of ids starts by the ids file of an older data dir; `None` when
+    /// there is no such file.
+    pub(crate) fn load_legacy_next_block_start(&self) -> std::io::Result<Option<i64>> {
         let Some(bytes) = read_bounded(&self.dir.join(IDS_FILE_NAME), IDS_FILE_BYTES_MAX)? else {
-            return Ok(0);
+            return Ok(None);
         };
         let file: IdsFile = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
         if file.version != FORMAT_VERSION || file.next_block_start < 0 {
@@ -91,17 +93,15 @@ impl ProducerFiles {
                 file.version
             )));
         }
-        Ok(file.next_block_start)
+        Ok(Some(file.next_block_start))
     }
 
-    /// Persists that ids below `next_block_start` are taken; returns once it is on disk.
-    pub(crate) fn store_next_block_start(&self, next_block_start: i64) -> std::io::Result<()> {
-        let file = IdsFile {
-            version: FORMAT_VERSION,
-            next_block_start,
-        };
-        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        write_atomically(&self.dir, IDS_FILE_NAME, &bytes)
+    /// Removes the old ids file once its block is on the metadata log.
+    pub(crate) fn remove_legacy_ids(&self) -> std::io::Result<()> {
+        match fs::remove_file(self.dir.join(IDS_FILE_NAME)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
     }
 
     /// The last snapshot, or nothing if there is none or it cannot be used (logged).
@@ -174,13 +174,20 @@ mod tests {
     use crate::kafka::producers::sequence::BatchRecord;
 
     #[test]
-    fn ids_and_snapshot_round_trip() {
+    fn old_ids_and_snapshot_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let files = ProducerFiles::new(dir.path());
-        assert_eq!(files.load_next_block_start().unwrap(), 0);
+        assert_eq!(files.load_legacy_next_block_start().unwrap(), None);
         assert!(files.load_snapshot().is_empty());
-        files.store_next_block_start(3000).unwrap();
-        assert_eq!(files.load_next_block_start().unwrap(), 3000);
+        write_atomically(
+            &dir.path().join(PRODUCERS_DIR_NAME),
+            IDS_FILE_NAME,
+            br#"{"version":1,"next_block_start":3000}"#,
+        )
+        .unwrap();
+        assert_eq!(files.load_legacy_next_block_start().unwrap(), Some(3000));
+        files.remove_legacy_ids().unwrap();
+        assert_eq!(files.load_legacy_next_block_start().unwrap(), None);
         let key = PartitionKey {
             stream_id: 1,
             topic_id: 2,
@@ -223,7 +230,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            files.load_next_block_start().is_err(),
+            files.load_legacy_next_block_start().is_err(),
             "corrupt ids refused"
         );
     }

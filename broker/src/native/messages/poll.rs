@@ -1,5 +1,7 @@
 //! 100 poll_messages (§4.5–4.6): resolve the consumer and its partition, turn the strategy into
-//! a start offset, and gather stored native batches up to `count` messages. Batches wholly
+//! a start offset, and gather stored native batches up to `count` messages, reading through the
+//! core ([`crate::core::read`]; the stored consumer offset and auto-commit through
+//! [`crate::core::offsets`]). Batches wholly
 //! inside the requested range are served as the log returned them (shared `Bytes`, no copy,
 //! no re-encoding); only a batch straddling either end is cut with `slice_batch`.
 //!
@@ -28,11 +30,13 @@ use whippet_wire::transcode::kafka_to_native;
 
 use super::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
+use crate::core::read::{self, Bounds};
+use crate::core::{Core, CoreError, RequestContext};
 use crate::limits::{
     NATIVE_POLL_FIRST_READ_BYTES, NATIVE_POLL_READ_BYTES, NATIVE_POLL_REPLY_BYTES_MAX,
 };
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
-use crate::native::errors::message_status;
+use crate::native::errors::read_status;
 use crate::native::offsets;
 
 /// Answers one poll_messages request.
@@ -60,40 +64,36 @@ pub(super) async fn poll(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         topic: topic.id,
         partition: slot.partition,
     };
+    let rc = conn.rc();
+    let core = &ctx.core;
     let stored = match request.strategy {
-        PollingStrategy::Next => offsets::stored_offset(ctx, &slot.owner, &key),
+        PollingStrategy::Next => offsets::stored_offset(ctx, &rc, &slot.owner, &key),
         _ => None,
     };
-    let bounds = Bounds {
-        log_start: log.log_start_offset(),
-        high_watermark: log.high_watermark(),
-    };
+    let bounds = read::bounds(core, &rc, &log);
     let start = match plan_start(request.strategy, request.count, bounds, stored) {
         Start::At(offset) => Some(offset),
-        Start::Timestamp(ts) => timestamp_start(&log, ts).await?,
+        Start::Timestamp(ts) => timestamp_start((core, &rc), &log, ts)?,
     };
     let gathered = match start {
-        Some(start) => gather(&log, start, request.count, bounds.high_watermark).await?,
+        Some(start) => gather(
+            (core, &rc),
+            &log,
+            (start, request.count),
+            bounds.high_watermark,
+        )?,
         None => Gathered::default(),
     };
     if request.auto_commit
         && let Some(last) = gathered.last_offset
     {
-        offsets::store_offset(ctx, &slot.owner, key, last).await?;
+        offsets::store_offset(ctx, &rc, &slot.owner, &topic, slot.partition, last).await?;
     }
     Ok(reply(
         slot.partition,
         current_offset(bounds.high_watermark),
         gathered,
     ))
-}
-
-/// The partition's offsets at the start of the poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bounds {
-    log_start: u64,
-    /// Next offset visible to readers.
-    high_watermark: u64,
 }
 
 /// Where a poll starts, before the log is consulted.
@@ -121,12 +121,13 @@ fn plan_start(strategy: PollingStrategy, count: u32, bounds: Bounds, stored: Opt
 
 /// The first offset of the first visible batch whose broker timestamp is at or after `ts`
 /// (all messages of a native batch share it), or `None` when every batch is older.
-async fn timestamp_start(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {
+fn timestamp_start(
+    (core, rc): (&Core, &RequestContext),
+    log: &PartitionLog,
+    ts: u64,
+) -> Result<Option<u64>, Status> {
     let ts = i64::try_from(ts).unwrap_or(i64::MAX);
-    let found = log
-        .find_by_timestamp(ts)
-        .await
-        .map_err(|error| message_status(&error))?;
+    let found = read::find_by_timestamp(core, rc, log, ts).map_err(|error| read_status(&error))?;
     Ok(found.map(|header| header.base_offset))
 }
 
@@ -162,10 +163,10 @@ impl Gathered {
 
 /// Reads batches covering `start ..= start + count - 1` (capped at the high watermark seen when
 /// the poll began), transcoding Kafka-format frames to native batch records.
-async fn gather(
+fn gather(
+    (core, rc): (&Core, &RequestContext),
     log: &PartitionLog,
-    start: u64,
-    count: u32,
+    (start, count): (u64, u32),
     high_watermark: u64,
 ) -> Result<Gathered, Status> {
     let mut gathered = Gathered::default();
@@ -181,11 +182,11 @@ async fn gather(
         let budget = NATIVE_POLL_REPLY_BYTES_MAX.saturating_sub(gathered.bytes);
         let asked = budget.clamp(1, step);
         step = (step * 2).min(NATIVE_POLL_READ_BYTES);
-        let read = match log.read(next, asked).await {
+        let read = match read::read(core, rc, log, next, asked) {
             Ok(read) => read,
             // Retention moved the start past us mid-poll: serve what was gathered.
-            Err(LogError::OffsetOutOfRange { .. }) => break,
-            Err(error) => return Err(message_status(&error)),
+            Err(CoreError::Log(LogError::OffsetOutOfRange { .. })) => break,
+            Err(error) => return Err(read_status(&error)),
         };
         if read.frames.is_empty() {
             break;

@@ -14,6 +14,23 @@ use whippet_wire::native::message::NewMessage;
 
 use super::*;
 
+/// A core to call the read operations through (its own log is empty: these tests read the
+/// partition they are given).
+fn with_core<T>(f: impl FnOnce((&Core, &RequestContext)) -> T) -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = whippet_log::Log::open(LogConfig::new(dir.path())).unwrap();
+    let core = Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap();
+    f((&core, &RequestContext::internal()))
+}
+
+fn gather_at(log: &PartitionLog, start: u64, count: u32, hw: u64) -> Result<Gathered, Status> {
+    with_core(|at| gather(at, log, (start, count), hw))
+}
+
+fn timestamp_start_at(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {
+    with_core(|at| timestamp_start(at, log, ts))
+}
+
 const BOUNDS: Bounds = Bounds {
     log_start: 10,
     high_watermark: 100,
@@ -41,14 +58,6 @@ fn strategies_resolve_to_start_offsets() {
     );
     assert_eq!(current_offset(100), 99);
     assert_eq!(current_offset(0), 0);
-}
-
-/// Runs an async helper of the poll path to completion (reads go to the log's threads).
-fn run<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 fn open(dir: &Path) -> Arc<PartitionLog> {
@@ -190,7 +199,7 @@ fn whole_batches_are_shared_and_straddling_ones_sliced() {
     append_native(&log, 4); // 4..=7
     append_native(&log, 4); // 8..=11
     let hw = log.high_watermark();
-    let gathered = run(gather(&log, 2, 7, hw)).unwrap();
+    let gathered = gather_at(&log, 2, 7, hw).unwrap();
     assert_eq!(gathered.messages, 7);
     assert_eq!(gathered.last_offset, Some(8));
     // The middle batch is the stored payload itself (no copy): same bytes as a log read.
@@ -199,10 +208,10 @@ fn whole_batches_are_shared_and_straddling_ones_sliced() {
     assert_eq!(offsets_of(gathered), vec![2, 3, 4, 5, 6, 7, 8]);
     // Capped at the high watermark; past it is empty.
     assert_eq!(
-        offsets_of(run(gather(&log, 10, 100, hw)).unwrap()),
+        offsets_of(gather_at(&log, 10, 100, hw).unwrap()),
         vec![10, 11]
     );
-    assert_eq!(run(gather(&log, 12, 5, hw)).unwrap().messages, 0);
+    assert_eq!(gather_at(&log, 12, 5, hw).unwrap().messages, 0);
 }
 
 #[test]
@@ -214,15 +223,15 @@ fn kafka_frames_are_transcoded_and_sliced() {
         append_kafka(&log, 3, codec); // 2..=4
         append_native(&log, 2); // 5..=6
         let hw = log.high_watermark();
-        let all = messages_of(run(gather(&log, 0, 10, hw)).unwrap());
+        let all = messages_of(gather_at(&log, 0, 10, hw).unwrap());
         let offsets: Vec<u64> = all.iter().map(|(o, _)| *o).collect();
         assert_eq!(offsets, vec![0, 1, 2, 3, 4, 5, 6], "{codec:?}");
         assert_eq!(all[2].1, b"k0");
         assert_eq!(all[4].1, b"k2");
         // A range inside the Kafka batch is sliced like a native one.
-        let mid = messages_of(run(gather(&log, 3, 1, hw)).unwrap());
+        let mid = messages_of(gather_at(&log, 3, 1, hw).unwrap());
         assert_eq!(mid, vec![(3, b"k1".to_vec())]);
-        let gathered = run(gather(&log, 3, 3, hw)).unwrap();
+        let gathered = gather_at(&log, 3, 3, hw).unwrap();
         assert_eq!((gathered.messages, gathered.last_offset), (3, Some(5)));
     }
 }
@@ -243,20 +252,17 @@ fn a_kafka_frame_that_does_not_transcode_ends_the_reply() {
     };
     log.append_blocking(append, |_| {}).unwrap();
     let hw = log.high_watermark();
-    assert_eq!(
-        offsets_of(run(gather(&log, 0, 10, hw)).unwrap()),
-        vec![0, 1]
-    );
-    assert_eq!(run(gather(&log, 2, 10, hw)).unwrap_err(), Status::Error);
+    assert_eq!(offsets_of(gather_at(&log, 0, 10, hw).unwrap()), vec![0, 1]);
+    assert_eq!(gather_at(&log, 2, 10, hw).unwrap_err(), Status::Error);
 }
 
 #[test]
 fn timestamp_finds_the_first_batch_stamped_at_or_after() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
-    assert_eq!(run(timestamp_start(&log, 0)).unwrap(), None);
+    assert_eq!(timestamp_start_at(&log, 0).unwrap(), None);
     append_native(&log, 3);
-    let found = run(timestamp_start(&log, 0)).unwrap();
+    let found = timestamp_start_at(&log, 0).unwrap();
     assert_eq!(found, Some(0));
-    assert_eq!(run(timestamp_start(&log, u64::MAX)).unwrap(), None);
+    assert_eq!(timestamp_start_at(&log, u64::MAX).unwrap(), None);
 }

@@ -2,7 +2,10 @@
 //! (layout, every frame checksum, the batch checksum, sizes, count) and append it in its wire
 //! form behind the log's frame header. The server-owned header fields (partition id, base
 //! offset, base timestamp) are stamped and the batch checksum recomputed inside the log's
-//! append callback, once the offsets are known. Nothing is written for a rejected batch.
+//! append callback, once the offsets are known. The append is the core's operation
+//! ([`crate::core::append`]): it refuses a topic at its size cap (TopicFull) and holds the
+//! answer until the batch is durable under `fsync = always`. Nothing is written for a rejected
+//! batch.
 //!
 //! The request body is copied once into the log's owned payload; there is no per-message
 //! allocation, and frame checksums are computed in one pass over the payload bytes.
@@ -17,10 +20,10 @@ use whippet_wire::native::status::Status;
 
 use super::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
+use crate::core::append::Pending;
 use crate::core::{self, Ack};
 use crate::limits::NATIVE_BALANCED_TOPICS_MAX;
 use crate::native::call::{Access, Call, Conn, Outcome, Payload};
-use crate::native::errors::core_status;
 use crate::native::errors::send_status;
 
 /// Answers one send_messages request.
@@ -31,7 +34,6 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     let partition_id = choose_partition(&topic, &request.metadata.partitioning)?;
     let log = partition_of(&topic, partition_id)?;
     let summary = request.validate().map_err(|error| error.status())?;
-    core::append::admit(&topic).map_err(|error| core_status(&error, Status::Error))?;
     let batch = AppendBatch {
         format: BatchFormat::Native,
         payload: request.batch.to_vec(),
@@ -41,15 +43,18 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    let appended = log
-        .append(batch, move |patch| stamp(patch, partition_id))
+    let rc = conn.rc();
+    let appended = core::append::append(&ctx.core, &rc, &topic, &log, |appender| {
+        appender.append(batch, move |patch| stamp(patch, partition_id))
+    })
+    .map_err(|error| send_status(&error))?;
+    let pending = Pending {
+        log,
+        last_offset: appended.last_offset,
+    };
+    core::append::wait_durable_one(&ctx.core, &rc, Ack::Leader, &pending)
         .await
         .map_err(|error| send_status(&error))?;
-    if ctx.core.waits_for_durability(Ack::Leader) {
-        log.wait_durable(appended.last_offset)
-            .await
-            .map_err(|error| send_status(&error))?;
-    }
     Ok(Payload::encode(&SendReply {
         acks: vec![SendAck {
             stream_id: topic.stream_id,

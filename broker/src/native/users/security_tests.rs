@@ -16,10 +16,11 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 use whippet_wire::native::user_headers::Options;
 
-use super::model::ROOT_ID;
-use super::tests::{body, create, create_request, root, run};
-use super::throttle::{LOGIN_FAILURES_BURST, LoginThrottle};
-use super::{SessionCheck, UserStore};
+use super::SessionCheck;
+use super::convert::permissions_to_wire;
+use super::tests::{TestStore, body, create, create_request, fresh, fresh_with, root, run};
+use crate::core::users::ROOT_ID;
+use crate::core::users::throttle::{LOGIN_FAILURES_BURST, LoginThrottle};
 
 fn manager_grants() -> Permissions {
     Permissions {
@@ -33,11 +34,11 @@ fn manager_grants() -> Permissions {
 }
 
 fn everything() -> Permissions {
-    super::permissions::root_permissions()
+    permissions_to_wire(&crate::core::users::permissions::root_permissions())
 }
 
-async fn store_with_manager() -> (UserStore, u32) {
-    let store = UserStore::in_memory(&root());
+async fn store_with_manager() -> (TestStore, u32) {
+    let store = fresh(&root());
     let manager = create(
         &store,
         ROOT_ID,
@@ -128,7 +129,7 @@ async fn only_root_changes_root() {
         run(&store, manager, codes::CHANGE_PASSWORD, &password).await,
         Err(Status::Unauthorized)
     );
-    assert!(store.snapshot().get(ROOT_ID).unwrap().active);
+    assert!(store.core().directory().get(ROOT_ID).unwrap().active);
 }
 
 const HERE: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -162,7 +163,7 @@ async fn a_deactivated_users_open_session_ends_at_its_next_request() {
 
 #[tokio::test]
 async fn a_token_session_ends_when_its_token_is_deleted() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     let alice = create(&store, ROOT_ID, &create_request("alice", None))
         .await
         .unwrap();
@@ -198,9 +199,9 @@ async fn a_token_session_ends_when_its_token_is_deleted() {
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_address() {
-    let mut store = UserStore::in_memory(&root());
     // No refill within the test, however slow password checks are on a loaded machine.
-    store.throttle = LoginThrottle::with_refill(Duration::from_secs(3600));
+    let throttle = LoginThrottle::with_refill(Duration::from_secs(3600));
+    let store = fresh_with(&root(), Some(throttle));
     for _ in 0..LOGIN_FAILURES_BURST {
         assert_eq!(
             store.verify_password(HERE, "iggy", "wrong").await.err(),

@@ -16,9 +16,57 @@ use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 use whippet_wire::native::user_headers::Options;
 
-use super::model::{Directory, NewUser, ROOT_ID, Token, token_expiry_at};
+use super::convert::permissions_to_wire;
 use super::*;
+use crate::config::Credentials;
+use crate::core::meta::Meta;
+use crate::core::users::ROOT_ID;
+use crate::core::users::legacy::USERS_FILE;
+use crate::core::users::secrets;
+use crate::core::users::throttle::LoginThrottle;
 use crate::native::call::Payload;
+
+/// A store on a metadata log in a temporary directory that lives as long as the store.
+pub(super) struct TestStore {
+    store: UserStore,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = UserStore;
+    fn deref(&self) -> &UserStore {
+        &self.store
+    }
+}
+
+/// Opens the users on the metadata log under `dir` (as the broker does at startup).
+pub(super) fn open_in(
+    dir: &std::path::Path,
+    root: &Credentials,
+    throttle: Option<LoginThrottle>,
+) -> Result<UserStore, String> {
+    let (meta, _) = Meta::open(dir).map_err(|error| error.to_string())?;
+    let mut users = crate::core::users::Users::open(Arc::new(meta), dir, root)?;
+    if let Some(throttle) = throttle {
+        users = users.with_login_throttle(throttle);
+    }
+    Ok(UserStore::new(Arc::new(users)))
+}
+
+/// A fresh store holding only the root user.
+pub(super) fn fresh(root: &Credentials) -> TestStore {
+    fresh_with(root, None)
+}
+
+/// [`fresh`] with its own login throttle.
+pub(super) fn fresh_with(root: &Credentials, throttle: Option<LoginThrottle>) -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path(), root, throttle).unwrap();
+    TestStore {
+        store,
+        _dir: Some(dir),
+    }
+}
 
 pub(super) fn root() -> Credentials {
     Credentials {
@@ -108,99 +156,9 @@ pub(super) async fn create(
     Ok(UserDetails::decode_exact(&reply).unwrap().user.id)
 }
 
-fn new_user(name: &str) -> NewUser {
-    NewUser {
-        username: name.into(),
-        password_hash: "hash".into(),
-        active: true,
-        permissions: None,
-    }
-}
-
-#[test]
-fn ids_are_lowest_free_and_root_is_protected() {
-    let mut directory = Directory::default();
-    assert_eq!(directory.create(new_user("root"), 1).unwrap(), ROOT_ID);
-    assert_eq!(directory.create(new_user("aaa"), 2).unwrap(), 1);
-    assert_eq!(directory.create(new_user("bbb"), 3).unwrap(), 2);
-    assert_eq!(
-        directory.create(new_user("aaa"), 4),
-        Err(Status::UserAlreadyExists)
-    );
-    directory.delete(1).unwrap();
-    assert_eq!(directory.create(new_user("ccc"), 5).unwrap(), 1);
-    assert_eq!(directory.delete(ROOT_ID), Err(Status::CannotDeleteUser));
-    assert_eq!(directory.delete(9), Err(Status::ResourceNotFound));
-    assert_eq!(
-        directory.set_permissions(ROOT_ID, None),
-        Err(Status::CannotChangePermissions)
-    );
-    assert_eq!(
-        directory.update(2, Some("ccc".into()), None),
-        Err(Status::UserAlreadyExists)
-    );
-    directory
-        .update(2, Some("bbb".into()), Some(false))
-        .unwrap();
-    assert!(!directory.get(2).unwrap().active);
-    assert_eq!(directory.by_name("CCC"), None, "names are case-sensitive");
-}
-
-#[test]
-fn token_expiry_and_login_rules() {
-    assert_eq!(token_expiry_at(100, 0), None);
-    assert_eq!(token_expiry_at(100, u64::MAX), None);
-    assert_eq!(token_expiry_at(100, 50), Some(150));
-    assert_eq!(token_expiry_at(u64::MAX - 1, 50), None);
-    let mut directory = Directory::default();
-    directory.create(new_user("root"), 0).unwrap();
-    let id = directory.create(new_user("alice"), 0).unwrap();
-    let token = |name: &str, digest: &str, expiry_at| Token {
-        name: name.into(),
-        digest: digest.into(),
-        expiry_at,
-    };
-    directory
-        .add_token(id, token("ci", "d1", Some(1_000)))
-        .unwrap();
-    directory
-        .add_token(id, token("forever", "d2", None))
-        .unwrap();
-    assert_eq!(
-        directory.add_token(id, token("ci", "d3", None)),
-        Err(Status::PersonalAccessTokenAlreadyExists)
-    );
-    assert_eq!(directory.token_login("d1", 999), Ok((id, Some(1_000))));
-    assert_eq!(
-        directory.token_login("d1", 1_000),
-        Err(Status::PersonalAccessTokenExpired)
-    );
-    assert_eq!(directory.token_login("d2", u64::MAX - 1), Ok((id, None)));
-    assert_eq!(
-        directory.token_login("nope", 0),
-        Err(Status::InvalidPersonalAccessToken)
-    );
-    directory.update(id, None, Some(false)).unwrap();
-    assert_eq!(directory.token_login("d2", 0), Err(Status::UserInactive));
-    directory.remove_token(id, "ci").unwrap();
-    assert_eq!(
-        directory.remove_token(id, "ci"),
-        Err(Status::ResourceNotFound)
-    );
-    for index in 1..crate::limits::TOKENS_PER_USER_MAX {
-        directory
-            .add_token(id, token(&format!("t{index}"), &format!("x{index}"), None))
-            .unwrap();
-    }
-    assert_eq!(
-        directory.add_token(id, token("onemore", "y", None)),
-        Err(Status::PersonalAccessTokensLimitReached)
-    );
-}
-
 #[tokio::test]
 async fn root_logs_in_and_wrong_credentials_are_refused() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     assert_eq!(password(&store, "iggy", "iggy").await, Ok(ROOT_ID));
     assert_eq!(
         password(&store, "iggy", "wrong").await,
@@ -210,14 +168,20 @@ async fn root_logs_in_and_wrong_credentials_are_refused() {
         password(&store, "nobody", "iggy").await,
         Err(Status::InvalidCredentials)
     );
-    let stored = store.snapshot().get(ROOT_ID).unwrap().password_hash.clone();
+    let stored = store
+        .core()
+        .directory()
+        .get(ROOT_ID)
+        .unwrap()
+        .password_hash
+        .clone();
     assert!(stored.starts_with("$argon2id$") && !stored.contains("iggy"));
 }
 
 #[tokio::test]
 async fn persistence_round_trip_and_corrupt_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = UserStore::open(dir.path(), &root()).unwrap();
+    let store = open_in(dir.path(), &root(), None).unwrap();
     let perms = Permissions {
         global: GlobalPermissions {
             read_streams: true,
@@ -244,7 +208,9 @@ async fn persistence_round_trip_and_corrupt_file() {
     .await
     .unwrap();
     let raw = CreatedToken::decode_exact(&reply).unwrap().token;
-    let text = std::fs::read_to_string(dir.path().join(stored::USERS_FILE)).unwrap();
+    let log = std::fs::read(dir.path().join("meta/meta.log")).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    assert!(text.contains("alice"), "the users are on the metadata log");
     assert!(
         !text.contains("secret") && !text.contains(&raw),
         "no secret in clear"
@@ -255,23 +221,28 @@ async fn persistence_round_trip_and_corrupt_file() {
         username: "admin".into(),
         password: "changed".into(),
     };
-    let reopened = UserStore::open(dir.path(), &other_root).unwrap();
+    let reopened = open_in(dir.path(), &other_root, None).unwrap();
     assert_eq!(password(&reopened, "alice", "secret").await, Ok(id));
     assert_eq!(password(&reopened, "iggy", "iggy").await, Ok(ROOT_ID));
     assert_eq!(token(&reopened, &raw), Ok(id));
-    let user = reopened.snapshot().get(id).cloned().unwrap();
-    assert_eq!(user.wire_permissions(), Some(perms));
+    let user = reopened.core().directory().get(id).cloned().unwrap();
+    assert_eq!(
+        user.permissions.as_ref().map(permissions_to_wire),
+        Some(perms)
+    );
     assert!(reopened.authorize(id, Access::ReadStream(3)).is_ok());
     drop(reopened);
 
-    std::fs::write(dir.path().join(stored::USERS_FILE), b"{not json").unwrap();
-    let error = UserStore::open(dir.path(), &root()).unwrap_err();
-    assert!(error.contains(stored::USERS_FILE), "{error}");
+    // A corrupt old users file in a data dir that has no users yet is an error naming it.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    std::fs::write(fresh_dir.path().join(USERS_FILE), b"{not json").unwrap();
+    let error = open_in(fresh_dir.path(), &root(), None).unwrap_err();
+    assert!(error.contains(USERS_FILE), "{error}");
 }
 
 #[tokio::test]
 async fn permissions_are_enforced_on_user_commands() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     let reader = Permissions {
         global: GlobalPermissions {
             read_users: true,
@@ -332,7 +303,7 @@ async fn permissions_are_enforced_on_user_commands() {
 
 #[tokio::test]
 async fn root_is_protected_and_deleted_users_lose_access() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     let alice = create(&store, ROOT_ID, &create_request("alice", None))
         .await
         .unwrap();
@@ -371,7 +342,7 @@ async fn root_is_protected_and_deleted_users_lose_access() {
 
 #[tokio::test]
 async fn create_update_and_change_password() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     assert_eq!(
         create(&store, ROOT_ID, &create_request("ab", None)).await,
         Err(Status::InvalidUsername)
@@ -455,7 +426,7 @@ async fn create_update_and_change_password() {
 
 #[tokio::test]
 async fn token_commands_act_on_the_callers_tokens() {
-    let store = UserStore::in_memory(&root());
+    let store = fresh(&root());
     let alice = create(&store, ROOT_ID, &create_request("alice", None))
         .await
         .unwrap();

@@ -14,6 +14,7 @@ use whippet_coordinator::{CommittedOffset, PartitionKey};
 
 use super::{UNKNOWN_TOPIC_OR_PARTITION, resolve};
 use crate::context::BrokerContext;
+use crate::core::{RequestContext, offsets};
 use crate::kafka::groups::str_bytes;
 use crate::kafka::topics;
 
@@ -51,18 +52,21 @@ impl Fetched {
     }
 }
 
+/// A requested partition and its offset-store key, when it resolves.
+type Wanted = (i32, Option<PartitionKey>);
+
 /// Looks up one group: `wanted` is `None` for all committed partitions, else (topic,
 /// partitions) pairs in request order.
 fn fetch_group(
     ctx: &BrokerContext,
+    rc: &RequestContext,
     group_id: &str,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
 ) -> Vec<(TopicName, Vec<Fetched>)> {
-    let c = ctx.core.groups.lock();
     let Some(wanted) = wanted else {
         let all = topics::all_topics(ctx);
         let mut out: Vec<(TopicName, Vec<Fetched>)> = Vec::new();
-        for (key, value) in c.fetch_offsets(group_id, None) {
+        for (key, value) in offsets::fetch(&ctx.core, rc, group_id, None) {
             // Offsets of topics since deleted (or of other streams) are not Kafka's to show.
             let Some((kafka_name, _)) = all
                 .iter()
@@ -80,20 +84,30 @@ fn fetch_group(
         }
         return out;
     };
-    wanted
+    // Resolve every name first, then read all their offsets in one core call.
+    let resolved: Vec<(TopicName, Vec<Wanted>)> = wanted
+        .into_iter()
+        .map(|(name, partitions)| {
+            let keys = partitions
+                .into_iter()
+                .map(|p| (p, resolve(ctx, name.as_str(), p).map(|target| target.key())))
+                .collect();
+            (name, keys)
+        })
+        .collect();
+    let keys: Vec<PartitionKey> = resolved
+        .iter()
+        .flat_map(|(_, partitions)| partitions.iter().filter_map(|(_, key)| *key))
+        .collect();
+    let mut values = offsets::fetch(&ctx.core, rc, group_id, Some(&keys)).into_iter();
+    resolved
         .into_iter()
         .map(|(name, partitions)| {
             let fetched = partitions
                 .into_iter()
-                .map(|p| match resolve(ctx, name.as_str(), p) {
+                .map(|(p, key)| match key {
                     None => Fetched::none(p, UNKNOWN_TOPIC_OR_PARTITION),
-                    Some(key) => {
-                        let value = c
-                            .fetch_offsets(group_id, Some(&[key] as &[PartitionKey]))
-                            .pop()
-                            .and_then(|(_, v)| v);
-                        Fetched::found(p, value)
-                    }
+                    Some(_) => Fetched::found(p, values.next().and_then(|(_, v)| v)),
                 })
                 .collect();
             (name, fetched)
@@ -104,6 +118,7 @@ fn fetch_group(
 /// Answers OffsetFetch.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     req: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
@@ -119,7 +134,7 @@ pub(crate) async fn handle(
                 });
                 multi_group(
                     g.group_id.clone(),
-                    fetch_group(ctx, g.group_id.as_str(), wanted),
+                    fetch_group(ctx, rc, g.group_id.as_str(), wanted),
                 )
             })
             .collect();
@@ -130,7 +145,7 @@ pub(crate) async fn handle(
             .map(|t| (t.name, t.partition_indexes))
             .collect()
     });
-    let topics = fetch_group(ctx, req.group_id.as_str(), wanted)
+    let topics = fetch_group(ctx, rc, req.group_id.as_str(), wanted)
         .into_iter()
         .map(|(name, parts)| {
             let partitions = parts

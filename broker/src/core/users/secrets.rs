@@ -20,7 +20,7 @@ const SALT_BYTES: usize = 16;
 
 /// Hashes `password` with argon2id and a fresh random salt. CPU-heavy: call it from
 /// `spawn_blocking`.
-pub(super) fn hash_password(password: &str) -> Result<String, String> {
+pub(crate) fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; SALT_BYTES];
     OsRng.fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|error| error.to_string())?;
@@ -32,7 +32,7 @@ pub(super) fn hash_password(password: &str) -> Result<String, String> {
 
 /// Whether `password` matches a PHC string made by [`hash_password`]. A malformed stored hash
 /// matches nothing. CPU-heavy: call it from `spawn_blocking`.
-pub(super) fn verify_password(password: &str, stored: &str) -> bool {
+pub(crate) fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -41,7 +41,7 @@ pub(super) fn verify_password(password: &str, stored: &str) -> bool {
 }
 
 /// A fresh raw token (returned to the client once) and the digest that is stored.
-pub(super) fn new_token() -> (String, String) {
+pub(crate) fn new_token() -> (String, String) {
     let raw: String = OsRng
         .sample_iter(&Alphanumeric)
         .take(TOKEN_CHARS)
@@ -52,7 +52,7 @@ pub(super) fn new_token() -> (String, String) {
 }
 
 /// The stored form of a raw token: lowercase hex SHA-256.
-pub(super) fn token_digest(raw: &str) -> String {
+pub(crate) fn token_digest(raw: &str) -> String {
     let digest = Sha256::digest(raw.as_bytes());
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
@@ -65,7 +65,7 @@ pub(super) fn token_digest(raw: &str) -> String {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Microseconds since the Unix epoch, the unit of every native timestamp.
-pub(super) fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| {

@@ -10,12 +10,9 @@
 //!
 //! The root user holds everything, so for root every check passes.
 
-use whippet_wire::native::commands::permissions::{
-    GlobalPermissions, Permissions, StreamPermissions, TopicPermissions,
-};
-use whippet_wire::native::status::Status;
-
+use super::UserError;
 use super::model::{Directory, ROOT_ID};
+use super::permissions::{GlobalPermissions, Permissions, StreamPermissions, TopicPermissions};
 
 /// Whether `holder` covers every grant in `granted`.
 pub(super) fn within(holder: Option<&Permissions>, granted: Option<&Permissions>) -> bool {
@@ -154,34 +151,34 @@ pub(super) fn may_grant(
     directory: &Directory,
     caller: u32,
     granted: Option<&Permissions>,
-) -> Result<(), Status> {
+) -> Result<(), UserError> {
     if caller == ROOT_ID {
         return Ok(());
     }
     let held = directory
         .get(caller)
-        .and_then(super::model::User::wire_permissions);
-    if within(held.as_ref(), granted) {
+        .and_then(|user| user.permissions.as_ref());
+    if within(held, granted) {
         Ok(())
     } else {
-        Err(Status::Unauthorized)
+        Err(UserError::Unauthorized)
     }
 }
 
 /// Whether `caller` may change, deactivate or delete `target`: never root unless the caller is
 /// root, and only users whose grants the caller covers. An unknown target passes (the change
 /// itself answers not found).
-pub(super) fn may_manage(directory: &Directory, caller: u32, target: u32) -> Result<(), Status> {
+pub(super) fn may_manage(directory: &Directory, caller: u32, target: u32) -> Result<(), UserError> {
     if caller == ROOT_ID || caller == target {
         return Ok(());
     }
     if target == ROOT_ID {
-        return Err(Status::Unauthorized);
+        return Err(UserError::Unauthorized);
     }
     let Some(user) = directory.get(target) else {
         return Ok(());
     };
-    may_grant(directory, caller, user.wire_permissions().as_ref())
+    may_grant(directory, caller, user.permissions.as_ref())
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Failed logins an address may make at once.
-pub(crate) const LOGIN_FAILURES_BURST: u32 = 10;
+pub const LOGIN_FAILURES_BURST: u32 = 10;
 /// One more failed login is allowed per this many milliseconds.
-pub(crate) const LOGIN_FAILURE_REFILL_MS: u64 = 1_000;
+pub const LOGIN_FAILURE_REFILL_MS: u64 = 1_000;
 /// Most addresses remembered.
-pub(crate) const LOGIN_THROTTLE_ADDRESSES_MAX: usize = 65_536;
+pub const LOGIN_THROTTLE_ADDRESSES_MAX: usize = 65_536;
 
 /// An address's remaining allowance.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +50,7 @@ impl Allowance {
 
 /// Failed-login allowances by client address.
 #[derive(Debug)]
-pub(crate) struct LoginThrottle {
+pub struct LoginThrottle {
     addresses: Mutex<HashMap<IpAddr, Allowance>>,
     /// One more failure is allowed per this much time.
     refill: Duration,

@@ -1,6 +1,8 @@
-//! The permission rules: which grants of a [`Permissions`] block allow which [`Access`]. They
-//! follow the reference server's permissioner, including its asymmetries, so that a user set up
-//! against either server is allowed exactly the same commands:
+//! Permissions: the grants a user holds ([`Permissions`], protocol-neutral and stored as they
+//! are in the metadata log), the accesses an operation needs ([`Access`]) and the rules that
+//! decide one from the other. They follow the reference (Iggy) server's permissioner, including
+//! its asymmetries, so that a user set up against either server is allowed exactly the same
+//! operations:
 //!
 //! * global `manage_X` implies `read_X` for servers, users and streams;
 //! * global `manage_streams` covers every stream and topic operation except sending and polling;
@@ -10,14 +12,119 @@
 //!   reference lists (a global `read_streams` does not let a user poll);
 //! * per-stream grants apply to that stream's topics as well.
 
-use whippet_wire::native::commands::permissions::{
-    GlobalPermissions, Permissions, StreamPermissions, TopicPermissions,
-};
+use serde::{Deserialize, Serialize};
 
-use crate::native::call::Access;
+/// A user's grants: ten global flags, then per-stream grants. Stored flat (the global flags
+/// beside `streams`), the layout of the users file of earlier versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    /// Server-wide grants.
+    #[serde(flatten)]
+    pub global: GlobalPermissions,
+    /// Grants on single streams (a stream named twice: the last entry wins).
+    pub streams: Vec<StreamPermissions>,
+}
+
+/// Server-wide grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct GlobalPermissions {
+    /// Change the server (flush, snapshots).
+    pub manage_servers: bool,
+    /// Read server stats and clients.
+    pub read_servers: bool,
+    /// Create, change and delete users.
+    pub manage_users: bool,
+    /// Read users.
+    pub read_users: bool,
+    /// Create, change and delete streams (and everything in them).
+    pub manage_streams: bool,
+    /// Read streams.
+    pub read_streams: bool,
+    /// Create, change and delete topics in every stream.
+    pub manage_topics: bool,
+    /// Read topics in every stream.
+    pub read_topics: bool,
+    /// Poll every topic.
+    pub poll_messages: bool,
+    /// Send to every topic.
+    pub send_messages: bool,
+}
+
+/// Grants on one stream and its topics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct StreamPermissions {
+    /// The stream.
+    pub stream_id: u32,
+    /// Change or delete the stream.
+    pub manage_stream: bool,
+    /// Read the stream.
+    pub read_stream: bool,
+    /// Create, change and delete its topics.
+    pub manage_topics: bool,
+    /// Read its topics.
+    pub read_topics: bool,
+    /// Poll its topics.
+    pub poll_messages: bool,
+    /// Send to its topics.
+    pub send_messages: bool,
+    /// Grants on single topics of the stream.
+    pub topics: Vec<TopicPermissions>,
+}
+
+/// Grants on one topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct TopicPermissions {
+    /// The topic.
+    pub topic_id: u32,
+    /// Change or delete the topic.
+    pub manage_topic: bool,
+    /// Read the topic.
+    pub read_topic: bool,
+    /// Poll it.
+    pub poll_messages: bool,
+    /// Send to it.
+    pub send_messages: bool,
+}
+
+/// What an operation needs, checked against a user's [`Permissions`] by
+/// [`super::Users::authorize`]. Ids are resolved numeric ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read server stats and connected clients.
+    ReadServers,
+    /// Server-wide changes (flush).
+    ManageServers,
+    /// Read users.
+    ReadUsers,
+    /// Create/update/delete users, permissions, other users' passwords.
+    ManageUsers,
+    /// Create a stream.
+    ManageStreams,
+    /// List streams.
+    ReadStreams,
+    /// Read one stream.
+    ReadStream(u32),
+    /// Update/delete/purge one stream.
+    ManageStream(u32),
+    /// Create a topic in a stream.
+    CreateTopic(u32),
+    /// List the topics of a stream.
+    ReadTopics(u32),
+    /// Read a topic, its consumer groups.
+    ReadTopic(u32, u32),
+    /// Update/delete/purge a topic, its partitions, segments, consumer groups.
+    ManageTopic(u32, u32),
+    /// Poll, offsets, group membership.
+    PollMessages(u32, u32),
+    /// Append messages.
+    SendMessages(u32, u32),
+}
 
 /// Every global flag set: what the root user holds.
-pub(super) fn root_permissions() -> Permissions {
+pub fn root_permissions() -> Permissions {
     Permissions {
         global: GlobalPermissions {
             manage_servers: true,
@@ -54,7 +161,7 @@ fn topic(stream: &StreamPermissions, topic_id: u32) -> Option<&TopicPermissions>
 }
 
 /// Whether `permissions` allow `access`.
-pub(super) fn allows(permissions: &Permissions, access: Access) -> bool {
+pub fn allows(permissions: &Permissions, access: Access) -> bool {
     let global = &permissions.global;
     match access {
         Access::ReadServers => global.manage_servers || global.read_servers,

@@ -1,25 +1,23 @@
 //! The users directory as plain data: every rule about ids, names, the root user and tokens is
 //! a method here taking the current time as an argument, so the rules are tested without a
-//! clock, a file or a runtime. The store clones it, applies one change and persists the result.
+//! clock, a file or a runtime, and replaying the metadata log's user commands rebuilds the same
+//! directory (`super::commands`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-use whippet_wire::native::commands::permissions::Permissions;
-use whippet_wire::native::identifier::Identifier;
-use whippet_wire::native::status::Status;
-
-use super::stored::StoredPermissions;
+use super::UserError;
+use super::permissions::Permissions;
 use crate::limits::{TOKENS_PER_USER_MAX, USERS_MAX};
+use serde::{Deserialize, Serialize};
 
 /// Id of the root user, which is created from the config and can be neither deleted nor have
 /// its permissions changed.
-pub(super) const ROOT_ID: u32 = 0;
+pub const ROOT_ID: u32 = 0;
 
 /// One personal access token; only the digest of the raw token is kept.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Token {
+pub struct Token {
     /// Name, unique per user.
     pub name: String,
     /// SHA-256 of the raw token, lowercase hex.
@@ -46,7 +44,7 @@ impl fmt::Debug for Token {
 
 /// One user as stored.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct User {
+pub struct User {
     /// 0-based id; root is 0.
     pub id: u32,
     /// Unique name (exact bytes; compared case-sensitively).
@@ -58,17 +56,10 @@ pub(super) struct User {
     /// Creation time, µs since the epoch.
     pub created_at: u64,
     /// Grants; `None` means none at all.
-    pub permissions: Option<StoredPermissions>,
+    pub permissions: Option<Permissions>,
     /// Personal access tokens.
     #[serde(default)]
     pub tokens: Vec<Token>,
-}
-
-impl User {
-    /// The grants in wire form.
-    pub fn wire_permissions(&self) -> Option<Permissions> {
-        self.permissions.as_ref().map(StoredPermissions::to_wire)
-    }
 }
 
 impl fmt::Debug for User {
@@ -84,7 +75,7 @@ impl fmt::Debug for User {
 
 /// All users, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Directory {
+pub struct Directory {
     users: BTreeMap<u32, User>,
 }
 
@@ -119,23 +110,23 @@ impl Directory {
     }
 
     /// One user by numeric id or name.
-    pub fn find(&self, identifier: &Identifier) -> Option<&User> {
-        match identifier {
-            Identifier::Numeric(id) => self.get(*id),
-            Identifier::Name(name) => self.by_name(name),
+    pub fn find(&self, user: &UserRef) -> Option<&User> {
+        match user {
+            UserRef::Id(id) => self.get(*id),
+            UserRef::Name(name) => self.by_name(name),
         }
     }
 
-    /// Id of the user `identifier` names, or ResourceNotFound (what the reference server answers
-    /// for an unknown user in every command but get_user).
-    pub fn resolve(&self, identifier: &Identifier) -> Result<u32, Status> {
-        self.find(identifier)
+    /// Id of the user `user` names, or NotFound (what the reference server answers for an
+    /// unknown user in every command but get_user).
+    pub fn resolve(&self, user: &UserRef) -> Result<u32, UserError> {
+        self.find(user)
             .map(|user| user.id)
-            .ok_or(Status::ResourceNotFound)
+            .ok_or(UserError::NotFound)
     }
 
-    fn get_mut(&mut self, id: u32) -> Result<&mut User, Status> {
-        self.users.get_mut(&id).ok_or(Status::ResourceNotFound)
+    fn get_mut(&mut self, id: u32) -> Result<&mut User, UserError> {
+        self.users.get_mut(&id).ok_or(UserError::NotFound)
     }
 
     fn lowest_free_id(&self) -> Option<u32> {
@@ -150,14 +141,14 @@ impl Directory {
     }
 
     /// Adds a user under the lowest free id and returns that id.
-    pub fn create(&mut self, new: NewUser, now: u64) -> Result<u32, Status> {
+    pub fn create(&mut self, new: NewUser, now: u64) -> Result<u32, UserError> {
         if self.by_name(&new.username).is_some() {
-            return Err(Status::UserAlreadyExists);
+            return Err(UserError::AlreadyExists);
         }
         if self.users.len() >= USERS_MAX {
-            return Err(Status::UsersLimitReached);
+            return Err(UserError::LimitReached);
         }
-        let id = self.lowest_free_id().ok_or(Status::UsersLimitReached)?;
+        let id = self.lowest_free_id().ok_or(UserError::LimitReached)?;
         self.users.insert(
             id,
             User {
@@ -166,7 +157,7 @@ impl Directory {
                 password_hash: new.password_hash,
                 active: new.active,
                 created_at: now,
-                permissions: new.permissions.as_ref().map(StoredPermissions::from_wire),
+                permissions: new.permissions,
                 tokens: Vec::new(),
             },
         );
@@ -174,11 +165,11 @@ impl Directory {
     }
 
     /// Removes a user (and with it its tokens). The root user cannot be deleted.
-    pub fn delete(&mut self, id: u32) -> Result<User, Status> {
+    pub fn delete(&mut self, id: u32) -> Result<User, UserError> {
         if id == ROOT_ID {
-            return Err(Status::CannotDeleteUser);
+            return Err(UserError::CannotDelete);
         }
-        self.users.remove(&id).ok_or(Status::ResourceNotFound)
+        self.users.remove(&id).ok_or(UserError::NotFound)
     }
 
     /// Renames and/or (de)activates a user; a name taken by another user is refused.
@@ -187,11 +178,11 @@ impl Directory {
         id: u32,
         username: Option<String>,
         active: Option<bool>,
-    ) -> Result<(), Status> {
+    ) -> Result<(), UserError> {
         if let Some(name) = &username
             && self.by_name(name).is_some_and(|other| other.id != id)
         {
-            return Err(Status::UserAlreadyExists);
+            return Err(UserError::AlreadyExists);
         }
         let user = self.get_mut(id)?;
         if let Some(name) = username {
@@ -208,42 +199,42 @@ impl Directory {
         &mut self,
         id: u32,
         permissions: Option<&Permissions>,
-    ) -> Result<(), Status> {
+    ) -> Result<(), UserError> {
         if id == ROOT_ID && self.users.contains_key(&id) {
-            return Err(Status::CannotChangePermissions);
+            return Err(UserError::CannotChangePermissions);
         }
-        self.get_mut(id)?.permissions = permissions.map(StoredPermissions::from_wire);
+        self.get_mut(id)?.permissions = permissions.cloned();
         Ok(())
     }
 
     /// Replaces a user's password hash.
-    pub fn set_password_hash(&mut self, id: u32, password_hash: String) -> Result<(), Status> {
+    pub fn set_password_hash(&mut self, id: u32, password_hash: String) -> Result<(), UserError> {
         self.get_mut(id)?.password_hash = password_hash;
         Ok(())
     }
 
     /// Adds a token to a user: names are unique per user, and a user holds at most
     /// [`TOKENS_PER_USER_MAX`] tokens.
-    pub fn add_token(&mut self, id: u32, token: Token) -> Result<(), Status> {
+    pub fn add_token(&mut self, id: u32, token: Token) -> Result<(), UserError> {
         let user = self.get_mut(id)?;
         if user.tokens.iter().any(|other| other.name == token.name) {
-            return Err(Status::PersonalAccessTokenAlreadyExists);
+            return Err(UserError::TokenAlreadyExists);
         }
         if user.tokens.len() >= TOKENS_PER_USER_MAX {
-            return Err(Status::PersonalAccessTokensLimitReached);
+            return Err(UserError::TokensLimitReached);
         }
         user.tokens.push(token);
         Ok(())
     }
 
     /// Removes a user's token by name.
-    pub fn remove_token(&mut self, id: u32, name: &str) -> Result<(), Status> {
+    pub fn remove_token(&mut self, id: u32, name: &str) -> Result<(), UserError> {
         let user = self.get_mut(id)?;
         let position = user
             .tokens
             .iter()
             .position(|token| token.name == name)
-            .ok_or(Status::ResourceNotFound)?;
+            .ok_or(UserError::NotFound)?;
         user.tokens.remove(position);
         Ok(())
     }
@@ -251,7 +242,7 @@ impl Directory {
     /// The user a token digest logs in as at `now` (µs), with the token's expiry instant:
     /// unknown → InvalidPersonalAccessToken, expired → PersonalAccessTokenExpired, owner
     /// inactive → UserInactive.
-    pub fn token_login(&self, digest: &str, now: u64) -> Result<(u32, Option<u64>), Status> {
+    pub fn token_login(&self, digest: &str, now: u64) -> Result<(u32, Option<u64>), UserError> {
         let (user, token) = self
             .users
             .values()
@@ -261,20 +252,29 @@ impl Directory {
                     .find(|token| token.digest == digest)
                     .map(|token| (user, token))
             })
-            .ok_or(Status::InvalidPersonalAccessToken)?;
+            .ok_or(UserError::InvalidToken)?;
         if token.is_expired(now) {
-            return Err(Status::PersonalAccessTokenExpired);
+            return Err(UserError::TokenExpired);
         }
         if !user.active {
-            return Err(Status::UserInactive);
+            return Err(UserError::Inactive);
         }
         Ok((user.id, token.expiry_at))
     }
 }
 
+/// A user named by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserRef {
+    /// By id.
+    Id(u32),
+    /// By exact name.
+    Name(String),
+}
+
 /// What create_user needs once the password is hashed.
-#[derive(Debug, Clone)]
-pub(super) struct NewUser {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
     /// Validated name.
     pub username: String,
     /// argon2id PHC string.
@@ -288,7 +288,7 @@ pub(super) struct NewUser {
 /// The expiry instant of a token created at `now` (µs) with the requested lifetime: 0 is the
 /// server default and `u64::MAX` never, both meaning no expiry (the reference server's default);
 /// a lifetime that would overflow also never expires.
-pub(super) fn token_expiry_at(now: u64, lifetime: u64) -> Option<u64> {
+pub fn token_expiry_at(now: u64, lifetime: u64) -> Option<u64> {
     match lifetime {
         0 | u64::MAX => None,
         lifetime => now.checked_add(lifetime),

@@ -1,0 +1,144 @@
+//! The user changes as commands of the metadata state machine. Each carries everything it
+//! needs (the caller, the time, a hashed password, a token digest), so applying it depends only
+//! on the directory and the command: replaying the log rebuilds exactly the directory that was
+//! published. The grant checks ([`super::grants`]) run inside `apply`, against the directory
+//! the change is made to, so no concurrent change can slip between a check and its change.
+
+use serde::{Deserialize, Serialize};
+
+use super::UserError;
+use super::grants;
+use super::model::{Directory, NewUser, Token, User, UserRef};
+use super::permissions::Permissions;
+
+/// One change to users, permissions or tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserCommand {
+    /// Adds users verbatim (ids, hashes, tokens): the root user of a new broker, or the users
+    /// of a data dir from before the metadata log, a bounded number per command. Refused (and
+    /// nothing added) when any of their ids or names is taken.
+    Install {
+        /// Every user.
+        users: Vec<User>,
+    },
+    /// `caller` creates a user under the lowest free id at `now` (µs).
+    Create {
+        /// Who asks.
+        caller: u32,
+        /// The user, password already hashed.
+        user: NewUser,
+        /// Creation time, µs since the epoch.
+        now: u64,
+    },
+    /// `caller` deletes a user (and its tokens).
+    Delete {
+        /// Who asks.
+        caller: u32,
+        /// The user.
+        user: UserRef,
+    },
+    /// `caller` renames and/or (de)activates a user.
+    Update {
+        /// Who asks.
+        caller: u32,
+        /// The user.
+        user: UserRef,
+        /// New name.
+        username: Option<String>,
+        /// New status.
+        active: Option<bool>,
+    },
+    /// `caller` replaces a user's grants.
+    SetPermissions {
+        /// Who asks.
+        caller: u32,
+        /// The user.
+        user: UserRef,
+        /// The grants.
+        permissions: Option<Permissions>,
+    },
+    /// A user's password changes, provided its hash is still the one the old password was
+    /// verified against (else a concurrent change won: InvalidCredentials).
+    SetPassword {
+        /// The user.
+        id: u32,
+        /// The hash verified.
+        verified_hash: String,
+        /// The new hash.
+        new_hash: String,
+    },
+    /// A user gets a token.
+    AddToken {
+        /// The user.
+        id: u32,
+        /// The token (digest only).
+        token: Token,
+    },
+    /// A user's token goes.
+    RemoveToken {
+        /// The user.
+        id: u32,
+        /// The token's name.
+        name: String,
+    },
+}
+
+/// Applies `command` to `directory`, leaving it unchanged on refusal. Answers the id of the
+/// user involved.
+pub(crate) fn apply(directory: &mut Directory, command: &UserCommand) -> Result<u32, UserError> {
+    match command {
+        UserCommand::Install { users } => {
+            let merged = directory.users().chain(users).cloned().collect();
+            *directory = Directory::from_users(merged).map_err(|_| UserError::AlreadyExists)?;
+            Ok(super::ROOT_ID)
+        }
+        UserCommand::Create { caller, user, now } => {
+            grants::may_grant(directory, *caller, user.permissions.as_ref())?;
+            directory.create(user.clone(), *now)
+        }
+        UserCommand::Delete { caller, user } => {
+            let id = directory.resolve(user)?;
+            grants::may_manage(directory, *caller, id)?;
+            directory.delete(id).map(|_| id)
+        }
+        UserCommand::Update {
+            caller,
+            user,
+            username,
+            active,
+        } => {
+            let id = directory.resolve(user)?;
+            grants::may_manage(directory, *caller, id)?;
+            directory.update(id, username.clone(), *active).map(|()| id)
+        }
+        UserCommand::SetPermissions {
+            caller,
+            user,
+            permissions,
+        } => {
+            let id = directory.resolve(user)?;
+            grants::may_manage(directory, *caller, id)?;
+            grants::may_grant(directory, *caller, permissions.as_ref())?;
+            directory
+                .set_permissions(id, permissions.as_ref())
+                .map(|()| id)
+        }
+        UserCommand::SetPassword {
+            id,
+            verified_hash,
+            new_hash,
+        } => {
+            let user = directory.get(*id).ok_or(UserError::NotFound)?;
+            if &user.password_hash != verified_hash {
+                return Err(UserError::InvalidCredentials);
+            }
+            directory
+                .set_password_hash(*id, new_hash.clone())
+                .map(|()| *id)
+        }
+        UserCommand::AddToken { id, token } => {
+            directory.add_token(*id, token.clone()).map(|()| *id)
+        }
+        UserCommand::RemoveToken { id, name } => directory.remove_token(*id, name).map(|()| *id),
+    }
+}
