@@ -90,7 +90,16 @@ impl Appending {
     /// multi-thread runtime's worker the wait runs inside `block_in_place`, so the worker's
     /// other tasks move to another thread meanwhile (an append to an idle partition is written
     /// by then anyway: see [`run_off_worker`]).
-    pub fn wait(self) -> Result<Appended> {
+    pub fn wait(mut self) -> Result<Appended> {
+        // Written in place already (the common case): no need to release the worker.
+        match &mut self.state {
+            State::Refused(error) => return Err(error.take().unwrap_or(LogError::ShuttingDown)),
+            State::Queued(rx) => match rx.try_recv() {
+                Ok(answer) => return answer,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            },
+        }
         let mut pending = Some(self);
         let mut answer = None;
         if run_off_worker(|| answer = pending.take().map(block_on))
