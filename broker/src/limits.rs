@@ -136,6 +136,12 @@ pub const KAFKA_BUFFER_KEEP_BYTES: usize = 1024 * 1024;
 /// of about 1 MiB, fetch responses of a few MiB) stay below it.
 pub const ALLOC_MMAP_THRESHOLD_BYTES: usize = 16 * 1024 * 1024;
 
+/// glibc's `M_TRIM_THRESHOLD` for the `whippet` binary: how much free memory at the top of a
+/// malloc arena's heap is kept before it is given back to the kernel. Payload buffers are
+/// freed on other threads than the ones that allocated them; below this, their pages are
+/// reused instead of unmapped and faulted in again (see `alloc_guard::tune_system_allocator`).
+pub const MALLOC_TRIM_THRESHOLD_BYTES: usize = 64 * 1024 * 1024;
+
 /// Largest `cluster_id` file read from the data directory (an id is 22 characters).
 pub const CLUSTER_ID_FILE_BYTES_MAX: u64 = 256;
 

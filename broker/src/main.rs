@@ -6,5 +6,6 @@ static ALLOCATOR: whippet_broker::alloc_guard::GuardedAlloc =
     whippet_broker::alloc_guard::GuardedAlloc;
 
 fn main() -> std::process::ExitCode {
+    whippet_broker::alloc_guard::tune_system_allocator();
     whippet_broker::process::main()
 }

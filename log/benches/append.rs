@@ -110,7 +110,7 @@ fn bench_read(c: &mut Criterion) {
             let mut next = log.log_start_offset();
             let mut bytes = 0usize;
             while next < log.high_watermark() {
-                let r = log.read(next, 1 << 20).unwrap();
+                let r = log.read_blocking(next, 1 << 20).unwrap();
                 for f in &r.frames {
                     bytes += f.payload.len();
                     next = f.header.next_offset();

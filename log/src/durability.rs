@@ -1,9 +1,10 @@
-//! Group commit for `fsync = always`, run by the log itself. Every append records how far the
-//! next round must sync (`wanted_next`) and, when no round is running or queued, schedules one
-//! on the sync workers (`sync_pool.rs`), so an append is synced whether or not anybody waits
-//! for it. At most one round runs at a time; a round syncs everything written before it
-//! started with one `fdatasync`, and when appends arrived meanwhile, it schedules the next one
-//! before it lets go. Waiters only wait: they never run a sync themselves.
+//! Group commit for `fsync = always`, run by the log itself. Every write group of the append
+//! owner (`partition/append.rs`) records how far the next round must sync (`wanted_next`) and,
+//! when no round is running or queued, claims one and runs it on its write thread, so an append
+//! is synced whether or not anybody waits for it. At most one round runs at a time; a round
+//! syncs everything written before it started with one `fdatasync`, and when appends arrived
+//! meanwhile, it schedules the next one on the sync threads (`pool.rs`) before it lets go.
+//! Waiters only wait: they never run a sync themselves.
 //!
 //! A failed sync poisons the partition for the rest of this open: the data written since the
 //! last good sync may or may not be on disk (the kernel may have dropped the dirty pages and a
@@ -59,7 +60,7 @@ struct State {
 enum Step {
     Done(Result<()>),
     /// Nothing is running although the offset is not durable: schedule a round (the waiter's
-    /// caller does, on the sync workers). Appends always schedule, so this only heals.
+    /// caller does, on the sync threads). Write groups always claim one, so this only heals.
     Schedule,
     Wait,
 }
@@ -222,7 +223,7 @@ impl Durability {
     }
 
     /// Waits (async) until `last_offset` is durable. Does no I/O: `schedule` only hands a
-    /// round to the sync workers (and is only called if no round is running or queued).
+    /// round to the sync threads (and is only called if no round is running or queued).
     pub(crate) async fn wait_async(&self, last_offset: u64, schedule: impl Fn()) -> Result<()> {
         let mut rx = self.changed.subscribe();
         let ticket = self.ticket(last_offset);

@@ -72,5 +72,58 @@ impl LogError {
     }
 }
 
+impl LogError {
+    /// A copy of this error, for when one failure answers several callers (a group write, a
+    /// poisoned partition). `io::Error` is not `Clone`: an I/O error's copy keeps its kind and
+    /// message.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::CorruptFrame { reason } => Self::CorruptFrame { reason },
+            Self::CorruptCatalog { path, reason } => Self::CorruptCatalog {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Self::MissingCatalog { path, streams_dir } => Self::MissingCatalog {
+                path: path.clone(),
+                streams_dir: streams_dir.clone(),
+            },
+            Self::UnlistedData { path } => Self::UnlistedData { path: path.clone() },
+            Self::StreamNotFound(s) => Self::StreamNotFound(s.clone()),
+            Self::TopicNotFound(s) => Self::TopicNotFound(s.clone()),
+            Self::PartitionNotFound(id) => Self::PartitionNotFound(*id),
+            Self::StreamExists(s) => Self::StreamExists(s.clone()),
+            Self::TopicExists(s) => Self::TopicExists(s.clone()),
+            Self::InvalidName { name, reason } => Self::InvalidName {
+                name: name.clone(),
+                reason,
+            },
+            Self::InvalidSetting { name, reason } => Self::InvalidSetting {
+                name,
+                reason: reason.clone(),
+            },
+            Self::LimitExceeded { name, value, max } => Self::LimitExceeded {
+                name,
+                value: *value,
+                max: *max,
+            },
+            Self::BatchTooLarge { size, max } => Self::BatchTooLarge {
+                size: *size,
+                max: *max,
+            },
+            Self::OffsetOutOfRange { offset, start, end } => Self::OffsetOutOfRange {
+                offset: *offset,
+                start: *start,
+                end: *end,
+            },
+            Self::ShuttingDown => Self::ShuttingDown,
+            Self::PartitionDeleted => Self::PartitionDeleted,
+        }
+    }
+}
+
 /// Result alias for the log.
 pub type Result<T, E = LogError> = std::result::Result<T, E>;

@@ -95,23 +95,31 @@ impl SegmentIndex {
         entry
     }
 
-    /// The entry [`Self::on_frame`] would record for this frame, with its slot in the file,
-    /// without recording it (so the writer can persist it first).
-    pub(crate) fn peek_entry(
+    /// The entries [`Self::on_frame`] would record for these frames (`(relative offset,
+    /// position, frame bytes, running max timestamp)`, in order), each with its slot in the
+    /// file, without recording them (so the writer can persist them first).
+    pub(crate) fn plan_entries(
         &self,
-        rel_offset: u32,
-        position: u32,
-        running_max_ts_us: i64,
-    ) -> Option<(usize, IndexEntry)> {
-        let due = self.entries.is_empty() || self.bytes_since_entry >= self.interval_bytes;
-        due.then_some((
-            self.entries.len(),
-            IndexEntry {
-                rel_offset,
-                position,
-                max_timestamp_us: running_max_ts_us,
-            },
-        ))
+        frames: impl Iterator<Item = (u32, u32, u64, i64)>,
+    ) -> Vec<(usize, IndexEntry)> {
+        let mut out = Vec::new();
+        let mut empty = self.entries.is_empty();
+        let mut since = self.bytes_since_entry;
+        for (rel_offset, position, frame_bytes, running_max_ts_us) in frames {
+            if empty || since >= self.interval_bytes {
+                let slot = self.entries.len() + out.len();
+                let entry = IndexEntry {
+                    rel_offset,
+                    position,
+                    max_timestamp_us: running_max_ts_us,
+                };
+                out.push((slot, entry));
+                since = 0;
+                empty = false;
+            }
+            since += frame_bytes;
+        }
+        out
     }
 
     /// The entries, oldest first.

@@ -7,7 +7,10 @@
 //! through the [`SegmentStore`] seam (`storage.rs`); [`LocalStore`] is the default. The catalog
 //! is kept through the [`CatalogStore`] seam (`catalog_store.rs`); [`FileCatalogStore`]
 //! (`catalog.json`) is the default, and a caller may keep it elsewhere (the broker's metadata
-//! log) without the log knowing how.
+//! log) without the log knowing how. The async entry points ([`PartitionLog::append`],
+//! [`PartitionLog::read`], [`PartitionLog::find_by_timestamp`]) never touch a file on a thread
+//! that is driving async tasks: the work runs on the log's own threads (`pool.rs`) or in place
+//! inside `block_in_place`, so async callers never block a runtime worker on disk.
 //!
 //! Invariants: offsets are assigned here and only here, densely and in order per partition; a
 //! frame is visible to readers only below the partition's high watermark (with `fsync = always`,
@@ -39,11 +42,12 @@ mod index;
 pub mod limits;
 mod maintenance;
 pub mod partition;
+mod pool;
+mod read_ahead;
 mod recovery;
 mod segment;
 pub mod storage;
 mod store;
-mod sync_pool;
 mod sync_util;
 
 pub use catalog::{CatalogFile, StreamRecord, TopicRecord};
@@ -55,9 +59,10 @@ pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 pub use partition::{
-    AppendBatch, Appended, PartitionLog, PartitionStats, PatchContext, ReadResult,
+    AppendBatch, Appended, Appending, PartitionLog, PartitionStats, PatchContext, ReadResult,
     RetentionOutcome, StoredFrame,
 };
+pub use pool::THREAD_NAME_PREFIX;
 pub use recovery::{RecoveryAction, RecoveryEvent};
 pub use storage::{LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};

@@ -55,3 +55,13 @@ const _: () = assert!(SEGMENT_BYTES_MAX + FRAME_PAYLOAD_BYTES_MAX as u64 + 56 <=
 /// costs a stack and runs at most one `fdatasync` at a time, so this many partitions can sync
 /// in parallel; more partitions queue (each has at most one round queued or running).
 pub const SYNC_WORKER_THREADS: usize = 4;
+/// Threads in the process-wide pool that runs partitions' append owners (one writer job per
+/// partition at a time): this many partitions write in parallel.
+pub const WRITE_WORKER_THREADS: usize = 4;
+/// Threads in the process-wide pool that serves reads the recent-append cache cannot answer.
+pub const READ_WORKER_THREADS: usize = 4;
+/// Most bytes of frames one writer job puts into one vectored write; appends queued beyond it
+/// go into the next write of the same job.
+pub const WRITE_GROUP_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// Most frames in one vectored write (two buffers each, within Linux's `IOV_MAX` of 1024).
+pub const WRITE_GROUP_FRAMES_MAX: usize = 512;

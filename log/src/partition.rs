@@ -1,11 +1,20 @@
-//! One partition log: a directory of segments, the single writer that appends to the newest
-//! one, lock-light readers, the recent-append cache, long-poll waits and the fsync policy.
+//! One partition log: a directory of segments, the append owner that writes to the newest one
+//! (`append.rs`), lock-light readers, the recent-append cache, long-poll waits and the fsync
+//! policy.
 //!
-//! Concurrency: appends are serialised by the writer mutex, held only while bytes are written
-//! (never across an fsync or an await). Readers take a snapshot of the segment list (`ArcSwap`),
-//! read the published high watermark (an atomic) and use positional reads on the shared file
-//! handles. Maintenance (retention, delete-records, purge, remove) is serialised by its own lock
-//! and takes the writer lock only to swap the segment list.
+//! Threads: the async entry points ([`PartitionLog::append`], [`PartitionLog::read`],
+//! [`PartitionLog::find_by_timestamp`]) never do segment-file I/O on a thread that is driving
+//! async tasks: appends are written by the partition's owner, reads the recent cache cannot
+//! serve and timestamp lookups run either in place inside `block_in_place` (a multi-thread
+//! runtime's worker, released from its tasks for the duration) or on the log's own threads
+//! (`pool.rs`) while the caller awaits. The `_blocking` forms do the same work on (or wait from)
+//! the calling thread, for tests, tools and threads that are not async workers.
+//!
+//! Concurrency: appends are serialised by the writer mutex, which the owner holds only while it
+//! writes a group (never across an fsync or an await). Readers take a snapshot of the segment
+//! list (`ArcSwap`), read the published high watermark (an atomic) and use positional reads on
+//! the shared file handles. Maintenance (retention, delete-records, purge, remove) is
+//! serialised by its own lock and takes the writer lock only to swap the segment list.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,15 +30,20 @@ use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
 use crate::damage::DamagedRange;
 use crate::durability::Durability;
 use crate::error::{LogError, Result};
-use crate::frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
+use crate::frame::{BatchFormat, FrameHeader};
 use crate::limits::{self, SEGMENT_FILE_HEADER_BYTES};
+use crate::pool::{READERS, SYNCERS};
+use crate::read_ahead::{READ_AHEAD_BYTES, ReadAhead, within_budget};
 use crate::recovery::{RecoveryEvent, recover_partition};
 use crate::segment::Segment;
 use crate::storage::{LocalStore, SegmentStore};
-use crate::sync_pool;
 use crate::sync_util::lock;
 
+mod append;
 mod retention;
+
+use append::AppendQueue;
+pub use append::Appending;
 
 /// A batch as a protocol handler hands it to the log: opaque payload plus the few facts the
 /// frame header needs. The payload is owned so the patch callback can edit it in place.
@@ -100,7 +114,7 @@ pub struct PartitionStats {
     pub log_start_offset: u64,
     /// Offsets below this are known to be on disk (recovered data counts as on disk).
     pub durable_offset: u64,
-    /// Bytes held by the recent-append cache.
+    /// Bytes held by the recent-append cache and the read-ahead.
     pub cache_bytes: u64,
 }
 
@@ -142,6 +156,8 @@ pub(crate) struct Inner {
     index_interval: u64,
     settings: ArcSwap<TopicSettings>,
     writer: Mutex<Writer>,
+    /// Appends waiting for the owner (`append.rs`).
+    queue: Mutex<AppendQueue>,
     maintenance: Mutex<()>,
     segments: ArcSwap<Vec<Arc<Segment>>>,
     high_watermark: AtomicU64,
@@ -149,6 +165,8 @@ pub(crate) struct Inner {
     log_start: AtomicU64,
     hw_tx: watch::Sender<u64>,
     cache: Mutex<RecentCache>,
+    /// Frames read past what a file read asked for (`read_ahead.rs`).
+    read_ahead: Mutex<ReadAhead>,
     durability: Durability,
     deleted: AtomicBool,
 }
@@ -228,6 +246,7 @@ impl PartitionLog {
                 unsynced: Vec::new(),
                 dir_dirty: false,
             }),
+            queue: Mutex::new(AppendQueue::default()),
             maintenance: Mutex::new(()),
             segments: ArcSwap::from_pointee(recovered.segments),
             high_watermark: AtomicU64::new(next),
@@ -235,6 +254,7 @@ impl PartitionLog {
             log_start: AtomicU64::new(recovered.log_start_offset),
             hw_tx: watch::Sender::new(next),
             cache: Mutex::new(RecentCache::default()),
+            read_ahead: Mutex::new(ReadAhead::default()),
             // What recovery found is what the disk holds.
             durability: Durability::new(next),
             deleted: AtomicBool::new(false),
@@ -257,27 +277,34 @@ impl PartitionLog {
         self.inner.settings.store(Arc::new(settings));
     }
 
-    /// Assigns offsets, calls `patch` so the caller can write the base offset / timestamps into
-    /// its payload, writes header + payload to the active segment (rolling first if needed), and
-    /// updates index and recent cache. Rejects an oversized or invalid batch without writing.
-    /// With `fsync = always` the data becomes visible once a sync round has made it durable;
-    /// the append schedules that round itself (on the log's sync workers, never on the calling
-    /// thread), so it happens whether or not anybody calls [`Self::wait_durable`].
-    pub fn append<F: FnOnce(&mut PatchContext<'_>)>(
-        &self,
-        batch: AppendBatch,
-        patch: F,
-    ) -> Result<Appended> {
-        let (appended, schedule) = self.inner.append(batch, patch)?;
-        if schedule {
-            self.inner.schedule_round();
-        }
-        Ok(appended)
+    /// Queues an append for the partition's owner and returns at once; the [`Appending`]
+    /// resolves once it is written. The owner assigns offsets in queue order, calls `patch` so
+    /// the caller can write the base offset / timestamps into its payload, writes header +
+    /// payload to the active segment (rolling first if needed, several queued appends in one
+    /// write), and updates index and recent cache; the caller's thread touches no file. An
+    /// oversized or invalid batch is refused without being queued. With `fsync = always` the
+    /// data becomes visible once a sync round has made it durable; the owner runs that round
+    /// itself (or has the log's sync threads run it), whether or not anybody calls
+    /// [`Self::wait_durable`].
+    pub fn append<F>(&self, batch: AppendBatch, patch: F) -> Appending
+    where
+        F: FnOnce(&mut PatchContext<'_>) + Send + 'static,
+    {
+        self.inner.submit_append(batch, Box::new(patch))
+    }
+
+    /// [`Self::append`], blocking the calling thread until the owner has written it. For
+    /// tests, tools and threads that are not async workers.
+    pub fn append_blocking<F>(&self, batch: AppendBatch, patch: F) -> Result<Appended>
+    where
+        F: FnOnce(&mut PatchContext<'_>) + Send + 'static,
+    {
+        self.append(batch, patch).wait()
     }
 
     /// Resolves once everything up to and including `last_offset` is durable per the policy:
     /// `always` → on disk via fdatasync, group-committed with concurrent appenders (the round
-    /// runs on the log's sync workers; this future only waits and does no I/O);
+    /// runs on the append owner or the sync threads; this future only waits and does no I/O);
     /// `interval`/`never` → immediately. Fails with the sync's error once a sync has failed.
     pub async fn wait_durable(&self, last_offset: u64) -> Result<()> {
         if self.inner.deleted.load(Ordering::Acquire) {
@@ -294,20 +321,14 @@ impl PartitionLog {
     }
 
     /// Appends and, with `fsync = always`, waits (blocking the thread) until the append is on
-    /// disk; when no round is running, the sync runs on the calling thread. For non-async
-    /// callers: tests, tools, shutdown paths.
+    /// disk. For non-async callers: tests, tools, shutdown paths.
     pub fn append_durable_blocking<F>(&self, batch: AppendBatch, patch: F) -> Result<Appended>
     where
-        F: FnOnce(&mut PatchContext<'_>),
+        F: FnOnce(&mut PatchContext<'_>) + Send + 'static,
     {
-        let (appended, lead) = self.inner.append(batch, patch)?;
+        let appended = self.append_blocking(batch, patch)?;
         if self.inner.policy == FsyncPolicy::Always {
             let inner = &self.inner;
-            if lead {
-                // This append claimed the next round and the caller blocks anyway: run it here
-                // rather than hand it to a sync worker and wait for the handoff both ways.
-                inner.round_job();
-            }
             inner
                 .durability
                 .wait_blocking(appended.last_offset, || inner.schedule_round())?;
@@ -359,7 +380,53 @@ impl PartitionLog {
     /// payload checksums are verified; a bad frame is never served. A read meeting bad bytes
     /// returns the frames before them; one that starts in them is `CorruptFrame`; one that
     /// starts past a [`DamagedRange`] is served from the frames after it.
-    pub fn read(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
+    ///
+    /// Frames still in the recent-append cache are served on the calling thread (no file I/O,
+    /// no thread hop); anything else is read off the async workers (in place inside
+    /// `block_in_place` on a multi-thread runtime, else on the log's read threads).
+    pub async fn read(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
+        if let Some(served) = self.inner.read_cached(from_offset, max_bytes) {
+            return served;
+        }
+        let inner = Arc::clone(&self.inner);
+        offload(&self.inner, move || {
+            inner.read_ahead(from_offset, max_bytes)
+        })
+        .await
+    }
+
+    /// [`Self::read`] for synchronous callers: served from memory when it can be, else read off
+    /// the async workers in place (inside `block_in_place` when the calling thread is a
+    /// multi-thread runtime's worker), else on the calling thread. Never a thread hop.
+    pub fn read_now(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
+        if let Some(served) = self.inner.read_cached(from_offset, max_bytes) {
+            return served;
+        }
+        let mut answer = None;
+        let inner = &self.inner;
+        if append::run_off_worker(|| answer = Some(inner.read_ahead(from_offset, max_bytes)))
+            && let Some(answer) = answer
+        {
+            return answer;
+        }
+        inner.read_ahead(from_offset, max_bytes)
+    }
+
+    /// [`Self::find_by_timestamp`] for synchronous callers, as [`Self::read_now`] does it.
+    pub fn find_by_timestamp_now(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+        let mut answer = None;
+        let inner = &self.inner;
+        if append::run_off_worker(|| answer = Some(inner.find_by_timestamp(ts_us)))
+            && let Some(answer) = answer
+        {
+            return answer;
+        }
+        inner.find_by_timestamp(ts_us)
+    }
+
+    /// [`Self::read`] on the calling thread, file reads included. For tests, tools and threads
+    /// that are not async workers.
+    pub fn read_blocking(&self, from_offset: u64, max_bytes: usize) -> Result<ReadResult> {
         self.inner.read(from_offset, max_bytes)
     }
 
@@ -375,7 +442,15 @@ impl PartitionLog {
 
     /// Header of the first visible frame whose max timestamp is `>= ts_us` (None if none).
     /// Damaged frames are skipped: the answer is then the first readable frame after them.
-    pub fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+    /// Runs off the async workers, as a read of the files does.
+    pub async fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
+        let inner = Arc::clone(&self.inner);
+        offload(&self.inner, move || inner.find_by_timestamp(ts_us)).await
+    }
+
+    /// [`Self::find_by_timestamp`] on the calling thread. For tests, tools and threads that
+    /// are not async workers.
+    pub fn find_by_timestamp_blocking(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
         self.inner.find_by_timestamp(ts_us)
     }
 
@@ -458,92 +533,13 @@ impl PartitionLog {
             next_offset: self.next_offset(),
             log_start_offset: start,
             durable_offset: self.inner.durability.durable_next(),
-            cache_bytes: lock(&self.inner.cache).bytes() as u64,
+            cache_bytes: (lock(&self.inner.cache).bytes() + lock(&self.inner.read_ahead).bytes())
+                as u64,
         }
     }
 }
 
 impl Inner {
-    fn append<F: FnOnce(&mut PatchContext<'_>)>(
-        &self,
-        batch: AppendBatch,
-        patch: F,
-    ) -> Result<(Appended, bool)> {
-        let settings = self.settings.load_full();
-        validate_batch(&batch, &settings)?;
-        let now = now_us();
-        let frame_bytes = FRAME_HEADER_BYTES as u64 + batch.payload.len() as u64;
-        let mut w = lock(&self.writer);
-        if self.deleted.load(Ordering::Acquire) {
-            return Err(LogError::PartitionDeleted);
-        }
-        if let Some(poisoned) = self.durability.failure() {
-            return Err(poisoned);
-        }
-        self.roll_if_needed(&mut w, frame_bytes, now, &settings)?;
-        let base = w.next_offset;
-        let next = base
-            .checked_add(u64::from(batch.last_offset_delta) + 1)
-            .ok_or(LogError::LimitExceeded {
-                name: "offset",
-                value: base,
-                max: u64::MAX,
-            })?;
-        let mut payload = batch.payload;
-        let mut ctx = PatchContext {
-            payload: &mut payload,
-            base_offset: base,
-            append_time_us: now,
-            first_timestamp_us: batch.first_timestamp_us,
-            max_timestamp_us: batch.max_timestamp_us,
-        };
-        patch(&mut ctx);
-        let (first_ts, max_ts) = (ctx.first_timestamp_us, ctx.max_timestamp_us);
-        let header = FrameHeader {
-            format: batch.format,
-            base_offset: base,
-            last_offset_delta: batch.last_offset_delta,
-            record_count: batch.record_count,
-            first_timestamp_us: first_ts,
-            max_timestamp_us: max_ts,
-            payload_length: u32::try_from(payload.len()).map_err(|_| LogError::BatchTooLarge {
-                size: payload.len() as u64,
-                max: u64::from(limits::FRAME_PAYLOAD_BYTES_MAX),
-            })?,
-            payload_crc: crc32c::crc32c(&payload),
-        };
-        w.active.append(&header, &payload, now)?;
-        assert_eq!(
-            w.active.next_offset(),
-            next,
-            "segment and writer disagree on next offset"
-        );
-        w.next_offset = next;
-        self.next_offset.store(next, Ordering::Release);
-        lock(&self.cache).push(StoredFrame {
-            header,
-            payload: Bytes::from(payload),
-        });
-        let always = self.policy == FsyncPolicy::Always;
-        // Captured under the writer lock: a purge (which takes it too) starts a new epoch.
-        let epoch = if always {
-            self.durability.epoch()
-        } else {
-            self.publish_hw(next);
-            0
-        };
-        drop(w);
-        let schedule = always && self.durability.request(epoch, next);
-        let log_start_offset = self.log_start.load(Ordering::Acquire);
-        let appended = Appended {
-            base_offset: base,
-            last_offset: next - 1,
-            append_time_us: now,
-            log_start_offset,
-        };
-        Ok((appended, schedule))
-    }
-
     fn publish_hw(&self, hw: u64) {
         let prev = self.high_watermark.fetch_max(hw, Ordering::AcqRel);
         assert!(
@@ -553,28 +549,6 @@ impl Inner {
         if hw > prev {
             self.hw_tx.send_modify(|v| *v = (*v).max(hw));
         }
-    }
-
-    fn roll_if_needed(
-        &self,
-        w: &mut Writer,
-        frame_bytes: u64,
-        now: i64,
-        s: &TopicSettings,
-    ) -> Result<()> {
-        if w.active.is_empty() {
-            return Ok(());
-        }
-        let segment_bytes = s
-            .segment_bytes
-            .clamp(limits::SEGMENT_BYTES_MIN, limits::SEGMENT_BYTES_MAX);
-        let by_size = w.active.size() + frame_bytes > segment_bytes;
-        let by_age = is_over_age(&w.active, s.segment_ms, now);
-        let by_span = w.next_offset - w.active.base_offset() > limits::SEGMENT_OFFSET_SPAN_MAX;
-        if by_size || by_age || by_span {
-            self.roll(w)?;
-        }
-        Ok(())
     }
 
     fn roll(&self, w: &mut Writer) -> Result<()> {
@@ -612,10 +586,10 @@ impl Inner {
         Ok(true)
     }
 
-    /// Hands the partition's next round (its `syncing` flag already set) to the sync workers.
+    /// Hands the partition's next round (its `syncing` flag already set) to the sync threads.
     fn schedule_round(self: &Arc<Self>) {
         let inner = Arc::clone(self);
-        let submitted = sync_pool::submit(Box::new(move || inner.round_job()));
+        let submitted = SYNCERS.submit(Box::new(move || inner.round_job()));
         if let Err(error) = submitted {
             // No thread can ever sync: fail the round so waiters get the error, not a hang.
             let _ = self
@@ -624,8 +598,8 @@ impl Inner {
         }
     }
 
-    /// One round (on a sync worker, or on a blocking appender that claimed it); schedules the
-    /// next on the sync workers if appends arrived meanwhile.
+    /// One round (on a sync thread, or on the append owner whose group claimed it); schedules
+    /// the next on the sync threads if appends arrived meanwhile.
     fn round_job(self: &Arc<Self>) {
         let (_, more) = self.durability.run_round(|| self.sync_round());
         if more {
@@ -697,6 +671,54 @@ impl Inner {
             start: self.log_start.load(Ordering::Acquire),
             end: self.high_watermark.load(Ordering::Acquire),
         }
+    }
+
+    /// A read answered without the files: refused, empty at the high watermark, or served from
+    /// the recent-append cache. `None` when the files are needed.
+    fn read_cached(&self, from: u64, max_bytes: usize) -> Option<Result<ReadResult>> {
+        if self.deleted.load(Ordering::Acquire) {
+            return Some(Err(LogError::PartitionDeleted));
+        }
+        let high_watermark = self.high_watermark.load(Ordering::Acquire);
+        let log_start_offset = self.log_start.load(Ordering::Acquire);
+        if from < log_start_offset || from > high_watermark {
+            return Some(Err(self.out_of_range(from)));
+        }
+        let frames = if from == high_watermark {
+            Vec::new()
+        } else {
+            let cached = lock(&self.cache).read(from, high_watermark, max_bytes);
+            match cached.filter(|frames| !frames.is_empty()) {
+                Some(frames) => frames,
+                None => {
+                    let epoch = self.durability.epoch();
+                    lock(&self.read_ahead).read(from, max_bytes, epoch)?
+                }
+            }
+        };
+        Some(Ok(ReadResult {
+            frames,
+            high_watermark,
+            log_start_offset,
+        }))
+    }
+
+    /// A read that goes to the files, asking for at least [`READ_AHEAD_BYTES`] and keeping what
+    /// it read past `max_bytes` for the reads that follow.
+    fn read_ahead(&self, from: u64, max_bytes: usize) -> Result<ReadResult> {
+        if max_bytes >= READ_AHEAD_BYTES {
+            return self.read(from, max_bytes);
+        }
+        // Before the read: a purge meanwhile makes what it reads stale, never the reverse.
+        let epoch = self.durability.epoch();
+        let mut result = self.read(from, READ_AHEAD_BYTES)?;
+        let (served, _) = within_budget(&result.frames, max_bytes);
+        if served < result.frames.len() {
+            let kept = result.frames.clone();
+            result.frames.truncate(served);
+            lock(&self.read_ahead).keep(kept, epoch);
+        }
+        Ok(result)
     }
 
     fn read(&self, from: u64, max_bytes: usize) -> Result<ReadResult> {
@@ -823,6 +845,39 @@ impl Inner {
         }
         Ok(None)
     }
+}
+
+/// Runs `job` off the async workers and waits for its answer: on the calling thread inside
+/// `block_in_place` when it is a multi-thread runtime's worker (no hop; see
+/// [`append::run_off_worker`]), else on the log's read threads.
+async fn offload<T: Send + 'static>(
+    inner: &Inner,
+    job: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let mut job = Some(job);
+    let mut answer = None;
+    if append::run_off_worker(|| answer = job.take().map(|job| job()))
+        && let Some(answer) = answer
+    {
+        return answer;
+    }
+    let Some(job) = job else {
+        return Err(LogError::io(
+            &inner.dir,
+            std::io::Error::other("read ran nowhere"),
+        ));
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let submitted = READERS.submit(Box::new(move || {
+        let _ = tx.send(job());
+    }));
+    if let Err(error) = submitted {
+        return Err(LogError::io(&inner.dir, error));
+    }
+    rx.await.unwrap_or_else(|_| {
+        let lost = std::io::Error::other("the read's job failed");
+        Err(LogError::io(&inner.dir, lost))
+    })
 }
 
 /// What a read does at a frame that failed: an I/O error is returned as it is; bad bytes end a

@@ -91,6 +91,14 @@ pub(crate) fn parse_segment_file_name(name: &str) -> Option<(u64, SegmentFileKin
     Some((stem.parse().ok()?, kind))
 }
 
+/// A frame ready to be written: its header, the header's encoding and the payload.
+#[derive(Debug)]
+pub(crate) struct NewFrame {
+    pub(crate) header: FrameHeader,
+    pub(crate) head: [u8; FRAME_HEADER_BYTES],
+    pub(crate) payload: Vec<u8>,
+}
+
 /// What recovery established about a segment's contents, used to build a live [`Segment`].
 pub(crate) struct SegmentState {
     pub(crate) size: u64,
@@ -257,72 +265,110 @@ impl Segment {
         &self.log_path
     }
 
-    /// Appends one frame at the end. Called only by the partition writer, under its lock.
-    pub(crate) fn append(&self, header: &FrameHeader, payload: &[u8], now_us: i64) -> Result<()> {
-        let pos = self.size();
-        let next = self.next_offset();
-        assert_eq!(header.base_offset, next, "frame offsets must be contiguous");
+    /// Appends frames at the end with one vectored write (plus one write of the index entries
+    /// they make due). Called only by the partition's append owner, under the writer lock. On
+    /// error nothing is recorded: the segment stays as it was, so the next append takes the
+    /// same offsets and place.
+    pub(crate) fn append_frames(&self, frames: &[NewFrame], now_us: i64) -> Result<()> {
+        let Some(first) = frames.first() else {
+            return Ok(());
+        };
+        let start = self.size();
         assert_eq!(
-            payload.len() as u64,
-            u64::from(header.payload_length),
-            "payload length"
+            first.header.base_offset,
+            self.next_offset(),
+            "frame offsets must be contiguous"
         );
-        let rel = u32::try_from(header.base_offset - self.base_offset).map_err(|_| {
-            LogError::LimitExceeded {
-                name: "segment offset span",
-                value: header.base_offset - self.base_offset,
-                max: u64::from(u32::MAX),
-            }
-        })?;
-        let position = u32::try_from(pos).map_err(|_| LogError::LimitExceeded {
-            name: "segment position",
-            value: pos,
-            max: u64::from(u32::MAX),
-        })?;
-        let running = self.max_timestamp_us().max(header.max_timestamp_us);
-        // Persist a due index entry before recording anything in memory: a failed write must
-        // leave the segment as it was, so the next append can take the same offset and place.
-        let due = read_lock(&self.index).peek_entry(rel, position, running);
+        let placed = self.place(frames, start)?;
+        let due = read_lock(&self.index).plan_entries(placed.iter().copied());
+        // Persist frames and due index entries before recording anything in memory.
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2);
+        for frame in frames {
+            bufs.push(&frame.head);
+            bufs.push(&frame.payload);
+        }
         let written = self
-            .write_frame(pos, header, payload)
-            .and_then(|()| match due {
-                Some((slot, entry)) => self.write_index_entry(slot, &entry),
-                None => Ok(()),
-            });
+            .file
+            .write_all_vectored_at(&bufs, start)
+            .map_err(|e| LogError::io(&self.log_path, e))
+            .and_then(|()| self.write_index_entries(&due));
         if let Err(e) = written {
             // Best effort: cut what was written, so a frame that failed is not found whole
             // by recovery (readers never look past `size`, and the next append overwrites it).
-            let _ = self.file.set_len(pos);
+            let _ = self.file.set_len(start);
             return Err(e);
         }
-        let recorded =
-            write_lock(&self.index).on_frame(rel, position, header.frame_bytes(), running);
-        assert_eq!(
-            recorded,
-            due.map(|(_, e)| e),
-            "index entry written and recorded differ"
+        let mut index = write_lock(&self.index);
+        let mut recorded = Vec::new();
+        for &(rel, position, bytes, running) in &placed {
+            if let Some(entry) = index.on_frame(rel, position, bytes, running) {
+                recorded.push(entry);
+            }
+        }
+        drop(index);
+        assert!(
+            recorded.iter().eq(due.iter().map(|(_, e)| e)),
+            "index entries written and recorded differ"
         );
-        self.max_timestamp_us.store(running, Ordering::Release);
-        self.size
-            .store(pos + header.frame_bytes(), Ordering::Release);
-        self.next_offset
-            .store(header.next_offset(), Ordering::Release);
+        if let (Some(&(_, position, bytes, running)), Some(last)) = (placed.last(), frames.last()) {
+            self.max_timestamp_us.store(running, Ordering::Release);
+            self.size
+                .store(u64::from(position) + bytes, Ordering::Release);
+            self.next_offset
+                .store(last.header.next_offset(), Ordering::Release);
+        }
         lock(&self.first_append_us).get_or_insert(now_us);
         Ok(())
     }
 
-    fn write_frame(&self, pos: u64, header: &FrameHeader, payload: &[u8]) -> Result<()> {
-        let io = |e| LogError::io(&self.log_path, e);
-        self.file.write_all_at(&header.encode(), pos).map_err(io)?;
-        self.file
-            .write_all_at(payload, pos + FRAME_HEADER_BYTES as u64)
-            .map_err(io)
+    /// Where each frame goes: `(relative offset, position, frame bytes, running max
+    /// timestamp)`, checking that offsets are contiguous and that both fit the index entries.
+    fn place(&self, frames: &[NewFrame], start: u64) -> Result<Vec<(u32, u32, u64, i64)>> {
+        let mut placed = Vec::with_capacity(frames.len());
+        let mut pos = start;
+        let mut next = self.next_offset();
+        let mut running = self.max_timestamp_us();
+        for frame in frames {
+            let header = &frame.header;
+            assert_eq!(header.base_offset, next, "frame offsets must be contiguous");
+            assert_eq!(
+                frame.payload.len() as u64,
+                u64::from(header.payload_length),
+                "payload length"
+            );
+            let rel = u32::try_from(header.base_offset - self.base_offset).map_err(|_| {
+                LogError::LimitExceeded {
+                    name: "segment offset span",
+                    value: header.base_offset - self.base_offset,
+                    max: u64::from(u32::MAX),
+                }
+            })?;
+            let position = u32::try_from(pos).map_err(|_| LogError::LimitExceeded {
+                name: "segment position",
+                value: pos,
+                max: u64::from(u32::MAX),
+            })?;
+            running = running.max(header.max_timestamp_us);
+            placed.push((rel, position, header.frame_bytes(), running));
+            pos += header.frame_bytes();
+            next = header.next_offset();
+        }
+        Ok(placed)
     }
 
-    fn write_index_entry(&self, slot: usize, entry: &IndexEntry) -> Result<()> {
+    /// Writes planned index entries (their slots are consecutive) with one write.
+    fn write_index_entries(&self, due: &[(usize, IndexEntry)]) -> Result<()> {
+        let Some(&(slot, _)) = due.first() else {
+            return Ok(());
+        };
+        let mut bytes = Vec::with_capacity(due.len() * crate::limits::INDEX_ENTRY_BYTES as usize);
+        for (k, (s, entry)) in due.iter().enumerate() {
+            assert_eq!(*s, slot + k, "index slots must be consecutive");
+            bytes.extend_from_slice(&entry.encode());
+        }
         let at = SEGMENT_FILE_HEADER_BYTES + slot as u64 * crate::limits::INDEX_ENTRY_BYTES;
         self.index_file
-            .write_all_at(&entry.encode(), at)
+            .write_all_at(&bytes, at)
             .map_err(|e| LogError::io(&self.index_path, e))
     }
 

@@ -29,6 +29,17 @@ pub trait SegmentFile: Send + Sync + Debug {
     /// Writes all of `buf` at `pos`. After an error any prefix of `buf` may have been written;
     /// the caller treats those bytes as garbage past the end of its data.
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// Writes `bufs` back to back starting at `pos` (the append owner's group write: several
+    /// frames in one call). Same failure contract as [`Self::write_all_at`] for the whole
+    /// range. The default writes the buffers one by one.
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        let mut at = pos;
+        for buf in bufs {
+            self.write_all_at(buf, at)?;
+            at += buf.len() as u64;
+        }
+        Ok(())
+    }
     /// `fdatasync`: once it returns `Ok`, everything written before the call is durable. After
     /// an error, nothing written since the last successful call may be relied on.
     fn sync_data(&self) -> io::Result<()>;
@@ -102,6 +113,10 @@ impl SegmentFile for LocalFile {
         self.0.write_all_at(buf, pos)
     }
 
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        write_vectored_at(&self.0, bufs, pos)
+    }
+
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
     }
@@ -113,6 +128,35 @@ impl SegmentFile for LocalFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
+}
+
+/// Most buffers one `pwritev` takes on Linux.
+const IOV_MAX: usize = 1024;
+
+/// `pwritev` until every buffer is written (a short write goes on where it stopped).
+fn write_vectored_at(file: &File, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+    let mut slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    let mut at = pos;
+    // Empty buffers would make a zero-byte write look like "nothing more to write".
+    io::IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        let batch = rest.len().min(IOV_MAX);
+        let written = match rustix::io::pwritev(file, &rest[..batch], at) {
+            Ok(written) => written,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        if written == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "segment write wrote nothing",
+            ));
+        }
+        at += written as u64;
+        io::IoSlice::advance_slices(&mut rest, written);
+    }
+    Ok(())
 }
 
 /// Reads exactly `len` bytes at `pos` into a fresh buffer without zero-filling it first (the

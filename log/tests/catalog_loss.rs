@@ -90,7 +90,11 @@ fn missing_catalog_with_stream_data_refuses_to_open_and_touches_nothing() {
     // With the catalog back, everything is there again.
     fs::rename(&saved, catalog_path(dir.path())).unwrap();
     let log = open(dir.path());
-    let read = log.partition(0, 0, 0).unwrap().read(0, 1 << 20).unwrap();
+    let read = log
+        .partition(0, 0, 0)
+        .unwrap()
+        .read_blocking(0, 1 << 20)
+        .unwrap();
     assert_eq!(&read.frames[0].payload[..], b"precious");
     assert_eq!(log.snapshot().topic(0, 1).unwrap().partition_count(), 2);
 }

@@ -65,7 +65,7 @@ fn write_partition(dir: &Path) {
             first_timestamp_us: ts,
             max_timestamp_us: ts,
         };
-        log.append(batch, |_| {}).unwrap();
+        log.append_blocking(batch, |_| {}).unwrap();
     }
     log.sync().unwrap();
 }
@@ -99,7 +99,7 @@ fn offsets_readable(log: &PartitionLog) -> Vec<u64> {
     let mut out = Vec::new();
     let mut next = log.log_start_offset();
     while next < log.high_watermark() {
-        let r = log.read(next, 1 << 20).unwrap();
+        let r = log.read_blocking(next, 1 << 20).unwrap();
         for f in r.frames {
             let i = f.header.base_offset as usize;
             assert_eq!(&f.payload[..], &payload(i)[..], "frame {i} payload intact");
@@ -146,7 +146,10 @@ fn assert_truncated_to(dir: &Path, kept: usize, what: &str) {
         first_timestamp_us: 9,
         max_timestamp_us: 9,
     };
-    assert_eq!(log.append(batch, |_| {}).unwrap().base_offset, kept as u64);
+    assert_eq!(
+        log.append_blocking(batch, |_| {}).unwrap().base_offset,
+        kept as u64
+    );
 }
 
 #[test]
@@ -188,11 +191,11 @@ fn flipped_payload_byte_mid_segment_costs_only_its_frame() {
     let ((log, events), logs) = reopen(dir.path());
     assert_eq!(log.next_offset(), 6, "nothing cut off: {events:?}");
     let offsets = |from| -> Vec<u64> {
-        let read = log.read(from, 1 << 20).unwrap();
+        let read = log.read_blocking(from, 1 << 20).unwrap();
         read.frames.iter().map(|f| f.header.base_offset).collect()
     };
     assert_eq!(offsets(0), vec![0, 1, 2]);
-    assert!(log.read(3, 1 << 20).is_err());
+    assert!(log.read_blocking(3, 1 << 20).is_err());
     assert_eq!(offsets(4), vec![4, 5]);
     assert!(logs.contains("offsets 3..4 cannot be read"), "{logs}");
 }
@@ -201,13 +204,13 @@ fn assert_index_rebuilt(dir: &Path) {
     let ((log, events), logs) = reopen(dir);
     assert_eq!(offsets_readable(&log), (0..6).collect::<Vec<_>>());
     for i in 0..6u64 {
-        let r = log.read(i, 1).unwrap();
+        let r = log.read_blocking(i, 1).unwrap();
         assert_eq!(
             r.frames[0].header.base_offset, i,
             "offset lookup through rebuilt index"
         );
         let h = log
-            .find_by_timestamp(1_000_000 * (i as i64 + 1))
+            .find_by_timestamp_blocking(1_000_000 * (i as i64 + 1))
             .unwrap()
             .unwrap();
         assert_eq!(h.base_offset, i, "timestamp lookup through rebuilt index");
@@ -306,10 +309,15 @@ fn clean_close_skips_the_full_scan_but_reads_still_verify() {
     );
     assert_eq!(log.next_offset(), 6);
     for i in 0..3u64 {
-        assert_eq!(log.read(i, 1).unwrap().frames[0].header.base_offset, i);
+        assert_eq!(
+            log.read_blocking(i, 1).unwrap().frames[0]
+                .header
+                .base_offset,
+            i
+        );
     }
     assert!(
-        log.read(3, 1).is_err(),
+        log.read_blocking(3, 1).is_err(),
         "a frame failing its checksum is an error"
     );
 }

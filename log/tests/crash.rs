@@ -94,7 +94,9 @@ fn check_log(dir: &Path) -> BTreeMap<u64, u64> {
     let mut next = log.log_start_offset();
     let hw = log.high_watermark();
     while next < hw {
-        let read = log.read(next, 1 << 20).expect("read after recovery");
+        let read = log
+            .read_blocking(next, 1 << 20)
+            .expect("read after recovery");
         assert!(!read.frames.is_empty(), "no frame at {next} below hw {hw}");
         for f in read.frames {
             assert_eq!(f.header.base_offset, next, "offsets must be contiguous");

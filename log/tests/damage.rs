@@ -77,7 +77,7 @@ fn write_partition(dir: &Path, clean: bool) {
             first_timestamp_us: ts,
             max_timestamp_us: ts,
         };
-        log.append(batch, |_| {}).unwrap();
+        log.append_blocking(batch, |_| {}).unwrap();
     }
     if clean {
         log.close().unwrap();
@@ -113,7 +113,7 @@ fn flip_byte(path: &Path, pos: u64) {
 
 /// Offsets a read from `from` returns, each checked against what was written.
 fn read_offsets(log: &PartitionLog, from: u64) -> Result<Vec<u64>, LogError> {
-    let read = log.read(from, 1 << 20)?;
+    let read = log.read_blocking(from, 1 << 20)?;
     Ok(read
         .frames
         .iter()
@@ -164,7 +164,7 @@ fn assert_reads_around(log: &PartitionLog, damaged: usize) {
         first_timestamp_us: 9,
         max_timestamp_us: 9,
     };
-    assert_eq!(log.append(batch, |_| {}).unwrap().base_offset, all);
+    assert_eq!(log.append_blocking(batch, |_| {}).unwrap().base_offset, all);
 }
 
 /// Unclean stop, one flipped byte in frame `damaged` at `within` bytes into it: recovery
@@ -229,10 +229,10 @@ fn clean_open_finds_mid_segment_damage_on_read_and_serves_around_it() {
         assert!(logs.contains("ERROR"), "{logs}");
         assert!(logs.contains("offsets 2..3"), "{logs}");
         assert_eq!(log.damaged_ranges(), vec![range_of_frame(2)]);
-        let header = log.find_by_timestamp(2_500_000).unwrap().unwrap();
+        let header = log.find_by_timestamp_blocking(2_500_000).unwrap().unwrap();
         assert_eq!(header.base_offset, found);
         assert_eq!(
-            log.find_by_timestamp(1_000_000)
+            log.find_by_timestamp_blocking(1_000_000)
                 .unwrap()
                 .unwrap()
                 .base_offset,
@@ -292,7 +292,7 @@ fn damage_at_the_end_of_a_rolled_segment_keeps_the_segments_after_it() {
     {
         let (log, _) = open_small();
         for i in 0..20 {
-            log.append(frame(i), |_| {}).unwrap();
+            log.append_blocking(frame(i), |_| {}).unwrap();
         }
         log.sync().unwrap();
     }
@@ -317,9 +317,12 @@ fn damage_at_the_end_of_a_rolled_segment_keeps_the_segments_after_it() {
     );
     assert!(second.exists(), "the next segment is kept, not quarantined");
     assert_eq!(log.next_offset(), 20);
-    assert_eq!(log.read(0, 1 << 20).unwrap().frames.len(), 5);
-    assert!(matches!(log.read(5, 1), Err(LogError::CorruptFrame { .. })));
-    let after = log.read(6, 1 << 20).unwrap();
+    assert_eq!(log.read_blocking(0, 1 << 20).unwrap().frames.len(), 5);
+    assert!(matches!(
+        log.read_blocking(5, 1),
+        Err(LogError::CorruptFrame { .. })
+    ));
+    let after = log.read_blocking(6, 1 << 20).unwrap();
     assert_eq!(after.frames[0].header.base_offset, 6);
     assert_eq!(&after.frames[0].payload[..], &[6u8; 10_000][..]);
 }

@@ -47,7 +47,7 @@ fn wait_visible(log: &PartitionLog, last_offset: u64) -> bool {
 
 /// Checks that the frames at offsets `0..` are exactly `tags`, in order.
 fn assert_reads(log: &PartitionLog, tags: &[u8]) {
-    let read = log.read(0, usize::MAX).unwrap();
+    let read = log.read_blocking(0, usize::MAX).unwrap();
     let got: Vec<u8> = read.frames.iter().map(|f| f.payload[0]).collect();
     assert_eq!(got, tags);
     for f in &read.frames {
@@ -60,7 +60,7 @@ fn assert_reads(log: &PartitionLog, tags: &[u8]) {
 fn unwaited_append_under_always_is_synced_without_a_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
-    let a = log.append(batch(1, 3), |_| {}).unwrap();
+    let a = log.append_blocking(batch(1, 3), |_| {}).unwrap();
     assert!(
         wait_visible(&log, a.last_offset),
         "an append nobody waits on never became durable: hw {} durable {}",
@@ -70,7 +70,7 @@ fn unwaited_append_under_always_is_synced_without_a_runtime() {
     assert!(log.stats().durable_offset > a.last_offset);
     assert_reads(&log, &[1]);
     // A second unwaited append, after the first round has finished, gets its own round.
-    let b = log.append(batch(2, 1), |_| {}).unwrap();
+    let b = log.append_blocking(batch(2, 1), |_| {}).unwrap();
     assert!(wait_visible(&log, b.last_offset), "second unwaited append");
     assert_reads(&log, &[1, 2]);
 }
@@ -80,7 +80,7 @@ async fn unwaited_append_under_always_is_synced_inside_a_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let appender = Arc::clone(&log);
-    let a = tokio::spawn(async move { appender.append(batch(3, 2), |_| {}).unwrap() })
+    let a = tokio::spawn(async move { appender.append(batch(3, 2), |_| {}).await.unwrap() })
         .await
         .unwrap();
     let visible = log.wait_for_data(a.last_offset, VISIBLE_DEADLINE).await;
@@ -94,7 +94,10 @@ fn unwaited_appends_racing_a_round_are_all_synced() {
     let log = open(dir.path());
     let mut last = 0;
     for tag in 0..50u8 {
-        last = log.append(batch(tag, 1), |_| {}).unwrap().last_offset;
+        last = log
+            .append_blocking(batch(tag, 1), |_| {})
+            .unwrap()
+            .last_offset;
     }
     assert!(wait_visible(&log, last), "the last of 50 unwaited appends");
     assert_reads(&log, &(0..50u8).collect::<Vec<_>>());

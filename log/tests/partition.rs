@@ -52,7 +52,7 @@ fn fill(log: &PartitionLog) -> Vec<Vec<u8>> {
         .map(|i| {
             let b = batch(i, 500 + (i as usize * 37) % 1500, 3, 1_000 + i as i64 * 10);
             let payload = b.payload.clone();
-            let a = log.append(b, |_| {}).unwrap();
+            let a = log.append_blocking(b, |_| {}).unwrap();
             assert_eq!(a.base_offset, i * 3);
             assert_eq!(a.last_offset, i * 3 + 2);
             payload
@@ -64,7 +64,7 @@ fn check_all_reads(log: &PartitionLog, payloads: &[Vec<u8>]) {
     let hw = log.high_watermark();
     assert_eq!(hw, payloads.len() as u64 * 3);
     for from in 0..hw {
-        let r = log.read(from, 1).unwrap();
+        let r = log.read_blocking(from, 1).unwrap();
         assert_eq!(
             r.frames.len(),
             1,
@@ -81,7 +81,7 @@ fn check_all_reads(log: &PartitionLog, payloads: &[Vec<u8>]) {
         assert_eq!(r.high_watermark, hw);
     }
     // A big read returns contiguous frames up to the byte budget, starting mid-frame.
-    let r = log.read(4, 10_000).unwrap();
+    let r = log.read_blocking(4, 10_000).unwrap();
     let total: usize = r.frames.iter().map(|f| f.payload.len()).sum();
     assert!(total <= 10_000 && r.frames.len() > 1);
     let next_len = payloads[1 + r.frames.len()].len();
@@ -90,10 +90,16 @@ fn check_all_reads(log: &PartitionLog, payloads: &[Vec<u8>]) {
         assert_eq!(f.header.base_offset, (k as u64 + 1) * 3);
     }
     // Exactly one frame's payload fits: one frame.
-    assert_eq!(log.read(0, payloads[0].len()).unwrap().frames.len(), 1);
-    assert!(log.read(hw, 100).unwrap().frames.is_empty());
+    assert_eq!(
+        log.read_blocking(0, payloads[0].len())
+            .unwrap()
+            .frames
+            .len(),
+        1
+    );
+    assert!(log.read_blocking(hw, 100).unwrap().frames.is_empty());
     assert!(matches!(
-        log.read(hw + 1, 100),
+        log.read_blocking(hw + 1, 100),
         Err(LogError::OffsetOutOfRange { .. })
     ));
 }
@@ -125,7 +131,7 @@ fn round_trips_across_rolls_and_reopen() {
     check_all_reads(&log, &payloads);
     assert_eq!(log.next_offset(), 900);
     assert_eq!(
-        log.append(batch(300, 10, 1, 5), |_| {})
+        log.append_blocking(batch(300, 10, 1, 5), |_| {})
             .unwrap()
             .base_offset,
         900
@@ -141,16 +147,28 @@ fn find_by_timestamp_before_and_after_reopen() {
         for i in (0..300i64).step_by(7) {
             let ts = 1_000 + i * 10;
             assert_eq!(
-                log.find_by_timestamp(ts).unwrap().unwrap().base_offset,
+                log.find_by_timestamp_blocking(ts)
+                    .unwrap()
+                    .unwrap()
+                    .base_offset,
                 i as u64 * 3
             );
             assert_eq!(
-                log.find_by_timestamp(ts - 5).unwrap().unwrap().base_offset,
+                log.find_by_timestamp_blocking(ts - 5)
+                    .unwrap()
+                    .unwrap()
+                    .base_offset,
                 i as u64 * 3
             );
         }
-        assert_eq!(log.find_by_timestamp(0).unwrap().unwrap().base_offset, 0);
-        assert!(log.find_by_timestamp(1_000_000).unwrap().is_none());
+        assert_eq!(
+            log.find_by_timestamp_blocking(0)
+                .unwrap()
+                .unwrap()
+                .base_offset,
+            0
+        );
+        assert!(log.find_by_timestamp_blocking(1_000_000).unwrap().is_none());
     };
     check(&log);
     drop(log);
@@ -166,16 +184,16 @@ fn invalid_batches_are_rejected_without_writing() {
         ..settings()
     });
     assert!(matches!(
-        log.append(batch(0, 101, 1, 0), |_| {}),
+        log.append_blocking(batch(0, 101, 1, 0), |_| {}),
         Err(LogError::BatchTooLarge { .. })
     ));
     let mut b = batch(0, 10, 1, 0);
     b.record_count = 0;
-    assert!(log.append(b, |_| {}).is_err());
+    assert!(log.append_blocking(b, |_| {}).is_err());
     let mut b = batch(0, 10, 1, 0);
     b.record_count = 3;
     b.last_offset_delta = 1;
-    assert!(log.append(b, |_| {}).is_err());
+    assert!(log.append_blocking(b, |_| {}).is_err());
     assert_eq!(log.next_offset(), 0);
     assert_eq!(log.stats().size_bytes, 24, "only the file header");
 }
@@ -184,14 +202,14 @@ fn invalid_batches_are_rejected_without_writing() {
 fn patch_sees_assigned_offset_and_sets_timestamps() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), FsyncPolicy::Never);
-    log.append(batch(0, 16, 2, 5), |_| {}).unwrap();
+    log.append_blocking(batch(0, 16, 2, 5), |_| {}).unwrap();
     let a = log
-        .append(batch(1, 16, 1, 5), |ctx| {
+        .append_blocking(batch(1, 16, 1, 5), |ctx| {
             ctx.payload[..8].copy_from_slice(&ctx.base_offset.to_be_bytes());
             ctx.max_timestamp_us = ctx.append_time_us;
         })
         .unwrap();
-    let f = &log.read(2, 100).unwrap().frames[0];
+    let f = &log.read_blocking(2, 100).unwrap().frames[0];
     assert_eq!(&f.payload[..8], &2u64.to_be_bytes());
     assert_eq!(f.header.max_timestamp_us, a.append_time_us);
 }
@@ -213,10 +231,10 @@ fn retention_by_size_and_time_keeps_active_segment() {
     assert_eq!(before.size_bytes - after.size_bytes, out.removed_bytes);
     assert_eq!(log.log_start_offset(), out.log_start_offset);
     assert!(matches!(
-        log.read(0, 10),
+        log.read_blocking(0, 10),
         Err(LogError::OffsetOutOfRange { .. })
     ));
-    let r = log.read(log.log_start_offset(), 10).unwrap();
+    let r = log.read_blocking(log.log_start_offset(), 10).unwrap();
     assert_eq!(r.frames[0].header.base_offset, log.log_start_offset());
     // Timestamps are 1_000..4_000 µs; at now = 1 s with 1 ms retention every closed segment
     // is too old, the active one stays.
@@ -246,7 +264,7 @@ fn segment_ms_rolls_an_old_active_segment() {
         segment_ms: Some(10),
         ..settings()
     });
-    log.append(batch(0, 10, 1, 0), |_| {}).unwrap();
+    log.append_blocking(batch(0, 10, 1, 0), |_| {}).unwrap();
     assert!(!log.maybe_roll(0).unwrap());
     let later = whippet_now() + 60_000_000;
     assert!(log.maybe_roll(later).unwrap());
@@ -282,15 +300,25 @@ fn delete_records_persists_across_reopen() {
         Err(LogError::OffsetOutOfRange { .. })
     ));
     assert!(matches!(
-        log.read(399, 10),
+        log.read_blocking(399, 10),
         Err(LogError::OffsetOutOfRange { .. })
     ));
     // The frame holding offset 400 (399..=401) is still served whole.
-    assert_eq!(log.read(400, 1).unwrap().frames[0].header.base_offset, 399);
+    assert_eq!(
+        log.read_blocking(400, 1).unwrap().frames[0]
+            .header
+            .base_offset,
+        399
+    );
     drop(log);
     let log = open(dir.path(), FsyncPolicy::Never);
     assert_eq!(log.log_start_offset(), 400);
-    assert_eq!(log.read(400, 1).unwrap().frames[0].header.base_offset, 399);
+    assert_eq!(
+        log.read_blocking(400, 1).unwrap().frames[0]
+            .header
+            .base_offset,
+        399
+    );
 }
 
 #[test]
@@ -308,9 +336,11 @@ fn purge_restarts_offsets_at_zero() {
         ),
         (0, 0, 0)
     );
-    assert!(log.read(0, 10).unwrap().frames.is_empty());
+    assert!(log.read_blocking(0, 10).unwrap().frames.is_empty());
     assert_eq!(
-        log.append(batch(9, 10, 1, 0), |_| {}).unwrap().base_offset,
+        log.append_blocking(batch(9, 10, 1, 0), |_| {})
+            .unwrap()
+            .base_offset,
         0
     );
     drop(log);
@@ -323,11 +353,11 @@ fn remove_fails_later_appends_and_deletes_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let pdir = dir.path().join("p0");
     let log = open(&pdir, FsyncPolicy::Never);
-    log.append(batch(0, 10, 1, 0), |_| {}).unwrap();
+    log.append_blocking(batch(0, 10, 1, 0), |_| {}).unwrap();
     log.remove().unwrap();
     assert!(!pdir.exists());
     assert!(matches!(
-        log.append(batch(1, 10, 1, 0), |_| {}),
+        log.append_blocking(batch(1, 10, 1, 0), |_| {}),
         Err(LogError::PartitionDeleted)
     ));
 }
@@ -343,7 +373,7 @@ async fn wait_for_data_wakes_on_append_and_times_out() {
     };
     tokio::time::sleep(Duration::from_millis(20)).await;
     let started = std::time::Instant::now();
-    log.append(batch(0, 10, 1, 0), |_| {}).unwrap();
+    log.append_blocking(batch(0, 10, 1, 0), |_| {}).unwrap();
     assert!(waiter.await.unwrap());
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -362,7 +392,9 @@ async fn wait_durable_group_commits_concurrent_appenders() {
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for i in 0..10 {
-                let a = log.append(batch(t * 100 + i, 700, 2, 0), |_| {}).unwrap();
+                let a = log
+                    .append_blocking(batch(t * 100 + i, 700, 2, 0), |_| {})
+                    .unwrap();
                 // Not visible until synced.
                 log.wait_durable(a.last_offset).await.unwrap();
                 assert!(
@@ -388,7 +420,7 @@ async fn wait_durable_group_commits_concurrent_appenders() {
 fn append_without_durable_wait_is_visible_only_once_durable_under_always() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), FsyncPolicy::Always);
-    log.append(batch(0, 10, 1, 0), |_| {}).unwrap();
+    log.append_blocking(batch(0, 10, 1, 0), |_| {}).unwrap();
     // The append's own round may already have run; either way nothing is visible before it is
     // durable (durable offset read second, so a round finishing in between cannot fail this).
     let hw = log.high_watermark();
@@ -414,7 +446,7 @@ fn delete_oldest_segments_keeps_the_active_one() {
     assert_eq!(after.segment_count, before.segment_count - 2);
     assert_eq!(before.size_bytes - after.size_bytes, bytes);
     assert!(log.log_start_offset() > 0);
-    let r = log.read(log.log_start_offset(), 10).unwrap();
+    let r = log.read_blocking(log.log_start_offset(), 10).unwrap();
     assert_eq!(r.frames[0].header.base_offset, log.log_start_offset());
     // Asking for more than there are removes every closed segment, never the active one.
     let (removed, _) = log.delete_oldest_segments(u32::MAX).unwrap();

@@ -21,7 +21,7 @@ fn check_reads(log: &PartitionLog, model: &[ModelFrame], reads: &[(u64, usize)])
     assert_eq!(log.high_watermark(), hw);
     for &(pick, max_bytes) in reads {
         let from = if hw == 0 { 0 } else { pick % (hw + 1) };
-        let got = log.read(from, max_bytes).unwrap();
+        let got = log.read_blocking(from, max_bytes).unwrap();
         if from == hw {
             assert!(got.frames.is_empty());
             continue;
@@ -50,7 +50,7 @@ fn check_reads(log: &PartitionLog, model: &[ModelFrame], reads: &[(u64, usize)])
         }
     }
     for f in model.iter().step_by(5) {
-        let h = log.find_by_timestamp(f.ts).unwrap().unwrap();
+        let h = log.find_by_timestamp_blocking(f.ts).unwrap().unwrap();
         // Timestamps increase with offsets in this model, so the first match is this frame.
         assert_eq!(h.base_offset, f.base);
     }
@@ -85,7 +85,7 @@ proptest! {
                 first_timestamp_us: ts,
                 max_timestamp_us: ts,
             };
-            let a = log.append(batch, |_| {}).unwrap();
+            let a = log.append_blocking(batch, |_| {}).unwrap();
             model.push(ModelFrame { base: a.base_offset, records, payload, ts });
         }
         check_reads(&log, &model, &reads);

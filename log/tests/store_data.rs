@@ -31,14 +31,14 @@ fn batch(payload: Vec<u8>, timestamp_us: i64) -> AppendBatch {
 
 fn append(partition: &PartitionLog, payload: &[u8]) -> u64 {
     partition
-        .append(batch(payload.to_vec(), 1_700_000_000_000_000), |_| {})
+        .append_blocking(batch(payload.to_vec(), 1_700_000_000_000_000), |_| {})
         .unwrap()
         .base_offset
 }
 
 fn payloads(partition: &PartitionLog) -> Vec<Vec<u8>> {
     let read = partition
-        .read(partition.log_start_offset(), 1 << 20)
+        .read_blocking(partition.log_start_offset(), 1 << 20)
         .unwrap();
     read.frames
         .iter()
@@ -114,14 +114,14 @@ fn deleted_partitions_refuse_appends_through_old_handles() {
     let kept = log.partition(0, 0, 0).unwrap();
     let trimmed = log.partition(0, 0, 2).unwrap();
     log.delete_partitions(0, 0, 1).unwrap();
-    let refused = trimmed.append(batch(b"late".to_vec(), 0), |_| {});
+    let refused = trimmed.append_blocking(batch(b"late".to_vec(), 0), |_| {});
     assert!(
         matches!(refused, Err(LogError::PartitionDeleted)),
         "{refused:?}"
     );
     append(&kept, b"still fine");
     log.delete_topic(0, 0).unwrap();
-    let refused = kept.append(batch(b"late".to_vec(), 0), |_| {});
+    let refused = kept.append_blocking(batch(b"late".to_vec(), 0), |_| {});
     assert!(
         matches!(refused, Err(LogError::PartitionDeleted)),
         "{refused:?}"
@@ -142,7 +142,7 @@ fn update_topic_pushes_settings_to_partitions() {
         ..TopicSettings::default()
     };
     log.update_topic(0, 0, None, small).unwrap();
-    let refused = partition.append(batch(vec![7; 500], 0), |_| {});
+    let refused = partition.append_blocking(batch(vec![7; 500], 0), |_| {});
     assert!(
         matches!(refused, Err(LogError::BatchTooLarge { .. })),
         "{refused:?}"
@@ -166,7 +166,7 @@ fn maintenance_thread_enforces_retention() {
     // Records stamped in 1970: far older than the retention time.
     for _ in 0..8 {
         partition
-            .append(batch(vec![1; 20_000], 1_000_000), |_| {})
+            .append_blocking(batch(vec![1; 20_000], 1_000_000), |_| {})
             .unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -122,13 +122,15 @@ impl Appender<'_> {
     pub fn append(
         &mut self,
         batch: AppendBatch,
-        patch: impl FnOnce(&mut PatchContext<'_>),
+        patch: impl FnOnce(&mut PatchContext<'_>) + Send + 'static,
     ) -> Result<Appended, CoreError> {
         if !self.admitted {
             admit(self.core, self.topic)?;
             self.admitted = true;
         }
-        Ok(self.log.append(batch, patch)?)
+        // The partition's append owner writes it: in place (block_in_place) when it is idle,
+        // else on the log's write threads while this waits, with the worker released.
+        Ok(self.log.append(batch, patch).wait()?)
     }
 }
 

@@ -86,13 +86,14 @@ pub fn read(
 }
 
 /// The log's read, for the broker's own scans (rebuilding idempotent-producer state) as well
-/// as [`read`]: the one call of `PartitionLog::read`.
+/// as [`read`]: the one call of the log's read. Served from memory when it can be, else off
+/// the async workers in place (`PartitionLog::read_now`).
 pub fn read_frames(
     log: &PartitionLog,
     from: u64,
     max_bytes: usize,
 ) -> Result<ReadResult, LogError> {
-    log.read(from, max_bytes)
+    log.read_now(from, max_bytes)
 }
 
 /// Header of the first visible frame whose max timestamp is at or after `ts_us`.
@@ -103,7 +104,7 @@ pub fn find_by_timestamp(
     ts_us: i64,
 ) -> Result<Option<FrameHeader>, CoreError> {
     let _span = tracing::trace_span!(parent: &rc.span, "core.find_by_timestamp", ts_us).entered();
-    Ok(log.find_by_timestamp(ts_us)?)
+    Ok(log.find_by_timestamp_now(ts_us)?)
 }
 
 /// The first visible frame whose max timestamp is at or after `ts_us`, read whole, with the log
@@ -226,7 +227,7 @@ mod tests {
         let writer = Arc::clone(&partition);
         let append = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            writer.append(batch(), |_| {}).unwrap();
+            writer.append(batch(), |_| {}).await.unwrap();
         });
         let started = Instant::now();
         assert!(wait_for_data(&core, &within(10_000), &watch).await);

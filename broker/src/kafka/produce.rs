@@ -433,7 +433,7 @@ impl AppendPlan<'_> {
             max_timestamp_us: batch.max_timestamp_ms.saturating_mul(1000),
         };
         let log_append_time = self.log_append_time;
-        Ok(appender.append(append, |ctx| patch(ctx, log_append_time))?)
+        Ok(appender.append(append, move |ctx| patch(ctx, log_append_time))?)
     }
 }
 

@@ -26,17 +26,18 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use whippet_log::{SegmentFile, SegmentStore};
 
 thread_local! {
-    /// Faults injected on the current thread (the test thread's own appends and syncs).
-    static FAULTS_HERE: Cell<u64> = const { Cell::new(0) };
+    /// Sync faults injected on the current thread (the test thread's explicit syncs; writes
+    /// and group-commit rounds run on the log's own threads).
+    static SYNC_FAULTS_HERE: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Faults injected on the calling thread so far.
-pub fn faults_on_this_thread() -> u64 {
-    FAULTS_HERE.with(Cell::get)
+/// Sync faults injected on the calling thread so far.
+pub fn sync_faults_on_this_thread() -> u64 {
+    SYNC_FAULTS_HERE.with(Cell::get)
 }
 
-fn count_fault_here() {
-    FAULTS_HERE.with(|c| c.set(c.get() + 1));
+fn count_sync_fault_here() {
+    SYNC_FAULTS_HERE.with(|c| c.set(c.get() + 1));
 }
 
 /// Probabilities of each fault, per operation.
@@ -238,7 +239,7 @@ impl SegmentStore for FaultDisk {
         let s = &mut *guard;
         if s.armed && s.syncs.gen_bool(s.plan.sync_fails) {
             s.sync_faults += 1;
-            count_fault_here();
+            count_sync_fault_here();
             return Err(io::Error::other("injected: directory fsync failed"));
         }
         for (path, shadow) in &mut s.files {
@@ -266,7 +267,6 @@ impl SegmentFile for FaultFile {
         let s = &mut *guard;
         if s.armed && s.writes.gen_bool(s.plan.write_fails) {
             s.write_faults += 1;
-            count_fault_here();
             if !buf.is_empty() && s.writes.gen_bool(0.5) {
                 let short = s.writes.gen_range(0..buf.len());
                 self.file.write_all_at(&buf[..short], pos)?;
@@ -290,7 +290,7 @@ impl SegmentFile for FaultFile {
             let from = shadow.durable.len() as u64;
             shadow.lost.push((from, current.len() as u64));
             s.sync_faults += 1;
-            count_fault_here();
+            count_sync_fault_here();
             return Err(io::Error::from_raw_os_error(5)); // EIO
         }
         shadow.durable = on_device(current, &shadow.lost);

@@ -102,7 +102,7 @@ mod tests {
                 first_timestamp_us: 1,
                 max_timestamp_us: 1,
             };
-            let appended = log.append(batch, |_| {}).unwrap();
+            let appended = log.append(batch, |_| {}).await.unwrap();
             log.wait_durable(appended.last_offset).await.unwrap();
         }
         let header = test_support::header(ApiKey::DeleteRecords, 2);

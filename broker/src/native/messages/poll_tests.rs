@@ -99,7 +99,7 @@ fn append_native(log: &PartitionLog, count: u32) {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |patch| {
+    log.append_blocking(append, |patch| {
         stamp_batch(patch.payload, 0, patch.base_offset, 5).unwrap();
     })
     .unwrap();
@@ -145,7 +145,7 @@ fn append_kafka(log: &PartitionLog, count: u32, codec: Compression) {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |patch| {
+    log.append_blocking(append, |patch| {
         let base = i64::try_from(patch.base_offset).unwrap();
         set_base_offset(patch.payload, base).unwrap();
     })
@@ -203,7 +203,7 @@ fn whole_batches_are_shared_and_straddling_ones_sliced() {
     assert_eq!(gathered.messages, 7);
     assert_eq!(gathered.last_offset, Some(8));
     // The middle batch is the stored payload itself (no copy): same bytes as a log read.
-    let stored = log.read(4, 1).unwrap().frames[0].payload.clone();
+    let stored = log.read_blocking(4, 1).unwrap().frames[0].payload.clone();
     assert_eq!(gathered.records[1], stored);
     assert_eq!(offsets_of(gathered), vec![2, 3, 4, 5, 6, 7, 8]);
     // Capped at the high watermark; past it is empty.
@@ -250,7 +250,7 @@ fn a_kafka_frame_that_does_not_transcode_ends_the_reply() {
         first_timestamp_us: 0,
         max_timestamp_us: 0,
     };
-    log.append(append, |_| {}).unwrap();
+    log.append_blocking(append, |_| {}).unwrap();
     let hw = log.high_watermark();
     assert_eq!(offsets_of(gather_at(&log, 0, 10, hw).unwrap()), vec![0, 1]);
     assert_eq!(gather_at(&log, 2, 10, hw).unwrap_err(), Status::Error);

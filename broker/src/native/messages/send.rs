@@ -45,7 +45,7 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     };
     let rc = conn.rc();
     let appended = core::append::append(&ctx.core, &rc, &topic, &log, |appender| {
-        appender.append(batch, |patch| stamp(patch, partition_id))
+        appender.append(batch, move |patch| stamp(patch, partition_id))
     })
     .map_err(|error| send_status(&error))?;
     let pending = Pending {
