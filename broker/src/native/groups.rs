@@ -49,6 +49,17 @@ fn topic_for(
     Ok(topic)
 }
 
+/// Resolves the group's topic, checks `access` for it, and names the group.
+fn group_of(
+    ctx: &BrokerContext,
+    conn: &Conn,
+    request: &GroupRef,
+    access: fn(u32, u32) -> Access,
+) -> Result<(Arc<TopicMeta>, NativeGroupRef), Status> {
+    let topic = topic_for(ctx, conn, &request.stream_id, &request.topic_id, access)?;
+    Ok((topic, group_ref(&request.group_id)))
+}
+
 fn header_of(group: &Group) -> GroupHeader {
     GroupHeader {
         id: group.id,
@@ -86,14 +97,7 @@ pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call
 
 /// 600: the group with its members, or an empty body when the group does not exist.
 fn get(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
-    let topic = topic_for(
-        ctx,
-        conn,
-        &request.stream_id,
-        &request.topic_id,
-        Access::ReadTopic,
-    )?;
-    let group = group_ref(&request.group_id);
+    let (topic, group) = group_of(ctx, conn, &request, Access::ReadTopic)?;
     let details = membership::native_groups(&ctx.core, &conn.rc(), &topic, |table| {
         table
             .get(topic.stream_id, topic.id, &group)
@@ -140,14 +144,7 @@ async fn create(ctx: &BrokerContext, conn: &Conn, request: CreateConsumerGroup) 
 
 /// 603: deletes the group; its members stop being members.
 async fn delete(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
-    let topic = topic_for(
-        ctx,
-        conn,
-        &request.stream_id,
-        &request.topic_id,
-        Access::ManageTopic,
-    )?;
-    let group = group_ref(&request.group_id);
+    let (topic, group) = group_of(ctx, conn, &request, Access::ManageTopic)?;
     membership::delete_native_group(&ctx.core, &conn.rc(), &topic, &group)
         .await
         .map_err(|error| core_status(&error, Status::Error))?;
@@ -156,14 +153,7 @@ async fn delete(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome 
 
 /// 604: the connection joins (again: no change) and the group is rebalanced.
 fn join(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
-    let topic = topic_for(
-        ctx,
-        conn,
-        &request.stream_id,
-        &request.topic_id,
-        Access::PollMessages,
-    )?;
-    let group = group_ref(&request.group_id);
+    let (topic, group) = group_of(ctx, conn, &request, Access::PollMessages)?;
     membership::join_native_group(&ctx.core, &conn.rc(), &topic, &group)
         .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
@@ -171,14 +161,7 @@ fn join(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
 
 /// 605: the connection leaves (ConsumerGroupMemberNotFound when it was not a member).
 fn leave(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
-    let topic = topic_for(
-        ctx,
-        conn,
-        &request.stream_id,
-        &request.topic_id,
-        Access::PollMessages,
-    )?;
-    let group = group_ref(&request.group_id);
+    let (topic, group) = group_of(ctx, conn, &request, Access::PollMessages)?;
     membership::leave_native_group(&ctx.core, &conn.rc(), &topic, &group)
         .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
@@ -186,14 +169,7 @@ fn leave(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
 
 /// 606: the caller's generation and partitions, or an empty body when it is not a member.
 fn sync(ctx: &BrokerContext, conn: &Conn, request: GroupRef) -> Outcome {
-    let topic = topic_for(
-        ctx,
-        conn,
-        &request.stream_id,
-        &request.topic_id,
-        Access::PollMessages,
-    )?;
-    let group = group_ref(&request.group_id);
+    let (topic, group) = group_of(ctx, conn, &request, Access::PollMessages)?;
     let client = conn.client.id;
     let assignment = membership::native_groups(&ctx.core, &conn.rc(), &topic, |table| {
         table
