@@ -36,6 +36,7 @@ pub use self::model::{Directory, NewUser, ROOT_ID, Token, User, UserRef};
 pub use self::permissions::{Access, Permissions};
 use self::throttle::LoginThrottle;
 use super::meta::{Meta, MetaApplied, MetaCommand, MetaRefusal};
+use super::{CoreError, Principal, RequestContext};
 use crate::config::Credentials;
 use crate::limits::{
     PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_BYTES_MAX, USERNAME_BYTES_MIN,
@@ -285,7 +286,12 @@ impl Users {
     }
 
     /// `caller` creates a user (lowest free id) and gets it back.
-    pub async fn create_user(&self, caller: u32, request: CreateUser) -> Result<User, UserError> {
+    pub async fn create_user(
+        &self,
+        rc: &RequestContext,
+        request: CreateUser,
+    ) -> Result<User, CoreError> {
+        let caller = caller_of(rc)?;
         check_username(&request.username)?;
         check_password_length(&request.password)?;
         self.authorize(caller, Access::ManageUsers)?;
@@ -294,7 +300,7 @@ impl Users {
             grants::may_grant(&directory, caller, request.permissions.as_ref())?;
             if directory.by_name(&request.username).is_some() {
                 // Answer before spending a slow hash; the command checks again.
-                return Err(UserError::AlreadyExists);
+                return Err(UserError::AlreadyExists.into());
             }
         }
         let user = NewUser {
@@ -307,25 +313,30 @@ impl Users {
         let id = self
             .change(UserCommand::Create { caller, user, now })
             .await?;
-        self.directory().get(id).cloned().ok_or(UserError::NotFound)
+        Ok(self
+            .directory()
+            .get(id)
+            .cloned()
+            .ok_or(UserError::NotFound)?)
     }
 
     /// `caller` deletes a user and its tokens (never the root user).
-    pub async fn delete_user(&self, caller: u32, user: UserRef) -> Result<(), UserError> {
+    pub async fn delete_user(&self, rc: &RequestContext, user: UserRef) -> Result<(), CoreError> {
+        let caller = caller_of(rc)?;
         self.authorize(caller, Access::ManageUsers)?;
-        self.change(UserCommand::Delete { caller, user })
-            .await
-            .map(drop)
+        self.change(UserCommand::Delete { caller, user }).await?;
+        Ok(())
     }
 
     /// `caller` renames and/or (de)activates a user.
     pub async fn update_user(
         &self,
-        caller: u32,
+        rc: &RequestContext,
         user: UserRef,
         username: Option<String>,
         active: Option<bool>,
-    ) -> Result<(), UserError> {
+    ) -> Result<(), CoreError> {
+        let caller = caller_of(rc)?;
         if let Some(username) = &username {
             check_username(username)?;
         }
@@ -336,23 +347,26 @@ impl Users {
             username,
             active,
         };
-        self.change(command).await.map(drop)
+        self.change(command).await?;
+        Ok(())
     }
 
     /// `caller` replaces a user's grants (never the root user's).
     pub async fn set_permissions(
         &self,
-        caller: u32,
+        rc: &RequestContext,
         user: UserRef,
         permissions: Option<Permissions>,
-    ) -> Result<(), UserError> {
+    ) -> Result<(), CoreError> {
+        let caller = caller_of(rc)?;
         self.authorize(caller, Access::ManageUsers)?;
         let command = UserCommand::SetPermissions {
             caller,
             user,
             permissions,
         };
-        self.change(command).await.map(drop)
+        self.change(command).await?;
+        Ok(())
     }
 
     /// Changes a user's password. The current password must match, as on the reference
@@ -360,11 +374,12 @@ impl Users {
     /// user's password needs manage_users.
     pub async fn change_password(
         &self,
-        caller: u32,
+        rc: &RequestContext,
         user: &UserRef,
         current: &str,
         new: &str,
-    ) -> Result<(), UserError> {
+    ) -> Result<(), CoreError> {
+        let caller = caller_of(rc)?;
         check_password_length(current)?;
         check_password_length(new)?;
         let (id, verified_hash) = {
@@ -377,7 +392,7 @@ impl Users {
             grants::may_manage(&self.directory(), caller, id)?;
         }
         if !check_password(current, Some(verified_hash.clone())).await? {
-            return Err(UserError::InvalidCredentials);
+            return Err(UserError::InvalidCredentials.into());
         }
         let new_hash = hash_password(new).await?;
         let command = UserCommand::SetPassword {
@@ -385,17 +400,19 @@ impl Users {
             verified_hash,
             new_hash,
         };
-        self.change(command).await.map(drop)
+        self.change(command).await?;
+        Ok(())
     }
 
     /// A new token named `name` for `caller`, living `lifetime` µs (0 or `u64::MAX`: never
     /// expires); answers the raw token, which is stored only as a digest.
     pub async fn create_token(
         &self,
-        caller: u32,
+        rc: &RequestContext,
         name: String,
         lifetime: u64,
-    ) -> Result<String, UserError> {
+    ) -> Result<String, CoreError> {
+        let caller = caller_of(rc)?;
         let (raw, digest) = secrets::new_token();
         let token = Token {
             name,
@@ -408,10 +425,21 @@ impl Users {
     }
 
     /// Removes one of `caller`'s tokens by name.
-    pub async fn delete_token(&self, caller: u32, name: String) -> Result<(), UserError> {
+    pub async fn delete_token(&self, rc: &RequestContext, name: String) -> Result<(), CoreError> {
+        let caller = caller_of(rc)?;
         self.change(UserCommand::RemoveToken { id: caller, name })
-            .await
-            .map(drop)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The user a request acts as: its logged-in user; the broker's own work acts as root; an
+/// anonymous request is Unauthenticated.
+pub fn caller_of(rc: &RequestContext) -> Result<u32, UserError> {
+    match rc.principal {
+        Principal::User { id } => Ok(id),
+        Principal::Internal => Ok(model::ROOT_ID),
+        Principal::Anonymous => Err(UserError::Unauthenticated),
     }
 }
 

@@ -10,6 +10,12 @@ use super::permissions::{GlobalPermissions, Permissions, StreamPermissions};
 use super::{CreateUser, UserError, Users, legacy};
 use crate::config::Credentials;
 use crate::core::meta::Meta;
+use crate::core::{CoreError, Principal, RequestContext};
+
+/// A request by user `id`.
+fn as_user(id: u32) -> RequestContext {
+    RequestContext::new(Principal::User { id }, "test", 0)
+}
 
 fn new_user(name: &str) -> NewUser {
     NewUser {
@@ -133,12 +139,21 @@ async fn every_acknowledged_user_change_survives_a_restart() {
         active: true,
         permissions: Some(grants.clone()),
     };
-    let alice = users.create_user(ROOT_ID, create("alice")).await.unwrap();
-    let bob = users.create_user(ROOT_ID, create("bob")).await.unwrap();
-    let raw = users.create_token(alice.id, "ci".into(), 0).await.unwrap();
+    let alice = users
+        .create_user(&as_user(ROOT_ID), create("alice"))
+        .await
+        .unwrap();
+    let bob = users
+        .create_user(&as_user(ROOT_ID), create("bob"))
+        .await
+        .unwrap();
+    let raw = users
+        .create_token(&as_user(alice.id), "ci".into(), 0)
+        .await
+        .unwrap();
     users
         .update_user(
-            ROOT_ID,
+            &as_user(ROOT_ID),
             super::UserRef::Id(bob.id),
             Some("robert".into()),
             Some(false),
@@ -146,15 +161,21 @@ async fn every_acknowledged_user_change_survives_a_restart() {
         .await
         .unwrap();
     users
-        .change_password(alice.id, &super::UserRef::Id(alice.id), "secret", "better")
+        .change_password(
+            &as_user(alice.id),
+            &super::UserRef::Id(alice.id),
+            "secret",
+            "better",
+        )
         .await
         .unwrap();
     // Refused changes are not logged and change nothing.
-    assert_eq!(
-        users
-            .delete_user(ROOT_ID, super::UserRef::Id(ROOT_ID))
-            .await,
-        Err(UserError::CannotDelete)
+    let refused = users
+        .delete_user(&as_user(ROOT_ID), super::UserRef::Id(ROOT_ID))
+        .await;
+    assert!(
+        matches!(refused, Err(CoreError::User(UserError::CannotDelete))),
+        "{refused:?}"
     );
     let before = users.directory();
     drop(users);
@@ -250,7 +271,7 @@ async fn the_users_file_of_an_older_data_dir_is_migrated_then_removed() {
     // The next user takes the lowest free id, as before.
     let next = reopened
         .create_user(
-            ROOT_ID,
+            &as_user(ROOT_ID),
             CreateUser {
                 username: "carol".into(),
                 password: "secret".into(),

@@ -17,23 +17,25 @@ use whippet_wire::native::user_headers::Options;
 
 use super::UserStore;
 use super::convert::{permissions_from_wire, permissions_to_wire, user_ref};
+use crate::core::RequestContext;
 use crate::core::users::{self, User};
 use crate::native::call::{Access, Call, Outcome, Payload};
-use crate::native::errors::user_status;
+use crate::native::errors::{core_status, user_status};
 
-/// Routes one user or token command for the logged-in `caller`.
-pub(super) async fn route(store: &UserStore, caller: u32, call: Call<'_>) -> Outcome {
+/// Routes one user or token command for the request's logged-in user.
+pub(super) async fn route(store: &UserStore, rc: &RequestContext, call: Call<'_>) -> Outcome {
+    let caller = users::caller_of(rc).map_err(status)?;
     match call.code {
         codes::GET_USER => get_user(store, caller, &call.decode()?),
         codes::GET_USERS => get_users(store, caller),
-        codes::CREATE_USER => create_user(store, caller, call.decode()?).await,
-        codes::DELETE_USER => delete_user(store, caller, &call.decode()?).await,
-        codes::UPDATE_USER => update_user(store, caller, call.decode()?).await,
-        codes::UPDATE_PERMISSIONS => update_permissions(store, caller, call.decode()?).await,
-        codes::CHANGE_PASSWORD => change_password(store, caller, call.decode()?).await,
+        codes::CREATE_USER => create_user(store, rc, call.decode()?).await,
+        codes::DELETE_USER => delete_user(store, rc, &call.decode()?).await,
+        codes::UPDATE_USER => update_user(store, rc, call.decode()?).await,
+        codes::UPDATE_PERMISSIONS => update_permissions(store, rc, call.decode()?).await,
+        codes::CHANGE_PASSWORD => change_password(store, rc, call.decode()?).await,
         codes::GET_PERSONAL_ACCESS_TOKENS => list_tokens(store, caller),
-        codes::CREATE_PERSONAL_ACCESS_TOKEN => create_token(store, caller, call.decode()?).await,
-        codes::DELETE_PERSONAL_ACCESS_TOKEN => delete_token(store, caller, call.decode()?).await,
+        codes::CREATE_PERSONAL_ACCESS_TOKEN => create_token(store, rc, call.decode()?).await,
+        codes::DELETE_PERSONAL_ACCESS_TOKEN => delete_token(store, rc, call.decode()?).await,
         _ => Err(Status::InvalidCommand),
     }
 }
@@ -94,7 +96,7 @@ fn get_users(store: &UserStore, caller: u32) -> Outcome {
 }
 
 /// 33: a new user under the lowest free id; replies with its details.
-async fn create_user(store: &UserStore, caller: u32, request: CreateUser) -> Outcome {
+async fn create_user(store: &UserStore, rc: &RequestContext, request: CreateUser) -> Outcome {
     users::check_username(&request.username).map_err(status)?;
     users::check_password_length(&request.password).map_err(status)?;
     check_options(&request.options)?;
@@ -106,24 +108,24 @@ async fn create_user(store: &UserStore, caller: u32, request: CreateUser) -> Out
     };
     let user = store
         .core()
-        .create_user(caller, create)
+        .create_user(rc, create)
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(details(&user))
 }
 
 /// 34: removes a user and its tokens (never the root user).
-async fn delete_user(store: &UserStore, caller: u32, request: &UserRef) -> Outcome {
+async fn delete_user(store: &UserStore, rc: &RequestContext, request: &UserRef) -> Outcome {
     store
         .core()
-        .delete_user(caller, user_ref(&request.user_id))
+        .delete_user(rc, user_ref(&request.user_id))
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
 }
 
 /// 35: renames and/or (de)activates a user.
-async fn update_user(store: &UserStore, caller: u32, request: UpdateUser) -> Outcome {
+async fn update_user(store: &UserStore, rc: &RequestContext, request: UpdateUser) -> Outcome {
     if let Some(username) = &request.username.0 {
         users::check_username(username).map_err(status)?;
     }
@@ -131,41 +133,44 @@ async fn update_user(store: &UserStore, caller: u32, request: UpdateUser) -> Out
     let active = request.status.0.map(|status| status == UserStatus::Active);
     store
         .core()
-        .update_user(
-            caller,
-            user_ref(&request.user_id),
-            request.username.0,
-            active,
-        )
+        .update_user(rc, user_ref(&request.user_id), request.username.0, active)
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
 }
 
 /// 36: replaces a user's grants (never the root user's).
-async fn update_permissions(store: &UserStore, caller: u32, request: UpdatePermissions) -> Outcome {
+async fn update_permissions(
+    store: &UserStore,
+    rc: &RequestContext,
+    request: UpdatePermissions,
+) -> Outcome {
     let permissions = request.permissions.as_ref().map(permissions_from_wire);
     store
         .core()
-        .set_permissions(caller, user_ref(&request.user_id), permissions)
+        .set_permissions(rc, user_ref(&request.user_id), permissions)
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
 }
 
 /// 37: the current password must match, as on the reference server, even when a user manager
 /// changes someone else's password; changing another user's password needs manage_users.
-async fn change_password(store: &UserStore, caller: u32, request: ChangePassword) -> Outcome {
+async fn change_password(
+    store: &UserStore,
+    rc: &RequestContext,
+    request: ChangePassword,
+) -> Outcome {
     store
         .core()
         .change_password(
-            caller,
+            rc,
             &user_ref(&request.user_id),
             &request.current_password,
             &request.new_password,
         )
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
 }
 
@@ -188,21 +193,21 @@ fn list_tokens(store: &UserStore, caller: u32) -> Outcome {
 /// 42: a new token for the caller; the raw token is in this reply only. The name is bounded
 /// only by the wire (1..=255 bytes), as with the 0.11 binary protocol, whose SDK sends names
 /// the HTTP API's 3..=30 rule would refuse.
-async fn create_token(store: &UserStore, caller: u32, request: CreateToken) -> Outcome {
+async fn create_token(store: &UserStore, rc: &RequestContext, request: CreateToken) -> Outcome {
     let raw = store
         .core()
-        .create_token(caller, request.name, request.expiry)
+        .create_token(rc, request.name, request.expiry)
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::encode(&CreatedToken { token: raw }))
 }
 
 /// 43: removes one of the caller's tokens by name.
-async fn delete_token(store: &UserStore, caller: u32, request: DeleteToken) -> Outcome {
+async fn delete_token(store: &UserStore, rc: &RequestContext, request: DeleteToken) -> Outcome {
     store
         .core()
-        .delete_token(caller, request.name)
+        .delete_token(rc, request.name)
         .await
-        .map_err(status)?;
+        .map_err(|error| core_status(&error, Status::Error))?;
     Ok(Payload::Empty)
 }

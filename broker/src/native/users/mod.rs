@@ -77,6 +77,6 @@ impl UserStore {
 
 /// Commands 31–37 and 41–43 for the logged-in caller.
 pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
-    let caller = conn.user()?;
-    handlers::route(&ctx.native.users, caller, call).await
+    conn.user()?;
+    handlers::route(&ctx.native.users, &conn.rc(), call).await
 }

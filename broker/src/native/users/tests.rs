@@ -24,6 +24,7 @@ use crate::core::users::ROOT_ID;
 use crate::core::users::legacy::USERS_FILE;
 use crate::core::users::secrets;
 use crate::core::users::throttle::LoginThrottle;
+use crate::core::{Principal, RequestContext};
 use crate::native::call::Payload;
 
 /// A store on a metadata log in a temporary directory that lives as long as the store.
@@ -130,7 +131,8 @@ pub(super) async fn run(
         header: &header,
         body,
     };
-    match handlers::route(store, caller, call).await? {
+    let rc = RequestContext::new(Principal::User { id: caller }, "native", 1);
+    match handlers::route(store, &rc, call).await? {
         Payload::Empty => Ok(Vec::new()),
         Payload::Bytes(bytes) => Ok(bytes.to_vec()),
         Payload::Parts(parts) => Ok(parts.concat()),
