@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,17 +16,23 @@ use whippet_coordinator::{
     PartitionKey,
 };
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "whippet-coord-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system temp dir, removed when the guard is dropped.
+struct TempDir(tempfile::TempDir);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    TempDir(
+        tempfile::Builder::new()
+            .prefix(&format!("whippet-coord-{name}-"))
+            .tempdir()
+            .unwrap(),
+    )
 }
 
 /// Appends the coordinator's pending changes to the store in `dir` (opened for the call).
@@ -61,7 +67,8 @@ fn key(p: u32) -> PartitionKey {
 
 #[test]
 fn checkpoint_round_trips_groups_and_offsets() {
-    let dir = temp_dir("roundtrip").join("state/groups");
+    let root = temp_dir("roundtrip");
+    let dir = root.join("state/groups");
     let mut h = Harness::no_delay();
     let (ids, generation) = h.form_group("g", 2);
     let r = h.c.commit_offsets(&CommitRequest {
