@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use crate::budget::ReadBudget;
 use crate::frame::FRAME_HEADER_BYTES;
 use crate::limits::RECENT_CACHE_BYTES_MAX;
 use crate::partition::StoredFrame;
@@ -72,18 +73,14 @@ impl RecentCache {
             return None;
         }
         let mut out = Vec::new();
-        let mut total = 0usize;
+        let mut budget = ReadBudget::new(max_bytes);
         for f in self.frames.range(start..) {
-            if f.header.next_offset() > high_watermark {
-                break;
-            }
             let len = f.payload.len();
-            if !out.is_empty() && total + len > max_bytes {
+            if f.header.next_offset() > high_watermark || !budget.admits(len) {
                 break;
             }
-            total += len;
             out.push(f.clone());
-            if total >= max_bytes {
+            if budget.take(len) {
                 break;
             }
         }
@@ -100,21 +97,9 @@ impl RecentCache {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::frame::{BatchFormat, FrameHeader};
 
     fn frame(base: u64, len: usize) -> StoredFrame {
-        let payload = bytes::Bytes::from(vec![7u8; len]);
-        let header = FrameHeader {
-            format: BatchFormat::Native,
-            base_offset: base,
-            last_offset_delta: 1,
-            record_count: 2,
-            first_timestamp_us: 0,
-            max_timestamp_us: 0,
-            payload_length: len as u32,
-            payload_crc: crc32c::crc32c(&payload),
-        };
-        StoredFrame { header, payload }
+        StoredFrame::for_test(base, len)
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! (from its [`CatalogStore`]) while stream directories remain is refused
 //! ([`LogError::MissingCatalog`]).
 
+mod budget;
 mod cache;
 pub mod catalog;
 mod catalog_meta;

@@ -25,6 +25,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::budget::ReadBudget;
 use crate::cache::RecentCache;
 use crate::config::{FsyncPolicy, LogConfig, TopicSettings};
 use crate::damage::DamagedRange;
@@ -87,6 +88,25 @@ pub struct Appended {
 pub struct StoredFrame {
     pub header: FrameHeader,
     pub payload: Bytes,
+}
+
+#[cfg(test)]
+impl StoredFrame {
+    /// A native frame at `base` of two records with `len` payload bytes (in-crate tests).
+    pub(crate) fn for_test(base: u64, len: usize) -> Self {
+        let payload = Bytes::from(vec![7u8; len]);
+        let header = FrameHeader {
+            format: crate::frame::BatchFormat::Native,
+            base_offset: base,
+            last_offset_delta: 1,
+            record_count: 2,
+            first_timestamp_us: 0,
+            max_timestamp_us: 0,
+            payload_length: u32::try_from(len).unwrap_or(u32::MAX),
+            payload_crc: crc32c::crc32c(&payload),
+        };
+        Self { header, payload }
+    }
 }
 
 /// Frames returned by a read, with the partition's offsets at the time of the read (fetch
@@ -757,7 +777,7 @@ impl Inner {
             return Err(self.out_of_range(from));
         };
         let mut out = Vec::new();
-        let mut total = 0usize;
+        let mut budget = ReadBudget::new(max_bytes);
         for (k, seg) in segments.iter().enumerate().skip(first) {
             let (mut pos, mut expected) = if k == first {
                 seg.position_for_offset(from)
@@ -781,7 +801,7 @@ impl Inner {
                 }
                 if header.next_offset() > from {
                     let len = header.payload_length as usize;
-                    if !out.is_empty() && total + len > max_bytes {
+                    if !budget.admits(len) {
                         return Ok(out);
                     }
                     let payload = match seg.read_payload(pos, &header) {
@@ -795,8 +815,7 @@ impl Inner {
                         },
                     };
                     out.push(StoredFrame { header, payload });
-                    total += len;
-                    if total >= max_bytes {
+                    if budget.take(len) {
                         return Ok(out);
                     }
                 }

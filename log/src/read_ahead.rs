@@ -9,6 +9,7 @@
 //! are never served). A read served from here gets exactly what the files would give it: the
 //! frames starting with the one holding its offset, within its byte budget, at least one.
 
+use crate::budget::ReadBudget;
 use crate::partition::StoredFrame;
 
 /// Bytes a read that goes to the files asks for at least (2 MiB): one or two native polls of
@@ -27,14 +28,13 @@ pub(crate) struct ReadAhead {
 /// the rule the segment reader applies. The flag says whether the budget ended the prefix
 /// (rather than the end of `frames`, after which the files may hold more).
 pub(crate) fn within_budget(frames: &[StoredFrame], max_bytes: usize) -> (usize, bool) {
-    let mut total = 0usize;
+    let mut budget = ReadBudget::new(max_bytes);
     for (n, frame) in frames.iter().enumerate() {
         let len = frame.payload.len();
-        if n > 0 && total + len > max_bytes {
+        if !budget.admits(len) {
             return (n, true);
         }
-        total += len;
-        if total >= max_bytes {
+        if budget.take(len) {
             return (n + 1, true);
         }
     }
@@ -78,21 +78,9 @@ impl ReadAhead {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::frame::{BatchFormat, FrameHeader};
 
     fn frame(base: u64, len: usize) -> StoredFrame {
-        let payload = bytes::Bytes::from(vec![1u8; len]);
-        let header = FrameHeader {
-            format: BatchFormat::Native,
-            base_offset: base,
-            last_offset_delta: 1,
-            record_count: 2,
-            first_timestamp_us: 0,
-            max_timestamp_us: 0,
-            payload_length: len as u32,
-            payload_crc: crc32c::crc32c(&payload),
-        };
-        StoredFrame { header, payload }
+        StoredFrame::for_test(base, len)
     }
 
     #[test]
