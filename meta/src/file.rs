@@ -47,23 +47,37 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetaError> {
     replace_file(path, bytes).map_err(MetaError::io(path, "replace"))
 }
 
-/// The whole file, or `None` when it does not exist; a file over `max` bytes is corrupt.
-pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, MetaError> {
+/// The whole file at `path`, or `None` when it does not exist. A file over `max` bytes is an
+/// error naming it (`InvalidData`), detected by reading one byte past the bound, so a huge or
+/// growing file is never read whole nor silently cut. The one bounded read of a state file for
+/// every crate above this one, as [`replace_file`] is the one atomic write.
+pub fn read_bounded_file(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(MetaError::io(path, "open")(e)),
+        Err(e) => return Err(e),
     };
-    let len = file.metadata().map_err(MetaError::io(path, "stat"))?.len();
-    if len > max {
-        return Err(MetaError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("{len} bytes exceeds the {max} byte limit"),
-        });
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is larger than {max} bytes", path.display()),
+        ));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(max)
-        .read_to_end(&mut bytes)
-        .map_err(MetaError::io(path, "read"))?;
     Ok(Some(bytes))
+}
+
+/// [`read_bounded_file`] with the metadata log's error: a file over `max` bytes is corrupt.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, MetaError> {
+    read_bounded_file(path, max).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            MetaError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("more than the {max} byte limit"),
+            }
+        } else {
+            MetaError::io(path, "read")(e)
+        }
+    })
 }

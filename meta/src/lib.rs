@@ -28,6 +28,6 @@ mod log;
 mod machine;
 
 pub use error::MetaError;
-pub use file::replace_file;
+pub use file::{read_bounded_file, replace_file};
 pub use log::{MetaLog, Recovered};
 pub use machine::{CommandError, Machine, OpenReport, StateMachine};

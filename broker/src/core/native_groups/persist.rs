@@ -7,8 +7,6 @@
 //! Data dirs from before the metadata log kept them in `native_groups.json` under the state
 //! directory; [`migrate`] moves that file's groups onto the log once, then removes it.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -85,21 +83,11 @@ pub(crate) fn migrate(meta: &Meta, dir: &Path) -> Result<(), String> {
 }
 
 fn load_legacy(path: &Path) -> Result<Option<Vec<StoredGroup>>, String> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("{}: {error}", path.display())),
+    let Some(bytes) = whippet_meta::read_bounded_file(path, NATIVE_GROUPS_FILE_BYTES_MAX)
+        .map_err(|error| format!("{}: {error}", path.display()))?
+    else {
+        return Ok(None);
     };
-    let mut bytes = Vec::new();
-    file.take(NATIVE_GROUPS_FILE_BYTES_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("{}: {error}", path.display()))?;
-    if bytes.len() as u64 > NATIVE_GROUPS_FILE_BYTES_MAX {
-        return Err(format!(
-            "{}: larger than {NATIVE_GROUPS_FILE_BYTES_MAX} bytes",
-            path.display()
-        ));
-    }
     let parsed: GroupsFile = serde_json::from_slice(&bytes)
         .map_err(|error| format!("{}: not a consumer group file: {error}", path.display()))?;
     if parsed.version != FORMAT_VERSION {

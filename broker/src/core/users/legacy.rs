@@ -3,8 +3,6 @@
 //! [`super::Permissions`] stores them), read once to migrate its users onto the metadata log,
 //! then removed.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -27,21 +25,11 @@ struct UsersFile {
 /// The users of the old file at `path`; `Ok(None)` when there is none. A file that is there
 /// but cannot be read, or holds no root user, is an error naming it (never silently dropped).
 pub fn load(path: &Path) -> Result<Option<Vec<User>>, String> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("cannot open {}: {error}", path.display())),
+    let Some(text) = whippet_meta::read_bounded_file(path, USERS_FILE_BYTES_MAX)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?
+    else {
+        return Ok(None);
     };
-    let mut text = Vec::new();
-    file.take(USERS_FILE_BYTES_MAX + 1)
-        .read_to_end(&mut text)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    if text.len() as u64 > USERS_FILE_BYTES_MAX {
-        return Err(format!(
-            "{} is larger than {USERS_FILE_BYTES_MAX} bytes",
-            path.display()
-        ));
-    }
     let parsed: UsersFile = serde_json::from_slice(&text)
         .map_err(|error| format!("corrupt users file {}: {error}", path.display()))?;
     if parsed.version != FORMAT_VERSION {

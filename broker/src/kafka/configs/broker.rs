@@ -14,7 +14,6 @@
 //! must be altered through the broker's id, not the empty cluster-default name.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use kafka_protocol::ResponseError;
@@ -201,23 +200,12 @@ pub(crate) fn migrate(meta: &Meta, state_dir: &Path) -> Result<(), LogError> {
 
 /// The overrides in the old file, `None` when there is none.
 fn load_legacy(path: &Path) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(storage(path, &error.to_string())),
+    let Some(text) = whippet_meta::read_bounded_file(path, BROKER_CONFIGS_FILE_BYTES_MAX)
+        .map_err(|error| storage(path, &error.to_string()))?
+    else {
+        return Ok(None);
     };
-    let mut text = String::new();
-    // Read one byte past the bound so an oversized file is detected, not silently cut.
-    file.take(BROKER_CONFIGS_FILE_BYTES_MAX + 1)
-        .read_to_string(&mut text)
-        .map_err(|error| storage(path, &error.to_string()))?;
-    if text.len() as u64 > BROKER_CONFIGS_FILE_BYTES_MAX {
-        return Err(storage(
-            path,
-            &format!("larger than {BROKER_CONFIGS_FILE_BYTES_MAX} bytes"),
-        ));
-    }
-    serde_json::from_str(&text)
+    serde_json::from_slice(&text)
         .map(Some)
         .map_err(|error| storage(path, &error.to_string()))
 }

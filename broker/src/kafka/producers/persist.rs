@@ -11,7 +11,6 @@
 //! scanning it. An unreadable old ids file is an error, because guessing could reuse an id.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -83,7 +82,9 @@ impl ProducerFiles {
     /// Where the next block of ids starts by the ids file of an older data dir; `None` when
     /// there is no such file.
     pub(crate) fn load_legacy_next_block_start(&self) -> std::io::Result<Option<i64>> {
-        let Some(bytes) = read_bounded(&self.dir.join(IDS_FILE_NAME), IDS_FILE_BYTES_MAX)? else {
+        let Some(bytes) =
+            whippet_meta::read_bounded_file(&self.dir.join(IDS_FILE_NAME), IDS_FILE_BYTES_MAX)?
+        else {
             return Ok(None);
         };
         let file: IdsFile = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
@@ -107,7 +108,7 @@ impl ProducerFiles {
     /// The last snapshot, or nothing if there is none or it cannot be used (logged).
     pub(crate) fn load_snapshot(&self) -> Vec<PartitionSnapshot> {
         let path = self.dir.join(STATE_FILE_NAME);
-        let bytes = match read_bounded(&path, PRODUCER_SNAPSHOT_FILE_BYTES_MAX) {
+        let bytes = match whippet_meta::read_bounded_file(&path, PRODUCER_SNAPSHOT_FILE_BYTES_MAX) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Vec::new(),
             Err(error) => {
@@ -140,24 +141,6 @@ impl ProducerFiles {
         let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
         write_atomically(&self.dir, STATE_FILE_NAME, &bytes)
     }
-}
-
-/// Reads a whole file of at most `max` bytes; `None` if it does not exist.
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "{} is larger than {max} bytes",
-            path.display()
-        )));
-    }
-    Ok(Some(bytes))
 }
 
 /// Replaces `dir/name` atomically ([`whippet_meta::replace_file`]; `dir` is created if missing).
