@@ -41,11 +41,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseKind};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
+use whippet_wire::kafka::chunked::encode_fetch_response;
 use whippet_wire::kafka::limits::{FRAME_PREFIX_BYTES, REQUEST_BYTES_MAX};
 use whippet_wire::kafka::registry::{self, api_version_entries};
 use whippet_wire::kafka::{
@@ -161,7 +162,8 @@ impl Connection {
     /// Reads until one whole frame is buffered and returns its body, with its reservation of
     /// the request budget when it is large. The size prefix is checked as soon as it arrives,
     /// and the smaller non-Produce cap once the key is known; a large frame's size is reserved
-    /// once its key is known, before more than one read chunk of its body is buffered. The
+    /// once its key is known, before more than one read chunk of its body is buffered, and its
+    /// buffer is then reserved whole. The
     /// first byte is awaited until the setup or idle deadline, the rest until the frame read
     /// deadline (counted from when the budget was granted, if it had to be waited for).
     async fn next_frame(&mut self) -> Result<(Bytes, Option<Reservation>), Closed> {
@@ -183,8 +185,14 @@ impl Connection {
                 reservation = Some(budget.reserve(len, self.peer).await);
                 started = Some(Instant::now());
             }
-            self.read
-                .reserve(wanted.min(limits::KAFKA_READ_CHUNK_BYTES));
+            // A large frame's whole size is budgeted, so its buffer is reserved at once: grown a
+            // read chunk at a time, it would be reallocated and copied over and over.
+            let chunk = if reservation.is_some() {
+                wanted
+            } else {
+                wanted.min(limits::KAFKA_READ_CHUNK_BYTES)
+            };
+            self.read.reserve(chunk);
             let deadline = self.clock.next_read(!self.read.is_empty(), &mut started);
             let read = read_until(&mut self.stream, &mut self.read, deadline).await?;
             if read == 0 {
@@ -247,6 +255,10 @@ impl Connection {
         let rc = self.rc.request(span, dispatch::deadline(&request));
         let dispatched = dispatch::dispatch(&self.ctx, &rc, &header, request);
         match tracing::Instrument::instrument(dispatched, rc.span.clone()).await {
+            Outcome::Respond(ResponseKind::Fetch(fetch)) => {
+                self.write_fetch(header.correlation_id, header.request_api_version, &fetch)
+                    .await
+            }
             Outcome::Respond(response) => {
                 encode_response(
                     &mut self.write,
@@ -289,6 +301,25 @@ impl Connection {
         encode_api_versions_unsupported(&mut self.write, header.correlation_id, supported)
             .map_err(rejected)?;
         self.flush().await
+    }
+
+    /// Writes a Fetch answer with its record sections as the stored buffers themselves, in
+    /// vectored writes, instead of copying megabytes into the write buffer first.
+    async fn write_fetch(
+        &mut self,
+        correlation_id: i32,
+        version: i16,
+        fetch: &FetchResponse,
+    ) -> Result<(), Closed> {
+        let mut chunks =
+            encode_fetch_response(correlation_id, version, fetch).map_err(|error| {
+                warn!(%error, "fetch response encoding failed");
+                rejected(error)
+            })?;
+        self.stream
+            .write_all_buf(&mut chunks)
+            .await
+            .map_err(Closed::Io)
     }
 
     async fn flush(&mut self) -> Result<(), Closed> {
