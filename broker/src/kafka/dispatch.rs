@@ -54,6 +54,8 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
 pub(crate) enum Outcome {
     /// Write this response, encoded at the request's version.
     Respond(ResponseKind),
+    /// Write this Fetch answer, its record batches by reference.
+    Fetch(fetch::FetchAnswer),
     /// Write nothing (Produce with acks=0: the client expects no answer).
     NoResponse,
     /// The key is not served or the version is not advertised: close the connection, as a
@@ -99,6 +101,9 @@ pub(crate) async fn dispatch(
         return Outcome::Close;
     }
     let response = match request {
+        RequestKind::Fetch(req) => {
+            return Outcome::Fetch(fetch::handle(ctx, rc, header, req).await);
+        }
         RequestKind::Produce(req) => {
             let acks = req.acks;
             let response = produce::handle(ctx, rc, header, req).await;
@@ -139,7 +144,6 @@ async fn data_or_admin_api(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     Some(match request {
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, rc, header, req).await),
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(ctx, rc, header, req).await)
         }
@@ -336,6 +340,16 @@ mod tests {
                         std::mem::discriminant(&response_kind_of(*key)),
                         "{key:?} answered with the wrong response type"
                     );
+                }
+                Outcome::Fetch(answer) => {
+                    assert_eq!(*key, ApiKey::Fetch, "only Fetch answers by reference");
+                    let encoded = whippet_wire::kafka::chunked::encode_fetch_response(
+                        1,
+                        api.max_version,
+                        &answer.response,
+                        answer.tails,
+                    );
+                    encoded.unwrap();
                 }
                 other => panic!("{key:?} did not answer: {other:?}"),
             }

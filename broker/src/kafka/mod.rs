@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +55,7 @@ use whippet_wire::kafka::{
 };
 
 use self::dispatch::Outcome;
+use self::fetch::FetchAnswer;
 use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
@@ -255,8 +256,8 @@ impl Connection {
         let rc = self.rc.request(span, dispatch::deadline(&request));
         let dispatched = dispatch::dispatch(&self.ctx, &rc, &header, request);
         match tracing::Instrument::instrument(dispatched, rc.span.clone()).await {
-            Outcome::Respond(ResponseKind::Fetch(fetch)) => {
-                self.write_fetch(header.correlation_id, header.request_api_version, &fetch)
+            Outcome::Fetch(answer) => {
+                self.write_fetch(header.correlation_id, header.request_api_version, answer)
                     .await
             }
             Outcome::Respond(response) => {
@@ -309,13 +310,14 @@ impl Connection {
         &mut self,
         correlation_id: i32,
         version: i16,
-        fetch: &FetchResponse,
+        answer: FetchAnswer,
     ) -> Result<(), Closed> {
-        let mut chunks =
-            encode_fetch_response(correlation_id, version, fetch).map_err(|error| {
-                warn!(%error, "fetch response encoding failed");
-                rejected(error)
-            })?;
+        let encoded =
+            encode_fetch_response(correlation_id, version, &answer.response, answer.tails);
+        let mut chunks = encoded.map_err(|error| {
+            warn!(%error, "fetch response encoding failed");
+            rejected(error)
+        })?;
         self.stream
             .write_all_buf(&mut chunks)
             .await

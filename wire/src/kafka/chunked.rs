@@ -8,6 +8,11 @@
 //! copied into a small buffer between them. The bytes that come out are exactly what
 //! [`super::encode_response`] writes; the tests check that byte for byte.
 //!
+//! A partition whose answer spans several stored batches need not be concatenated either: its
+//! response holds the first batch, and a [`RecordTail`] names the ones that follow. When the
+//! first is written, its length prefix (the bytes just before it, checked to be exactly that
+//! prefix) is rewritten to cover the whole run, and the rest follow it by reference.
+//!
 //! `unsafe` is allowed here for one reason: `BufMut` (which `ByteBufMut` extends) is an unsafe
 //! trait. Its three methods delegate to a `BytesMut`; nothing else is unsafe.
 #![allow(unsafe_code)]
@@ -38,6 +43,22 @@ pub struct ChunkedBuf {
     head: BytesMut,
     /// The buffers to keep by reference when they are written whole.
     keep: Vec<Bytes>,
+    /// Record sections to continue with more buffers (see the module docs).
+    tails: Vec<RecordTail>,
+    /// Whether length prefixes are unsigned varints of length + 1 (flexible versions) rather
+    /// than big-endian i32.
+    compact: bool,
+    /// A tail whose prefix did not look as expected (a broken assumption about the encoder).
+    broken_tail: bool,
+}
+
+/// Batches that follow a partition's first record section on the wire (see the module docs).
+#[derive(Debug, Clone)]
+pub struct RecordTail {
+    /// The section the response holds (compared by address and length).
+    pub first: Bytes,
+    /// What follows it, in order.
+    pub rest: Vec<Bytes>,
 }
 
 impl ChunkedBuf {
@@ -50,6 +71,49 @@ impl ChunkedBuf {
                 .filter(|b| b.len() >= KEEP_BYTES_MIN)
                 .collect(),
             ..Self::default()
+        }
+    }
+
+    /// Also continues each of `tails`' first sections with its rest, under length prefixes of
+    /// the compact (flexible) form or not.
+    pub fn with_tails(mut self, tails: Vec<RecordTail>, compact: bool) -> Self {
+        // An empty first section has no address of its own to be recognised by.
+        self.tails = tails
+            .into_iter()
+            .filter(|t| !t.rest.is_empty() && !t.first.is_empty())
+            .collect();
+        self.compact = compact;
+        self
+    }
+
+    /// Writes `first` and the rest of its tail by reference, after rewriting the length prefix
+    /// that ends `head` from `first`'s length to the whole run's.
+    fn put_tail(&mut self, tail: RecordTail) {
+        let total = tail.first.len() + tail.rest.iter().map(Bytes::len).sum::<usize>();
+        let (old, new) = if self.compact {
+            let plus_one = |n: usize| u64::try_from(n).map_or(u64::MAX, |n| n + 1);
+            (
+                unsigned_varint(plus_one(tail.first.len())),
+                unsigned_varint(plus_one(total)),
+            )
+        } else {
+            let be = |n: usize| i32::try_from(n).map(|n| n.to_be_bytes().to_vec());
+            match (be(tail.first.len()), be(total)) {
+                (Ok(old), Ok(new)) => (old, new),
+                _ => (Vec::new(), Vec::new()),
+            }
+        };
+        if old.is_empty() || !self.head.ends_with(&old) {
+            self.broken_tail = true;
+            self.head.extend_from_slice(&tail.first);
+            return;
+        }
+        self.head.truncate(self.head.len() - old.len());
+        self.head.extend_from_slice(&new);
+        self.seal_head();
+        for part in std::iter::once(tail.first).chain(tail.rest) {
+            self.parts_len += part.len();
+            self.parts.push(part);
         }
     }
 
@@ -113,6 +177,14 @@ unsafe impl BufMut for ChunkedBuf {
     }
 
     fn put_slice(&mut self, src: &[u8]) {
+        let tail = self
+            .tails
+            .iter()
+            .position(|t| t.first.as_ptr() == src.as_ptr() && t.first.len() == src.len());
+        if let Some(index) = tail {
+            let tail = self.tails.swap_remove(index);
+            return self.put_tail(tail);
+        }
         match self.kept(src) {
             Some(kept) => {
                 self.seal_head();
@@ -207,34 +279,59 @@ impl Buf for Chunks {
 }
 
 /// One Fetch response frame (size prefix, header, body) as buffers: the partitions' record
-/// sections are the `Bytes` the response holds, not copies.
+/// sections are the `Bytes` the response holds, not copies, each continued by its
+/// [`RecordTail`] if `tails` names one.
 pub fn encode_fetch_response(
     correlation_id: i32,
     version: i16,
     fetch: &FetchResponse,
+    tails: Vec<RecordTail>,
 ) -> Result<Chunks> {
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let header_version = FetchResponse::header_version(version);
-    let size = header
-        .compute_size(header_version)
-        .and_then(|h| Ok(h + fetch.compute_size(version)?))
-        .map_err(encode_error)?;
-    let size = i32::try_from(size).map_err(|_| KafkaWireError::Encode {
-        reason: format!("response of {size} bytes does not fit an i32 size prefix"),
-    })?;
     let records = fetch
         .responses
         .iter()
         .flat_map(|t| &t.partitions)
         .filter_map(|p| p.records.clone())
         .collect();
-    let mut out = ChunkedBuf::keep(records);
-    out.put_i32(size);
+    let compact = version >= FETCH_FLEXIBLE_VERSION_MIN;
+    let mut out = ChunkedBuf::keep(records).with_tails(tails, compact);
     header
         .encode(&mut out, header_version)
         .and_then(|()| fetch.encode(&mut out, version))
         .map_err(encode_error)?;
-    Ok(out.into_parts())
+    if out.broken_tail {
+        return Err(encode_error(
+            "a record tail's length prefix was not where expected",
+        ));
+    }
+    let size = out.offset();
+    let size = i32::try_from(size).map_err(|_| KafkaWireError::Encode {
+        reason: format!("response of {size} bytes does not fit an i32 size prefix"),
+    })?;
+    let mut chunks = out.into_parts();
+    chunks
+        .parts
+        .push_front(Bytes::copy_from_slice(&size.to_be_bytes()));
+    Ok(chunks)
+}
+
+/// The first Fetch version with flexible (compact) encodings.
+const FETCH_FLEXIBLE_VERSION_MIN: i16 = 12;
+
+/// `value` as an unsigned varint (Kafka's compact lengths).
+fn unsigned_varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10);
+    loop {
+        let byte = u8::try_from(value & 0x7f).unwrap_or(0);
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 fn encode_error(error: impl std::fmt::Display) -> KafkaWireError {

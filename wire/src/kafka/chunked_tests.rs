@@ -8,7 +8,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::buf::ByteBufMut;
 use proptest::prelude::*;
 
-use super::{ChunkedBuf, Chunks, KEEP_BYTES_MIN, encode_fetch_response};
+use super::{ChunkedBuf, Chunks, KEEP_BYTES_MIN, RecordTail, encode_fetch_response};
 use crate::kafka::encode_response;
 
 fn fetch(partitions: &[(i32, Option<Bytes>)]) -> FetchResponse {
@@ -45,15 +45,39 @@ fn large_record_sections_are_referenced_not_copied() {
     let small = Bytes::from(vec![9u8; KEEP_BYTES_MIN - 1]);
     let response = fetch(&[(0, Some(big.clone())), (1, Some(small)), (2, None)]);
     for version in 4..=12 {
-        let chunks = encode_fetch_response(5, version, &response).unwrap();
+        let chunks = encode_fetch_response(5, version, &response, Vec::new()).unwrap();
         assert_eq!(
             chunks.to_bytes(),
             copied(5, version, &response),
             "v{version}"
         );
-        // Head, the big section itself, then the rest (small section copied in).
-        assert_eq!(chunks.part_count(), 3, "v{version}");
-        assert_eq!(chunks.parts[1].as_ptr(), big.as_ptr(), "v{version}");
+        // Size prefix, head, the big section itself, then the rest (small section copied in).
+        assert_eq!(chunks.part_count(), 4, "v{version}");
+        assert_eq!(chunks.parts[2].as_ptr(), big.as_ptr(), "v{version}");
+    }
+}
+
+#[test]
+fn a_tail_continues_its_first_section_under_one_length_prefix() {
+    let first = Bytes::from(vec![1u8; 100]);
+    let rest = vec![Bytes::from(vec![2u8; 300_000]), Bytes::from(vec![3u8; 5])];
+    let all: Bytes = [first.clone(), rest[0].clone(), rest[1].clone()]
+        .concat()
+        .into();
+    for version in [4, 11, 12] {
+        let tail = RecordTail {
+            first: first.clone(),
+            rest: rest.clone(),
+        };
+        let chunks =
+            encode_fetch_response(1, version, &fetch(&[(0, Some(first.clone()))]), vec![tail])
+                .unwrap();
+        assert_eq!(
+            chunks.to_bytes(),
+            copied(1, version, &fetch(&[(0, Some(all.clone()))])),
+            "v{version}"
+        );
+        assert!(chunks.parts.iter().any(|p| p.as_ptr() == rest[0].as_ptr()));
     }
 }
 
@@ -112,20 +136,36 @@ fn chunks_advance_across_parts_and_fill_io_slices() {
 proptest! {
     #[test]
     fn chunked_equals_copied(
-        sizes in proptest::collection::vec(proptest::option::of(0usize..20_000), 0..6),
+        sections in proptest::collection::vec(
+            proptest::option::of(proptest::collection::vec(1usize..20_000, 1..4)),
+            0..6,
+        ),
         version in 4i16..=12,
         correlation_id: i32,
     ) {
-        let partitions: Vec<(i32, Option<Bytes>)> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, size)| {
-                let index = i32::try_from(i).unwrap();
-                (index, size.map(|n| Bytes::from(vec![u8::try_from(i).unwrap(); n])))
-            })
-            .collect();
-        let response = fetch(&partitions);
-        let chunks = encode_fetch_response(correlation_id, version, &response).unwrap();
-        prop_assert_eq!(chunks.to_bytes(), copied(correlation_id, version, &response));
+        // Each partition's sections: the response holds the first, a tail the rest; the copied
+        // encoding holds their concatenation.
+        let mut held = Vec::new();
+        let mut whole = Vec::new();
+        let mut tails = Vec::new();
+        for (i, sizes) in sections.iter().enumerate() {
+            let index = i32::try_from(i).unwrap();
+            let Some(sizes) = sizes else {
+                held.push((index, None));
+                whole.push((index, None));
+                continue;
+            };
+            let parts: Vec<Bytes> = sizes
+                .iter()
+                .enumerate()
+                .map(|(j, n)| Bytes::from(vec![u8::try_from(i * 4 + j).unwrap(); *n]))
+                .collect();
+            whole.push((index, Some(parts.concat().into())));
+            held.push((index, Some(parts[0].clone())));
+            tails.push(RecordTail { first: parts[0].clone(), rest: parts[1..].to_vec() });
+        }
+        let chunks =
+            encode_fetch_response(correlation_id, version, &fetch(&held), tails).unwrap();
+        prop_assert_eq!(chunks.to_bytes(), copied(correlation_id, version, &fetch(&whole)));
     }
 }
