@@ -32,6 +32,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&settings.log_level);
+    raise_open_file_limit();
     match run_until_signalled(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(broker_error) => {
@@ -69,6 +70,23 @@ fn init_tracing(filter: &str) {
         .with_ansi(ansi)
         .with_env_filter(filter)
         .init();
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, as servers that hold many files and
+/// sockets do: half of it is the log's budget of open segment files
+/// (`whippet_log::FdPool::global`), the rest is for connections. Before the log is opened.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    let from = limit.current;
+    limit.current = limit.maximum;
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => info!(from = ?from, to = ?limit.maximum, "raised the open file limit"),
+        Err(error) => warn!(%error, "could not raise the open file limit"),
+    }
 }
 
 fn run_until_signalled(settings: Settings) -> Result<(), BrokerError> {
