@@ -115,6 +115,11 @@ pub struct KafkaCommand {
     /// Producer `linger.ms`.
     #[arg(long, default_value_t = 5)]
     pub linger_ms: u32,
+    /// Most records each producer has sent but not yet seen acknowledged; it waits for an
+    /// acknowledgement before sending more (1 = one record at a time, as a synchronous
+    /// client). Absent: as many as librdkafka queues.
+    #[arg(long)]
+    pub in_flight: Option<u64>,
     /// Producer `compression.type`.
     #[arg(long, value_enum, default_value_t = Compression::None)]
     pub compression: Compression,

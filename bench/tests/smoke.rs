@@ -69,6 +69,17 @@ fn kafka_and_native_runs_count_every_record() {
     assert_phase(&report, 0, "produce", true);
     assert_eq!(report["config"]["command"]["Kafka"]["mode"], "produce");
 
+    // Synchronous producers: four, each with one record at a time.
+    let args = [
+        &["kafka", "produce", "--brokers", &kafka][..],
+        &["--producers", "4", "--in-flight", "1", "--linger-ms", "0"],
+        &common,
+    ]
+    .concat();
+    let report = run_bench(&json, &args);
+    assert_phase(&report, 0, "produce", true);
+    assert_eq!(report["config"]["command"]["Kafka"]["in_flight"], 1);
+
     let args = [
         &["kafka", "consume", "--brokers", &kafka, "--consumers", "2"][..],
         &common,

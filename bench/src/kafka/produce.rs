@@ -2,7 +2,7 @@
 //! delivery latency measured in the delivery callback from the send time carried as the
 //! message's opaque value (the intended time on a fixed-rate schedule).
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -43,6 +43,28 @@ struct DeliveryContext {
     epoch: Instant,
     counter: Counter,
     state: Mutex<(Latencies, u64)>,
+    /// Deliveries (acknowledged or failed) so far, for `--in-flight`.
+    delivered: Mutex<u64>,
+    delivery: Condvar,
+}
+
+impl DeliveryContext {
+    /// Waits until at least `count` records have been delivered (or failed).
+    fn wait_delivered(&self, count: u64) -> Result<(), BenchError> {
+        let poisoned = |_| BenchError::Run("delivery count poisoned".into());
+        let mut delivered = self.delivered.lock().map_err(poisoned)?;
+        while *delivered < count {
+            let (guard, timeout) = self
+                .delivery
+                .wait_timeout(delivered, limits::IDLE_TIMEOUT)
+                .map_err(|_| BenchError::Run("delivery count poisoned".into()))?;
+            if timeout.timed_out() && *guard < count {
+                return Err(BenchError::Run("no acknowledgement for too long".into()));
+            }
+            delivered = guard;
+        }
+        Ok(())
+    }
 }
 
 impl ClientContext for DeliveryContext {}
@@ -64,6 +86,11 @@ impl ProducerContext for DeliveryContext {
                 state.0.record(now.saturating_duration_since(sent));
             }
             Err(_) => state.1 += 1,
+        }
+        drop(state);
+        if let Ok(mut delivered) = self.delivered.lock() {
+            *delivered += 1;
+            self.delivery.notify_all();
         }
     }
 }
@@ -124,6 +151,8 @@ fn producer(
         epoch: shared.epoch,
         counter: shared.counter.clone(),
         state: Mutex::new((Latencies::new(), 0)),
+        delivered: Mutex::new(0),
+        delivery: Condvar::new(),
     };
     Ok(ClientConfig::new()
         .set("bootstrap.servers", &cmd.brokers)
@@ -162,6 +191,11 @@ fn produce_worker(
             BaseRecord::with_opaque_to(topic, opaque).payload(&buffer[..]),
         )?;
         k += 1;
+        if let Some(in_flight) = cmd.in_flight {
+            producer
+                .context()
+                .wait_delivered(k.saturating_sub(in_flight.max(1)))?;
+        }
     }
     producer.flush(limits::KAFKA_FLUSH_TIMEOUT)?;
     let state = producer
