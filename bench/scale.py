@@ -12,7 +12,8 @@ Steps, each reporting the broker's RSS (and peak):
 5. the same produce/consume on one hot partition, with all of the above in place;
 6. close the idle connections, stop the broker, start it again on the same directory (time to
    the ready line with every partition on disk) and idle a second.
-The broker gets `--connections-per-address-max` above CONNECTIONS (all come from 127.0.0.1).
+The broker gets `--connections-per-listener-max` and `--connections-per-address-max` above
+CONNECTIONS (defaults 1024 and 256; all of these come from 127.0.0.1).
 Every process it starts is stopped on exit.
 """
 
@@ -31,7 +32,8 @@ def start(binary, data_dir, connections):
     proc = subprocess.Popen(
         [binary, "--data-dir", data_dir, "--kafka-addr", "127.0.0.1:0",
          "--native-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-         "--connections-per-address-max", str(connections + 100)],
+         "--connections-per-address-max", str(connections + 100),
+         "--connections-per-listener-max", str(connections + 100)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     ready = json.loads(proc.stdout.readline())
     return proc, ready, (time.perf_counter() - began) * 1000

@@ -133,9 +133,21 @@ pub struct KafkaCommand {
     /// `consume`: read existing topics instead of producing the records first.
     #[arg(long)]
     pub no_preload: bool,
+    /// A librdkafka setting for the bench's producers and consumers (`KEY=VALUE`, repeatable),
+    /// applied after the bench's own, e.g. `--client-config debug=fetch`.
+    #[arg(long = "client-config", value_parser = parse_key_value)]
+    pub client_config: Vec<(String, String)>,
     /// Run length, record size and rate.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 /// Native mode and its knobs.

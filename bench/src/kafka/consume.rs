@@ -125,14 +125,15 @@ pub fn phase(
 }
 
 fn consumer(cmd: &KafkaCommand, group: &str) -> Result<BaseConsumer, BenchError> {
-    Ok(ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &cmd.brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760")
-        .create()?)
+        .set("max.partition.fetch.bytes", "10485760");
+    Ok(cmd.with_client_config(config).create()?)
 }
 
 /// Subscribes (group) or assigns this worker's share of the partitions (round-robin).

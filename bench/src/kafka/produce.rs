@@ -154,13 +154,16 @@ fn producer(
         delivered: Mutex::new(0),
         delivery: Condvar::new(),
     };
-    Ok(ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &cmd.brokers)
         .set("acks", cmd.run_acks())
         .set("compression.type", cmd.compression.as_config())
         .set("linger.ms", cmd.linger_ms.to_string())
         .set("batch.size", cmd.batch_size.to_string())
-        .set("queue.buffering.max.messages", "500000")
+        .set("queue.buffering.max.messages", "500000");
+    Ok(cmd
+        .with_client_config(config)
         .create_with_context(context)?)
 }
 
@@ -229,5 +232,13 @@ fn send(
 impl KafkaCommand {
     fn run_acks(&self) -> &'static str {
         self.acks.as_config()
+    }
+
+    /// `config` with the `--client-config` settings applied over it.
+    pub(crate) fn with_client_config(&self, mut config: ClientConfig) -> ClientConfig {
+        for (key, value) in &self.client_config {
+            config.set(key, value);
+        }
+        config
     }
 }
