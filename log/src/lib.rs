@@ -43,6 +43,7 @@ pub mod frame;
 mod index;
 pub mod limits;
 mod maintenance;
+mod parallel;
 pub mod partition;
 mod pool;
 mod read_ahead;

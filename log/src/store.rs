@@ -220,11 +220,17 @@ impl Log {
     }
 
     /// Runs `op` on every partition, logging failures; returns the first error.
-    fn each_partition(&self, what: &str, op: impl Fn(&PartitionLog) -> Result<()>) -> Result<()> {
+    fn each_partition(
+        &self,
+        what: &str,
+        op: impl Fn(&PartitionLog) -> Result<()> + Sync,
+    ) -> Result<()> {
         let snapshot = self.snapshot();
+        let partitions: Vec<&Arc<PartitionLog>> = snapshot.all_partitions().collect();
+        let outcomes = crate::parallel::map(&partitions, |partition| op(partition));
         let mut first_error = None;
-        for partition in snapshot.all_partitions() {
-            match op(partition) {
+        for (partition, outcome) in partitions.iter().zip(outcomes) {
+            match outcome {
                 Ok(()) | Err(LogError::PartitionDeleted) => {}
                 Err(error) => {
                     tracing::warn!(partition = partition.id(), %error, "{what} failed");
@@ -250,7 +256,9 @@ impl Log {
         if let Some(mut maintenance) = maintenance {
             maintenance.stop();
         }
-        self.each_partition("close", |p| p.close())
+        self.each_partition("close", |p| p.close())?;
+        // The clean-shutdown markers, all at once.
+        crate::checkpoint::sync_file_system(&self.config.data_dir)
     }
 
     /// Takes the single-writer lock, refusing once the log is shut down. Poisoning is ignored:
@@ -349,7 +357,7 @@ fn open_streams(
     Ok(streams)
 }
 
-/// Opens the partitions of one persisted topic.
+/// Opens the partitions of one persisted topic, several at a time.
 fn open_topic(
     config: &LogConfig,
     store: &Arc<dyn SegmentStore>,
@@ -357,18 +365,29 @@ fn open_topic(
     topic: &TopicRecord,
     report: &mut OpenReport,
 ) -> Result<TopicMeta> {
-    let mut partitions = Vec::new();
-    for partition_id in 0..topic.partition_count {
+    let ids: Vec<u32> = (0..topic.partition_count).collect();
+    let opened = crate::parallel::map(&ids, |&partition_id| {
         let dir = catalog::partition_dir(&config.data_dir, stream_id, topic.id, partition_id);
-        if !dir.is_dir() {
+        let missing = !dir.is_dir();
+        let settings = topic.settings.clone();
+        let open = PartitionLog::open_with_store(
+            dir.clone(),
+            partition_id,
+            settings,
+            config,
+            Arc::clone(store),
+        );
+        (dir, missing, open)
+    });
+    let mut partitions = Vec::with_capacity(opened.len());
+    for (dir, missing, open) in opened {
+        if missing {
             report.findings.push(DataDirFinding {
-                path: dir.clone(),
+                path: dir,
                 kind: FindingKind::MissingPartitionDirectory,
             });
         }
-        let settings = topic.settings.clone();
-        let (partition, events) =
-            PartitionLog::open_with_store(dir, partition_id, settings, config, Arc::clone(store))?;
+        let (partition, events) = open?;
         report.events.extend(events);
         partitions.push(partition);
     }
