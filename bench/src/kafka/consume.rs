@@ -20,6 +20,8 @@ use crate::stats::Latencies;
 
 /// How long one `poll` call may block, so stop conditions are checked often.
 const POLL_WAIT: Duration = Duration::from_millis(100);
+/// How long the end-offset lookup of an e2e assignment may take.
+const WATERMARK_WAIT: Duration = Duration::from_secs(10);
 
 /// What every consumer thread shares.
 #[derive(Clone)]
@@ -137,11 +139,17 @@ fn consumer(cmd: &KafkaCommand, group: &str) -> Result<BaseConsumer, BenchError>
 }
 
 /// Subscribes (group) or assigns this worker's share of the partitions (round-robin).
+///
+/// End to end, each partition is assigned at its current end offset, looked up by the bench
+/// first: assigned at `Beginning`, librdkafka would first ask the broker for that offset and
+/// only then fetch, so the records produced meanwhile (the producers start once every
+/// partition is assigned) were counted with ~0.5 s of consumer start-up as latency.
 fn attach(
     consumer: &BaseConsumer,
     cmd: &KafkaCommand,
     topics: &[String],
     index: usize,
+    e2e: bool,
 ) -> Result<usize, BenchError> {
     if cmd.group.is_some() {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -155,7 +163,13 @@ fn attach(
     for (slot, (topic, partition)) in all.enumerate() {
         if slot % cmd.consumers == index {
             let partition = i32::try_from(partition).unwrap_or(i32::MAX);
-            assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+            let offset = if e2e {
+                let (_, end) = consumer.fetch_watermarks(topic, partition, WATERMARK_WAIT)?;
+                Offset::Offset(end)
+            } else {
+                Offset::Beginning
+            };
+            assignment.add_partition_offset(topic, partition, offset)?;
         }
     }
     consumer.assign(&assignment)?;
@@ -171,7 +185,7 @@ fn consume_worker(
     deadline: Option<Instant>,
 ) -> Result<Latencies, BenchError> {
     let consumer = consumer(cmd, group)?;
-    let assigned = attach(&consumer, cmd, topics, index)?;
+    let assigned = attach(&consumer, cmd, topics, index, shared.e2e.is_some())?;
     shared.assigned.fetch_add(assigned, Ordering::Relaxed);
     let mut group_assigned = cmd.group.is_none();
     let mut latencies = Latencies::new();
