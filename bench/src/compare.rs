@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -207,10 +208,13 @@ fn start_target(target: &Target) -> Result<Option<Child>, BenchError> {
     let Some(command) = &target.start else {
         return Ok(None);
     };
+    // Its own process group, so stopping it stops whatever `sh` started too (a script that
+    // runs the server without `exec` would otherwise leave it running into the next round).
     let child = Command::new("sh")
         .args(["-c", command])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        .process_group(0)
         .spawn()
         .map_err(|e| BenchError::Io(format!("start {}", target.name), e))?;
     let started = Instant::now();
@@ -254,18 +258,27 @@ fn stop_target(target: &Target, started: Option<Child>) -> Result<(), BenchError
         return Ok(());
     };
     let deadline = Instant::now() + limits::TARGET_STOP_TIMEOUT;
+    let group = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
+    let kill_group = || {
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    };
     if target.stop.is_none() {
-        let _ = child.kill();
+        kill_group();
     }
     loop {
         match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return Ok(()),
+            Ok(Some(_)) | Err(_) => break,
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
+                kill_group();
                 let _ = child.wait();
-                return Ok(());
+                break;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+    // The group's other processes (the server itself, when `sh` forked it) go too.
+    kill_group();
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Smoke test of the real `whippet-bench` binary against the real `whippet` binary: one short
 //! run in each mode (Kafka produce, consume and e2e; native send, poll and e2e over protocol 0.11
-//! and again over the classic framing), checking from the JSON report that every record was
+//! and again over the classic framing, and `compare` starting a peer with `bench/peers/`),
+//! checking from the JSON report that every record was
 //! counted, latency was measured, and the report names the protocol. Seconds, not minutes.
 #![allow(clippy::unwrap_used)]
 
@@ -158,4 +159,67 @@ fn native_classic_runs_count_every_record() {
     let report = run_bench(&json, &[&["native", "e2e"][..], &common].concat());
     assert_phase(&report, 0, "e2e", true);
     assert_phase(&report, 1, "send", true);
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the broker to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn compare_starts_a_peer_with_its_script_and_reports_every_round() {
+    let binary = whippet_compat_tests::whippet_binary().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/start-whippet");
+    let (kafka, native) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("compare.json");
+    let target = format!(
+        "w=127.0.0.1:{kafka},start={} {} 127.0.0.1:{kafka} 127.0.0.1:{native}",
+        script.display(),
+        binary.display()
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_whippet-bench"))
+        .env("TMPDIR", dir.path())
+        .args(["--quiet", "--json"])
+        .arg(&json)
+        .args(["compare", "--rounds", "3", "--target", &target])
+        .args([
+            "kafka",
+            "produce",
+            "--records",
+            "2000",
+            "--record-size",
+            "256",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "compare failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rounds = report["targets"][0]["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 3, "{report:#}");
+    for round in rounds {
+        assert_eq!(round["records"], 2000, "{round:#}");
+    }
+    // The script gave the broker its data directory under TMPDIR and stopped with it.
+    assert!(
+        dir.path()
+            .join(format!("whippet-peer-whippet-{kafka}"))
+            .exists()
+    );
+    // Stopped when its last round ended (it may take a moment to close its listener).
+    let stopped = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", kafka)).is_err()
+    });
+    assert!(stopped, "the peer is still running");
 }
