@@ -39,6 +39,7 @@ mod damage;
 mod durability;
 pub mod error;
 pub mod frame;
+mod fsync_stats;
 mod index;
 pub mod limits;
 mod maintenance;
@@ -59,6 +60,7 @@ pub use config::{Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSett
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
+pub use fsync_stats::{FSYNC_BUCKETS_SECONDS, FsyncStats, fsync_stats};
 pub use partition::{
     AppendBatch, Appended, Appending, PartitionLog, PartitionStats, PatchContext, ReadResult,
     RetentionOutcome, StoredFrame,
