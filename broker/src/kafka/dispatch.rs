@@ -101,7 +101,9 @@ pub(crate) async fn dispatch(
     let response = match request {
         RequestKind::Produce(req) => {
             let acks = req.acks;
-            let response = produce::handle(ctx, rc, header, req).await;
+            let span = super::spans::produce(&req);
+            let response =
+                tracing::Instrument::instrument(produce::handle(ctx, rc, header, req), span).await;
             if acks == 0 {
                 // No answer is expected; a failure closes the connection so the client
                 // notices, as a Java broker does.
@@ -139,7 +141,13 @@ async fn data_or_admin_api(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     Some(match request {
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, rc, header, req).await),
+        RequestKind::Fetch(req) => {
+            let span = super::spans::fetch(&req);
+            let handled = fetch::handle(ctx, rc, header, req);
+            let response = tracing::Instrument::instrument(handled, span.clone()).await;
+            super::spans::fetched(&span, &response);
+            ResponseKind::Fetch(response)
+        }
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(ctx, rc, header, req).await)
         }
