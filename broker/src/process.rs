@@ -64,6 +64,23 @@ fn print_error(error: &dyn std::error::Error) {
     let _ = writeln!(std::io::stderr().lock(), "whippet: error: {error}");
 }
 
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, as servers that hold many files and
+/// sockets do: half of it is the log's budget of open segment files
+/// (`whippet_log::FdPool::global`), the rest is for connections. Before the log is opened.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    let from = limit.current;
+    limit.current = limit.maximum;
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => info!(from = ?from, to = ?limit.maximum, "raised the open file limit"),
+        Err(error) => warn!(%error, "could not raise the open file limit"),
+    }
+}
+
 fn run_until_signalled(settings: Settings) -> Result<(), BrokerError> {
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,6 +97,7 @@ fn run_until_signalled(settings: Settings) -> Result<(), BrokerError> {
         } else {
             telemetry::init(&settings.log_level, &settings.otel)
         };
+    raise_open_file_limit();
     if telemetry.exporting() {
         info!(endpoint = ?settings.otel.endpoint, protocol = ?settings.otel.protocol, "exporting traces and logs over OTLP");
     }

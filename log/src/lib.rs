@@ -38,6 +38,7 @@ pub mod config;
 mod damage;
 mod durability;
 pub mod error;
+mod fd_pool;
 pub mod frame;
 mod fsync_stats;
 mod index;
@@ -59,6 +60,7 @@ pub use catalog_store::{CatalogLoad, CatalogStore, FileCatalogStore};
 pub use config::{Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSettings};
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};
+pub use fd_pool::FdPool;
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 pub use fsync_stats::{FSYNC_BUCKETS_SECONDS, FsyncStats, fsync_stats};
 pub use partition::{
@@ -67,5 +69,5 @@ pub use partition::{
 };
 pub use pool::THREAD_NAME_PREFIX;
 pub use recovery::{RecoveryAction, RecoveryEvent};
-pub use storage::{LocalStore, SegmentFile, SegmentStore};
+pub use storage::{LocalFile, LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};

@@ -72,6 +72,11 @@ pub struct PatchContext<'a> {
     pub first_timestamp_us: i64,
     /// May be changed by the callback; goes into the frame header.
     pub max_timestamp_us: i64,
+    /// Set by the callback when it knows the CRC-32C of the payload from a position to its end
+    /// (a Kafka batch carries one, checked on produce): the log then checksums only the bytes
+    /// before that position and combines the two, instead of reading the whole payload again.
+    /// Debug builds check the claim.
+    pub known_tail_crc: Option<(usize, u32)>,
 }
 
 /// What an append assigned, for the produce response.

@@ -10,13 +10,18 @@
 //! path and a remote segment would keep its small files local anyway.
 //!
 //! Cost: one dynamic call per file operation, next to a system call; the local read keeps the
-//! uninitialised-buffer `pread` (no memset of payloads read from disk).
+//! uninitialised-buffer `pread` (no memset of payloads read from disk). Local descriptors are
+//! kept under a process-wide budget ([`crate::fd_pool`]); a closed one costs an `open` on its
+//! next use.
 
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
+
+use crate::fd_pool::{FdPool, Slot};
 
 /// One open segment file. Positional I/O only: the writer appends at the end it tracks itself,
 /// readers read below the size the writer published, all through `&self` from many threads.
@@ -63,35 +68,72 @@ pub trait SegmentStore: Send + Sync + Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
-/// Segment files as plain local files.
+/// Segment files as plain local files, their descriptors under the process's budget of open
+/// segment files ([`FdPool::global`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalStore;
 
-/// A local segment file.
+/// A local segment file: its path, and its descriptor while the pool keeps it open.
 #[derive(Debug)]
-pub struct LocalFile(File);
+pub struct LocalFile {
+    pool: &'static FdPool,
+    pub(crate) slot: Arc<Slot>,
+}
+
+impl LocalFile {
+    /// Opens `path` with `options` under `pool`'s budget.
+    pub fn open_in(pool: &'static FdPool, path: &Path, options: &OpenOptions) -> io::Result<Self> {
+        Ok(Self {
+            pool,
+            slot: pool.open(path, options)?,
+        })
+    }
+
+    /// The descriptor, reopened by path if the pool had closed it.
+    fn file(&self) -> io::Result<Arc<File>> {
+        self.pool.file(&self.slot)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        self.slot.path()
+    }
+}
+
+impl Drop for LocalFile {
+    fn drop(&mut self) {
+        self.pool.dropped(&self.slot);
+    }
+}
 
 impl SegmentStore for LocalStore {
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
-        Ok(Box::new(LocalFile(file)))
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        Ok(Box::new(LocalFile::open_in(
+            FdPool::global(),
+            path,
+            &options,
+        )?))
     }
 
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new()
+        let mut options = OpenOptions::new();
+        options
             .read(true)
             .write(true)
             .create(create)
-            .truncate(false)
-            .open(path)?;
-        Ok(Box::new(LocalFile(file)))
+            .truncate(false);
+        Ok(Box::new(LocalFile::open_in(
+            FdPool::global(),
+            path,
+            &options,
+        )?))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
+        // Handles still reading it must keep working once it is unlinked.
+        FdPool::global().pin_for_removal(path)?;
         std::fs::remove_file(path)
     }
 
@@ -102,31 +144,33 @@ impl SegmentStore for LocalStore {
 
 impl SegmentFile for LocalFile {
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
-        self.0.read_exact_at(buf, pos)
+        self.file()?.read_exact_at(buf, pos)
     }
 
     fn read_vec_at(&self, len: usize, pos: u64) -> io::Result<Vec<u8>> {
-        read_uninit_at(&self.0, len, pos)
+        let file = self.file()?;
+        read_uninit_at(&file, len, pos)
     }
 
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, pos)
+        self.file()?.write_all_at(buf, pos)
     }
 
     fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
-        write_vectored_at(&self.0, bufs, pos)
+        let file = self.file()?;
+        write_vectored_at(&file, bufs, pos)
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file()?.sync_data()
     }
 
     fn size(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
+        Ok(self.file()?.metadata()?.len())
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+        self.file()?.set_len(len)
     }
 }
 

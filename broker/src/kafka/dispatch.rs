@@ -54,6 +54,8 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
 pub(crate) enum Outcome {
     /// Write this response, encoded at the request's version.
     Respond(ResponseKind),
+    /// Write this Fetch answer, its record batches by reference.
+    Fetch(fetch::FetchAnswer),
     /// Write nothing (Produce with acks=0: the client expects no answer).
     NoResponse,
     /// The key is not served or the version is not advertised: close the connection, as a
@@ -99,6 +101,13 @@ pub(crate) async fn dispatch(
         return Outcome::Close;
     }
     let response = match request {
+        RequestKind::Fetch(req) => {
+            let span = super::spans::fetch(&req);
+            let handled = fetch::handle(ctx, rc, header, req);
+            let answer = tracing::Instrument::instrument(handled, span.clone()).await;
+            super::spans::fetched(&span, &answer);
+            return Outcome::Fetch(answer);
+        }
         RequestKind::Produce(req) => {
             let acks = req.acks;
             let span = super::spans::produce(&req);
@@ -141,13 +150,6 @@ async fn data_or_admin_api(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     Some(match request {
-        RequestKind::Fetch(req) => {
-            let span = super::spans::fetch(&req);
-            let handled = fetch::handle(ctx, rc, header, req);
-            let response = tracing::Instrument::instrument(handled, span.clone()).await;
-            super::spans::fetched(&span, &response);
-            ResponseKind::Fetch(response)
-        }
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(ctx, rc, header, req).await)
         }
@@ -344,6 +346,16 @@ mod tests {
                         std::mem::discriminant(&response_kind_of(*key)),
                         "{key:?} answered with the wrong response type"
                     );
+                }
+                Outcome::Fetch(answer) => {
+                    assert_eq!(*key, ApiKey::Fetch, "only Fetch answers by reference");
+                    let encoded = whippet_wire::kafka::chunked::encode_fetch_response(
+                        1,
+                        api.max_version,
+                        &answer.response,
+                        answer.tails,
+                    );
+                    encoded.unwrap();
                 }
                 other => panic!("{key:?} did not answer: {other:?}"),
             }

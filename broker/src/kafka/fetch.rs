@@ -1,6 +1,7 @@
 //! Fetch: stored Kafka batches go out exactly as they were stored (no decompression, no
-//! re-encoding): a partition's frame payloads are concatenated into one buffer, or passed on
-//! without a copy when there is only one frame. Batches written by the native protocol are
+//! re-encoding, no copy): the answer holds each partition's first frame payload and a tail of
+//! the ones after it ([`FetchAnswer`]), and the connection writes them by reference with
+//! vectored writes. Batches written by the native protocol are
 //! transcoded into one v2 record batch each (`whippet_wire::transcode::native_to_kafka`),
 //! compressed with the topic's `compression.type` (none when it is `producer`), and counted
 //! against the limits at their transcoded size.
@@ -23,11 +24,12 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
 use whippet_log::{BatchFormat, Compression, PartitionLog, StoredFrame, TopicMeta};
+use whippet_wire::kafka::chunked::RecordTail;
 use whippet_wire::transcode::{KafkaCompression, native_to_kafka};
 
 use super::error_code::core_error;
@@ -61,6 +63,17 @@ struct Gathered {
     any_error: bool,
     /// For each readable partition: its log and the high watermark seen, to wait for more.
     watch: Vec<(Arc<PartitionLog>, u64)>,
+    /// The batches after the first of each partition that has several (see [`FetchAnswer`]).
+    tails: Vec<RecordTail>,
+}
+
+/// A Fetch answer as it is written: each partition's response holds its first record batch
+/// section, and `tails` the sections that follow it, so stored batches go to the socket by
+/// reference instead of being concatenated ([`whippet_wire::kafka::chunked`]).
+#[derive(Debug)]
+pub(crate) struct FetchAnswer {
+    pub(crate) response: FetchResponse,
+    pub(crate) tails: Vec<RecordTail>,
 }
 
 /// Serves one Fetch request, long-polling until `min_bytes` or the request's deadline (its
@@ -70,12 +83,16 @@ pub(crate) async fn handle(
     rc: &RequestContext,
     header: &RequestHeader,
     request: FetchRequest,
-) -> FetchResponse {
+) -> FetchAnswer {
     if request.session_id != 0 {
         // We never hand out sessions, so any id the client names is unknown.
-        return FetchResponse::default()
+        let response = FetchResponse::default()
             .with_error_code(ResponseError::FetchSessionIdNotFound.code())
             .with_session_id(0);
+        return FetchAnswer {
+            response,
+            tails: Vec::new(),
+        };
     }
     let wanted = resolve(ctx, &request);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
@@ -89,9 +106,13 @@ pub(crate) async fn handle(
             || gathered.any_error
             || !core::read::wait_for_data(&ctx.core, rc, &gathered.watch).await
         {
-            return FetchResponse::default()
+            let response = FetchResponse::default()
                 .with_session_id(0)
                 .with_responses(gathered.topics);
+            return FetchAnswer {
+                response,
+                tails: gathered.tails,
+            };
         }
     }
 }
@@ -165,6 +186,7 @@ fn gather(
         bytes: 0,
         any_error: false,
         watch: Vec::new(),
+        tails: Vec::new(),
     };
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -235,14 +257,22 @@ fn read_partition(
         }
     };
     gathered.watch.push((Arc::clone(log), read.high_watermark));
-    let records = match kafka_records(&read.frames, limit, first_data, compression) {
-        Ok(records) => records,
+    let mut sections = match kafka_sections(&read.frames, limit, first_data, compression) {
+        Ok(sections) => sections.into_iter(),
         Err(error) => {
             gathered.any_error = true;
             return error_data(want.index, error);
         }
     };
-    gathered.bytes += records.len();
+    let records = sections.next().unwrap_or_default();
+    let rest: Vec<Bytes> = sections.collect();
+    gathered.bytes += records.len() + rest.iter().map(Bytes::len).sum::<usize>();
+    if !rest.is_empty() {
+        gathered.tails.push(RecordTail {
+            first: records.clone(),
+            rest,
+        });
+    }
     let hw = i64::try_from(read.high_watermark).unwrap_or(i64::MAX);
     PartitionData::default()
         .with_partition_index(want.index)
@@ -252,16 +282,16 @@ fn read_partition(
         .with_records(Some(records))
 }
 
-/// The leading frames as one buffer of v2 record batches: Kafka frames as stored, native ones
-/// transcoded with `compression`. The first frame is always taken when `oversize_ok` (KIP-74);
-/// otherwise frames are taken while they fit in `limit`. A native frame that does not
-/// transcode ends the answer before it, or is the error when nothing was taken yet.
-fn kafka_records(
+/// The leading frames as v2 record batches: Kafka frames as stored, native ones transcoded
+/// with `compression`. The first frame is always taken when `oversize_ok` (KIP-74); otherwise
+/// frames are taken while they fit in `limit`. A native frame that does not transcode ends the
+/// answer before it, or is the error when nothing was taken yet.
+fn kafka_sections(
     frames: &[StoredFrame],
     limit: usize,
     oversize_ok: bool,
     compression: KafkaCompression,
-) -> Result<Bytes, ResponseError> {
+) -> Result<Vec<Bytes>, ResponseError> {
     let mut taken: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
     for frame in frames {
@@ -286,17 +316,24 @@ fn kafka_records(
         total += batch.len();
         taken.push(batch);
     }
-    Ok(match taken.as_slice() {
+    Ok(taken)
+}
+
+/// Sections as one buffer (copied unless there is only one).
+#[cfg(test)]
+fn concat(sections: impl IntoIterator<Item = Bytes>) -> Bytes {
+    let sections: Vec<Bytes> = sections.into_iter().collect();
+    match sections.as_slice() {
         [] => Bytes::new(),
         [only] => only.clone(),
         many => {
-            let mut out = BytesMut::with_capacity(total);
-            for batch in many {
-                out.extend_from_slice(batch);
+            let mut out = bytes::BytesMut::with_capacity(many.iter().map(Bytes::len).sum());
+            for section in many {
+                out.extend_from_slice(section);
             }
             out.freeze()
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +379,15 @@ mod tests {
         frame(BatchFormat::Native, base_offset, batch.freeze())
     }
 
+    fn kafka_records_for_test(
+        frames: &[StoredFrame],
+        limit: usize,
+        oversize_ok: bool,
+        compression: KafkaCompression,
+    ) -> Result<Bytes, ResponseError> {
+        kafka_sections(frames, limit, oversize_ok, compression).map(concat)
+    }
+
     /// (offset, value) of every record in a Fetch answer's records.
     fn decoded(mut records: Bytes) -> Vec<(i64, Vec<u8>)> {
         let sets = RecordBatchDecoder::decode_all(&mut records).unwrap();
@@ -358,13 +404,28 @@ mod tests {
             frame(BatchFormat::Kafka, 0, Bytes::from(vec![1u8; 10])),
             frame(BatchFormat::Kafka, 1, Bytes::from(vec![2u8; 10])),
         ];
-        assert_eq!(kafka_records(&frames, 5, true, none).unwrap().len(), 10);
-        assert_eq!(kafka_records(&frames, 5, false, none).unwrap().len(), 0);
-        assert_eq!(kafka_records(&frames, 19, true, none).unwrap().len(), 10);
-        let both = kafka_records(&frames, 20, false, none).unwrap();
+        assert_eq!(
+            kafka_records_for_test(&frames, 5, true, none)
+                .unwrap()
+                .len(),
+            10
+        );
+        assert_eq!(
+            kafka_records_for_test(&frames, 5, false, none)
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            kafka_records_for_test(&frames, 19, true, none)
+                .unwrap()
+                .len(),
+            10
+        );
+        let both = kafka_records_for_test(&frames, 20, false, none).unwrap();
         assert_eq!(&both[..], &[[1u8; 10], [2u8; 10]].concat()[..]);
         // One Kafka frame is passed on without a copy.
-        let one = kafka_records(&frames[..1], 100, true, none).unwrap();
+        let one = kafka_records_for_test(&frames[..1], 100, true, none).unwrap();
         assert_eq!(one.as_ptr(), frames[0].payload.as_ptr());
     }
 
@@ -372,7 +433,7 @@ mod tests {
     fn native_frames_are_transcoded_with_the_topic_codec() {
         let frames = [native(0, &[b"a", b"bb"]), native(2, &[b"ccc"])];
         for codec in [KafkaCompression::None, KafkaCompression::Gzip] {
-            let records = kafka_records(&frames, 1 << 20, true, codec).unwrap();
+            let records = kafka_records_for_test(&frames, 1 << 20, true, codec).unwrap();
             assert_eq!(
                 decoded(records),
                 vec![
@@ -384,8 +445,9 @@ mod tests {
             );
         }
         // Limits count transcoded bytes: the second batch does not fit in the first's size.
-        let first = kafka_records(&frames[..1], 1 << 20, true, KafkaCompression::None).unwrap();
-        let only_first = kafka_records(&frames, first.len(), true, KafkaCompression::None);
+        let first =
+            kafka_records_for_test(&frames[..1], 1 << 20, true, KafkaCompression::None).unwrap();
+        let only_first = kafka_records_for_test(&frames, first.len(), true, KafkaCompression::None);
         assert_eq!(only_first.unwrap(), first);
     }
 
@@ -394,12 +456,12 @@ mod tests {
         let bad = frame(BatchFormat::Native, 1, Bytes::from(vec![7u8; 40]));
         let none = KafkaCompression::None;
         assert_eq!(
-            kafka_records(std::slice::from_ref(&bad), 100, true, none).unwrap_err(),
+            kafka_records_for_test(std::slice::from_ref(&bad), 100, true, none).unwrap_err(),
             ResponseError::KafkaStorageError
         );
         let frames = [native(0, &[b"x"]), bad];
         assert_eq!(
-            decoded(kafka_records(&frames, 1 << 20, true, none).unwrap()),
+            decoded(kafka_records_for_test(&frames, 1 << 20, true, none).unwrap()),
             vec![(0, b"x".to_vec())]
         );
     }

@@ -47,6 +47,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
+use whippet_wire::kafka::chunked::encode_fetch_response;
 use whippet_wire::kafka::limits::{FRAME_PREFIX_BYTES, REQUEST_BYTES_MAX};
 use whippet_wire::kafka::registry::{self, api_version_entries};
 use whippet_wire::kafka::{
@@ -55,6 +56,7 @@ use whippet_wire::kafka::{
 };
 
 use self::dispatch::Outcome;
+use self::fetch::FetchAnswer;
 use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
@@ -162,7 +164,8 @@ impl Connection {
     /// Reads until one whole frame is buffered and returns its body, with its reservation of
     /// the request budget when it is large. The size prefix is checked as soon as it arrives,
     /// and the smaller non-Produce cap once the key is known; a large frame's size is reserved
-    /// once its key is known, before more than one read chunk of its body is buffered. The
+    /// once its key is known, before more than one read chunk of its body is buffered, and its
+    /// buffer is then reserved whole. The
     /// first byte is awaited until the setup or idle deadline, the rest until the frame read
     /// deadline (counted from when the budget was granted, if it had to be waited for).
     async fn next_frame(&mut self) -> Result<(Bytes, Option<Reservation>), Closed> {
@@ -184,8 +187,14 @@ impl Connection {
                 reservation = Some(budget.reserve(len, self.peer).await);
                 started = Some(Instant::now());
             }
-            self.read
-                .reserve(wanted.min(limits::KAFKA_READ_CHUNK_BYTES));
+            // A large frame's whole size is budgeted, so its buffer is reserved at once: grown a
+            // read chunk at a time, it would be reallocated and copied over and over.
+            let chunk = if reservation.is_some() {
+                wanted
+            } else {
+                wanted.min(limits::KAFKA_READ_CHUNK_BYTES)
+            };
+            self.read.reserve(chunk);
             let deadline = self.clock.next_read(!self.read.is_empty(), &mut started);
             let read = read_until(&mut self.stream, &mut self.read, deadline).await?;
             if read == 0 {
@@ -251,6 +260,10 @@ impl Connection {
         let outcome = tracing::Instrument::instrument(dispatched, rc.span.clone()).await;
         count_request(&self.ctx, &header, started, &outcome);
         match outcome {
+            Outcome::Fetch(answer) => {
+                self.write_fetch(header.correlation_id, header.request_api_version, answer)
+                    .await
+            }
             Outcome::Respond(response) => {
                 encode_response(
                     &mut self.write,
@@ -295,6 +308,26 @@ impl Connection {
         self.flush().await
     }
 
+    /// Writes a Fetch answer with its record sections as the stored buffers themselves, in
+    /// vectored writes, instead of copying megabytes into the write buffer first.
+    async fn write_fetch(
+        &mut self,
+        correlation_id: i32,
+        version: i16,
+        answer: FetchAnswer,
+    ) -> Result<(), Closed> {
+        let encoded =
+            encode_fetch_response(correlation_id, version, &answer.response, answer.tails);
+        let mut chunks = encoded.map_err(|error| {
+            warn!(%error, "fetch response encoding failed");
+            rejected(error)
+        })?;
+        self.stream
+            .write_all_buf(&mut chunks)
+            .await
+            .map_err(Closed::Io)
+    }
+
     async fn flush(&mut self) -> Result<(), Closed> {
         self.stream
             .write_all(&self.write)
@@ -335,34 +368,33 @@ fn count_request(ctx: &BrokerContext, header: &RequestHeader, started: Instant, 
             ApiKey::try_from(key).map_or_else(|()| key.to_string(), |api| format!("{api:?}"))
         });
     series.observe(started.elapsed());
-    let codes: Vec<i16> = match outcome {
-        Outcome::Close => {
-            series.error("connection_closed");
+    let count = |code: i16| {
+        if code == 0 {
             return;
         }
-        Outcome::NoResponse => return,
-        Outcome::Respond(ResponseKind::Produce(response)) => response
-            .responses
-            .iter()
-            .flat_map(|t| &t.partition_responses)
-            .map(|p| p.error_code)
-            .collect(),
-        Outcome::Respond(ResponseKind::Fetch(response)) => std::iter::once(response.error_code)
-            .chain(
-                response
-                    .responses
-                    .iter()
-                    .flat_map(|t| &t.partitions)
-                    .map(|p| p.error_code),
-            )
-            .collect(),
-        Outcome::Respond(_) => return,
-    };
-    for code in codes.into_iter().filter(|code| *code != 0) {
         match kafka_protocol::ResponseError::try_from_code(code) {
             Some(error) => series.error(&format!("{error:?}")),
             None => series.error(&code.to_string()),
         }
+    };
+    // Walked in place: no allocation for the (usual) answer without errors.
+    match outcome {
+        Outcome::Close => series.error("connection_closed"),
+        Outcome::Respond(ResponseKind::Produce(response)) => response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .for_each(|p| count(p.error_code)),
+        Outcome::Fetch(answer) => {
+            count(answer.response.error_code);
+            answer
+                .response
+                .responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| count(p.error_code));
+        }
+        Outcome::NoResponse | Outcome::Respond(_) => {}
     }
 }
 

@@ -40,7 +40,8 @@ use whippet_log::{
 };
 use whippet_wire::kafka::limits::DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX;
 use whippet_wire::kafka::{
-    BatchInfo, inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    BatchInfo, covered_crc, inspect_batches, set_base_offset, set_log_append_time,
+    set_partition_leader_epoch,
 };
 use whippet_wire::transcode::admit_kafka_batch;
 
@@ -459,4 +460,7 @@ fn patch(ctx: &mut PatchContext<'_>, log_append_time: bool) {
         ctx.first_timestamp_us = append_ms.saturating_mul(1000);
         ctx.max_timestamp_us = ctx.first_timestamp_us;
     }
+    // The batch's own CRC (checked by inspect_batches, or rewritten just above) covers all but
+    // its first 21 bytes, so the log checksums only those for the frame.
+    ctx.known_tail_crc = covered_crc(ctx.payload).ok();
 }

@@ -3,9 +3,10 @@
 //! (Fetch), and the `traceparent` record headers of a Produce. Nothing here runs unless the
 //! span is exported.
 
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ProduceRequest};
+use kafka_protocol::messages::{FetchRequest, ProduceRequest};
 use whippet_wire::transcode::{kafka_header_values, kafka_record_count};
 
+use super::fetch::FetchAnswer;
 use crate::telemetry::messaging::{MessagingSpan, Operation, RECORDS_SCANNED_MAX};
 
 /// The W3C trace context header.
@@ -79,17 +80,25 @@ pub(crate) fn fetch(request: &FetchRequest) -> tracing::Span {
     span.into_span()
 }
 
-/// Records on `span` how many records `response` carries (from its batch headers).
-pub(crate) fn fetched(span: &tracing::Span, response: &FetchResponse) {
+/// Records on `span` how many records `answer` carries (from its batch headers: the batches
+/// the response holds and those written after them by reference).
+pub(crate) fn fetched(span: &tracing::Span, answer: &FetchAnswer) {
     if span.is_disabled() {
         return;
     }
-    let count: u64 = response
+    let held: u64 = answer
+        .response
         .responses
         .iter()
         .flat_map(|topic| &topic.partitions)
         .filter_map(|partition| partition.records.as_deref())
         .map(kafka_record_count)
         .sum();
-    crate::telemetry::messaging::record_message_count(span, count);
+    let tails: u64 = answer
+        .tails
+        .iter()
+        .flat_map(|tail| &tail.rest)
+        .map(|bytes| kafka_record_count(bytes))
+        .sum();
+    crate::telemetry::messaging::record_message_count(span, held + tails);
 }

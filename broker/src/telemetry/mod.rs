@@ -25,13 +25,15 @@ use tracing_subscriber::{Layer, Registry};
 use crate::config::{OtelSettings, OtlpProtocol};
 
 /// Crates whose events never go to the OTLP log export (the exporters themselves).
-const NOT_EXPORTED: [&str; 6] = [
+const NOT_EXPORTED: [&str; 8] = [
     "opentelemetry",
     "opentelemetry_sdk",
     "opentelemetry_otlp",
     "tonic",
     "h2",
     "hyper",
+    "hyper_util",
+    "reqwest",
 ];
 
 /// The OTLP pipelines of a running process, flushed and stopped by [`Telemetry::shutdown`].
@@ -74,10 +76,6 @@ pub fn init(filter: &str, otel: &OtelSettings) -> Telemetry {
     };
     // Colours only for a person at a terminal; log files and harnesses get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_filter(env_filter());
     let telemetry = match otel.endpoint.as_deref().map(|url| build(url, otel)) {
         Some(Ok(telemetry)) => telemetry,
         Some(Err(error)) => {
@@ -86,19 +84,33 @@ pub fn init(filter: &str, otel: &OtelSettings) -> Telemetry {
         }
         None => Telemetry::default(),
     };
+    if !telemetry.exporting() {
+        // Without export, the stderr log alone under one global filter, as before OTLP
+        // existed: nothing on the request paths changes when telemetry is off.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .with_env_filter(env_filter())
+            .init();
+        return telemetry;
+    }
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_filter(env_filter());
     let traces = telemetry.tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("whippet"))
             .with_filter(Targets::new().with_target(messaging::TARGET, tracing::Level::INFO))
     });
+    // One filter (the log filter plus the exporters' crates turned off), so its level hint
+    // stays the log filter's and disabled callsites stay free.
     let logs = telemetry.logger.as_ref().map(|provider| {
-        let mut quiet = Targets::new().with_default(tracing::Level::TRACE);
-        for target in NOT_EXPORTED {
-            quiet = quiet.with_target(target, tracing_subscriber::filter::LevelFilter::OFF);
-        }
-        OpenTelemetryTracingBridge::new(provider)
-            .with_filter(env_filter())
-            .with_filter(quiet)
+        let directives: String = NOT_EXPORTED.iter().fold(filter.to_string(), |all, target| {
+            format!("{all},{target}=off")
+        });
+        let exported = EnvFilter::try_new(directives).unwrap_or_else(|_| env_filter());
+        OpenTelemetryTracingBridge::new(provider).with_filter(exported)
     });
     Registry::default()
         .with(stderr)

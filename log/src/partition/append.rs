@@ -417,9 +417,15 @@ impl Inner {
             append_time_us: now,
             first_timestamp_us: batch.first_timestamp_us,
             max_timestamp_us: batch.max_timestamp_us,
+            known_tail_crc: None,
         };
         patch(&mut ctx);
-        let (first_ts, max_ts) = (ctx.first_timestamp_us, ctx.max_timestamp_us);
+        let (first_ts, max_ts, tail_crc) = (
+            ctx.first_timestamp_us,
+            ctx.max_timestamp_us,
+            ctx.known_tail_crc,
+        );
+        let payload_crc = payload_crc(&payload, tail_crc);
         let Ok(payload_length) = u32::try_from(payload.len()) else {
             let error = LogError::BatchTooLarge {
                 size: payload.len() as u64,
@@ -435,7 +441,7 @@ impl Inner {
             first_timestamp_us: first_ts,
             max_timestamp_us: max_ts,
             payload_length,
-            payload_crc: crc32c::crc32c(&payload),
+            payload_crc,
         };
         pending.bytes += header.frame_bytes();
         pending.frames.push(NewFrame {
@@ -506,5 +512,37 @@ impl Inner {
             self.publish_hw(next);
         }
         Ok(())
+    }
+}
+
+/// The payload's CRC-32C: from the tail's known CRC when the patch callback gave one, else
+/// computed over all of it.
+fn payload_crc(payload: &[u8], known_tail_crc: Option<(usize, u32)>) -> u32 {
+    let crc = match known_tail_crc {
+        Some((from, tail)) if from <= payload.len() => {
+            let head = payload.get(..from).unwrap_or_default();
+            crc32c::crc32c_combine(crc32c::crc32c(head), tail, payload.len() - from)
+        }
+        _ => crc32c::crc32c(payload),
+    };
+    debug_assert_eq!(crc, crc32c::crc32c(payload), "a wrong known tail CRC");
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::payload_crc;
+
+    #[test]
+    fn a_known_tail_crc_gives_the_whole_payloads_crc() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let whole = crc32c::crc32c(&payload);
+        for from in [0, 1, 21, 4999, 5000] {
+            let tail = crc32c::crc32c(&payload[from..]);
+            assert_eq!(payload_crc(&payload, Some((from, tail))), whole, "{from}");
+        }
+        // A position past the end is ignored: the whole payload is checksummed.
+        assert_eq!(payload_crc(&payload, Some((5001, 0))), whole);
+        assert_eq!(payload_crc(&payload, None), whole);
     }
 }

@@ -7,6 +7,7 @@
 //! checks that crate leaves to its caller. Limits live in [`limits`].
 
 pub mod batch;
+pub mod chunked;
 pub mod error;
 pub mod frame;
 pub mod limits;
@@ -16,9 +17,9 @@ pub mod response;
 pub(crate) mod varint;
 
 pub use batch::{
-    BatchInfo, CheckedRecords, RecordTotals, find_offset_for_timestamp, inspect_batch_at,
-    inspect_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch,
-    validate_records,
+    BatchInfo, CheckedRecords, RecordTotals, covered_crc, find_offset_for_timestamp,
+    inspect_batch_at, inspect_batches, set_base_offset, set_log_append_time,
+    set_partition_leader_epoch, validate_records,
 };
 pub use error::KafkaWireError;
 pub use frame::{frame_length, split_frame};

@@ -12,7 +12,7 @@ mod records;
 mod validate;
 
 pub use decompress::{decompress_into, decompress_records};
-pub use patch::{set_base_offset, set_log_append_time, set_partition_leader_epoch};
+pub use patch::{covered_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch};
 pub use records::find_offset_for_timestamp;
 pub use validate::{CheckedRecords, RecordTotals, validate_records};
 

@@ -33,6 +33,24 @@ pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// The batch's own CRC-32C and where the bytes it covers start (they run to the end): the CRC
+/// field as stored, which [`super::inspect_batches`] verified or [`set_log_append_time`] wrote.
+/// The log combines it with the CRC of the bytes before it instead of checksumming the whole
+/// batch again.
+pub fn covered_crc(batch: &[u8]) -> Result<(usize, u32)> {
+    check_whole_batch(batch)?;
+    let crc = batch
+        .get(layout::CRC..layout::CRC_COVERED_START)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or(KafkaWireError::BatchTruncated {
+            offset: 0,
+            needed: layout::CRC_COVERED_START,
+            available: batch.len(),
+        })?;
+    Ok((layout::CRC_COVERED_START, crc))
+}
+
 /// Refuses a slice that is not exactly one magic-2 batch, so a patch never lands on the wrong
 /// bytes or computes a CRC over a partial batch.
 fn check_whole_batch(batch: &[u8]) -> Result<()> {
