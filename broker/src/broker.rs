@@ -180,7 +180,8 @@ async fn open_state(
         meta,
         users,
     )
-    .with_native_groups(Arc::clone(&native_state.groups));
+    .with_native_groups(Arc::clone(&native_state.groups))
+    .with_metrics(settings.metrics);
     Ok((Arc::new(core), kafka_settings, Arc::new(native_state)))
 }
 

@@ -96,6 +96,71 @@ pub struct Settings {
     pub root: Credentials,
     /// Tracing filter directive, already checked to parse.
     pub log_level: String,
+    /// `GET /metrics` settings.
+    pub metrics: crate::metrics::MetricsSettings,
+    /// OpenTelemetry export of traces and logs.
+    pub otel: OtelSettings,
+}
+
+/// Where and how traces and logs are exported over OTLP (`telemetry.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtelSettings {
+    /// The collector's base URL; `None` exports nothing.
+    pub endpoint: Option<String>,
+    /// The transport.
+    pub protocol: OtlpProtocol,
+    /// `service.name` of everything exported.
+    pub service_name: String,
+}
+
+/// The OTLP transports (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (port 4317 by convention).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318 by convention).
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// The protocol a setting names: `grpc` or `http/protobuf`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "grpc" => Some(Self::Grpc),
+            "http/protobuf" => Some(Self::HttpProtobuf),
+            _ => None,
+        }
+    }
+}
+
+/// The standard OpenTelemetry variables and the settings they stand for: each is used when
+/// the matching `WHIPPET_*` variable is not set.
+pub const OTEL_ENV: [(&str, &str); 3] = [
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "WHIPPET_OTEL_EXPORTER_OTLP_ENDPOINT",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "WHIPPET_OTEL_EXPORTER_OTLP_PROTOCOL",
+    ),
+    ("OTEL_SERVICE_NAME", "WHIPPET_OTEL_SERVICE_NAME"),
+];
+
+/// Adds the standard OpenTelemetry variables of `env` under their `WHIPPET_*` names where
+/// those are not set, so they configure the broker like the matching settings. An empty
+/// standard variable counts as unset, as the OpenTelemetry specification says.
+pub fn with_standard_otel_env(mut env: EnvMap) -> EnvMap {
+    for (standard, ours) in OTEL_ENV {
+        if env.contains_key(ours) {
+            continue;
+        }
+        if let Some(value) = env.get(standard).filter(|value| !value.is_empty()) {
+            let value = value.clone();
+            env.insert(ours.to_string(), value);
+        }
+    }
+    env
 }
 
 impl Settings {
@@ -137,6 +202,24 @@ impl Settings {
                 .log_level
                 .or_else(|| rust_log.map(str::to_string))
                 .unwrap_or_else(|| LOG_LEVEL_DEFAULT.to_string()),
+            metrics: crate::metrics::MetricsSettings {
+                partition_series_max: raw.metrics_partition_series_max,
+            },
+            otel: OtelSettings {
+                endpoint: raw
+                    .otel_exporter_otlp_endpoint
+                    .filter(|url| !url.is_empty()),
+                protocol: OtlpProtocol::parse(&raw.otel_exporter_otlp_protocol).ok_or_else(
+                    || {
+                        invalid(
+                            "otel_exporter_otlp_protocol",
+                            &raw.otel_exporter_otlp_protocol,
+                            "must be one of: grpc, http/protobuf".into(),
+                        )
+                    },
+                )?,
+                service_name: raw.otel_service_name,
+            },
         };
         settings.validate()?;
         Ok(settings)

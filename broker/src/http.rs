@@ -47,7 +47,11 @@ const SHUTDOWN_ANSWER_MS_MAX: u64 = 100;
 
 /// Serves the admin HTTP endpoint on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    let routes = router();
+    let ctx_for_routes = Arc::clone(&ctx);
+    let routes = router().route(
+        "/metrics",
+        any(move |method| metrics(method, Arc::clone(&ctx_for_routes))),
+    );
     server::accept_loop(
         Listener::Http,
         listener,
@@ -58,7 +62,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
     .await;
 }
 
-/// The routes: `GET /health` answers `{"status":"ok"}`; any other method on it gets `405`
+/// The routes without state (the listener adds `GET /metrics`, which reads the broker):
+/// `GET /health` answers `{"status":"ok"}`; any other method on it gets `405`
 /// with `Allow: GET`, any other path `404`, all with a small JSON body. The query string does
 /// not select a resource.
 pub fn router() -> Router {
@@ -78,6 +83,33 @@ async fn health(method: Method) -> Response {
             .into_response();
     }
     (StatusCode::OK, json("{\"status\":\"ok\"}")).into_response()
+}
+
+/// `GET /metrics`: the Prometheus text exposition of [`crate::metrics`]; other methods `405`.
+async fn metrics(method: Method, ctx: Arc<BrokerContext>) -> Response {
+    if method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET")],
+            json("{\"error\":\"method not allowed\"}"),
+        )
+            .into_response();
+    }
+    // The scrape reads every partition's stats and the group offsets: off the async workers.
+    let rendered = tokio::task::spawn_blocking(move || crate::metrics::scrape::render(&ctx)).await;
+    match rendered {
+        Ok(text) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, crate::metrics::scrape::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json("{\"error\":\"metrics failed\"}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> Response {

@@ -18,10 +18,12 @@ pub mod error;
 pub mod http;
 pub mod kafka;
 pub mod limits;
+pub mod metrics;
 pub mod native;
 pub mod process;
 mod reading;
 pub mod server;
+pub mod telemetry;
 
 use std::future::Future;
 use std::io::Write;

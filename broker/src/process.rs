@@ -1,6 +1,6 @@
-//! Process-level glue of the `whippet` binary: read the environment and arguments, set up
-//! tracing on stderr, build the runtime, turn SIGTERM/SIGINT into a shutdown future, and map
-//! the outcome to an exit code (0 clean, 1 runtime failure, 2 bad configuration). Kept apart
+//! Process-level glue of the `whippet` binary: read the environment and arguments, build the
+//! runtime, set up tracing on stderr (and the OTLP export, [`crate::telemetry`]), turn
+//! SIGTERM/SIGINT into a shutdown future, and map the outcome to an exit code (0 clean, 1 runtime failure, 2 bad configuration). Kept apart
 //! from [`crate::run`] so the library path never touches process-global state.
 
 use std::io::Write;
@@ -9,8 +9,11 @@ use std::process::ExitCode;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
-use crate::config::{ConfigError, ENV_PREFIX, EnvMap, Settings};
+use crate::config::{
+    ConfigError, ENV_PREFIX, EnvMap, OTEL_ENV, OtlpProtocol, Settings, with_standard_otel_env,
+};
 use crate::error::BrokerError;
+use crate::telemetry;
 
 /// Exit code for a configuration error (same as clap's usage errors).
 pub const EXIT_CONFIG: u8 = 2;
@@ -31,8 +34,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    init_tracing(&settings.log_level);
-    raise_open_file_limit();
     match run_until_signalled(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(broker_error) => {
@@ -42,34 +43,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The `WHIPPET_*` variables plus `RUST_LOG`. A variable whose value is not UTF-8 is passed on
+/// The `WHIPPET_*` variables plus `RUST_LOG` and the standard OpenTelemetry variables of
+/// [`OTEL_ENV`] (under their `WHIPPET_*` names). A variable whose value is not UTF-8 is passed on
 /// lossily, so its setting fails to parse with an error naming it rather than vanishing.
 fn process_env() -> EnvMap {
-    std::env::vars_os()
+    let env = std::env::vars_os()
         .filter_map(|(name, value)| {
             let name = name.into_string().ok()?;
-            let wanted = name.starts_with(ENV_PREFIX) || name == "RUST_LOG";
+            let wanted = name.starts_with(ENV_PREFIX)
+                || name == "RUST_LOG"
+                || OTEL_ENV.iter().any(|(standard, _)| *standard == name);
             wanted.then(|| (name, value.to_string_lossy().into_owned()))
         })
-        .collect()
+        .collect();
+    with_standard_otel_env(env)
 }
 
 /// One line on stderr, the only output a failed start produces besides tracing.
 fn print_error(error: &dyn std::error::Error) {
     let _ = writeln!(std::io::stderr().lock(), "whippet: error: {error}");
-}
-
-fn init_tracing(filter: &str) {
-    // The filter was validated while loading settings; fall back rather than fail if not.
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(crate::config::LOG_LEVEL_DEFAULT));
-    // Colours only for a person at a terminal; log files and harnesses get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_env_filter(filter)
-        .init();
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, as servers that hold many files and
@@ -96,10 +88,26 @@ fn run_until_signalled(settings: Settings) -> Result<(), BrokerError> {
         .enable_all()
         .build()
         .map_err(BrokerError::Runtime)?;
-    runtime.block_on(async {
+    // The gRPC exporter's channel belongs to the runtime it is built in; the HTTP one brings
+    // its own blocking client, which must not be built inside a runtime.
+    let telemetry =
+        if settings.otel.endpoint.is_some() && settings.otel.protocol == OtlpProtocol::Grpc {
+            let _runtime = runtime.enter();
+            telemetry::init(&settings.log_level, &settings.otel)
+        } else {
+            telemetry::init(&settings.log_level, &settings.otel)
+        };
+    raise_open_file_limit();
+    if telemetry.exporting() {
+        info!(endpoint = ?settings.otel.endpoint, protocol = ?settings.otel.protocol, "exporting traces and logs over OTLP");
+    }
+    let result = runtime.block_on(async {
         let signals = ShutdownSignals::install().map_err(BrokerError::Signal)?;
         crate::run(settings, signals.first_then_arm_second()).await
-    })
+    });
+    // Flushes the spans and logs of the last requests while the runtime still runs.
+    telemetry.shutdown();
+    result
 }
 
 /// SIGTERM and SIGINT. Once tokio handles a signal its default action (terminate) is gone for

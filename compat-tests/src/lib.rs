@@ -5,7 +5,8 @@
 //!
 //! Every process gets its own temporary work directory, used as its current directory, so a
 //! default relative `./data` never lands in the repository. The child's environment is scrubbed
-//! of inherited `WHIPPET_*` variables so a developer's shell cannot change what a test sees.
+//! of inherited `WHIPPET_*` and `OTEL_*` variables so a developer's shell cannot change what a
+//! test sees.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -175,7 +176,8 @@ impl Launch {
             .args(["--http-addr", "127.0.0.1:0"])
             .args(&self.args);
         for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("WHIPPET_") {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("WHIPPET_") || name_text.starts_with("OTEL_") {
                 command.env_remove(name);
             }
         }

@@ -40,6 +40,7 @@ mod durability;
 pub mod error;
 mod fd_pool;
 pub mod frame;
+mod fsync_stats;
 mod index;
 pub mod limits;
 mod maintenance;
@@ -62,6 +63,7 @@ pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use fd_pool::FdPool;
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
+pub use fsync_stats::{FSYNC_BUCKETS_SECONDS, FsyncStats, fsync_stats};
 pub use partition::{
     AppendBatch, Appended, Appending, PartitionLog, PartitionStats, PatchContext, ReadResult,
     RetentionOutcome, StoredFrame,

@@ -656,7 +656,9 @@ impl Inner {
                 dir_dirty,
             )
         };
+        let started = std::time::Instant::now();
         let synced = self.sync_files(&active, &unsynced, dir_dirty);
+        crate::fsync_stats::record(started.elapsed());
         if synced.is_err() {
             let mut w = lock(&self.writer);
             w.unsynced.extend(unsynced);

@@ -207,6 +207,33 @@ pub struct RawSettings {
         default_value_t = limits::REQUEST_BYTES_IN_FLIGHT_MAX_DEFAULT
     )]
     pub request_bytes_in_flight_max: u64,
+    /// Most partitions with their own series in GET /metrics, per protocol; the traffic of partitions past it is counted per topic (partition="all")
+    #[arg(
+        long,
+        env = "WHIPPET_METRICS_PARTITION_SERIES_MAX",
+        value_name = "N",
+        default_value_t = crate::metrics::PARTITION_SERIES_MAX_DEFAULT
+    )]
+    pub metrics_partition_series_max: usize,
+    /// OTLP endpoint traces and logs are exported to (e.g. http://collector:4318); unset = no export. OTEL_EXPORTER_OTLP_ENDPOINT is read too
+    #[arg(long, env = "WHIPPET_OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// OTLP transport: grpc | http/protobuf. OTEL_EXPORTER_OTLP_PROTOCOL is read too
+    #[arg(
+        long,
+        env = "WHIPPET_OTEL_EXPORTER_OTLP_PROTOCOL",
+        value_name = "PROTOCOL",
+        default_value = "http/protobuf"
+    )]
+    pub otel_exporter_otlp_protocol: String,
+    /// service.name of the exported traces and logs. OTEL_SERVICE_NAME is read too
+    #[arg(
+        long,
+        env = "WHIPPET_OTEL_SERVICE_NAME",
+        value_name = "NAME",
+        default_value = "whippet"
+    )]
+    pub otel_service_name: String,
     /// Root user name of the native protocol
     #[arg(
         long,

@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 23] = [
+const EVERY_SETTING: [(&str, &str); 27] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -102,13 +102,17 @@ const EVERY_SETTING: [(&str, &str); 23] = [
     ("connection_idle_timeout_ms", "18"),
     ("frame_read_timeout_ms", "19"),
     ("request_bytes_in_flight_max", "2097152"),
+    ("metrics_partition_series_max", "20"),
+    ("otel_exporter_otlp_endpoint", "http://collector:4318"),
+    ("otel_exporter_otlp_protocol", "grpc"),
+    ("otel_service_name", "svc"),
     ("root_username", "u"),
     ("root_password", "p"),
     ("log_level", "debug"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 13] = [
+const UNQUOTED: [&str; 14] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
@@ -122,6 +126,7 @@ const UNQUOTED: [&str; 13] = [
     "connection_idle_timeout_ms",
     "frame_read_timeout_ms",
     "request_bytes_in_flight_max",
+    "metrics_partition_series_max",
 ];
 
 #[test]
@@ -201,6 +206,42 @@ fn assert_every_setting_applied(settings: &Settings) {
         request_bytes_in_flight_max: 2 * 1024 * 1024,
     };
     assert_eq!(settings.connections, connections);
+    assert_eq!(settings.metrics.partition_series_max, 20);
+    let otel = OtelSettings {
+        endpoint: Some("http://collector:4318".into()),
+        protocol: OtlpProtocol::Grpc,
+        service_name: "svc".into(),
+    };
+    assert_eq!(settings.otel, otel);
+}
+
+#[test]
+fn otel_defaults_standard_variables_and_protocols() {
+    let settings = load(&[], &EnvMap::new()).unwrap();
+    assert_eq!(settings.otel.endpoint, None);
+    assert_eq!(settings.otel.protocol, OtlpProtocol::HttpProtobuf);
+    assert_eq!(settings.otel.service_name, "whippet");
+    // The standard variables configure the same settings; WHIPPET_* wins over them, and an
+    // empty standard variable is unset.
+    let standard = with_standard_otel_env(env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_SERVICE_NAME", ""),
+        ("WHIPPET_OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ]));
+    let settings = load(&[], &standard).unwrap();
+    assert_eq!(settings.otel.endpoint.as_deref(), Some("http://a:4317"));
+    assert_eq!(settings.otel.protocol, OtlpProtocol::HttpProtobuf);
+    assert_eq!(settings.otel.service_name, "whippet");
+    let error = load(
+        &["--otel-exporter-otlp-protocol", "http/json"],
+        &EnvMap::new(),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("otel_exporter_otlp_protocol"),
+        "{error}"
+    );
 }
 
 #[test]

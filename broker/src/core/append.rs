@@ -19,6 +19,7 @@ use arc_swap::ArcSwap;
 use whippet_log::{AppendBatch, Appended, PartitionLog, PatchContext, TopicMeta, TopicSettings};
 
 use super::{Ack, Core, CoreError, RequestContext};
+use crate::metrics::PartitionSeries;
 
 /// The key under which a topic's size cap is kept in `TopicSettings::extra_configs` (canonical
 /// decimal bytes; 0 or `u64::MAX` mean unlimited, as in Iggy).
@@ -113,6 +114,8 @@ pub struct Appender<'a> {
     topic: &'a Arc<TopicMeta>,
     log: &'a PartitionLog,
     admitted: bool,
+    /// The partition's counters for the request's protocol, looked up once per operation.
+    counted: Option<Arc<PartitionSeries>>,
 }
 
 impl Appender<'_> {
@@ -128,9 +131,14 @@ impl Appender<'_> {
             admit(self.core, self.topic)?;
             self.admitted = true;
         }
+        let (records, bytes) = (u64::from(batch.record_count), batch.payload.len() as u64);
         // The partition's append owner writes it: in place (block_in_place) when it is idle,
         // else on the log's write threads while this waits, with the worker released.
-        Ok(self.log.append(batch, patch).wait()?)
+        let appended = self.log.append(batch, patch).wait()?;
+        if let Some(series) = &self.counted {
+            series.appended(records, bytes);
+        }
+        Ok(appended)
     }
 }
 
@@ -153,6 +161,7 @@ pub fn append<R, E: From<CoreError>>(
         topic,
         log,
         admitted: false,
+        counted: core.metrics.partition(rc.listener, &core.log, log),
     };
     write(&mut appender)
 }

@@ -44,6 +44,7 @@ use self::meta::Meta;
 use self::native_groups::NativeGroups;
 use self::users::Users;
 use crate::config::Credentials;
+use crate::metrics::{Metrics, MetricsSettings};
 
 /// Who is asking. The native protocol authenticates users; Kafka connections are anonymous
 /// until SASL exists; the broker's own work (startup, timers) is `Internal`.
@@ -158,6 +159,8 @@ pub struct Core {
     caps: append::TopicCaps,
     observers: Mutex<Vec<Arc<dyn CatalogObserver>>>,
     connections: AtomicU64,
+    /// What every protocol appends and reads, requests and logins, for `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Core {
@@ -190,6 +193,7 @@ impl Core {
             caps: append::TopicCaps::default(),
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 
@@ -215,6 +219,13 @@ impl Core {
     #[must_use]
     pub fn with_native_groups(mut self, native_groups: Arc<NativeGroups>) -> Self {
         self.native_groups = native_groups;
+        self
+    }
+
+    /// This core counting into metrics built with `settings` (at startup).
+    #[must_use]
+    pub fn with_metrics(mut self, settings: MetricsSettings) -> Self {
+        self.metrics = Arc::new(Metrics::new(settings));
         self
     }
 

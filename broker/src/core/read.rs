@@ -57,7 +57,7 @@ pub fn list_offset(core: &Core, rc: &RequestContext, log: &PartitionLog, spec: O
 /// against the readable range (a reader whose answer is full still learns the offsets).
 /// `from` below the log start or past the high watermark is `OffsetOutOfRange`.
 pub fn read(
-    _core: &Core,
+    core: &Core,
     rc: &RequestContext,
     log: &PartitionLog,
     from: u64,
@@ -66,7 +66,9 @@ pub fn read(
     let _span =
         tracing::trace_span!(parent: &rc.span, "core.read", partition = log.id(), from).entered();
     if max_bytes > 0 {
-        return Ok(read_frames(log, from, max_bytes)?);
+        let read = read_frames(log, from, max_bytes)?;
+        count_read(core, rc, log, &read);
+        return Ok(read);
     }
     let start = log.log_start_offset();
     let high_watermark = log.high_watermark();
@@ -83,6 +85,23 @@ pub fn read(
         high_watermark,
         log_start_offset: start,
     })
+}
+
+/// Counts what a client's read returned into the partition's metrics (records and stored
+/// bytes of the frames handed to the adapter).
+fn count_read(core: &Core, rc: &RequestContext, log: &PartitionLog, read: &ReadResult) {
+    if read.frames.is_empty() {
+        return;
+    }
+    if let Some(series) = core.metrics.partition(rc.listener, &core.log, log) {
+        let (records, bytes) = read.frames.iter().fold((0u64, 0u64), |(r, b), frame| {
+            (
+                r + u64::from(frame.header.record_count),
+                b + frame.payload.len() as u64,
+            )
+        });
+        series.read(records, bytes);
+    }
 }
 
 /// The log's read, for the broker's own scans (rebuilding idempotent-producer state) as well

@@ -102,11 +102,17 @@ pub(crate) async fn dispatch(
     }
     let response = match request {
         RequestKind::Fetch(req) => {
-            return Outcome::Fetch(fetch::handle(ctx, rc, header, req).await);
+            let span = super::spans::fetch(&req);
+            let handled = fetch::handle(ctx, rc, header, req);
+            let answer = tracing::Instrument::instrument(handled, span.clone()).await;
+            super::spans::fetched(&span, &answer);
+            return Outcome::Fetch(answer);
         }
         RequestKind::Produce(req) => {
             let acks = req.acks;
-            let response = produce::handle(ctx, rc, header, req).await;
+            let span = super::spans::produce(&req);
+            let response =
+                tracing::Instrument::instrument(produce::handle(ctx, rc, header, req), span).await;
             if acks == 0 {
                 // No answer is expected; a failure closes the connection so the client
                 // notices, as a Java broker does.

@@ -34,6 +34,7 @@ pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod produce;
 pub mod producers;
+pub(crate) mod spans;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -41,7 +42,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseKind};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -254,8 +255,11 @@ impl Connection {
             connection = self.rc.connection_id,
         );
         let rc = self.rc.request(span, dispatch::deadline(&request));
+        let started = std::time::Instant::now();
         let dispatched = dispatch::dispatch(&self.ctx, &rc, &header, request);
-        match tracing::Instrument::instrument(dispatched, rc.span.clone()).await {
+        let outcome = tracing::Instrument::instrument(dispatched, rc.span.clone()).await;
+        count_request(&self.ctx, &header, started, &outcome);
+        match outcome {
             Outcome::Fetch(answer) => {
                 self.write_fetch(header.correlation_id, header.request_api_version, answer)
                     .await
@@ -351,6 +355,48 @@ fn rejected(error: KafkaWireError) -> Closed {
 }
 
 const _: () = assert!(limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX <= REQUEST_BYTES_MAX);
+
+/// Counts one answered request in the metrics: its latency per API key, and per error code
+/// the Produce and Fetch partition errors it answered (a request that closed the connection
+/// counts as `connection_closed`).
+fn count_request(ctx: &BrokerContext, header: &RequestHeader, started: Instant, outcome: &Outcome) {
+    let key = header.request_api_key;
+    let series = ctx
+        .core
+        .metrics
+        .request("kafka", u32::from(key.cast_unsigned()), || {
+            ApiKey::try_from(key).map_or_else(|()| key.to_string(), |api| format!("{api:?}"))
+        });
+    series.observe(started.elapsed());
+    let count = |code: i16| {
+        if code == 0 {
+            return;
+        }
+        match kafka_protocol::ResponseError::try_from_code(code) {
+            Some(error) => series.error(&format!("{error:?}")),
+            None => series.error(&code.to_string()),
+        }
+    };
+    // Walked in place: no allocation for the (usual) answer without errors.
+    match outcome {
+        Outcome::Close => series.error("connection_closed"),
+        Outcome::Respond(ResponseKind::Produce(response)) => response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .for_each(|p| count(p.error_code)),
+        Outcome::Fetch(answer) => {
+            count(answer.response.error_code);
+            answer
+                .response
+                .responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| count(p.error_code));
+        }
+        Outcome::NoResponse | Outcome::Respond(_) => {}
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod test_support {

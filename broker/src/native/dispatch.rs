@@ -3,6 +3,7 @@
 //! session rules are checked here once, so no handler runs for a caller that is not logged in.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use whippet_wire::native::codes;
 use whippet_wire::native::header::{Operation, RequestHeader};
@@ -38,8 +39,25 @@ pub(crate) async fn dispatch(
     // One span per request (disabled, and so free, unless DEBUG is wanted for it): the core's
     // operations record themselves inside it, and `Conn::rc` picks it up as the current span.
     let span = tracing::debug_span!("native_request", code, connection = conn.client.id);
-    tracing::Instrument::instrument(answer(ctx, conn, header, Call { code, header, body }), span)
-        .await
+    let started = Instant::now();
+    let answered = tracing::Instrument::instrument(
+        answer(ctx, conn, header, Call { code, header, body }),
+        span,
+    )
+    .await;
+    count(ctx, code, started, &answered);
+    answered
+}
+
+/// Counts one answered command in the metrics: its latency, and its status when it failed.
+fn count(ctx: &BrokerContext, code: u32, started: Instant, answered: &Answer) {
+    let series = ctx.core.metrics.request("native", code, || {
+        codes::by_code(code).map_or_else(|| code.to_string(), |spec| spec.name.to_string())
+    });
+    series.observe(started.elapsed());
+    if let Answer::Reply(Err(status)) = answered {
+        series.error(&format!("{status:?}"));
+    }
 }
 
 /// Applies the session rules to one decoded command and answers it.

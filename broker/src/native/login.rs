@@ -73,6 +73,7 @@ pub(crate) async fn register(
     let login = match verified {
         Ok(login) => login,
         Err(reason) => {
+            ctx.core.metrics.login_failed("native");
             end_session(ctx, conn);
             return evict(header, reason);
         }

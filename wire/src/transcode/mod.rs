@@ -57,6 +57,7 @@
 mod admit;
 mod compress;
 mod error;
+mod header_values;
 mod kafka_to_native;
 pub mod limits;
 mod names;
@@ -73,6 +74,7 @@ use bytes::BytesMut;
 
 pub use admit::admit_kafka_batch;
 pub use error::TranscodeError;
+pub use header_values::{kafka_header_values, kafka_record_count};
 
 /// The codec a transcoded Kafka batch is compressed with: the topic's compression setting, so
 /// a Kafka consumer of native data gets what it would get from a Kafka producer of that topic.

@@ -8,6 +8,7 @@
 
 mod poll;
 mod send;
+mod spans;
 
 use std::sync::Arc;
 

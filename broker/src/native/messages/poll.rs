@@ -59,6 +59,7 @@ pub(super) async fn poll(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
             Err(status) => return Err(status),
         };
     let log = partition_of(&topic, slot.partition)?;
+    let span = super::spans::poll(ctx, &topic, slot.partition);
     let key = PartitionKey {
         stream: topic.stream_id,
         topic: topic.id,
@@ -84,6 +85,7 @@ pub(super) async fn poll(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         )?,
         None => Gathered::default(),
     };
+    crate::telemetry::messaging::record_message_count(&span, u64::from(gathered.messages));
     if request.auto_commit
         && let Some(last) = gathered.last_offset
     {

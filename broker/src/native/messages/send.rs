@@ -34,6 +34,13 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
     let partition_id = choose_partition(&topic, &request.metadata.partitioning)?;
     let log = partition_of(&topic, partition_id)?;
     let summary = request.validate().map_err(|error| error.status())?;
+    let _span = super::spans::send(
+        ctx,
+        &topic,
+        partition_id,
+        request.batch,
+        summary.message_count,
+    );
     let batch = AppendBatch {
         format: BatchFormat::Native,
         payload: request.batch.to_vec(),

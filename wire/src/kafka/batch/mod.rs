@@ -177,7 +177,7 @@ fn verify_crc(batch: &[u8], position: usize) -> Result<()> {
     Ok(())
 }
 
-fn codec_of(attributes: i16, position: usize) -> Result<Compression> {
+pub(crate) fn codec_of(attributes: i16, position: usize) -> Result<Compression> {
     match attributes & layout::CODEC_MASK {
         0 => Ok(Compression::None),
         1 => Ok(Compression::Gzip),
