@@ -22,6 +22,7 @@ pub mod native;
 pub mod process;
 mod reading;
 pub mod server;
+pub mod tls;
 
 use std::future::Future;
 use std::io::Write;

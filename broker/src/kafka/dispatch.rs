@@ -32,6 +32,7 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::SyncGroup,
     ApiKey::DescribeGroups,
     ApiKey::ListGroups,
+    ApiKey::SaslHandshake,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
@@ -39,6 +40,7 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::InitProducerId,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
+    ApiKey::SaslAuthenticate,
     ApiKey::CreatePartitions,
     ApiKey::DeleteGroups,
     ApiKey::IncrementalAlterConfigs,
@@ -176,6 +178,11 @@ async fn data_or_admin_api(
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
         }
+        // On a SASL listener the connection loop answers these before dispatch (`sasl.rs`);
+        // reaching here means the listener does not use SASL.
+        RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
+            super::sasl::not_enabled(header.request_api_key)
+        }
         _ => return None,
     })
 }
@@ -277,6 +284,8 @@ mod tests {
             ApiKey::DescribeGroups => RequestKind::DescribeGroups(Default::default()),
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
+            ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
+            ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
             _ => return None,
         })
     }
@@ -382,6 +391,8 @@ mod tests {
             ApiKey::DescribeGroups => ResponseKind::DescribeGroups(Default::default()),
             ApiKey::ListGroups => ResponseKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => ResponseKind::DeleteGroups(Default::default()),
+            ApiKey::SaslHandshake => ResponseKind::SaslHandshake(Default::default()),
+            ApiKey::SaslAuthenticate => ResponseKind::SaslAuthenticate(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }
     }
@@ -397,8 +408,8 @@ mod tests {
             dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close
         ));
-        let header = test_support::header(ApiKey::SaslHandshake, 1);
-        let request = RequestKind::SaslHandshake(Default::default());
+        let header = test_support::header(ApiKey::WriteTxnMarkers, 1);
+        let request = RequestKind::WriteTxnMarkers(Default::default());
         assert!(matches!(
             dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::commands::UserCommand;
-use super::model::{Directory, NewUser, ROOT_ID, Token, token_expiry_at};
+use super::model::{Directory, NewUser, ROOT_ID, Token, User, token_expiry_at};
 use super::permissions::{GlobalPermissions, Permissions, StreamPermissions};
 use super::{CreateUser, UserError, Users, legacy};
 use crate::config::Credentials;
@@ -23,6 +23,7 @@ fn new_user(name: &str) -> NewUser {
         password_hash: "hash".into(),
         active: true,
         permissions: None,
+        scram: None,
     }
 }
 
@@ -265,9 +266,28 @@ async fn the_users_file_of_an_older_data_dir_is_migrated_then_removed() {
         3
     );
     drop(users);
-    // Reopened from the metadata log alone.
+    // Reopened from the metadata log alone; the password login gave the migrated user its
+    // SCRAM credentials, which the old file did not have.
     let reopened = open(dir.path());
-    assert_eq!(*reopened.directory(), *directory);
+    let alice = reopened.directory().get(3).cloned().unwrap();
+    assert!(
+        alice.scram.is_some(),
+        "SCRAM credentials derived at the login"
+    );
+    let without_scram = |directory: &Directory| -> Vec<User> {
+        directory
+            .users()
+            .cloned()
+            .map(|user| User {
+                scram: None,
+                ..user
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_scram(&reopened.directory()),
+        without_scram(&directory)
+    );
     // The next user takes the lowest free id, as before.
     let next = reopened
         .create_user(
