@@ -355,3 +355,168 @@ async fn native_permissions_apply_to_kafka_requests() {
         "Unauthorized natively"
     );
 }
+
+/// Runs `clients/python/acl_admin.py` (confluent-kafka's AdminClient) with `args`.
+fn acl_admin(broker: &WhippetProcess, config: &str, args: &[&str]) -> String {
+    use whippet_compat_tests::programs::{clients_dir, venv_python};
+    let mut command = std::process::Command::new(venv_python());
+    command
+        .arg(clients_dir().join("python/acl_admin.py"))
+        .arg(broker.kafka_addr().to_string())
+        .arg(config)
+        .args(args)
+        .env_remove("LD_LIBRARY_PATH");
+    let (ok, output) = security_common::run(command);
+    assert!(ok, "acl_admin {args:?}: {output}\n{}", broker.stderr());
+    output
+}
+
+/// Kafka's ACL APIs read and write the native permissions: an ACL created over Kafka lets a
+/// native user read, shows in DescribeAcls and natively, and goes with DeleteAcls; what has no
+/// native counterpart is refused with a message; a user without manage_users gets
+/// CLUSTER_AUTHORIZATION_FAILED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_acls_are_native_permissions() {
+    let pki = Pki::new();
+    let broker = start(
+        &pki,
+        &[
+            "--kafka-security-protocol",
+            "SASL_PLAINTEXT",
+            "--auth",
+            "true",
+        ],
+    );
+    let root_config = sasl_config("SASL_PLAINTEXT", &pki, "SCRAM-SHA-256", "iggy", "iggy");
+    confluent(&broker, "secret", &root_config, "ok");
+    let root = native_root(&broker).await;
+    root.create_user("bob", "bob-pass", UserStatus::Active, None)
+        .await
+        .unwrap();
+    let bob = sasl_config("SASL_PLAINTEXT", &pki, "PLAIN", "bob", "bob-pass");
+    confluent(&broker, "secret", &bob, "read-denied");
+
+    let create = ["create", "User:bob", "TOPIC", "secret", "READ", "ALLOW"];
+    assert!(acl_admin(&broker, &root_config, &create).contains("OK"));
+    confluent(&broker, "secret", &bob, "read-ok");
+    confluent(&broker, "secret", &bob, "topic-denied");
+    let listed = acl_admin(&broker, &root_config, &["describe"]);
+    assert!(
+        listed.contains("BINDING User:bob TOPIC secret READ ALLOW"),
+        "{listed}"
+    );
+    let native = root
+        .get_user(&Identifier::named("bob").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let streams = native.permissions.unwrap().streams.unwrap();
+    let topic = streams.values().next().unwrap().topics.as_ref().unwrap();
+    let grant = topic.values().next().unwrap();
+    assert!(grant.poll_messages && grant.read_topic && !grant.send_messages);
+
+    for refused in [
+        ["create", "User:bob", "TOPIC", "secret", "READ", "DENY"],
+        ["create", "User:bob", "GROUP", "g", "READ", "ALLOW"],
+    ] {
+        let output = acl_admin(&broker, &root_config, &refused);
+        assert!(output.contains("cannot be mapped"), "{refused:?}: {output}");
+    }
+    let output = acl_admin(&broker, &bob, &create);
+    assert!(output.contains("CLUSTER_AUTHORIZATION_FAILED"), "{output}");
+
+    let deleted = acl_admin(
+        &broker,
+        &root_config,
+        &["delete", "User:bob", "secret", "READ"],
+    );
+    assert!(deleted.contains("DELETED 1"), "{deleted}");
+    confluent(&broker, "secret", &bob, "read-denied");
+}
+
+/// One SASL/PLAIN attempt from local address `from` (any 127.0.0.0/8 address works on
+/// Linux); answers the SaslAuthenticate error code.
+async fn plain_attempt(broker: &WhippetProcess, from: [u8; 4], user: &str, password: &str) -> i16 {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let stream = socket.connect(broker.kafka_addr()).await.unwrap();
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    let mut conn = Conn::open_stream(stream, Duration::from_secs(10));
+    tokio::task::block_in_place(|| {
+        let handshake =
+            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"));
+        assert_eq!(conn.call(1, &handshake).error_code, 0);
+        let token = format!("\0{user}\0{password}");
+        let auth = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
+        conn.call(2, &auth).error_code
+    })
+}
+
+/// Fails logins as `user` from `from` until the throttle refuses one without checking it:
+/// failures are checked (one argon2 hash each) while allowance lasts, refusals are quick, so
+/// `attempts` well above the burst leaves the allowance spent at the end.
+async fn spend(broker: &WhippetProcess, from: [u8; 4], user: &str, attempts: usize) {
+    for _ in 0..attempts {
+        assert_eq!(plain_attempt(broker, from, user, "guess").await, 58);
+    }
+}
+
+/// Failed logins are braked per client address (10 at once, then one per second) and per
+/// user name over all addresses (30, then one per second), on both protocols: once an
+/// allowance is spent, even the right password is refused until it refills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_address_and_per_user() {
+    let pki = Pki::new();
+    let broker = start(&pki, &["--kafka-security-protocol", "SASL_PLAINTEXT"]);
+    let root = native_root(&broker).await;
+    root.create_user("mallory", "right-pass", UserStatus::Active, None)
+        .await
+        .unwrap();
+    // Per address: 127.0.0.2 spends its allowance; its right password is then refused.
+    let started = std::time::Instant::now();
+    spend(&broker, [127, 0, 0, 2], "iggy", 20).await;
+    assert_eq!(
+        plain_attempt(&broker, [127, 0, 0, 2], "iggy", "iggy").await,
+        58
+    );
+    println!("per address: allowance spent after {:?}", started.elapsed());
+    // Another address is not affected.
+    assert_eq!(
+        plain_attempt(&broker, [127, 0, 0, 3], "iggy", "iggy").await,
+        0
+    );
+    // One more attempt per second: after 1.1 s the address may try (and succeed) once.
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(
+        plain_attempt(&broker, [127, 0, 0, 2], "iggy", "iggy").await,
+        0
+    );
+
+    // Per user: mallory's 30 failures from four addresses (each under its own cap)...
+    for from in [
+        [127, 0, 0, 4],
+        [127, 0, 0, 5],
+        [127, 0, 0, 6],
+        [127, 0, 0, 7],
+    ] {
+        spend(&broker, from, "mallory", 10).await;
+    }
+    // ...and her right password is refused from fresh addresses, natively and over Kafka.
+    let native = IggyClient::builder()
+        .with_tcp()
+        .with_server_address(broker.native_addr().to_string())
+        .build()
+        .unwrap();
+    native.connect().await.unwrap();
+    assert!(native.login_user("mallory", "right-pass").await.is_err());
+    assert_eq!(
+        plain_attempt(&broker, [127, 0, 0, 8], "mallory", "right-pass").await,
+        58
+    );
+    // Other users are not affected.
+    assert_eq!(
+        plain_attempt(&broker, [127, 0, 0, 8], "iggy", "iggy").await,
+        0
+    );
+}

@@ -38,6 +38,9 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
     ApiKey::InitProducerId,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
     ApiKey::SaslAuthenticate,
@@ -178,6 +181,15 @@ async fn data_or_admin_api(
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
         }
+        RequestKind::DescribeAcls(req) => {
+            ResponseKind::DescribeAcls(admin::acls::describe(ctx, rc, &req))
+        }
+        RequestKind::CreateAcls(req) => {
+            ResponseKind::CreateAcls(admin::acls::create(ctx, rc, req).await)
+        }
+        RequestKind::DeleteAcls(req) => {
+            ResponseKind::DeleteAcls(admin::acls::delete(ctx, rc, req).await)
+        }
         // On a SASL listener the connection loop answers these before dispatch (`sasl.rs`);
         // reaching here means the listener does not use SASL.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -285,6 +297,9 @@ mod tests {
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
             ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
+            ApiKey::DescribeAcls => RequestKind::DescribeAcls(Default::default()),
+            ApiKey::CreateAcls => RequestKind::CreateAcls(Default::default()),
+            ApiKey::DeleteAcls => RequestKind::DeleteAcls(Default::default()),
             ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
             _ => return None,
         })
@@ -392,6 +407,9 @@ mod tests {
             ApiKey::ListGroups => ResponseKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => ResponseKind::DeleteGroups(Default::default()),
             ApiKey::SaslHandshake => ResponseKind::SaslHandshake(Default::default()),
+            ApiKey::DescribeAcls => ResponseKind::DescribeAcls(Default::default()),
+            ApiKey::CreateAcls => ResponseKind::CreateAcls(Default::default()),
+            ApiKey::DeleteAcls => ResponseKind::DeleteAcls(Default::default()),
             ApiKey::SaslAuthenticate => ResponseKind::SaslAuthenticate(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }

@@ -7,7 +7,8 @@ sasl.mechanism, sasl.username, ...). EXPECT is one of:
   auth-failed the first request fails with an authentication error (SASL 58, or a TLS
               handshake failure), and nothing is produced;
   topic-denied producing to TOPIC fails with TOPIC_AUTHORIZATION_FAILED (29);
-  read-denied reading TOPIC fails with TOPIC_AUTHORIZATION_FAILED (29).
+  read-denied reading TOPIC fails with TOPIC_AUTHORIZATION_FAILED (29);
+  read-ok     read the RECORDS records another client produced to TOPIC.
 Prints `OK ...` and exits 0 when the expectation holds, else `FAIL: ...` and exits 1."""
 
 import json
@@ -87,6 +88,12 @@ def main():
         if error is None or error.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
             fail(f"expected TOPIC_AUTHORIZATION_FAILED reading, got {error} after {values}")
         print(f"OK read denied: {error}")
+        return None
+    if expect == "read-ok":
+        values, error = consume(conf, topic)
+        if error is not None or len(values) < RECORDS:
+            fail(f"consumed {values} with error {error}")
+        print(f"OK {len(values)} records consumed")
         return None
     errors = produce(conf, topic)
     if expect == "topic-denied":

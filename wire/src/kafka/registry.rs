@@ -66,6 +66,9 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     api(ApiKey::DeleteTopics, "delete_topics", 1, 4),
     api(ApiKey::DeleteRecords, "delete_records", 0, 2),
     api(ApiKey::InitProducerId, "init_producer_id", 0, 4),
+    api(ApiKey::DescribeAcls, "describe_acls", 1, 3),
+    api(ApiKey::CreateAcls, "create_acls", 1, 3),
+    api(ApiKey::DeleteAcls, "delete_acls", 1, 3),
     api(ApiKey::DescribeConfigs, "describe_configs", 1, 4),
     api(ApiKey::AlterConfigs, "alter_configs", 0, 2),
     api(ApiKey::SaslAuthenticate, "sasl_authenticate", 0, 2),
@@ -120,7 +123,7 @@ mod tests {
         let names: HashSet<&str> = BROKER_APIS.iter().map(|a| a.name).collect();
         assert_eq!(keys.len(), BROKER_APIS.len());
         assert_eq!(names.len(), BROKER_APIS.len());
-        assert_eq!(BROKER_APIS.len(), 27);
+        assert_eq!(BROKER_APIS.len(), 30);
     }
 
     #[test]
