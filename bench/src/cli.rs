@@ -128,9 +128,32 @@ pub struct KafkaCommand {
     /// `consume`: read existing topics instead of producing the records first.
     #[arg(long)]
     pub no_preload: bool,
+    /// Extra librdkafka property `KEY=VALUE` for every client (repeatable), e.g.
+    /// `security.protocol=SSL`, `ssl.ca.location=ca.pem`, `sasl.mechanism=SCRAM-SHA-512`.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub config: Vec<(String, String)>,
     /// Run length, record size and rate.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl KafkaCommand {
+    /// A client configuration with the bootstrap servers and every `--config` property.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in &self.config {
+            config.set(key, value);
+        }
+        config
+    }
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    Ok((key.to_string(), value.to_string()))
 }
 
 /// Native mode and its knobs.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -125,8 +124,8 @@ pub fn phase(
 }
 
 fn consumer(cmd: &KafkaCommand, group: &str) -> Result<BaseConsumer, BenchError> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", &cmd.brokers)
+    Ok(cmd
+        .client_config()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

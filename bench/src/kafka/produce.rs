@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
@@ -125,8 +124,8 @@ fn producer(
         counter: shared.counter.clone(),
         state: Mutex::new((Latencies::new(), 0)),
     };
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", &cmd.brokers)
+    Ok(cmd
+        .client_config()
         .set("acks", cmd.run_acks())
         .set("compression.type", cmd.compression.as_config())
         .set("linger.ms", cmd.linger_ms.to_string())
