@@ -133,21 +133,32 @@ pub struct KafkaCommand {
     /// `consume`: read existing topics instead of producing the records first.
     #[arg(long)]
     pub no_preload: bool,
-    /// A librdkafka setting for the bench's producers and consumers (`KEY=VALUE`, repeatable),
-    /// applied after the bench's own, e.g. `--client-config debug=fetch`.
-    #[arg(long = "client-config", value_parser = parse_key_value)]
-    pub client_config: Vec<(String, String)>,
+    /// Extra librdkafka property `KEY=VALUE` for every client (repeatable), e.g.
+    /// `security.protocol=SSL`, `ssl.ca.location=ca.pem`, `sasl.mechanism=SCRAM-SHA-512`.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub config: Vec<(String, String)>,
     /// Run length, record size and rate.
     #[command(flatten)]
     pub run: RunArgs,
 }
 
-/// `KEY=VALUE`, split at the first `=`.
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+impl KafkaCommand {
+    /// A client configuration with the bootstrap servers and every `--config` property.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in &self.config {
+            config.set(key, value);
+        }
+        config
     }
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    Ok((key.to_string(), value.to_string()))
 }
 
 /// Native mode and its knobs.

@@ -34,6 +34,9 @@ impl Broker {
     /// Opens (recovering) the log in the configured data directory and binds the three
     /// listeners. On a bind failure the log is shut down again before the error is returned.
     pub async fn start(settings: Settings) -> Result<Self, BrokerError> {
+        // Certificates first: a bad file should stop the broker before it touches the log.
+        let tls = crate::tls::TlsListeners::load(&settings.security).map_err(BrokerError::Tls)?;
+        warn_if_open(&settings);
         let (log, meta) = open_log(&settings).await?;
         let (core, kafka_settings, native_state) = match open_state(&settings, &log, meta).await {
             Ok(opened) => opened,
@@ -57,6 +60,8 @@ impl Broker {
                 let mut ctx = BrokerContext::new(core, addrs, settings.root.clone(), native_state);
                 ctx.kafka = kafka_settings;
                 ctx.connections = ConnectionLimits::new(settings.connections);
+                ctx.tls = tls;
+                ctx.security = settings.security.clone();
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
@@ -151,6 +156,17 @@ impl Broker {
         shutdown_result?;
         info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// The one warning a broker that accepts unauthenticated clients logs at start.
+fn warn_if_open(settings: &Settings) {
+    if !settings.security.auth {
+        warn!(
+            kafka_security_protocol = %settings.security.kafka,
+            "authentication is off (--auth false): Kafka clients without SASL and HTTP clients \
+             are served unauthenticated, with every permission"
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod declared;
 mod load;
+mod security;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use whippet_log::{FsyncPolicy, LogConfig};
 
 pub use declared::{Cli, RawSettings, Secret, setting_names};
+pub use security::{SecurityProtocol, SecuritySettings, TlsFiles};
 
 use crate::connections::ConnectionSettings;
 use crate::limits;
@@ -100,6 +102,8 @@ pub struct Settings {
     pub metrics: crate::metrics::MetricsSettings,
     /// OpenTelemetry export of traces and logs.
     pub otel: OtelSettings,
+    /// TLS per listener, SASL on Kafka, and whether authentication is required.
+    pub security: SecuritySettings,
 }
 
 /// Where and how traces and logs are exported over OTLP (`telemetry.rs`).
@@ -168,6 +172,15 @@ impl Settings {
     /// `RUST_LOG` fallback for the tracing filter.
     pub fn resolve(raw: RawSettings, rust_log: Option<&str>) -> Result<Self, ConfigError> {
         let ms = Duration::from_millis;
+        let security = SecuritySettings::resolve(
+            raw.tls_cert,
+            raw.tls_key,
+            raw.tls_client_ca,
+            raw.kafka_security_protocol,
+            raw.native_tls,
+            raw.http_tls,
+            raw.auth,
+        )?;
         let settings = Self {
             data_dir: raw.data_dir,
             kafka_addr: raw.kafka_addr,
@@ -220,6 +233,7 @@ impl Settings {
                 )?,
                 service_name: raw.otel_service_name,
             },
+            security,
         };
         settings.validate()?;
         Ok(settings)

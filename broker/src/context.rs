@@ -69,6 +69,10 @@ pub struct BrokerContext {
     pub native: Arc<crate::native::NativeState>,
     /// Connection caps per listener and per address, read deadlines, the request budget.
     pub connections: ConnectionLimits,
+    /// Which listeners speak TLS, with the certificate they present.
+    pub tls: crate::tls::TlsListeners,
+    /// The security settings: SASL on Kafka, whether authentication is required.
+    pub security: crate::config::SecuritySettings,
 }
 
 impl BrokerContext {
@@ -97,6 +101,8 @@ impl BrokerContext {
             native,
             root,
             connections: ConnectionLimits::default(),
+            tls: crate::tls::TlsListeners::default(),
+            security: crate::config::SecuritySettings::default(),
         }
     }
 

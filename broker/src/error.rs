@@ -62,6 +62,9 @@ pub enum BrokerError {
     /// A blocking storage task (open or shutdown) panicked or was cancelled.
     #[error("storage task failed: {0}")]
     StorageTask(#[source] tokio::task::JoinError),
+    /// The TLS certificate, key or client CAs could not be loaded (the message names the file).
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     /// The async runtime could not be built.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -16,6 +16,10 @@
 //!   never buffered: the connection closes after the answer;
 //! - on shutdown an idle connection closes at once, one mid-answer gets a short grace to
 //!   finish it, and one whose head is still arriving is closed.
+//!
+//! Every route is read-only (`GET /health`): nothing here changes state, so `--auth true`
+//! has nothing to guard yet. A state-changing route added later must check credentials
+//! against `core::users` before it acts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +61,7 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
         listener,
         ctx,
         shutdown,
-        move |stream, peer, _, token| serve_connection(stream, peer, routes.clone(), token),
+        move |stream, peer, ctx, token| serve_connection(stream, peer, ctx, routes.clone(), token),
     )
     .await;
 }
@@ -120,13 +124,20 @@ fn json(body: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
-/// Serves one connection: at most one request, a bounded head read in bounded time.
+/// Serves one connection: at most one request, a bounded head read in bounded time, over TLS
+/// when the listener speaks it (the handshake bounded by the setup deadline).
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    ctx: Arc<BrokerContext>,
     routes: Router,
     shutdown: CancellationToken,
 ) {
+    let stream = match server::establish(Listener::Http, stream, peer, &ctx, &shutdown).await {
+        Ok(stream) => stream,
+        Err(error) => return debug!(%peer, ?error, "http connection not established"),
+    };
+    drop(ctx);
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits::HTTP_READ_MS_MAX))

@@ -24,6 +24,7 @@ pub mod process;
 mod reading;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 
 use std::future::Future;
 use std::io::Write;

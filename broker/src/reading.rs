@@ -12,9 +12,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::tls::Transport;
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 use crate::connections::ConnectionSettings;
 use crate::server::Closed;
@@ -126,7 +126,7 @@ impl ReadClock {
 
 /// Reads what the socket has into `buf`, giving up at `deadline`. `Ok(0)` is end of stream.
 pub(crate) async fn read_until(
-    stream: &mut TcpStream,
+    stream: &mut Transport,
     buf: &mut BytesMut,
     deadline: Option<Deadline>,
 ) -> Result<usize, Closed> {

@@ -143,6 +143,27 @@ async fn drain(protocol: &'static str, mut connections: JoinSet<()>) {
     }
 }
 
+/// The transport of a connection `kind` accepted: TCP_NODELAY set (responses are small and
+/// latency matters more than packet count), then the TLS handshake when the listener speaks
+/// TLS, bounded by the connection setup deadline and cut short by shutdown. A failed handshake
+/// (a plaintext client on a TLS port, an untrusted client certificate) is `Closed::Io`.
+pub(crate) async fn establish(
+    kind: Listener,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &BrokerContext,
+    shutdown: &CancellationToken,
+) -> Result<crate::tls::Transport, Closed> {
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%peer, %error, "could not set TCP_NODELAY");
+    }
+    let setup = ctx.connections.settings().setup_timeout;
+    tokio::select! {
+        () = shutdown.cancelled() => Err(Closed::Shutdown),
+        established = ctx.tls.establish(kind, stream, setup) => established.map_err(Closed::Io),
+    }
+}
+
 /// Why a protocol connection ended; logged at debug level, since all of these are the peer's
 /// doing. Shared by the Kafka and native listeners.
 #[derive(Debug)]

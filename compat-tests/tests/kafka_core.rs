@@ -166,8 +166,12 @@ fn api_versions_every_version() {
         assert_eq!(range(19), Some((2, 5)), "v{version}");
         assert_eq!(range(60), Some((0, 1)), "v{version}");
         assert_eq!(range(11), Some((0, 7)), "JoinGroup v{version}");
+        // SASL is advertised on every listener, as Kafka does (a listener without SASL answers
+        // a handshake with UNSUPPORTED_SASL_MECHANISM).
+        assert_eq!(range(17), Some((0, 1)), "SaslHandshake v{version}");
+        assert_eq!(range(36), Some((0, 2)), "SaslAuthenticate v{version}");
         // Not served: never advertised.
-        assert_eq!(range(17), None, "SaslHandshake must not be advertised");
+        assert_eq!(range(24), None, "AddPartitionsToTxn must not be advertised");
     }
 }
 

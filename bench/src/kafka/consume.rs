@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -127,15 +126,14 @@ pub fn phase(
 }
 
 fn consumer(cmd: &KafkaCommand, group: &str) -> Result<BaseConsumer, BenchError> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &cmd.brokers)
+    Ok(cmd
+        .client_config()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760");
-    Ok(cmd.with_client_config(config).create()?)
+        .set("max.partition.fetch.bytes", "10485760")
+        .create()?)
 }
 
 /// Subscribes (group) or assigns this worker's share of the partitions (round-robin).

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::cli::{KafkaCommand, KafkaMode};
@@ -34,9 +33,7 @@ pub fn run(cmd: &KafkaCommand, quiet: bool) -> Result<Vec<Phase>, BenchError> {
         .enable_all()
         .build()
         .map_err(|e| BenchError::Io("start runtime".into(), e))?;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &cmd.brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = cmd.client_config().create()?;
     if !(cmd.mode == KafkaMode::Consume && cmd.no_preload) {
         create_topics(&runtime, &admin, &topics, cmd.partitions)?;
     }

@@ -6,7 +6,6 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
@@ -154,16 +153,13 @@ fn producer(
         delivered: Mutex::new(0),
         delivery: Condvar::new(),
     };
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &cmd.brokers)
+    Ok(cmd
+        .client_config()
         .set("acks", cmd.run_acks())
         .set("compression.type", cmd.compression.as_config())
         .set("linger.ms", cmd.linger_ms.to_string())
         .set("batch.size", cmd.batch_size.to_string())
-        .set("queue.buffering.max.messages", "500000");
-    Ok(cmd
-        .with_client_config(config)
+        .set("queue.buffering.max.messages", "500000")
         .create_with_context(context)?)
 }
 
@@ -232,13 +228,5 @@ fn send(
 impl KafkaCommand {
     fn run_acks(&self) -> &'static str {
         self.acks.as_config()
-    }
-
-    /// `config` with the `--client-config` settings applied over it.
-    pub(crate) fn with_client_config(&self, mut config: ClientConfig) -> ClientConfig {
-        for (key, value) in &self.client_config {
-            config.set(key, value);
-        }
-        config
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use whippet_log::FsyncPolicy;
 
 use super::ENV_CONFIG;
+use super::SecurityProtocol;
 use crate::limits;
 
 /// Command line of the `whippet` binary: `--config` plus every setting of [`RawSettings`].
@@ -250,6 +251,50 @@ pub struct RawSettings {
         default_value = "iggy"
     )]
     pub root_password: Secret,
+    /// Certificate chain (PEM) the TLS listeners present
+    #[arg(long, env = "WHIPPET_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert
+    #[arg(long, env = "WHIPPET_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM); when set, TLS clients must present a certificate signed by one (mTLS)
+    #[arg(long, env = "WHIPPET_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Security of the Kafka listener: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    #[arg(
+        long,
+        env = "WHIPPET_KAFKA_SECURITY_PROTOCOL",
+        value_name = "PROTOCOL",
+        default_value_t = SecurityProtocol::Plaintext
+    )]
+    pub kafka_security_protocol: SecurityProtocol,
+    /// Serve the native (TCP) listener over TLS
+    #[arg(
+        long,
+        env = "WHIPPET_NATIVE_TLS",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        default_value_t = false
+    )]
+    pub native_tls: bool,
+    /// Serve the HTTP listener over TLS (HTTPS)
+    #[arg(
+        long,
+        env = "WHIPPET_HTTP_TLS",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        default_value_t = false
+    )]
+    pub http_tls: bool,
+    /// Require authentication on every protocol and authorize every request (Kafka then needs SASL_PLAINTEXT or SASL_SSL)
+    #[arg(
+        long,
+        env = "WHIPPET_AUTH",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        default_value_t = false
+    )]
+    pub auth: bool,
     /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info]
     #[arg(long, env = "WHIPPET_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,

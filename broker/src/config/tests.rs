@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 27] = [
+const EVERY_SETTING: [(&str, &str); 34] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -109,10 +109,17 @@ const EVERY_SETTING: [(&str, &str); 27] = [
     ("root_username", "u"),
     ("root_password", "p"),
     ("log_level", "debug"),
+    ("tls_cert", "/c.pem"),
+    ("tls_key", "/k.pem"),
+    ("tls_client_ca", "/ca.pem"),
+    ("kafka_security_protocol", "SASL_SSL"),
+    ("native_tls", "true"),
+    ("http_tls", "true"),
+    ("auth", "true"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 14] = [
+const UNQUOTED: [&str; 17] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
@@ -127,6 +134,9 @@ const UNQUOTED: [&str; 14] = [
     "frame_read_timeout_ms",
     "request_bytes_in_flight_max",
     "metrics_partition_series_max",
+    "native_tls",
+    "http_tls",
+    "auth",
 ];
 
 #[test]
@@ -213,6 +223,47 @@ fn assert_every_setting_applied(settings: &Settings) {
         service_name: "svc".into(),
     };
     assert_eq!(settings.otel, otel);
+    let security = SecuritySettings {
+        tls: Some(TlsFiles {
+            cert: "/c.pem".into(),
+            key: "/k.pem".into(),
+            client_ca: Some("/ca.pem".into()),
+        }),
+        kafka: SecurityProtocol::SaslSsl,
+        native_tls: true,
+        http_tls: true,
+        auth: true,
+    };
+    assert_eq!(settings.security, security);
+}
+
+#[test]
+fn security_settings_are_checked_together() {
+    let refused: [(&[&str], &str); 5] = [
+        (&["--native-tls", "true"], "tls_cert"),
+        (&["--kafka-security-protocol", "SSL"], "tls_cert"),
+        (&["--tls-cert", "/c"], "tls_key"),
+        (&["--tls-client-ca", "/ca"], "tls_client_ca"),
+        (&["--auth", "true"], "kafka_security_protocol"),
+    ];
+    for (args, setting) in refused {
+        let error = load(args, &EnvMap::new()).unwrap_err();
+        assert!(error.to_string().contains(setting), "{args:?}: {error}");
+    }
+    let error = load(&["--kafka-security-protocol", "TLS"], &EnvMap::new()).unwrap_err();
+    assert!(error.to_string().contains("SASL_SSL"), "{error}");
+    let sasl = load(
+        &[
+            "--kafka-security-protocol",
+            "sasl_plaintext",
+            "--auth",
+            "true",
+        ],
+        &EnvMap::new(),
+    )
+    .unwrap();
+    assert_eq!(sasl.security.kafka, SecurityProtocol::SaslPlaintext);
+    assert!(sasl.security.auth && sasl.security.tls.is_none());
 }
 
 #[test]

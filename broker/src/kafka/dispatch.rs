@@ -32,13 +32,18 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::SyncGroup,
     ApiKey::DescribeGroups,
     ApiKey::ListGroups,
+    ApiKey::SaslHandshake,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
     ApiKey::InitProducerId,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
+    ApiKey::SaslAuthenticate,
     ApiKey::CreatePartitions,
     ApiKey::DeleteGroups,
     ApiKey::IncrementalAlterConfigs,
@@ -186,6 +191,20 @@ async fn data_or_admin_api(
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
         }
+        RequestKind::DescribeAcls(req) => {
+            ResponseKind::DescribeAcls(admin::acls::describe(ctx, rc, &req))
+        }
+        RequestKind::CreateAcls(req) => {
+            ResponseKind::CreateAcls(admin::acls::create(ctx, rc, req).await)
+        }
+        RequestKind::DeleteAcls(req) => {
+            ResponseKind::DeleteAcls(admin::acls::delete(ctx, rc, req).await)
+        }
+        // On a SASL listener the connection loop answers these before dispatch (`sasl.rs`);
+        // reaching here means the listener does not use SASL.
+        RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
+            super::sasl::not_enabled(header.request_api_key)
+        }
         _ => return None,
     })
 }
@@ -287,6 +306,11 @@ mod tests {
             ApiKey::DescribeGroups => RequestKind::DescribeGroups(Default::default()),
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
+            ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
+            ApiKey::DescribeAcls => RequestKind::DescribeAcls(Default::default()),
+            ApiKey::CreateAcls => RequestKind::CreateAcls(Default::default()),
+            ApiKey::DeleteAcls => RequestKind::DeleteAcls(Default::default()),
+            ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
             _ => return None,
         })
     }
@@ -402,6 +426,11 @@ mod tests {
             ApiKey::DescribeGroups => ResponseKind::DescribeGroups(Default::default()),
             ApiKey::ListGroups => ResponseKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => ResponseKind::DeleteGroups(Default::default()),
+            ApiKey::SaslHandshake => ResponseKind::SaslHandshake(Default::default()),
+            ApiKey::DescribeAcls => ResponseKind::DescribeAcls(Default::default()),
+            ApiKey::CreateAcls => ResponseKind::CreateAcls(Default::default()),
+            ApiKey::DeleteAcls => ResponseKind::DeleteAcls(Default::default()),
+            ApiKey::SaslAuthenticate => ResponseKind::SaslAuthenticate(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }
     }
@@ -417,8 +446,8 @@ mod tests {
             dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close
         ));
-        let header = test_support::header(ApiKey::SaslHandshake, 1);
-        let request = RequestKind::SaslHandshake(Default::default());
+        let header = test_support::header(ApiKey::WriteTxnMarkers, 1);
+        let request = RequestKind::WriteTxnMarkers(Default::default());
         assert!(matches!(
             dispatch(&ctx, &RequestContext::internal(), &header, request).await,
             Outcome::Close

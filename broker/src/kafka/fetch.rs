@@ -22,6 +22,7 @@
 //! checked it on append) ends the partition's answer before it, or is KAFKA_STORAGE_ERROR when
 //! it is the first batch, so the consumer sees an error rather than silently skipped records.
 
+use crate::core::users::Access;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -94,7 +95,7 @@ pub(crate) async fn handle(
             tails: Vec::new(),
         };
     }
-    let wanted = resolve(ctx, &request);
+    let wanted = resolve(ctx, rc, &request);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let max_bytes = usize::try_from(request.max_bytes)
         .unwrap_or(0)
@@ -117,7 +118,7 @@ pub(crate) async fn handle(
     }
 }
 
-fn resolve(ctx: &BrokerContext, request: &FetchRequest) -> Vec<WantedTopic> {
+fn resolve(ctx: &BrokerContext, rc: &RequestContext, request: &FetchRequest) -> Vec<WantedTopic> {
     request
         .topics
         .iter()
@@ -131,6 +132,17 @@ fn resolve(ctx: &BrokerContext, request: &FetchRequest) -> Vec<WantedTopic> {
                 ResponseError::UnknownTopicId
             } else {
                 ResponseError::UnknownTopicOrPartition
+            };
+            // A topic the user may not poll is refused partition by partition, as Kafka does.
+            let denied = meta.as_deref().is_some_and(|m| {
+                let poll = Access::PollMessages(m.stream_id, m.id);
+                ctx.core.users.permits(rc, poll).is_err()
+            });
+            let meta = if denied { None } else { meta };
+            let unknown_error = if denied {
+                ResponseError::TopicAuthorizationFailed
+            } else {
+                unknown_error
             };
             let partitions = topic
                 .partitions

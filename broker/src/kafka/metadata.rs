@@ -9,6 +9,7 @@
 //! found by that name), so a topic created by either protocol is visible here at once; a native
 //! topic whose `<stream>.<topic>` is not a legal Kafka name is not listed ([`crate::core::names`]).
 
+use crate::core::users::Access;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -63,6 +64,7 @@ pub(crate) async fn handle(
     let topics = if all {
         topics::all_topics(ctx)
             .iter()
+            .filter(|(_, t)| may_describe(ctx, rc, t))
             .map(|(name, t)| describe_topic(ctx, name, t))
             .collect()
     } else {
@@ -105,10 +107,18 @@ async fn requested_topic(
         return failed(ResponseError::InvalidTopicException.code());
     }
     if let Some(topic) = topics::find_topic(ctx, name.as_str()) {
+        if !may_describe(ctx, rc, &topic) {
+            return failed(ResponseError::TopicAuthorizationFailed.code());
+        }
         return describe_topic(ctx, name.as_str(), &topic);
     }
     if !allow_create {
         return failed(ResponseError::UnknownTopicOrPartition.code());
+    }
+    // Creating a Kafka topic is creating a topic in the Kafka stream (or the stream itself).
+    let create = topics::kafka_stream_id(ctx).map_or(Access::ManageStreams, Access::CreateTopic);
+    if ctx.core.users.permits(rc, create).is_err() {
+        return failed(ResponseError::TopicAuthorizationFailed.code());
     }
     match topics::auto_create(ctx, rc, name.as_str()).await {
         Ok(topic) => describe_topic(ctx, name.as_str(), &topic),
@@ -117,6 +127,12 @@ async fn requested_topic(
             failed(core_error(&error).code())
         }
     }
+}
+
+/// Whether the request's user may see `topic` (native `read_topic` on it).
+fn may_describe(ctx: &BrokerContext, rc: &RequestContext, topic: &TopicMeta) -> bool {
+    let read = Access::ReadTopic(topic.stream_id, topic.id);
+    ctx.core.users.permits(rc, read).is_ok()
 }
 
 /// A topic with its partitions, all led by this broker, under its Kafka name `name` (for a

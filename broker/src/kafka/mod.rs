@@ -35,6 +35,7 @@ pub(crate) mod metadata;
 pub(crate) mod produce;
 pub mod producers;
 pub(crate) mod spans;
+pub(crate) mod sasl;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -42,7 +43,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, RequestKind, ResponseKind, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -57,11 +61,13 @@ use whippet_wire::kafka::{
 
 use self::dispatch::Outcome;
 use self::fetch::FetchAnswer;
+use self::sasl::SaslAnswer;
 use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::core::{Principal, RequestContext};
 use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
+use crate::tls::Transport;
 use crate::{limits, server};
 
 /// The broker's Kafka identity and topic-creation policy, fixed at startup. Metadata,
@@ -105,15 +111,16 @@ async fn handle_connection(
     ctx: Arc<BrokerContext>,
     shutdown: CancellationToken,
 ) {
-    // Responses are small and latency matters more than packet count.
-    if let Err(error) = stream.set_nodelay(true) {
-        debug!(%peer, %error, "could not set TCP_NODELAY");
-    }
+    let stream = match server::establish(Listener::Kafka, stream, peer, &ctx, &shutdown).await {
+        Ok(stream) => stream,
+        Err(closed) => return closed.log("kafka", peer),
+    };
     let rc = RequestContext::new(Principal::Anonymous, "kafka", ctx.core.next_connection_id());
     let mut connection = Connection {
         stream,
         peer,
         rc,
+        auth: sasl::Auth::start(ctx.security.kafka.sasl()),
         clock: ctx.connections.read_clock(),
         ctx,
         read: BytesMut::with_capacity(limits::KAFKA_READ_CHUNK_BYTES),
@@ -124,10 +131,12 @@ async fn handle_connection(
 
 /// One connection's socket and its reused buffers.
 struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     peer: SocketAddr,
     /// Who this connection's requests come from (anonymous until SASL), for the core.
     rc: RequestContext,
+    /// Where the connection stands with SASL.
+    auth: sasl::Auth,
     ctx: Arc<BrokerContext>,
     /// Setup, idle and frame read deadlines; established by the first whole request.
     clock: ReadClock,
@@ -147,7 +156,8 @@ impl Connection {
                 Ok(frame) => frame,
                 Err(closed) => return closed,
             };
-            self.clock.set_established(true);
+            // Until SASL succeeds the connection is still in setup, under its deadline.
+            self.clock.set_established(!self.auth.pending());
             let answered = tokio::select! {
                 () = shutdown.cancelled() => return Closed::Shutdown,
                 answered = self.answer(frame) => answered,
@@ -222,6 +232,13 @@ impl Connection {
         let Some(len) = frame_length(&self.read).map_err(rejected)? else {
             return Ok(FRAME_PREFIX_BYTES);
         };
+        // Before SASL succeeds only the small handshake requests are possible.
+        let unauthenticated_max = limits::NATIVE_UNAUTHENTICATED_FRAME_BYTES_MAX;
+        if self.auth.pending() && len > unauthenticated_max {
+            return Err(Closed::Rejected(format!(
+                "request of {len} bytes before SASL authentication exceeds {unauthenticated_max}"
+            )));
+        }
         if len > limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX
             && let Some(key) = self.read.get(FRAME_PREFIX_BYTES..FRAME_PREFIX_BYTES + 2)
             && i16::from_be_bytes([key[0], key[1]]) != ApiKey::Produce as i16
@@ -236,6 +253,9 @@ impl Connection {
 
     /// Decodes and serves one request, writing its answer (if any) before returning.
     async fn answer(&mut self, frame: Bytes) -> Result<(), Closed> {
+        if self.auth.expects_legacy_token() {
+            return self.answer_legacy_token(&frame).await;
+        }
         let (header, request) = match decode_request(frame) {
             Ok(decoded) => decoded,
             Err(error) => return self.answer_undecodable(error).await,
@@ -245,6 +265,26 @@ impl Connection {
         {
             return self.answer_api_versions_unsupported(&header).await;
         }
+        if !self.auth.allows(header.request_api_key) {
+            return Err(Closed::Rejected(format!(
+                "API key {} before SASL authentication",
+                header.request_api_key
+            )));
+        }
+        if !self.auth.still_valid(&self.ctx) {
+            return Err(Closed::Rejected(String::from(
+                "session revoked (user deleted or deactivated, or password changed)",
+            )));
+        }
+        let request = match request {
+            RequestKind::SaslHandshake(req) if !matches!(self.auth, sasl::Auth::Open) => {
+                return self.answer_handshake(&header, &req).await;
+            }
+            RequestKind::SaslAuthenticate(req) if !matches!(self.auth, sasl::Auth::Open) => {
+                return self.answer_authenticate(&header, req).await;
+            }
+            other => other,
+        };
         // One span per request (disabled, and so free, unless DEBUG is wanted for it); the core
         // records its operations inside it.
         let span = tracing::debug_span!(
@@ -283,6 +323,89 @@ impl Connection {
                 header.request_api_key, header.request_api_version
             ))),
         }
+    }
+
+    /// SaslHandshake on a SASL listener.
+    async fn answer_handshake(
+        &mut self,
+        header: &RequestHeader,
+        request: &SaslHandshakeRequest,
+    ) -> Result<(), Closed> {
+        self.check_sasl_version(header)?;
+        let answer = self.auth.handshake(request, header.request_api_version);
+        self.send_sasl(header, answer).await
+    }
+
+    /// SaslAuthenticate on a SASL listener.
+    async fn answer_authenticate(
+        &mut self,
+        header: &RequestHeader,
+        request: SaslAuthenticateRequest,
+    ) -> Result<(), Closed> {
+        self.check_sasl_version(header)?;
+        let (answer, principal) = self
+            .auth
+            .authenticate(&self.ctx, self.peer.ip(), request)
+            .await;
+        if let Some(principal) = principal {
+            self.rc.principal = principal;
+        }
+        self.send_sasl(header, answer).await
+    }
+
+    fn check_sasl_version(&self, header: &RequestHeader) -> Result<(), Closed> {
+        let key = ApiKey::try_from(header.request_api_key)
+            .map_err(|()| Closed::Rejected(String::from("unknown API key")))?;
+        if dispatch::is_served(key, header.request_api_version) {
+            Ok(())
+        } else {
+            Err(Closed::Rejected(format!(
+                "API key {} v{} is not served",
+                header.request_api_key, header.request_api_version
+            )))
+        }
+    }
+
+    async fn send_sasl(
+        &mut self,
+        header: &RequestHeader,
+        answer: SaslAnswer,
+    ) -> Result<(), Closed> {
+        let (response, close) = match answer {
+            SaslAnswer::Respond(response) => (response, false),
+            SaslAnswer::RespondAndClose(response) => (response, true),
+        };
+        encode_response(
+            &mut self.write,
+            header.correlation_id,
+            header.request_api_version,
+            &response,
+        )
+        .map_err(rejected)?;
+        self.flush().await?;
+        if close {
+            return Err(Closed::Rejected(String::from("SASL authentication failed")));
+        }
+        Ok(())
+    }
+
+    /// One bare token of the legacy SASL exchange (after SaslHandshake v0): the reply goes back
+    /// size-prefixed, a failure closes the connection without an answer.
+    async fn answer_legacy_token(&mut self, token: &[u8]) -> Result<(), Closed> {
+        let Some((reply, principal)) = self
+            .auth
+            .legacy_token(&self.ctx, self.peer.ip(), token)
+            .await
+        else {
+            return Err(Closed::Rejected(String::from("SASL authentication failed")));
+        };
+        if let Some(principal) = principal {
+            self.rc.principal = principal;
+        }
+        let len = u32::try_from(reply.len()).map_err(|_| Closed::Rejected("reply".into()))?;
+        self.write.extend_from_slice(&len.to_be_bytes());
+        self.write.extend_from_slice(&reply);
+        self.flush().await
     }
 
     /// A request that did not decode: a too-new ApiVersions is answered, anything else closes.
@@ -333,6 +456,8 @@ impl Connection {
             .write_all(&self.write)
             .await
             .map_err(Closed::Io)?;
+        // A TLS session may hold the last records until flushed; a plain socket's flush is free.
+        self.stream.flush().await.map_err(Closed::Io)?;
         self.write.clear();
         Ok(())
     }

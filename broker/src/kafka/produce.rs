@@ -24,6 +24,7 @@
 //! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
 //! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
 
+use crate::core::users::Access;
 use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
@@ -235,6 +236,10 @@ async fn append_partition(
 ) -> Result<Accepted, Refusal> {
     let unknown = || Refusal::new(ResponseError::UnknownTopicOrPartition);
     let topic = topic.ok_or_else(unknown)?;
+    let send = Access::SendMessages(topic.stream_id, topic.id);
+    if ctx.core.users.permits(rc, send).is_err() {
+        return Err(Refusal::new(ResponseError::TopicAuthorizationFailed));
+    }
     let partition_id = u32::try_from(data.index).map_err(|_| unknown())?;
     let log = topic.partition(partition_id).ok_or_else(unknown)?;
     let records = data

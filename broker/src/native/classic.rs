@@ -179,8 +179,14 @@ impl Connection {
         Ok(out.freeze())
     }
 
-    /// Writes `[status][length][payload]`; large payloads go straight from their buffer.
+    /// Writes `[status][length][payload]` and flushes it (see `write_answer`).
     async fn write_classic(&mut self, reply: ClassicReply) -> std::io::Result<()> {
+        self.write_classic_unflushed(reply).await?;
+        self.stream.flush().await
+    }
+
+    /// Writes `[status][length][payload]`; large payloads go straight from their buffer.
+    async fn write_classic_unflushed(&mut self, reply: ClassicReply) -> std::io::Result<()> {
         self.write.clear();
         let mut payload = match reply {
             Ok(payload) => payload,

@@ -85,6 +85,17 @@ async fn answer(
     match code {
         codes::LOGIN_USER_LEGACY | codes::LOGIN_WITH_TOKEN_LEGACY => login::legacy(header),
         codes::LOGOUT_USER => Answer::Reply(login::logout(ctx, conn)),
+        codes::CHANGE_PASSWORD => {
+            let outcome = route(ctx, conn, call).await;
+            // A password change ends the user's other sessions (both protocols) at their next
+            // request; the connection that made it stays logged in.
+            if let (Ok(_), Some(user_id)) = (&outcome, conn.user_id) {
+                ctx.core
+                    .users
+                    .renew_password_session(user_id, &mut conn.session_check);
+            }
+            Answer::Reply(outcome)
+        }
         _ => Answer::Reply(route(ctx, conn, call).await),
     }
 }

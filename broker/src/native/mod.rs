@@ -46,7 +46,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 use whippet_wire::native::codec::{WireDecode, WireEncode};
 use whippet_wire::native::eviction::Eviction;
 use whippet_wire::native::header::{
@@ -62,6 +61,7 @@ use crate::connections::{Listener, ReadClock, RequestBudget, Reservation};
 use crate::context::BrokerContext;
 use crate::reading::{detach_read_buffer, read_until};
 use crate::server::Closed;
+use crate::tls::Transport;
 use crate::{limits, server};
 
 /// Serves native connections on `listener` until `shutdown` is cancelled and open connections
@@ -85,9 +85,10 @@ async fn handle_connection(
     ctx: Arc<BrokerContext>,
     shutdown: CancellationToken,
 ) {
-    if let Err(error) = stream.set_nodelay(true) {
-        debug!(%peer, %error, "could not set TCP_NODELAY");
-    }
+    let stream = match server::establish(Listener::Native, stream, peer, &ctx, &shutdown).await {
+        Ok(stream) => stream,
+        Err(closed) => return closed.log("native", peer),
+    };
     let client = ctx.native.clients.register(peer);
     let mut connection = Connection {
         stream,
@@ -122,7 +123,7 @@ enum Framing {
 
 /// One connection's socket, reused buffers and session.
 struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     peer: SocketAddr,
     /// Setup, idle and frame read deadlines; established while a user is logged in.
     clock: ReadClock,
@@ -274,8 +275,18 @@ impl Connection {
         Ok((header, answer))
     }
 
-    /// Writes the reply header and body (or the eviction frame).
+    /// Writes the reply header and body (or the eviction frame), then flushes (a TLS session
+    /// may hold the last records until then; a plain socket's flush is free).
     async fn write_answer(
+        &mut self,
+        request: &RequestHeader,
+        answer: Answer,
+    ) -> std::io::Result<()> {
+        self.write_answer_unflushed(request, answer).await?;
+        self.stream.flush().await
+    }
+
+    async fn write_answer_unflushed(
         &mut self,
         request: &RequestHeader,
         answer: Answer,

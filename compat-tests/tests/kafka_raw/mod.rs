@@ -88,3 +88,15 @@ pub fn framed(body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(body);
     out
 }
+
+impl Conn {
+    /// Wraps an already connected `stream`, with `timeout` for every read.
+    pub fn open_stream(stream: TcpStream, timeout: Duration) -> Self {
+        stream.set_read_timeout(Some(timeout)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self {
+            stream,
+            next_correlation: 1,
+        }
+    }
+}

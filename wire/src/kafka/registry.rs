@@ -60,13 +60,18 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     api(ApiKey::SyncGroup, "sync_group", 0, 5),
     api(ApiKey::DescribeGroups, "describe_groups", 0, 5),
     api(ApiKey::ListGroups, "list_groups", 0, 4),
+    api(ApiKey::SaslHandshake, "sasl_handshake", 0, 1),
     api(ApiKey::ApiVersions, "api_versions", 0, 4),
     api(ApiKey::CreateTopics, "create_topics", 2, 5),
     api(ApiKey::DeleteTopics, "delete_topics", 1, 4),
     api(ApiKey::DeleteRecords, "delete_records", 0, 2),
     api(ApiKey::InitProducerId, "init_producer_id", 0, 4),
+    api(ApiKey::DescribeAcls, "describe_acls", 1, 3),
+    api(ApiKey::CreateAcls, "create_acls", 1, 3),
+    api(ApiKey::DeleteAcls, "delete_acls", 1, 3),
     api(ApiKey::DescribeConfigs, "describe_configs", 1, 4),
     api(ApiKey::AlterConfigs, "alter_configs", 0, 2),
+    api(ApiKey::SaslAuthenticate, "sasl_authenticate", 0, 2),
     api(ApiKey::CreatePartitions, "create_partitions", 0, 3),
     api(ApiKey::DeleteGroups, "delete_groups", 0, 2),
     api(
@@ -118,7 +123,7 @@ mod tests {
         let names: HashSet<&str> = BROKER_APIS.iter().map(|a| a.name).collect();
         assert_eq!(keys.len(), BROKER_APIS.len());
         assert_eq!(names.len(), BROKER_APIS.len());
-        assert_eq!(BROKER_APIS.len(), 25);
+        assert_eq!(BROKER_APIS.len(), 30);
     }
 
     #[test]
@@ -174,7 +179,7 @@ mod tests {
             ApiKey::Metadata,
             ApiKey::ApiVersions,
             ApiKey::Metadata,
-            ApiKey::SaslHandshake,
+            ApiKey::WriteTxnMarkers,
         ]);
         let listed: Vec<(i16, i16, i16)> = resp
             .api_keys

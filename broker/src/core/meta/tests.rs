@@ -18,6 +18,7 @@ fn every_kind_of_command(meta: &Meta) {
         password_hash: "hash".into(),
         active: true,
         permissions: None,
+        scram: None,
     };
     directory.create(root, 1).unwrap();
     let users = directory.users().cloned().collect();

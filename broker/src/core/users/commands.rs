@@ -10,6 +10,7 @@ use super::UserError;
 use super::grants;
 use super::model::{Directory, NewUser, Token, User, UserRef};
 use super::permissions::Permissions;
+use super::scram::ScramSecrets;
 
 /// One change to users, permissions or tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,19 @@ pub enum UserCommand {
         verified_hash: String,
         /// The new hash.
         new_hash: String,
+        /// The new password's SCRAM credentials.
+        #[serde(default)]
+        new_scram: Option<ScramSecrets>,
+    },
+    /// A user stored without SCRAM credentials gets them, derived from the password it just
+    /// logged in with, provided its hash is still the one that password was verified against.
+    SetScram {
+        /// The user.
+        id: u32,
+        /// The hash verified.
+        verified_hash: String,
+        /// The credentials.
+        scram: ScramSecrets,
     },
     /// A user gets a token.
     AddToken {
@@ -127,13 +141,27 @@ pub(crate) fn apply(directory: &mut Directory, command: &UserCommand) -> Result<
             id,
             verified_hash,
             new_hash,
+            new_scram,
         } => {
             let user = directory.get(*id).ok_or(UserError::NotFound)?;
             if &user.password_hash != verified_hash {
                 return Err(UserError::InvalidCredentials);
             }
             directory
-                .set_password_hash(*id, new_hash.clone())
+                .set_password_hash(*id, new_hash.clone(), new_scram.clone())
+                .map(|()| *id)
+        }
+        UserCommand::SetScram {
+            id,
+            verified_hash,
+            scram,
+        } => {
+            let user = directory.get(*id).ok_or(UserError::NotFound)?;
+            if &user.password_hash != verified_hash {
+                return Err(UserError::InvalidCredentials);
+            }
+            directory
+                .set_password_hash(*id, verified_hash.clone(), Some(scram.clone()))
                 .map(|()| *id)
         }
         UserCommand::AddToken { id, token } => {

@@ -18,6 +18,8 @@ pub mod grants;
 pub mod legacy;
 pub mod model;
 pub mod permissions;
+pub mod sasl;
+pub mod scram;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
@@ -57,6 +59,9 @@ pub struct SessionCheck {
     expires_at: Option<u64>,
     /// The users version the session was last found valid at.
     generation: u64,
+    /// The password hash a password session was proved against: a password change ends the
+    /// session (`None`: a token session, or no session).
+    password_hash: Option<String>,
 }
 
 /// A successful login: the user and what to keep for [`Users::check_session`].
@@ -87,6 +92,11 @@ pub struct Users {
     meta: Arc<Meta>,
     /// Failed-login allowances by client address.
     throttle: LoginThrottle,
+    /// Failed-login allowances by username (known or not), so guessing one user's password
+    /// from many addresses is braked too.
+    user_throttle: LoginThrottle<String>,
+    /// Key of the decoy SCRAM salts of unknown users (random per process).
+    decoy_key: [u8; 32],
 }
 
 /// A directory holding only the root user from the config, with every permission.
@@ -101,6 +111,7 @@ fn root_directory(root: &Credentials, now: u64) -> Result<Vec<User>, String> {
                 password_hash,
                 active: true,
                 permissions: Some(permissions::root_permissions()),
+                scram: Some(scram::ScramSecrets::derive(&root.password)),
             },
             now,
         )
@@ -142,17 +153,49 @@ impl Users {
             ));
         }
         legacy::remove(&legacy_path)?;
+        let mut decoy_key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut decoy_key);
         Ok(Self {
             meta,
             throttle: LoginThrottle::default(),
+            user_throttle: LoginThrottle::with_limits(
+                throttle::USER_LOGIN_FAILURES_BURST,
+                std::time::Duration::from_millis(throttle::LOGIN_FAILURE_REFILL_MS),
+            ),
+            decoy_key,
         })
     }
 
-    /// The same users with failed logins throttled by `throttle` instead of the default.
+    /// The same users with failed logins throttled by `throttle` (per address) and
+    /// `user_throttle` (per username) instead of the defaults.
     #[must_use]
-    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
+    pub fn with_login_throttle(
+        mut self,
+        throttle: LoginThrottle,
+        user_throttle: LoginThrottle<String>,
+    ) -> Self {
         self.throttle = throttle;
+        self.user_throttle = user_throttle;
         self
+    }
+
+    /// Whether a login from `address` as `username` may be tried now; counts the refusal.
+    fn login_allowed(&self, address: IpAddr, username: &str) -> bool {
+        if !self.throttle.allows(&address) {
+            tracing::debug!(%address, "login refused: too many failed logins from this address");
+            return false;
+        }
+        if !self.user_throttle.allows(username) {
+            tracing::debug!(%address, "login refused: too many failed logins for this user");
+            return false;
+        }
+        true
+    }
+
+    /// Counts a failed login from `address` as `username`.
+    fn login_failed(&self, address: IpAddr, username: &str) {
+        self.throttle.failed(address);
+        self.user_throttle.failed(username.to_string());
     }
 
     /// The current directory (lock-free).
@@ -183,43 +226,75 @@ impl Users {
         username: &str,
         password: &str,
     ) -> Result<Login, UserError> {
-        if !self.throttle.allows(address) {
-            tracing::debug!(%address, "login refused: too many failed logins from this address");
+        if !self.login_allowed(address, username) {
             return Err(UserError::InvalidCredentials);
         }
         let state = self.meta.load();
         let generation = state.users_version;
         let (user, hash) = match state.users.by_name(username) {
             Some(user) => (
-                Some((user.id, user.active)),
+                Some((user.id, user.active, user.scram.is_none())),
                 Some(user.password_hash.clone()),
             ),
             None => (None, None),
         };
         drop(state);
-        let matches = check_password(password, hash).await?;
-        match user {
-            Some((user_id, active)) if matches => {
-                if active {
-                    let check = SessionCheck {
-                        generation,
-                        ..SessionCheck::default()
-                    };
-                    Ok(Login { user_id, check })
-                } else {
-                    Err(UserError::Inactive)
+        let matches = check_password(password, hash.clone()).await?;
+        match (user, hash) {
+            (Some((user_id, active, without_scram)), Some(hash)) if matches => {
+                if !active {
+                    return Err(UserError::Inactive);
                 }
+                if without_scram {
+                    self.add_scram(user_id, hash.clone(), password).await;
+                }
+                let check = SessionCheck {
+                    generation,
+                    password_hash: Some(hash),
+                    ..SessionCheck::default()
+                };
+                Ok(Login { user_id, check })
             }
             _ => {
-                self.throttle.failed(address);
+                self.login_failed(address, username);
                 Err(UserError::InvalidCredentials)
             }
         }
     }
 
+    /// Gives a user stored before SCRAM existed its SCRAM credentials, from the password it
+    /// just proved. Best effort: a failure only means SCRAM waits for the next login.
+    async fn add_scram(&self, id: u32, verified_hash: String, password: &str) {
+        let password = password.to_owned();
+        let derived = argon2("cannot derive SCRAM credentials", move || {
+            Ok(scram::ScramSecrets::derive(&password))
+        })
+        .await;
+        let Ok(scram) = derived else { return };
+        let command = UserCommand::SetScram {
+            id,
+            verified_hash,
+            scram,
+        };
+        if let Err(error) = self.change(command).await {
+            tracing::debug!(id, %error, "SCRAM credentials not stored");
+        }
+    }
+
+    /// Keeps the session `check` belongs to valid across a password change its own user just
+    /// made (the connection that changed the password stays logged in; others end).
+    pub fn renew_password_session(&self, user_id: u32, check: &mut SessionCheck) {
+        if check.password_hash.is_none() {
+            return;
+        }
+        if let Some(user) = self.meta.load().users.get(user_id) {
+            check.password_hash = Some(user.password_hash.clone());
+        }
+    }
+
     /// Checks a raw personal access token from `address`, throttled as passwords are.
     pub fn verify_token(&self, address: IpAddr, token: &str) -> Result<Login, UserError> {
-        if !self.throttle.allows(address) {
+        if !self.throttle.allows(&address) {
             tracing::debug!(%address, "login refused: too many failed logins from this address");
             return Err(UserError::InvalidToken);
         }
@@ -232,6 +307,7 @@ impl Users {
                     token: Some(digest),
                     expires_at,
                     generation: state.users_version,
+                    password_hash: None,
                 },
             }),
             Err(error) => {
@@ -259,7 +335,11 @@ impl Users {
                 .iter()
                 .any(|token| &token.digest == digest && !token.is_expired(now))
         });
-        if !user.active || !token_valid {
+        let password_same = check
+            .password_hash
+            .as_ref()
+            .is_none_or(|hash| hash == &user.password_hash);
+        if !user.active || !token_valid || !password_same {
             return Err(UserError::Unauthenticated);
         }
         check.generation = state.users_version;
@@ -285,6 +365,18 @@ impl Users {
         }
     }
 
+    /// Whether the request may do `access`, whichever protocol it came by: a logged-in user
+    /// by its permissions ([`Self::authorize`]); the broker's own work always; an anonymous
+    /// request too, since only a listener that does not authenticate at all (a Kafka listener
+    /// without SASL, allowed only with `--auth false`) lets one reach an operation; the native
+    /// listener refuses anonymous requests before they do. Free for those two (no load).
+    pub fn permits(&self, rc: &RequestContext, access: Access) -> Result<(), UserError> {
+        match rc.principal {
+            Principal::User { id } => self.authorize(id, access),
+            Principal::Internal | Principal::Anonymous => Ok(()),
+        }
+    }
+
     /// `caller` creates a user (lowest free id) and gets it back.
     pub async fn create_user(
         &self,
@@ -303,11 +395,13 @@ impl Users {
                 return Err(UserError::AlreadyExists.into());
             }
         }
+        let (password_hash, scram) = hash_secrets(&request.password).await?;
         let user = NewUser {
             username: request.username,
-            password_hash: hash_password(&request.password).await?,
+            password_hash,
             active: request.active,
             permissions: request.permissions,
+            scram: Some(scram),
         };
         let now = secrets::now_micros();
         let id = self
@@ -394,11 +488,12 @@ impl Users {
         if !check_password(current, Some(verified_hash.clone())).await? {
             return Err(UserError::InvalidCredentials.into());
         }
-        let new_hash = hash_password(new).await?;
+        let (new_hash, new_scram) = hash_secrets(new).await?;
         let command = UserCommand::SetPassword {
             id,
             verified_hash,
             new_hash,
+            new_scram: Some(new_scram),
         };
         self.change(command).await?;
         Ok(())
@@ -511,11 +606,12 @@ async fn check_password(password: &str, hash: Option<String>) -> Result<bool, Us
     .await
 }
 
-/// Hashes a password.
-async fn hash_password(password: &str) -> Result<String, UserError> {
+/// Hashes a password and derives its SCRAM credentials, in one turn of the hashing pool.
+async fn hash_secrets(password: &str) -> Result<(String, scram::ScramSecrets), UserError> {
     let password = password.to_owned();
     argon2("cannot hash a password", move || {
-        secrets::hash_password(&password)
+        let hash = secrets::hash_password(&password)?;
+        Ok((hash, scram::ScramSecrets::derive(&password)))
     })
     .await
 }

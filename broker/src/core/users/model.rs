@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::UserError;
 use super::permissions::Permissions;
+use super::scram::ScramSecrets;
 use crate::limits::{TOKENS_PER_USER_MAX, USERS_MAX};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,10 @@ pub struct User {
     /// Personal access tokens.
     #[serde(default)]
     pub tokens: Vec<Token>,
+    /// SCRAM credentials derived from the password (`None` for a user stored before SCRAM
+    /// existed, until its next password login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scram: Option<ScramSecrets>,
 }
 
 impl fmt::Debug for User {
@@ -159,6 +164,7 @@ impl Directory {
                 created_at: now,
                 permissions: new.permissions,
                 tokens: Vec::new(),
+                scram: new.scram,
             },
         );
         Ok(id)
@@ -207,9 +213,16 @@ impl Directory {
         Ok(())
     }
 
-    /// Replaces a user's password hash.
-    pub fn set_password_hash(&mut self, id: u32, password_hash: String) -> Result<(), UserError> {
-        self.get_mut(id)?.password_hash = password_hash;
+    /// Replaces a user's password hash and SCRAM credentials.
+    pub fn set_password_hash(
+        &mut self,
+        id: u32,
+        password_hash: String,
+        scram: Option<ScramSecrets>,
+    ) -> Result<(), UserError> {
+        let user = self.get_mut(id)?;
+        user.password_hash = password_hash;
+        user.scram = scram;
         Ok(())
     }
 
@@ -283,6 +296,9 @@ pub struct NewUser {
     pub active: bool,
     /// Initial grants.
     pub permissions: Option<Permissions>,
+    /// SCRAM credentials of the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scram: Option<ScramSecrets>,
 }
 
 /// The expiry instant of a token created at `now` (µs) with the requested lifetime: 0 is the

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::commands::UserCommand;
-use super::model::{Directory, NewUser, ROOT_ID, Token, token_expiry_at};
+use super::model::{Directory, NewUser, ROOT_ID, Token, User, token_expiry_at};
 use super::permissions::{GlobalPermissions, Permissions, StreamPermissions};
 use super::{CreateUser, UserError, Users, legacy};
 use crate::config::Credentials;
@@ -23,6 +23,7 @@ fn new_user(name: &str) -> NewUser {
         password_hash: "hash".into(),
         active: true,
         permissions: None,
+        scram: None,
     }
 }
 
@@ -265,9 +266,28 @@ async fn the_users_file_of_an_older_data_dir_is_migrated_then_removed() {
         3
     );
     drop(users);
-    // Reopened from the metadata log alone.
+    // Reopened from the metadata log alone; the password login gave the migrated user its
+    // SCRAM credentials, which the old file did not have.
     let reopened = open(dir.path());
-    assert_eq!(*reopened.directory(), *directory);
+    let alice = reopened.directory().get(3).cloned().unwrap();
+    assert!(
+        alice.scram.is_some(),
+        "SCRAM credentials derived at the login"
+    );
+    let without_scram = |directory: &Directory| -> Vec<User> {
+        directory
+            .users()
+            .cloned()
+            .map(|user| User {
+                scram: None,
+                ..user
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_scram(&reopened.directory()),
+        without_scram(&directory)
+    );
     // The next user takes the lowest free id, as before.
     let next = reopened
         .create_user(
@@ -347,4 +367,62 @@ async fn a_users_migration_cut_short_by_a_crash_resumes() {
     let users = open(dir.path());
     assert_eq!(*users.directory(), old);
     assert!(!dir.path().join(legacy::USERS_FILE).exists());
+}
+
+/// A password change ends the user's password sessions (of any protocol) at their next check;
+/// the session that made the change is kept by renewing it; token sessions are not affected.
+#[tokio::test]
+async fn a_password_change_ends_the_users_other_password_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = open(dir.path());
+    let alice = users
+        .create_user(
+            &as_user(ROOT_ID),
+            CreateUser {
+                username: "alice".into(),
+                password: "old-pass".into(),
+                active: true,
+                permissions: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        alice.scram.is_some(),
+        "SCRAM credentials derived with the password"
+    );
+    let mut other = users
+        .verify_password(HERE, "alice", "old-pass")
+        .await
+        .unwrap();
+    let mut own = users
+        .verify_password(HERE, "alice", "old-pass")
+        .await
+        .unwrap();
+    let raw = users
+        .create_token(&as_user(alice.id), "t".into(), 0)
+        .await
+        .unwrap();
+    let mut token = users.verify_token(HERE, &raw).unwrap();
+    users
+        .change_password(
+            &as_user(alice.id),
+            &super::UserRef::Id(alice.id),
+            "old-pass",
+            "new-pass",
+        )
+        .await
+        .unwrap();
+    users.renew_password_session(alice.id, &mut own.check);
+    assert_eq!(
+        users.check_session(alice.id, &mut other.check),
+        Err(UserError::Unauthenticated)
+    );
+    assert_eq!(users.check_session(alice.id, &mut own.check), Ok(()));
+    assert_eq!(users.check_session(alice.id, &mut token.check), Ok(()));
+    let changed = users.directory().get(alice.id).cloned().unwrap();
+    assert_ne!(
+        changed.scram, alice.scram,
+        "new SCRAM credentials with the new password"
+    );
 }

@@ -85,6 +85,16 @@ async fn create_one(
         error: ResponseError::InvalidTopicException,
         message: reason.to_string(),
     })?;
+    let create = topics::kafka_stream_id(ctx).map_or(
+        crate::core::users::Access::ManageStreams,
+        crate::core::users::Access::CreateTopic,
+    );
+    if ctx.core.users.permits(rc, create).is_err() {
+        return Err(ConfigError {
+            error: ResponseError::TopicAuthorizationFailed,
+            message: "not allowed to create topics".to_string(),
+        });
+    }
     if topics::find_topic(ctx, name).is_some() {
         return Err(exists(name));
     }

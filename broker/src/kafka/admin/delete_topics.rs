@@ -64,6 +64,11 @@ async fn delete_one(
         Ok(found) => found,
         Err(error) => return failed(result, error, "topic does not exist", version),
     };
+    let manage = crate::core::users::Access::ManageTopic(topic.stream_id, topic.id);
+    if ctx.core.users.permits(rc, manage).is_err() {
+        let denied = ResponseError::TopicAuthorizationFailed;
+        return failed(result, denied, "not allowed to delete the topic", version);
+    }
     if version >= 6 {
         result = result
             .with_name(Some(topics::topic_name(&kafka_name)))

@@ -2,6 +2,7 @@
 //! cluster description. One file per API; helpers they share (resource types, config lookups
 //! by resource) live here.
 
+pub(crate) mod acls;
 pub(crate) mod alter_configs;
 pub(crate) mod create_partitions;
 pub(crate) mod create_topics;

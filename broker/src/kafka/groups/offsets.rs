@@ -42,6 +42,15 @@ pub(crate) fn resolve(ctx: &BrokerContext, name: &str, partition: i32) -> Option
     Target::new(&topic, u32::try_from(partition).ok()?)
 }
 
+/// Whether the request's user may poll topic `name` (native `poll_messages`), which is what
+/// committing or fetching its offsets needs.
+pub(crate) fn may_poll(ctx: &BrokerContext, rc: &RequestContext, name: &str) -> bool {
+    topics::find_topic(ctx, name).is_none_or(|topic| {
+        let poll = crate::core::users::Access::PollMessages(topic.stream_id, topic.id);
+        ctx.core.users.permits(rc, poll).is_ok()
+    })
+}
+
 /// Answers OffsetCommit, after the commit is durable. A partition whose topic is deleted
 /// before the commit is applied is UNKNOWN_TOPIC_OR_PARTITION (the core checks it).
 pub(crate) async fn commit(
@@ -56,6 +65,9 @@ pub(crate) async fn commit(
     for topic in &req.topics {
         for p in &topic.partitions {
             let slot = match resolve(ctx, topic.name.as_str(), p.partition_index) {
+                Some(_) if !may_poll(ctx, rc, topic.name.as_str()) => {
+                    Err(ResponseError::TopicAuthorizationFailed.code())
+                }
                 Some(target) => {
                     commits.push(Commit {
                         target,

@@ -49,7 +49,12 @@ pub(super) fn open_in(
     let (meta, _) = Meta::open(dir).map_err(|error| error.to_string())?;
     let mut users = crate::core::users::Users::open(Arc::new(meta), dir, root)?;
     if let Some(throttle) = throttle {
-        users = users.with_login_throttle(throttle);
+        let refill = std::time::Duration::from_secs(3600);
+        let per_user = LoginThrottle::with_limits(
+            crate::core::users::throttle::USER_LOGIN_FAILURES_BURST,
+            refill,
+        );
+        users = users.with_login_throttle(throttle, per_user);
     }
     Ok(UserStore::new(Arc::new(users)))
 }

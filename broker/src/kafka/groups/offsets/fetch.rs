@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -74,6 +75,10 @@ fn fetch_group(
             else {
                 continue;
             };
+            // Nor of topics the user may not poll.
+            if !super::may_poll(ctx, rc, kafka_name) {
+                continue;
+            }
             let name = topics::topic_name(kafka_name);
             let partition = i32::try_from(key.partition).unwrap_or(i32::MAX);
             let entry = Fetched::found(partition, value);
@@ -85,27 +90,34 @@ fn fetch_group(
         return out;
     };
     // Resolve every name first, then read all their offsets in one core call.
-    let resolved: Vec<(TopicName, Vec<Wanted>)> = wanted
+    let resolved: Vec<(TopicName, Vec<Wanted>, bool)> = wanted
         .into_iter()
         .map(|(name, partitions)| {
+            let allowed = super::may_poll(ctx, rc, name.as_str());
             let keys = partitions
                 .into_iter()
-                .map(|p| (p, resolve(ctx, name.as_str(), p).map(|target| target.key())))
+                .map(|p| {
+                    let key = resolve(ctx, name.as_str(), p).map(|target| target.key());
+                    (p, key.filter(|_| allowed))
+                })
                 .collect();
-            (name, keys)
+            (name, keys, allowed)
         })
         .collect();
     let keys: Vec<PartitionKey> = resolved
         .iter()
-        .flat_map(|(_, partitions)| partitions.iter().filter_map(|(_, key)| *key))
+        .flat_map(|(_, partitions, _)| partitions.iter().filter_map(|(_, key)| *key))
         .collect();
     let mut values = offsets::fetch(&ctx.core, rc, group_id, Some(&keys)).into_iter();
     resolved
         .into_iter()
-        .map(|(name, partitions)| {
+        .map(|(name, partitions, allowed)| {
             let fetched = partitions
                 .into_iter()
                 .map(|(p, key)| match key {
+                    None if !allowed => {
+                        Fetched::none(p, ResponseError::TopicAuthorizationFailed.code())
+                    }
                     None => Fetched::none(p, UNKNOWN_TOPIC_OR_PARTITION),
                     Some(_) => Fetched::found(p, values.next().and_then(|(_, v)| v)),
                 })

@@ -1,0 +1,225 @@
+//! TLS on the listeners: the server configuration built once at startup from the PEM files of
+//! the settings (rustls with the `ring` provider, TLS 1.2 and 1.3, client certificates checked
+//! against a CA file when one is given), and [`Transport`], the stream a connection is served
+//! over: the accepted socket itself, or the socket inside a TLS session. Each listener decides
+//! per connection, after accept, in its connection task ([`TlsListeners::establish`]), so the
+//! handshake never holds up the accept loop and counts against the connection's setup
+//! deadline.
+//!
+//! Why an enum rather than `Box<dyn AsyncRead + AsyncWrite>`: a plaintext connection keeps
+//! reading the `TcpStream` directly, with one predictable branch per poll and no allocation or
+//! dynamic call, so the plaintext hot path costs what it did before TLS existed.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::{SecuritySettings, TlsFiles};
+use crate::connections::Listener;
+
+/// Which listeners speak TLS, and the acceptor they share.
+#[derive(Clone, Default)]
+pub struct TlsListeners {
+    acceptor: Option<TlsAcceptor>,
+    kafka: bool,
+    native: bool,
+    http: bool,
+}
+
+impl std::fmt::Debug for TlsListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListeners")
+            .field("kafka", &self.kafka)
+            .field("native", &self.native)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+impl TlsListeners {
+    /// Loads the certificate, key and client CAs `settings` name. An unreadable file, a file
+    /// without the PEM block expected, or a key that does not fit the certificate is an error
+    /// naming the file, so the broker refuses to start rather than serve without TLS.
+    pub fn load(settings: &SecuritySettings) -> Result<Self, String> {
+        let acceptor = match &settings.tls {
+            Some(files) => Some(TlsAcceptor::from(Arc::new(server_config(files)?))),
+            None => None,
+        };
+        Ok(Self {
+            acceptor,
+            kafka: settings.kafka.tls(),
+            native: settings.native_tls,
+            http: settings.http_tls,
+        })
+    }
+
+    /// Whether connections to `listener` are TLS.
+    pub fn enabled(&self, listener: Listener) -> bool {
+        self.acceptor.is_some()
+            && match listener {
+                Listener::Kafka => self.kafka,
+                Listener::Native => self.native,
+                Listener::Http => self.http,
+            }
+    }
+
+    /// The transport of a connection accepted on `listener`: the socket itself, or, for a TLS
+    /// listener, the socket after a TLS handshake that must finish within `deadline`. A
+    /// handshake that fails (a plaintext client, an untrusted client certificate) or times out
+    /// is an error; the caller closes the socket.
+    pub async fn establish(
+        &self,
+        listener: Listener,
+        stream: TcpStream,
+        deadline: Duration,
+    ) -> io::Result<Transport> {
+        let Some(acceptor) = self.acceptor.as_ref().filter(|_| self.enabled(listener)) else {
+            return Ok(Transport::Plain(stream));
+        };
+        match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Ok(Transport::Tls(Box::new(tls))),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        }
+    }
+}
+
+/// The rustls server configuration for `files`.
+fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, String> {
+    let certs = load_certs(&files.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|error| {
+        format!(
+            "cannot read a private key from {}: {error}",
+            files.key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("TLS setup: {error}"))?;
+    let builder = match &files.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_certs(path)? {
+                roots.add(cert).map_err(|error| {
+                    format!("bad CA certificate in {}: {error}", path.display())
+                })?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|error| format!("client CAs in {}: {error}", path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|error| {
+        format!(
+            "certificate {} and key {} do not make a TLS identity: {error}",
+            files.cert.display(),
+            files.key.display()
+        )
+    })?;
+    // HTTP/1.1 is all the HTTP listener speaks; the binary protocols negotiate nothing.
+    config.alpn_protocols = Vec::new();
+    Ok(config)
+}
+
+/// Every certificate in the PEM file at `path`; none is an error.
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|error| format!("cannot read certificates from {}: {error}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {}", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The stream one connection is served over.
+#[derive(Debug)]
+pub enum Transport {
+    /// The accepted socket.
+    Plain(TcpStream),
+    /// The accepted socket inside a TLS session (boxed: the session state is large).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(stream) => stream.is_write_vectored(),
+            Self::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
