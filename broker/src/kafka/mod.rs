@@ -34,8 +34,8 @@ pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod produce;
 pub mod producers;
-pub(crate) mod spans;
 pub(crate) mod sasl;
+pub(crate) mod spans;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -44,13 +44,12 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, RequestHeader, RequestKind, ResponseKind, SaslAuthenticateRequest,
-    SaslHandshakeRequest,
+    ApiKey, RequestHeader, RequestKind, ResponseKind, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::warn;
 use whippet_wire::kafka::chunked::encode_fetch_response;
 use whippet_wire::kafka::limits::{FRAME_PREFIX_BYTES, REQUEST_BYTES_MAX};
 use whippet_wire::kafka::registry::{self, api_version_entries};
