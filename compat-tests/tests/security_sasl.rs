@@ -9,6 +9,8 @@
 mod kafka_raw;
 mod security_common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -238,6 +240,14 @@ fn nothing_is_served_before_authentication_and_failures_close() {
             .contains("Authentication failed")
     );
     conn.assert_closed("after a failed authentication");
+    // The refusal is counted for Kafka on /metrics.
+    let metrics = http_get(broker.http_addr(), "/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "whippet_login_failures_total{protocol=\"kafka\"} 1"),
+        "{metrics}"
+    );
 
     // An unknown mechanism: 33 and the list.
     let mut conn = Conn::open(broker.kafka_addr(), Duration::from_secs(10));
@@ -519,4 +529,19 @@ async fn failed_logins_are_throttled_per_address_and_per_user() {
         plain_attempt(&broker, [127, 0, 0, 8], "iggy", "iggy").await,
         0
     );
+}
+
+/// The body of `GET path` from the broker's HTTP listener (headers included).
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }

@@ -159,6 +159,7 @@ impl Auth {
             Ok(answered) => answered,
             Err(failure) => {
                 tracing::info!(%address, %failure, "Kafka SASL authentication failed");
+                ctx.core.metrics.login_failed("kafka");
                 let refused = SaslAuthenticateResponse::default()
                     .with_error_code(SASL_AUTHENTICATION_FAILED)
                     .with_error_message(Some(StrBytes::from_string(failure.to_string())));
@@ -195,6 +196,7 @@ impl Auth {
             Ok(answered) => Some(answered),
             Err(failure) => {
                 tracing::info!(%address, %failure, "Kafka SASL authentication failed (legacy)");
+                ctx.core.metrics.login_failed("kafka");
                 None
             }
         }
