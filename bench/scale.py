@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from start_memory import memory
+
 
 def start(binary, data_dir, connections):
     began = time.perf_counter()
@@ -37,16 +39,6 @@ def start(binary, data_dir, connections):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     ready = json.loads(proc.stdout.readline())
     return proc, ready, (time.perf_counter() - began) * 1000
-
-
-def memory(proc):
-    fields = {}
-    with open(f"/proc/{proc.pid}/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                fields[name] = int(value.split()[0]) / 1024
-    return f"RSS {fields['VmRSS']:.1f} MB (peak {fields['VmHWM']:.1f} MB)"
 
 
 def bench(tool, kafka, mode, records, topic):

@@ -79,25 +79,25 @@ pub fn router() -> Router {
 async fn health(method: Method) -> Response {
     // Only GET: HEAD (which axum's `get` would also route here) is refused as before.
     if method != Method::GET {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET")],
-            json("{\"error\":\"method not allowed\"}"),
-        )
-            .into_response();
+        return get_only();
     }
     (StatusCode::OK, json("{\"status\":\"ok\"}")).into_response()
+}
+
+/// The `405` answer of a GET-only route.
+fn get_only() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "GET")],
+        json("{\"error\":\"method not allowed\"}"),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: the Prometheus text exposition of [`crate::metrics`]; other methods `405`.
 async fn metrics(method: Method, ctx: Arc<BrokerContext>) -> Response {
     if method != Method::GET {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET")],
-            json("{\"error\":\"method not allowed\"}"),
-        )
-            .into_response();
+        return get_only();
     }
     // The scrape reads every partition's stats and the group offsets: off the async workers.
     let rendered = tokio::task::spawn_blocking(move || crate::metrics::scrape::render(&ctx)).await;
