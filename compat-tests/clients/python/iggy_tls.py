@@ -7,6 +7,7 @@ tls-failed: with TLS off against the TLS listener, connect or login fails.
 Prints `OK ...` and exits 0, else `FAIL: ...` and exits 1."""
 
 import asyncio
+import os
 import sys
 import time
 
@@ -30,8 +31,8 @@ async def main():
         await asyncio.wait_for(client.login_user(user, password), 20)
     except Exception as error:  # the SDK raises RuntimeError subclasses
         if expect in ("login-failed", "tls-failed"):
-            print(f"OK refused: {error}")
-            return
+            print(f"OK refused: {error}", flush=True)
+            done()
         fail(f"connect/login failed: {error}")
     if expect != "ok":
         fail(f"expected {expect}, but the login worked")
@@ -40,7 +41,15 @@ async def main():
     streams = await client.get_streams()
     if name not in [stream.name for stream in streams]:
         fail(f"stream {name} not listed: {[s.name for s in streams]}")
-    print(f"OK stream {name} created over TLS")
+    print(f"OK stream {name} created over TLS", flush=True)
+    done()
+
+
+def done():
+    # The SDK's native TLS client sometimes crashes while the interpreter tears it down (a
+    # silent non-zero exit after the OK line in about 2 of 5 runs, with either outcome): what
+    # was to be shown is shown, so leave at once, without the teardown.
+    os._exit(0)
 
 
 asyncio.run(main())
