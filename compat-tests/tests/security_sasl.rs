@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod kafka_raw;
+mod native_sdk_common;
 mod security_common;
 
 use std::io::{Read, Write};
@@ -108,18 +109,9 @@ fn sasl_plaintext_with_scram() {
     assert!(output.contains("OK 20 records"), "{output}");
 }
 
+/// The native root user's client (the shared native-SDK helper).
 async fn native_root(broker: &WhippetProcess) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(broker.native_addr().to_string())
-        .build()
-        .unwrap();
-    client.connect().await.unwrap();
-    client
-        .login_user(DEFAULT_ROOT_USERNAME, DEFAULT_ROOT_PASSWORD)
-        .await
-        .unwrap();
-    client
+    native_sdk_common::login(broker, DEFAULT_ROOT_USERNAME, DEFAULT_ROOT_PASSWORD).await
 }
 
 fn all_permissions() -> Permissions {
