@@ -3,7 +3,8 @@
 //! pointing at the broker's HTTP listener, every second. rdkafka produces records to a Kafka
 //! topic and the `iggy` 0.11.0 SDK sends messages to a native topic and polls the Kafka one;
 //! PromQL queries over Prometheus' HTTP API must then return exactly those counts per protocol,
-//! and the request, lag, size and connection series must be there.
+//! and the request, lag, size and connection series must be there, with the error code of a
+//! refused admin request (DeleteTopics of a missing topic) counted.
 #![allow(clippy::unwrap_used)]
 
 mod native_sdk_common;
@@ -17,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use iggy::prelude::*;
 use native_sdk_common::{KAFKA_STREAM, name, root, start_broker, stream_and_topic};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use whippet_compat_tests::programs::require;
 
@@ -163,6 +167,26 @@ async fn produce_with_rdkafka(addr: &str, topic: &str) {
     }
 }
 
+/// Deletes a topic that does not exist: the broker answers UNKNOWN_TOPIC_OR_PARTITION in the
+/// DeleteTopics answer, which the request error counter must show.
+async fn delete_missing_topic_with_rdkafka(addr: &str) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .unwrap();
+    let results = admin
+        .delete_topics(&["obs_never_created"], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            results.as_slice(),
+            [Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))]
+        ),
+        "{results:?}"
+    );
+}
+
 async fn send_and_poll_with_sdk(client: &IggyClient, kafka_topic: &str) {
     let (stream, topic) = stream_and_topic(client, "obs", "t", 1).await;
     let mut messages: Vec<IggyMessage> = (0..NATIVE_MESSAGES)
@@ -211,6 +235,7 @@ async fn prometheus_scrapes_what_kafka_and_native_clients_did() {
     let prometheus = Prometheus::start(broker.http_addr());
     let kafka_addr = broker.kafka_addr().to_string();
     produce_with_rdkafka(&kafka_addr, "obs_kafka").await;
+    delete_missing_topic_with_rdkafka(&kafka_addr).await;
     let client = root(&broker).await;
     send_and_poll_with_sdk(&client, "obs_kafka").await;
 
@@ -239,6 +264,10 @@ async fn prometheus_scrapes_what_kafka_and_native_clients_did() {
         kafka_records - 10.0,
     );
     prometheus.wait_for("whippet_open_connections{listener=\"native\"}", 1.0);
+    prometheus.wait_for(
+        "whippet_request_errors_total{protocol=\"kafka\",api=\"DeleteTopics\",code=\"UnknownTopicOrPartition\"}",
+        1.0,
+    );
     let produce_requests = prometheus
         .query("sum(whippet_request_duration_seconds_count{protocol=\"kafka\",api=\"Produce\"})")
         .unwrap();

@@ -34,6 +34,7 @@ pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod produce;
 pub mod producers;
+mod response_errors;
 pub(crate) mod sasl;
 pub(crate) mod spans;
 pub mod topics;
@@ -44,7 +45,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, RequestHeader, RequestKind, ResponseKind, SaslAuthenticateRequest, SaslHandshakeRequest,
+    ApiKey, RequestHeader, RequestKind, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -481,8 +482,8 @@ fn rejected(error: KafkaWireError) -> Closed {
 const _: () = assert!(limits::KAFKA_NON_PRODUCE_REQUEST_BYTES_MAX <= REQUEST_BYTES_MAX);
 
 /// Counts one answered request in the metrics: its latency per API key, and per error code
-/// the Produce and Fetch partition errors it answered (a request that closed the connection
-/// counts as `connection_closed`).
+/// every error it answered, top-level or per topic, partition, group or resource (a request
+/// that closed the connection counts as `connection_closed`).
 fn count_request(ctx: &BrokerContext, header: &RequestHeader, started: Instant, outcome: &Outcome) {
     let key = header.request_api_key;
     let series = ctx
@@ -504,11 +505,7 @@ fn count_request(ctx: &BrokerContext, header: &RequestHeader, started: Instant, 
     // Walked in place: no allocation for the (usual) answer without errors.
     match outcome {
         Outcome::Close => series.error("connection_closed"),
-        Outcome::Respond(ResponseKind::Produce(response)) => response
-            .responses
-            .iter()
-            .flat_map(|t| &t.partition_responses)
-            .for_each(|p| count(p.error_code)),
+        Outcome::Respond(response) => response_errors::for_each_code(response, count),
         Outcome::Fetch(answer) => {
             count(answer.response.error_code);
             answer
@@ -518,7 +515,7 @@ fn count_request(ctx: &BrokerContext, header: &RequestHeader, started: Instant, 
                 .flat_map(|t| &t.partitions)
                 .for_each(|p| count(p.error_code));
         }
-        Outcome::NoResponse | Outcome::Respond(_) => {}
+        Outcome::NoResponse => {}
     }
 }
 
