@@ -281,9 +281,10 @@ fn read_only_permissions() -> Permissions {
     }
 }
 
-/// Native permissions decide what a Kafka user may do: a user without read permission gets
-/// TOPIC_AUTHORIZATION_FAILED on Kafka and Unauthorized natively and does not see the topic in
-/// Metadata; a read-only user may consume but not produce.
+/// Native permissions decide what a Kafka user may do: a user without any permission gets
+/// GROUP_AUTHORIZATION_FAILED for its consumer group and TOPIC_AUTHORIZATION_FAILED producing
+/// on Kafka, Unauthorized natively, and does not see the topic in Metadata; a read-only user
+/// may consume but not produce.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_permissions_apply_to_kafka_requests() {
     let pki = Pki::new();
@@ -312,7 +313,8 @@ async fn native_permissions_apply_to_kafka_requests() {
     .unwrap();
 
     let bob = sasl_config("SASL_PLAINTEXT", &pki, "PLAIN", "bob", "bob-pass");
-    confluent(&broker, "secret", &bob, "read-denied");
+    // No right to poll anything: no consumer group either (GROUP_AUTHORIZATION_FAILED).
+    confluent(&broker, "secret", &bob, "group-denied");
     confluent(&broker, "secret", &bob, "topic-denied");
     let props = [
         ("security.protocol", "SASL_PLAINTEXT"),
@@ -374,7 +376,9 @@ fn acl_admin(broker: &WhippetProcess, config: &str, args: &[&str]) -> String {
 }
 
 /// Kafka's ACL APIs read and write the native permissions: an ACL created over Kafka lets a
-/// native user read, shows in DescribeAcls and natively, and goes with DeleteAcls; what has no
+/// native user read, shows in DescribeAcls and natively, and goes with DeleteAcls; a user
+/// who may poll no topic gets GROUP_AUTHORIZATION_FAILED, one who may poll another topic
+/// TOPIC_AUTHORIZATION_FAILED; what has no
 /// native counterpart is refused with a message; a user without manage_users gets
 /// CLUSTER_AUTHORIZATION_FAILED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,7 +400,7 @@ async fn kafka_acls_are_native_permissions() {
         .await
         .unwrap();
     let bob = sasl_config("SASL_PLAINTEXT", &pki, "PLAIN", "bob", "bob-pass");
-    confluent(&broker, "secret", &bob, "read-denied");
+    confluent(&broker, "secret", &bob, "group-denied");
 
     let create = ["create", "User:bob", "TOPIC", "secret", "READ", "ALLOW"];
     assert!(acl_admin(&broker, &root_config, &create).contains("OK"));
@@ -433,6 +437,13 @@ async fn kafka_acls_are_native_permissions() {
         &["delete", "User:bob", "secret", "READ"],
     );
     assert!(deleted.contains("DELETED 1"), "{deleted}");
+    confluent(&broker, "secret", &bob, "group-denied");
+
+    // With READ on another topic bob may use groups, and is refused the topic itself.
+    confluent(&broker, "open", &root_config, "ok");
+    let open = ["create", "User:bob", "TOPIC", "open", "READ", "ALLOW"];
+    assert!(acl_admin(&broker, &root_config, &open).contains("OK"));
+    confluent(&broker, "open", &bob, "read-ok");
     confluent(&broker, "secret", &bob, "read-denied");
 }
 

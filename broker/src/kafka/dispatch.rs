@@ -49,6 +49,8 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::IncrementalAlterConfigs,
     ApiKey::OffsetDelete,
     ApiKey::DescribeCluster,
+    ApiKey::DescribeUserScramCredentials,
+    ApiKey::AlterUserScramCredentials,
 ];
 
 /// What the connection loop does after a request was dispatched.
@@ -200,6 +202,12 @@ async fn data_or_admin_api(
         RequestKind::DeleteAcls(req) => {
             ResponseKind::DeleteAcls(admin::acls::delete(ctx, rc, req).await)
         }
+        RequestKind::DescribeUserScramCredentials(req) => {
+            ResponseKind::DescribeUserScramCredentials(admin::scram_users::describe(ctx, rc, &req))
+        }
+        RequestKind::AlterUserScramCredentials(req) => {
+            ResponseKind::AlterUserScramCredentials(admin::scram_users::alter(ctx, rc, req).await)
+        }
         // On a SASL listener the connection loop answers these before dispatch (`sasl.rs`);
         // reaching here means the listener does not use SASL.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -216,6 +224,9 @@ async fn group_api(
     header: &RequestHeader,
     request: RequestKind,
 ) -> Option<ResponseKind> {
+    if let Some(denial) = groups::authz::denied(ctx, rc, &request) {
+        return Some(denial);
+    }
     Some(match request {
         RequestKind::OffsetCommit(req) => {
             ResponseKind::OffsetCommit(groups::offsets::commit(ctx, rc, header, req).await)
@@ -292,6 +303,12 @@ mod tests {
             ApiKey::DeleteRecords => RequestKind::DeleteRecords(DeleteRecordsRequest::default()),
             ApiKey::DescribeCluster => {
                 RequestKind::DescribeCluster(DescribeClusterRequest::default())
+            }
+            ApiKey::DescribeUserScramCredentials => {
+                RequestKind::DescribeUserScramCredentials(Default::default())
+            }
+            ApiKey::AlterUserScramCredentials => {
+                RequestKind::AlterUserScramCredentials(Default::default())
             }
             ApiKey::OffsetCommit => RequestKind::OffsetCommit(Default::default()),
             ApiKey::OffsetFetch => RequestKind::OffsetFetch(Default::default()),
@@ -431,6 +448,12 @@ mod tests {
             ApiKey::CreateAcls => ResponseKind::CreateAcls(Default::default()),
             ApiKey::DeleteAcls => ResponseKind::DeleteAcls(Default::default()),
             ApiKey::SaslAuthenticate => ResponseKind::SaslAuthenticate(Default::default()),
+            ApiKey::DescribeUserScramCredentials => {
+                ResponseKind::DescribeUserScramCredentials(Default::default())
+            }
+            ApiKey::AlterUserScramCredentials => {
+                ResponseKind::AlterUserScramCredentials(Default::default())
+            }
             other => panic!("no response type known for {other:?}"),
         }
     }

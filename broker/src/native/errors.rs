@@ -103,7 +103,7 @@ pub(crate) fn user_status(error: &UserError) -> Status {
         UserError::InvalidPassword => Status::InvalidPassword,
         UserError::AlreadyExists => Status::UserAlreadyExists,
         UserError::LimitReached => Status::UsersLimitReached,
-        UserError::NotFound => Status::ResourceNotFound,
+        UserError::NotFound | UserError::CredentialNotFound => Status::ResourceNotFound,
         UserError::CannotDelete => Status::CannotDeleteUser,
         UserError::CannotChangePermissions => Status::CannotChangePermissions,
         UserError::TokenAlreadyExists => Status::PersonalAccessTokenAlreadyExists,

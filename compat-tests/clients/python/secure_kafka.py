@@ -8,6 +8,7 @@ sasl.mechanism, sasl.username, ...). EXPECT is one of:
               handshake failure), and nothing is produced;
   topic-denied producing to TOPIC fails with TOPIC_AUTHORIZATION_FAILED (29);
   read-denied reading TOPIC fails with TOPIC_AUTHORIZATION_FAILED (29);
+  group-denied reading TOPIC in a consumer group fails with GROUP_AUTHORIZATION_FAILED (30);
   read-ok     read the RECORDS records another client produced to TOPIC.
 Prints `OK ...` and exits 0 when the expectation holds, else `FAIL: ...` and exits 1."""
 
@@ -88,6 +89,12 @@ def main():
         if error is None or error.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
             fail(f"expected TOPIC_AUTHORIZATION_FAILED reading, got {error} after {values}")
         print(f"OK read denied: {error}")
+        return None
+    if expect == "group-denied":
+        values, error = consume(conf, topic)
+        if error is None or error.code() != KafkaError.GROUP_AUTHORIZATION_FAILED:
+            fail(f"expected GROUP_AUTHORIZATION_FAILED reading, got {error} after {values}")
+        print(f"OK group denied: {error}")
         return None
     if expect == "read-ok":
         values, error = consume(conf, topic)

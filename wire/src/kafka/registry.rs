@@ -83,6 +83,18 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     // Not in the §2b table; advertised over the crate's whole range (only v0 exists).
     api(ApiKey::OffsetDelete, "offset_delete", 0, 0),
     api(ApiKey::DescribeCluster, "describe_cluster", 0, 1),
+    api(
+        ApiKey::DescribeUserScramCredentials,
+        "describe_user_scram_credentials",
+        0,
+        0,
+    ),
+    api(
+        ApiKey::AlterUserScramCredentials,
+        "alter_user_scram_credentials",
+        0,
+        0,
+    ),
 ];
 
 /// The registry entry for `key`, or `None` if Whippet never serves that API.

@@ -10,7 +10,7 @@ use super::UserError;
 use super::grants;
 use super::model::{Directory, NewUser, Token, User, UserRef};
 use super::permissions::Permissions;
-use super::scram::ScramSecrets;
+use super::scram::{Mechanism, ScramCredential, ScramSecrets};
 
 /// One change to users, permissions or tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,27 @@ pub enum UserCommand {
         verified_hash: String,
         /// The credentials.
         scram: ScramSecrets,
+    },
+    /// `caller` sets and removes SCRAM credentials of the user named `username` (Kafka's
+    /// AlterUserScramCredentials), creating it (active, no grants) when credentials are set
+    /// for a name no user has. Setting any credential is a new password: the user's
+    /// `password_hash` becomes `marker` (not a PHC string, so from then on passwords are
+    /// checked against the SCRAM credentials, and open sessions end at their next request) and
+    /// the credentials of mechanisms not set here go, being made from the old password.
+    /// Removing a credential the user does not have is CredentialNotFound.
+    AlterScram {
+        /// Who asks.
+        caller: u32,
+        /// The user.
+        username: String,
+        /// Credentials set.
+        set: Vec<(Mechanism, ScramCredential)>,
+        /// Mechanisms whose credential goes.
+        remove: Vec<Mechanism>,
+        /// The user's new `password_hash` when `set` is not empty.
+        marker: String,
+        /// Creation time of a new user, µs since the epoch.
+        now: u64,
     },
     /// A user gets a token.
     AddToken {
@@ -164,9 +185,72 @@ pub(crate) fn apply(directory: &mut Directory, command: &UserCommand) -> Result<
                 .set_password_hash(*id, verified_hash.clone(), Some(scram.clone()))
                 .map(|()| *id)
         }
+        UserCommand::AlterScram {
+            caller,
+            username,
+            set,
+            remove,
+            marker,
+            now,
+        } => alter_scram(directory, *caller, username, set, remove, marker, *now),
         UserCommand::AddToken { id, token } => {
             directory.add_token(*id, token.clone()).map(|()| *id)
         }
         UserCommand::RemoveToken { id, name } => directory.remove_token(*id, name).map(|()| *id),
     }
+}
+
+fn alter_scram(
+    directory: &mut Directory,
+    caller: u32,
+    username: &str,
+    set: &[(Mechanism, ScramCredential)],
+    remove: &[Mechanism],
+    marker: &str,
+    now: u64,
+) -> Result<u32, UserError> {
+    let Some(user) = directory.by_name(username) else {
+        if set.is_empty() {
+            return Err(UserError::CredentialNotFound);
+        }
+        grants::may_grant(directory, caller, None)?;
+        let mut scram = ScramSecrets {
+            sha256: None,
+            sha512: None,
+        };
+        for (mechanism, credential) in set {
+            scram.set(*mechanism, Some(credential.clone()));
+        }
+        let user = NewUser {
+            username: username.to_owned(),
+            password_hash: marker.to_owned(),
+            active: true,
+            permissions: None,
+            scram: Some(scram),
+        };
+        return directory.create(user, now);
+    };
+    let id = user.id;
+    grants::may_manage(directory, caller, id)?;
+    let mut scram = user.scram.clone().unwrap_or(ScramSecrets {
+        sha256: None,
+        sha512: None,
+    });
+    for mechanism in remove {
+        if scram.get(*mechanism).is_none() {
+            return Err(UserError::CredentialNotFound);
+        }
+        scram.set(*mechanism, None);
+    }
+    let mut password_hash = user.password_hash.clone();
+    if !set.is_empty() {
+        password_hash = marker.to_owned();
+        for mechanism in Mechanism::ALL {
+            let new = set.iter().find(|(m, _)| *m == mechanism);
+            scram.set(mechanism, new.map(|(_, credential)| credential.clone()));
+        }
+    }
+    directory
+        .set_password_hash(id, password_hash, Some(scram))
+        .map(|()| id)
 }

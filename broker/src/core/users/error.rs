@@ -46,6 +46,9 @@ pub enum UserError {
     /// The session is gone (user deleted or deactivated, token deleted or expired).
     #[error("unauthenticated")]
     Unauthenticated,
+    /// The user has no SCRAM credential of the mechanism named (Kafka's RESOURCE_NOT_FOUND).
+    #[error("no such SCRAM credential")]
+    CredentialNotFound,
     /// The caller lacks the permission.
     #[error("unauthorized")]
     Unauthorized,

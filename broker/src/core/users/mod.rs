@@ -20,6 +20,7 @@ pub mod model;
 pub mod permissions;
 pub mod sasl;
 pub mod scram;
+mod scram_admin;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use self::commands::UserCommand;
 pub use self::error::UserError;
 pub use self::model::{Directory, NewUser, ROOT_ID, Token, User, UserRef};
 pub use self::permissions::{Access, Permissions};
+pub use self::scram_admin::{ScramChange, ScramDescription};
 use self::throttle::LoginThrottle;
 use super::meta::{Meta, MetaApplied, MetaCommand, MetaRefusal};
 use super::{CoreError, Principal, RequestContext};
@@ -43,6 +45,11 @@ use crate::config::Credentials;
 use crate::limits::{
     PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_BYTES_MAX, USERNAME_BYTES_MIN,
 };
+
+/// Start of the `password_hash` of a user whose password was set as SCRAM credentials by a
+/// Kafka client (followed by a random tag, new at every change, so open sessions proved with
+/// the old password end).
+const SCRAM_ONLY_MARKER: &str = "scram-only:";
 
 /// Users per command when users are installed (migration): a user with every token it may
 /// hold is some 20 KiB, so a command stays far below the metadata record limit.
@@ -231,15 +238,16 @@ impl Users {
         }
         let state = self.meta.load();
         let generation = state.users_version;
-        let (user, hash) = match state.users.by_name(username) {
+        let (user, hash, scram) = match state.users.by_name(username) {
             Some(user) => (
                 Some((user.id, user.active, user.scram.is_none())),
                 Some(user.password_hash.clone()),
+                user.scram.clone(),
             ),
-            None => (None, None),
+            None => (None, None, None),
         };
         drop(state);
-        let matches = check_password(password, hash.clone()).await?;
+        let matches = check_password(password, hash.clone(), scram).await?;
         match (user, hash) {
             (Some((user_id, active, without_scram)), Some(hash)) if matches => {
                 if !active {
@@ -476,16 +484,16 @@ impl Users {
         let caller = caller_of(rc)?;
         check_password_length(current)?;
         check_password_length(new)?;
-        let (id, verified_hash) = {
+        let (id, verified_hash, scram) = {
             let directory = self.directory();
             let user = directory.find(user).ok_or(UserError::NotFound)?;
-            (user.id, user.password_hash.clone())
+            (user.id, user.password_hash.clone(), user.scram.clone())
         };
         if id != caller {
             self.authorize(caller, Access::ManageUsers)?;
             grants::may_manage(&self.directory(), caller, id)?;
         }
-        if !check_password(current, Some(verified_hash.clone())).await? {
+        if !check_password(current, Some(verified_hash.clone()), scram).await? {
             return Err(UserError::InvalidCredentials.into());
         }
         let (new_hash, new_scram) = hash_secrets(new).await?;
@@ -589,8 +597,14 @@ async fn argon2<T: Send + 'static>(
 }
 
 /// Verifies a password against a stored hash, or against a dummy hash of the same cost when
-/// there is none (an unknown user), so both take as long.
-async fn check_password(password: &str, hash: Option<String>) -> Result<bool, UserError> {
+/// there is none (an unknown user), so both take as long. A user whose password a Kafka
+/// client set through AlterUserScramCredentials has no argon2 hash (its `password_hash` is a
+/// marker, not a PHC string): its password is checked against its SCRAM credentials.
+async fn check_password(
+    password: &str,
+    hash: Option<String>,
+    scram: Option<scram::ScramSecrets>,
+) -> Result<bool, UserError> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let password = password.to_owned();
     argon2("cannot check a password", move || {
@@ -601,6 +615,9 @@ async fn check_password(password: &str, hash: Option<String>) -> Result<bool, Us
             secrets::verify_password(&password, dummy);
             return Ok(false);
         };
+        if hash.starts_with(SCRAM_ONLY_MARKER) {
+            return Ok(scram.is_some_and(|scram| scram.matches_password(&password)));
+        }
         Ok(secrets::verify_password(&password, &hash))
     })
     .await

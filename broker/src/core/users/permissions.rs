@@ -121,6 +121,12 @@ pub enum Access {
     PollMessages(u32, u32),
     /// Append messages.
     SendMessages(u32, u32),
+    /// Use Kafka consumer groups (join, commit, fetch offsets, describe): the right to poll
+    /// some topic, since a group exists to poll (native permissions have no group resource).
+    UseGroups,
+    /// Delete Kafka consumer groups and their offsets: the right to manage some topic, as
+    /// native consumer groups are managed with their topic.
+    ManageGroups,
 }
 
 /// Every global flag set: what the root user holds.
@@ -222,7 +228,34 @@ pub fn allows(permissions: &Permissions, access: Access) -> bool {
                         || topic(s, topic_id).is_some_and(|t| t.send_messages || t.manage_topic)
                 })
         }
+        Access::UseGroups => polls_some_topic(permissions),
+        Access::ManageGroups => manages_some_topic(permissions),
     }
+}
+
+/// Whether `permissions` let their holder poll at least one topic.
+fn polls_some_topic(permissions: &Permissions) -> bool {
+    permissions.global.poll_messages
+        || reads_all_topics(&permissions.global)
+        || permissions.streams.iter().any(|s| {
+            s.poll_messages
+                || s.read_stream
+                || s.manage_topics
+                || s.read_topics
+                || s.topics
+                    .iter()
+                    .any(|t| t.poll_messages || t.read_topic || t.manage_topic)
+        })
+}
+
+/// Whether `permissions` let their holder manage at least one topic.
+fn manages_some_topic(permissions: &Permissions) -> bool {
+    permissions.global.manage_streams
+        || permissions.global.manage_topics
+        || permissions
+            .streams
+            .iter()
+            .any(|s| s.manage_stream || s.manage_topics || s.topics.iter().any(|t| t.manage_topic))
 }
 
 fn reads_all_topics(global: &GlobalPermissions) -> bool {
@@ -232,6 +265,24 @@ fn reads_all_topics(global: &GlobalPermissions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_groups_follow_the_right_to_poll_or_manage_some_topic() {
+        let mut held = Permissions::default();
+        assert!(!allows(&held, Access::UseGroups));
+        assert!(!allows(&held, Access::ManageGroups));
+        let mut grant = stream_grant(3);
+        grant.topics.push(TopicPermissions {
+            topic_id: 1,
+            poll_messages: true,
+            ..TopicPermissions::default()
+        });
+        held.streams.push(grant);
+        assert!(allows(&held, Access::UseGroups));
+        assert!(!allows(&held, Access::ManageGroups));
+        held.global.manage_topics = true;
+        assert!(allows(&held, Access::ManageGroups));
+    }
 
     fn stream_grant(stream_id: u32) -> StreamPermissions {
         StreamPermissions {

@@ -159,7 +159,7 @@ impl Users {
         }
         let directory = self.directory();
         let stored = directory.by_name(&first.username).and_then(|user| {
-            let credential = user.scram.as_ref()?.get(mechanism).clone();
+            let credential = user.scram.as_ref()?.get(mechanism)?.clone();
             Some(((user.id, user.password_hash.clone()), credential))
         });
         let (user, credential) = match stored {

@@ -22,7 +22,7 @@ pub const SCRAM_ITERATIONS: u32 = 4096;
 const SALT_BYTES: usize = 24;
 
 /// The SCRAM mechanisms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mechanism {
     /// SCRAM-SHA-256.
     Sha256,
@@ -31,6 +31,24 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
+    /// Both mechanisms, weakest first.
+    pub const ALL: [Self; 2] = [Self::Sha256, Self::Sha512];
+
+    /// Kafka's `ScramMechanism` code (AlterUserScramCredentials, DescribeUserScramCredentials).
+    pub fn kafka_code(self) -> i8 {
+        match self {
+            Self::Sha256 => 1,
+            Self::Sha512 => 2,
+        }
+    }
+
+    /// The mechanism of a Kafka `ScramMechanism` code.
+    pub fn from_kafka_code(code: i8) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|mechanism| mechanism.kafka_code() == code)
+    }
+
     /// The SASL name.
     pub fn name(self) -> &'static str {
         match self {
@@ -60,13 +78,16 @@ pub struct ScramCredential {
     pub server_key: Vec<u8>,
 }
 
-/// A user's credentials for both mechanisms.
+/// A user's credentials per mechanism: both when derived from a password; those a Kafka
+/// client set with AlterUserScramCredentials otherwise (Kafka sets one mechanism at a time).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScramSecrets {
     /// SCRAM-SHA-256 (boxed, like the other: user commands stay small).
-    pub sha256: Box<ScramCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Box<ScramCredential>>,
     /// SCRAM-SHA-512.
-    pub sha512: Box<ScramCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<Box<ScramCredential>>,
 }
 
 impl std::fmt::Debug for ScramCredential {
@@ -88,18 +109,100 @@ impl ScramSecrets {
     /// async workers.
     pub fn derive(password: &str) -> Self {
         Self {
-            sha256: Box::new(credential::<Sha256>(password, &salt(), SCRAM_ITERATIONS)),
-            sha512: Box::new(credential::<Sha512>(password, &salt(), SCRAM_ITERATIONS)),
+            sha256: Some(Box::new(credential::<Sha256>(
+                password,
+                &salt(),
+                SCRAM_ITERATIONS,
+            ))),
+            sha512: Some(Box::new(credential::<Sha512>(
+                password,
+                &salt(),
+                SCRAM_ITERATIONS,
+            ))),
         }
     }
 
-    /// The credential of `mechanism`.
-    pub fn get(&self, mechanism: Mechanism) -> &ScramCredential {
+    /// The credential of `mechanism`, if the user has one.
+    pub fn get(&self, mechanism: Mechanism) -> Option<&ScramCredential> {
+        self.slot(mechanism).as_deref()
+    }
+
+    /// Sets (`Some`) or removes (`None`) the credential of `mechanism`.
+    pub fn set(&mut self, mechanism: Mechanism, credential: Option<ScramCredential>) {
+        let slot = match mechanism {
+            Mechanism::Sha256 => &mut self.sha256,
+            Mechanism::Sha512 => &mut self.sha512,
+        };
+        *slot = credential.map(Box::new);
+    }
+
+    /// The mechanisms with a credential, with their iteration counts.
+    pub fn mechanisms(&self) -> impl Iterator<Item = (Mechanism, u32)> + '_ {
+        Mechanism::ALL
+            .into_iter()
+            .filter_map(|mechanism| Some((mechanism, self.get(mechanism)?.iterations)))
+    }
+
+    /// Whether `password` is the one these credentials were made from: checked against the
+    /// strongest mechanism present (PBKDF2 with its salt and iterations; slow on purpose, call
+    /// it off the async workers). No credential at all matches nothing.
+    pub fn matches_password(&self, password: &str) -> bool {
+        if let Some(stored) = self.get(Mechanism::Sha512) {
+            let derived = credential::<Sha512>(password, &stored.salt, stored.iterations);
+            return same_bytes(&derived.stored_key, &stored.stored_key);
+        }
+        self.get(Mechanism::Sha256).is_some_and(|stored| {
+            let derived = credential::<Sha256>(password, &stored.salt, stored.iterations);
+            same_bytes(&derived.stored_key, &stored.stored_key)
+        })
+    }
+
+    fn slot(&self, mechanism: Mechanism) -> &Option<Box<ScramCredential>> {
         match mechanism {
             Mechanism::Sha256 => &self.sha256,
             Mechanism::Sha512 => &self.sha512,
         }
     }
+}
+
+/// Equal contents, compared in the same time wherever they differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The credential a Kafka client sends with AlterUserScramCredentials: it salts the password
+/// itself (`SaltedPassword = PBKDF2(password, salt, iterations)`) and sends that, never the
+/// password; the keys are derived from it here. `None` when `salted_password` is not one
+/// digest long.
+pub fn from_salted_password(
+    mechanism: Mechanism,
+    salt: &[u8],
+    iterations: u32,
+    salted_password: &[u8],
+) -> Option<ScramCredential> {
+    fn keys<D>(salted: &[u8]) -> Option<(Vec<u8>, Vec<u8>)>
+    where
+        D: Digest + BlockSizeUser + FixedOutputReset + Clone,
+    {
+        if salted.len() != <D as Digest>::output_size() {
+            return None;
+        }
+        let client_key = hmac::<D>(salted, b"Client Key");
+        Some((
+            D::digest(&client_key).to_vec(),
+            hmac::<D>(salted, b"Server Key"),
+        ))
+    }
+    let (stored_key, server_key) = match mechanism {
+        Mechanism::Sha256 => keys::<Sha256>(salted_password)?,
+        Mechanism::Sha512 => keys::<Sha512>(salted_password)?,
+    };
+    Some(ScramCredential {
+        salt: salt.to_vec(),
+        iterations,
+        stored_key,
+        server_key,
+    })
 }
 
 fn salt() -> Vec<u8> {
@@ -235,12 +338,15 @@ mod tests {
     #[test]
     fn derived_secrets_hold_no_password_and_differ_per_mechanism() {
         let secrets = ScramSecrets::derive("pencil");
-        assert_eq!(secrets.sha256.stored_key.len(), 32);
-        assert_eq!(secrets.sha512.stored_key.len(), 64);
-        assert_ne!(secrets.sha256.salt, secrets.sha512.salt);
+        let sha256 = secrets.get(Mechanism::Sha256).unwrap();
+        let sha512 = secrets.get(Mechanism::Sha512).unwrap();
+        assert_eq!(sha256.stored_key.len(), 32);
+        assert_eq!(sha512.stored_key.len(), 64);
+        assert_ne!(sha256.salt, sha512.salt);
         let again = ScramSecrets::derive("pencil");
         assert_ne!(
-            secrets.sha256.salt, again.sha256.salt,
+            sha256.salt,
+            again.get(Mechanism::Sha256).unwrap().salt,
             "fresh salt each time"
         );
         let json = serde_json::to_string(&secrets).unwrap();
@@ -248,6 +354,32 @@ mod tests {
         let decoy_a = decoy(Mechanism::Sha512, "ghost", b"k");
         assert_eq!(decoy_a.salt, decoy(Mechanism::Sha512, "ghost", b"k").salt);
         assert_ne!(decoy_a.salt, decoy(Mechanism::Sha512, "other", b"k").salt);
+    }
+
+    /// A credential set from a client-salted password (as AlterUserScramCredentials sends it)
+    /// equals the one derived from the password, and the password checks against it.
+    #[test]
+    fn salted_password_credentials_match_the_password() {
+        let salt = b"0123456789abcdef".to_vec();
+        let mut salted = vec![0u8; 64];
+        pbkdf2::pbkdf2::<SimpleHmac<Sha512>>(b"pencil", &salt, 4096, &mut salted).unwrap();
+        let set = from_salted_password(Mechanism::Sha512, &salt, 4096, &salted).unwrap();
+        assert!(set == credential::<Sha512>("pencil", &salt, 4096));
+        assert!(from_salted_password(Mechanism::Sha256, &salt, 4096, &salted).is_none());
+        let mut secrets = ScramSecrets {
+            sha256: None,
+            sha512: None,
+        };
+        assert!(!secrets.matches_password("pencil"), "no credential");
+        secrets.set(Mechanism::Sha512, Some(set));
+        assert!(secrets.matches_password("pencil"));
+        assert!(!secrets.matches_password("pencil!"));
+        assert_eq!(
+            secrets.mechanisms().collect::<Vec<_>>(),
+            vec![(Mechanism::Sha512, 4096)]
+        );
+        assert_eq!(Mechanism::from_kafka_code(2), Some(Mechanism::Sha512));
+        assert_eq!(Mechanism::from_kafka_code(0), None);
     }
 
     fn whippet_wire_b64(text: &str) -> Vec<u8> {

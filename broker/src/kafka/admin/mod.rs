@@ -1,5 +1,5 @@
-//! Kafka admin APIs: topic creation and deletion, partitions, configs, record deletion and the
-//! cluster description. One file per API; helpers they share (resource types, config lookups
+//! Kafka admin APIs: topic creation and deletion, partitions, configs, record deletion, ACLs,
+//! SCRAM users and the cluster description. One file per API; helpers they share (resource types, config lookups
 //! by resource) live here.
 
 pub(crate) mod acls;
@@ -11,6 +11,7 @@ pub(crate) mod delete_topics;
 pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod incremental_alter_configs;
+pub(crate) mod scram_users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

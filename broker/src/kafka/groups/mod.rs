@@ -3,6 +3,7 @@
 //! ([`crate::core::groups`]), which also holds the native protocol's offsets.
 
 pub(crate) mod admin;
+pub(crate) mod authz;
 pub(crate) mod find;
 pub(crate) mod membership;
 pub(crate) mod offsets;
