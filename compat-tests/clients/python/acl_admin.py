@@ -10,6 +10,7 @@ breaks (the test judges the output)."""
 import json
 import sys
 
+from common import report_kafka_error
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
@@ -20,13 +21,6 @@ from confluent_kafka.admin import (
     ResourcePatternType,
     ResourceType,
 )
-
-
-def report_error(error):
-    kafka_error = error.args[0] if error.args else error
-    name = kafka_error.name() if hasattr(kafka_error, "name") else type(error).__name__
-    message = kafka_error.str() if hasattr(kafka_error, "str") else str(error)
-    print(f"ERR {name}: {message}")
 
 
 def main():
@@ -56,7 +50,7 @@ def main():
                 print(f"DELETED {len(deleted)}")
             print("OK")
     except KafkaException as error:
-        report_error(error)
+        report_kafka_error(error)
 
 
 if __name__ == "__main__":

@@ -117,3 +117,12 @@ def run(main):
 
 def log(message):
     print(message, flush=True)
+
+
+def report_kafka_error(error):
+    """Prints a confluent-kafka admin failure as `ERR <error name>: <message>` for a test to
+    judge (the admin programs exit 0 after it)."""
+    kafka_error = error.args[0] if error.args else error
+    name = kafka_error.name() if hasattr(kafka_error, "name") else type(error).__name__
+    message = kafka_error.str() if hasattr(kafka_error, "str") else str(error)
+    print(f"ERR {name}: {message}")

@@ -11,6 +11,7 @@ output)."""
 import json
 import sys
 
+from common import report_kafka_error
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AdminClient,
@@ -25,13 +26,6 @@ TIMEOUT_S = 15
 
 def mechanism(name):
     return ScramMechanism[name.replace("-", "_")]
-
-
-def report_error(error):
-    kafka_error = error.args[0] if error.args else error
-    name = kafka_error.name() if hasattr(kafka_error, "name") else type(error).__name__
-    message = kafka_error.str() if hasattr(kafka_error, "str") else str(error)
-    print(f"ERR {name}: {message}")
 
 
 def main():
@@ -71,7 +65,7 @@ def main():
                         print(f"USER {name} ERR {kafka_error.name()}")
             print("OK")
     except KafkaException as error:
-        report_error(error)
+        report_kafka_error(error)
 
 
 if __name__ == "__main__":
