@@ -215,6 +215,12 @@ pub struct NativeCommand {
     /// `poll`: read existing streams instead of sending the messages first.
     #[arg(long)]
     pub no_preload: bool,
+    /// Connect over TLS, trusting the CA certificate in this PEM file (protocol 0.11 only).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<String>,
+    /// The server name the TLS certificate must carry (with `--tls-ca`).
+    #[arg(long, default_value = "localhost")]
+    pub tls_domain: String,
     /// Run length, record size and rate.
     #[command(flatten)]
     pub run: RunArgs,

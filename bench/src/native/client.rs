@@ -164,16 +164,23 @@ impl NativeClient {
     }
 }
 
-/// `iggy://USER:PASSWORD@HOST:PORT?nodelay=BOOL&reconnection_retries=N`, which both SDKs parse
-/// alike. Both SDKs retry a failed connection forever by default, so a server that refuses or
+/// `iggy://USER:PASSWORD@HOST:PORT?nodelay=BOOL&reconnection_retries=N` (plus the TLS options
+/// with `--tls-ca`), which both SDKs parse alike. Both SDKs retry a failed connection forever by default, so a server that refuses or
 /// closes the connection (one that does not speak the chosen protocol) would hang the run.
 pub fn connection_string(cmd: &NativeCommand) -> String {
-    format!(
+    let mut url = format!(
         "iggy://{}:{}@{}?nodelay={}&reconnection_retries={}",
         cmd.username,
         cmd.password,
         cmd.server,
         cmd.nodelay,
         limits::NATIVE_RECONNECT_RETRIES
-    )
+    );
+    if let Some(ca) = &cmd.tls_ca {
+        url.push_str(&format!(
+            "&tls=true&tls_domain={}&tls_ca_file={ca}",
+            cmd.tls_domain
+        ));
+    }
+    url
 }

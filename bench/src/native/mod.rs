@@ -162,9 +162,11 @@ fn spec(label: &str, budget: Option<u64>, duration: Option<Duration>, quiet: boo
     }
 }
 
-/// Topic names within each stream: `t0`, `t1`, ...
+/// Topic names within each stream: `t-0`, `t-1`, ... (the names `kafka --topic-prefix t`
+/// reads, so a broker started with `--kafka-stream PREFIX-0` serves what `native send
+/// --stream-prefix PREFIX` wrote to Kafka consumers: a cross-protocol read).
 fn topic_names(cmd: &NativeCommand) -> Vec<String> {
-    (0..cmd.topics).map(|topic| format!("t{topic}")).collect()
+    (0..cmd.topics).map(|topic| format!("t-{topic}")).collect()
 }
 
 /// Every partition of the workload: streams × topics × partitions.
