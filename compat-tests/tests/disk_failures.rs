@@ -408,6 +408,39 @@ async fn assert_intact(
     assert_same(&format!("native {when}"), &read, iggy);
 }
 
+/// Writes one more record through each protocol, which must be acknowledged at the next offset.
+async fn write_one_more(
+    producer: &FutureProducer,
+    native: &IggyClient,
+    ids: &(iggy::prelude::Identifier, iggy::prelude::Identifier),
+    kafka: &mut Filled,
+    iggy: &mut Filled,
+) {
+    let value = numbered("kafka-after", 0);
+    let record = FutureRecord::<(), _>::to(TOPIC).payload(&value);
+    let delivery = producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(delivery.offset, kafka.acked.len() as i64);
+    kafka.acked.push(value);
+    let value = numbered("native-after", 0);
+    let message = IggyMessage::builder()
+        .payload(bytes::Bytes::from(value.clone()))
+        .build()
+        .unwrap();
+    native
+        .send_messages(
+            &ids.0,
+            &ids.1,
+            &Partitioning::partition_id(0),
+            &mut [message],
+        )
+        .await
+        .unwrap();
+    iggy.acked.push(value);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producing_until_the_disk_is_full_corrupts_nothing() {
     let Some(disk) = LoopDisk::create(24) else {
@@ -457,29 +490,7 @@ async fn producing_until_the_disk_is_full_corrupts_nothing() {
 
     // Space back: both protocols write again, at the next offsets.
     std::fs::remove_file(&ballast).unwrap();
-    let value = numbered("kafka-after", 0);
-    let record = FutureRecord::<(), _>::to(TOPIC).payload(&value);
-    let delivery = producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(delivery.offset, kafka.acked.len() as i64);
-    kafka.acked.push(value);
-    let value = numbered("native-after", 0);
-    let message = IggyMessage::builder()
-        .payload(bytes::Bytes::from(value.clone()))
-        .build()
-        .unwrap();
-    native
-        .send_messages(
-            &ids.0,
-            &ids.1,
-            &Partitioning::partition_id(0),
-            &mut [message],
-        )
-        .await
-        .unwrap();
-    iggy.acked.push(value);
+    write_one_more(&producer, &native, &ids, &mut kafka, &mut iggy).await;
     assert_intact(
         &broker,
         &native,
