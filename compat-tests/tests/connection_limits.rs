@@ -304,10 +304,11 @@ fn five_thousand_idle_and_slow_loris_peers_per_listener_leave_a_normal_client_se
     );
 
     // Capped: the broker holds no more of the flood than the per-address cap (the rest it
-    // closed), with a clear, rate-limited line per listener.
+    // closed; the slow-loris senders may have been cut off by now and their slots reused),
+    // with a clear, rate-limited line per listener.
     let held: Vec<usize> = idle.iter().map(|streams| open_count(streams)).collect();
     assert!(
-        held.iter().all(|&n| n + SLOW_LORIS <= PER_ADDRESS_DEFAULT),
+        held.iter().all(|&n| n <= PER_ADDRESS_DEFAULT),
         "flood connections still open per listener: {held:?}"
     );
     let stderr = broker.stderr();
