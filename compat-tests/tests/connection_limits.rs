@@ -2,12 +2,16 @@
 //! sockets flooding one listener must not lock out the others (`/health` and a real Kafka
 //! client keep working), one address cannot take more than its cap, and silent, slow-loris
 //! and (after the idle timeout) idle connections are closed — while established connections
-//! survive the setup timeout. Build the binary first: `cargo build -p whippet-broker`.
+//! survive the setup timeout; and at the default settings, 5 000 idle connections plus
+//! slow-loris senders from one host on every listener at once leave a client on another
+//! address served everywhere, capped with a rate-limited WARN per listener (issue 21 item 3).
+//! Build the binary first: `cargo build -p whippet-broker`.
 #![allow(clippy::unwrap_used)]
 
 mod connections_common;
+mod native_sdk_common;
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -162,4 +166,165 @@ fn silent_slow_and_idle_connections_are_closed() {
     kafka_trickle.join().unwrap();
     native_trickle.join().unwrap();
     assert_health(broker.http_addr());
+}
+
+/// Idle connections per listener in the large flood (issue 21 item 3).
+const LARGE_FLOOD: usize = 5_000;
+/// Slow-loris senders per listener in the large flood.
+const SLOW_LORIS: usize = 20;
+/// Where the flood comes from: a loopback alias, so the normal client (127.0.0.1) is another
+/// address, as a real client is another host than the one flooding.
+const FLOOD_FROM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
+/// The broker's default `connections_per_address_max`.
+const PER_ADDRESS_DEFAULT: usize = 256;
+
+/// How many of `streams` the broker has not closed.
+fn open_count(streams: &[tokio::net::TcpStream]) -> usize {
+    let mut byte = [0u8; 1];
+    streams
+        .iter()
+        .filter(|s| matches!(s.try_read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock))
+        .count()
+}
+
+/// Raises this process's soft descriptor limit to what three floods need, or fails saying why.
+fn allow_descriptors(needed: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= needed,
+        "the flood needs {needed} descriptors; the hard RLIMIT_NOFILE is {hard}"
+    );
+    if soft < needed {
+        setrlimit(Resource::RLIMIT_NOFILE, needed, hard).unwrap();
+    }
+}
+
+/// Opens `count` connections to `addr` from [`FLOOD_FROM`]; each attempt gets a short connect
+/// deadline. Returns those that connected (the broker may have closed some since).
+async fn flood_from_alias(addr: SocketAddr, count: usize) -> Vec<tokio::net::TcpStream> {
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((FLOOD_FROM, 0))).unwrap();
+        let connect = tokio::time::timeout(Duration::from_millis(500), socket.connect(addr));
+        if let Ok(Ok(stream)) = connect.await {
+            streams.push(stream);
+        }
+    }
+    streams
+}
+
+/// A request that is never finished: the first bytes of a frame each listener would accept.
+fn slow_loris_bytes(listener: &str) -> Vec<u8> {
+    match listener {
+        "kafka" => {
+            let mut frame = kafka_api_versions_frame(1);
+            frame.resize(1_000, 0);
+            frame[..4].copy_from_slice(&996i32.to_be_bytes());
+            frame
+        }
+        "native" => native_header(NATIVE_HEADER, OP_NON_REPLICATED, 1, 0).to_vec(),
+        _ => b"GET /health HTTP/1.1\r\nHost: whippet\r\nX-Slow: ".repeat(20),
+    }
+}
+
+/// Sends one more byte of each sender's bytes every 200 ms until `stop` is set.
+fn slow_loris(
+    senders: Vec<(tokio::net::TcpStream, Vec<u8>)>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    let mut senders: Vec<(std::net::TcpStream, Vec<u8>)> = senders
+        .into_iter()
+        .map(|(stream, bytes)| (stream.into_std().unwrap(), bytes))
+        .collect();
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        while !stop.load(Ordering::SeqCst) {
+            for (stream, bytes) in &mut senders {
+                if let Some(byte) = bytes.get(sent) {
+                    stream.set_nonblocking(false).unwrap();
+                    let _ = stream.write_all(&[*byte]);
+                }
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+#[test]
+fn five_thousand_idle_and_slow_loris_peers_per_listener_leave_a_normal_client_served() {
+    allow_descriptors(3 * (LARGE_FLOOD + SLOW_LORIS) as u64 + 1_000);
+    // The broker's default caps and deadlines.
+    let broker = WhippetProcess::start::<&str>([]).unwrap();
+    let listeners = [
+        ("kafka", broker.kafka_addr()),
+        ("native", broker.native_addr()),
+        ("http", broker.http_addr()),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let (senders, idle) = runtime.block_on(async {
+        let mut senders = Vec::new();
+        let mut idle = Vec::new();
+        for (name, addr) in listeners {
+            for stream in flood_from_alias(addr, SLOW_LORIS).await {
+                senders.push((stream, slow_loris_bytes(name)));
+            }
+            idle.push(flood_from_alias(addr, LARGE_FLOOD).await);
+        }
+        (senders, idle)
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = slow_loris(senders, std::sync::Arc::clone(&stop));
+    let connected: Vec<usize> = idle.iter().map(Vec::len).collect();
+    eprintln!(
+        "{connected:?} of {LARGE_FLOOD} idle connections per listener connected in {:?}",
+        started.elapsed()
+    );
+
+    // A normal client from another address is served on every listener.
+    let served = Instant::now();
+    assert_health(broker.http_addr());
+    kafka_round_trip(broker.kafka_addr(), "during-large-flood");
+    runtime.block_on(async {
+        let native = native_sdk_common::root(&broker).await;
+        native_sdk_common::stream_and_topic(&native, "flooded", "t", 1).await;
+    });
+    eprintln!("normal clients served in {:?}", served.elapsed());
+    eprintln!(
+        "flood connections held open per listener: {:?}",
+        idle.iter().map(|s| open_count(s)).collect::<Vec<_>>()
+    );
+
+    // Capped: the broker holds no more of the flood than the per-address cap (the rest it
+    // closed; the slow-loris senders may have been cut off by now and their slots reused),
+    // with a clear, rate-limited line per listener.
+    let held: Vec<usize> = idle.iter().map(|streams| open_count(streams)).collect();
+    assert!(
+        held.iter().all(|&n| n <= PER_ADDRESS_DEFAULT),
+        "flood connections still open per listener: {held:?}"
+    );
+    let stderr = broker.stderr();
+    for (name, _) in listeners {
+        let lines = stderr
+            .lines()
+            .filter(|l| l.contains("connections_per_address_max"))
+            .filter(|l| l.contains(&format!("listener=\"{name}\"")))
+            .count();
+        assert!(
+            (1..=20).contains(&lines),
+            "{lines} per-address cap lines for {name}:\n{stderr}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    trickle.join().unwrap();
+    drop(idle);
+    kafka_round_trip(broker.kafka_addr(), "after-large-flood");
 }

@@ -6,7 +6,11 @@
 //!   whose sync failed (issue 22 item 1);
 //! * a full disk answers each protocol's storage error (Kafka KAFKA_STORAGE_ERROR for produce
 //!   and OffsetCommit; native CannotSaveMessagesToSegment 4006 for sends and CannotWriteToFile
-//!   10006 for stored offsets), and everything works again once space is back (item 8).
+//!   10006 for stored offsets), and everything works again once space is back (item 8);
+//! * records alone filling the disk (Kafka and native producers taking turns until each is
+//!   refused with its storage error) leave every acknowledged record readable byte for byte,
+//!   offsets dense, both protocols writing again once space is back, and a restart that finds
+//!   the log clean (issue 21 item 3).
 #![allow(clippy::unwrap_used)]
 
 mod failing_disk;
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 use failing_disk::LoopDisk;
 use iggy::prelude::{
     Consumer as NativeConsumer, ConsumerOffsetClient, IggyClient, IggyError, IggyMessage,
-    MessageClient, Partitioning, SystemClient,
+    MessageClient, Partitioning, PollingStrategy, SystemClient,
 };
 use native_sdk_common::{assert_code, root, stream_and_topic};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -267,4 +271,251 @@ async fn a_full_disk_answers_storage_errors_and_recovers() {
     let record = FutureRecord::<(), _>::to(TOPIC).payload("after");
     producer.send(record, Duration::from_secs(5)).await.unwrap();
     native.get_stats().await.unwrap();
+}
+
+/// Record `i` of `prefix`: its name, then 16 KiB that depend on `i`, so a record read back
+/// with another's bytes (or torn) does not compare equal.
+fn numbered(prefix: &str, i: u64) -> Vec<u8> {
+    let mut bytes = format!("{prefix}-{i:08}-").into_bytes();
+    bytes.extend((0..16 * 1024_u64).map(|j| ((i * 31 + j) % 251) as u8));
+    bytes
+}
+
+/// What one protocol had acknowledged, in offset order, and the error that stopped it.
+#[derive(Default)]
+struct Filled {
+    acked: Vec<Vec<u8>>,
+    kafka_error: Option<KafkaError>,
+    native_error: Option<IggyError>,
+}
+
+/// Writes numbered records through both protocols in turn (Kafka with acks=all and no retries,
+/// the native SDK one message per send) until each has been refused once; nothing else writes
+/// to the disk. Returns (Kafka, native).
+async fn fill_by_producing(
+    producer: &FutureProducer,
+    native: &IggyClient,
+    (sid, tid): &(iggy::prelude::Identifier, iggy::prelude::Identifier),
+) -> (Filled, Filled) {
+    let (mut kafka, mut iggy) = (Filled::default(), Filled::default());
+    for round in 0..4_000_u64 {
+        if kafka.kafka_error.is_none() {
+            let value = numbered("kafka", round);
+            let record = FutureRecord::<(), _>::to(TOPIC).payload(&value);
+            match producer.send(record, Duration::from_secs(10)).await {
+                Ok(delivery) => {
+                    assert_eq!(delivery.offset, kafka.acked.len() as i64, "dense offsets");
+                    kafka.acked.push(value);
+                }
+                Err((error, _)) => kafka.kafka_error = Some(error),
+            }
+        }
+        if iggy.native_error.is_none() {
+            let value = numbered("native", round);
+            let message = IggyMessage::builder()
+                .payload(bytes::Bytes::from(value.clone()))
+                .build()
+                .unwrap();
+            let partitioning = Partitioning::partition_id(0);
+            match native
+                .send_messages(sid, tid, &partitioning, &mut [message])
+                .await
+            {
+                Ok(_) => iggy.acked.push(value),
+                Err(error) => iggy.native_error = Some(error),
+            }
+        }
+        if kafka.kafka_error.is_some() && iggy.native_error.is_some() {
+            return (kafka, iggy);
+        }
+    }
+    panic!(
+        "the disk never filled: {} Kafka and {} native records acknowledged",
+        kafka.acked.len(),
+        iggy.acked.len()
+    );
+}
+
+/// Every Kafka record of partition 0 from the beginning, in offset order (stops when `want`
+/// were read or nothing new arrives for 5 s).
+fn kafka_records(broker: &WhippetProcess, want: usize) -> Vec<Vec<u8>> {
+    let consumer: BaseConsumer = client_config(broker)
+        .set("group.id", "disk-full-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(TOPIC, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let mut records = Vec::new();
+    let mut last_new = Instant::now();
+    while records.len() < want && last_new.elapsed() < Duration::from_secs(5) {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.unwrap();
+            assert_eq!(message.offset(), records.len() as i64, "dense offsets");
+            records.push(message.payload().unwrap_or_default().to_vec());
+            last_new = Instant::now();
+        }
+    }
+    records
+}
+
+/// Every native message of partition 0, in offset order.
+async fn native_records(
+    client: &IggyClient,
+    (sid, tid): &(iggy::prelude::Identifier, iggy::prelude::Identifier),
+) -> Vec<Vec<u8>> {
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let strategy = PollingStrategy::offset(records.len() as u64);
+        let polled = native_sdk_common::poll(client, sid, tid, 0, strategy, 100).await;
+        if polled.messages.is_empty() {
+            return records;
+        }
+        for message in &polled.messages {
+            assert_eq!(message.header.offset, records.len() as u64, "dense offsets");
+            records.push(message.payload.to_vec());
+        }
+    }
+}
+
+/// Compares what was read back with what was acknowledged, naming the first difference.
+fn assert_same(what: &str, read: &[Vec<u8>], acked: &[Vec<u8>]) {
+    let head = |b: &Vec<u8>| String::from_utf8_lossy(&b[..b.len().min(20)]).into_owned();
+    if let Some(i) = (0..read.len().min(acked.len())).find(|&i| read[i] != acked[i]) {
+        panic!(
+            "{what}: record {i} differs: read {:?}, acknowledged {:?}",
+            head(&read[i]),
+            head(&acked[i])
+        );
+    }
+    assert_eq!(read.len(), acked.len(), "{what}: record count");
+}
+
+/// Reads both protocols' records back and compares them with what was acknowledged.
+async fn assert_intact(
+    broker: &WhippetProcess,
+    native: &IggyClient,
+    ids: &(iggy::prelude::Identifier, iggy::prelude::Identifier),
+    (kafka, iggy): (&[Vec<u8>], &[Vec<u8>]),
+    when: &str,
+) {
+    let read = kafka_records(broker, kafka.len());
+    assert_same(&format!("Kafka {when}"), &read, kafka);
+    let read = native_records(native, ids).await;
+    assert_same(&format!("native {when}"), &read, iggy);
+}
+
+/// Writes one more record through each protocol, which must be acknowledged at the next offset.
+async fn write_one_more(
+    producer: &FutureProducer,
+    native: &IggyClient,
+    ids: &(iggy::prelude::Identifier, iggy::prelude::Identifier),
+    kafka: &mut Filled,
+    iggy: &mut Filled,
+) {
+    let value = numbered("kafka-after", 0);
+    let record = FutureRecord::<(), _>::to(TOPIC).payload(&value);
+    let delivery = producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(delivery.offset, kafka.acked.len() as i64);
+    kafka.acked.push(value);
+    let value = numbered("native-after", 0);
+    let message = IggyMessage::builder()
+        .payload(bytes::Bytes::from(value.clone()))
+        .build()
+        .unwrap();
+    native
+        .send_messages(
+            &ids.0,
+            &ids.1,
+            &Partitioning::partition_id(0),
+            &mut [message],
+        )
+        .await
+        .unwrap();
+    iggy.acked.push(value);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producing_until_the_disk_is_full_corrupts_nothing() {
+    let Some(disk) = LoopDisk::create(24) else {
+        return;
+    };
+    // Ballast to free later: the records themselves fill the rest.
+    let ballast = disk.dir().join("ballast");
+    std::fs::write(&ballast, vec![0_u8; 3 << 20]).unwrap();
+    let mut broker = start_on(&disk);
+    create_topic(&broker).await;
+    let producer: FutureProducer = client_config(&broker)
+        .set("acks", "all")
+        .set("retries", "0")
+        .set("linger.ms", "0")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    let native = root(&broker).await;
+    let ids = stream_and_topic(&native, "fill", "t", 1).await;
+
+    let (mut kafka, mut iggy) = fill_by_producing(&producer, &native, &ids).await;
+    let kafka_error = kafka.kafka_error.take().unwrap();
+    assert_eq!(
+        kafka_error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::KafkaStorageError),
+        "produce on a disk the records filled: {kafka_error}"
+    );
+    assert_code::<()>(
+        Err(iggy.native_error.take().unwrap()),
+        4006,
+        "native send on a disk the records filled",
+    );
+    eprintln!(
+        "disk full after {} Kafka and {} native records of 16 KiB",
+        kafka.acked.len(),
+        iggy.acked.len()
+    );
+    assert!(!kafka.acked.is_empty() && !iggy.acked.is_empty());
+    assert_intact(
+        &broker,
+        &native,
+        &ids,
+        (&kafka.acked, &iggy.acked),
+        "while full",
+    )
+    .await;
+
+    // Space back: both protocols write again, at the next offsets.
+    std::fs::remove_file(&ballast).unwrap();
+    write_one_more(&producer, &native, &ids, &mut kafka, &mut iggy).await;
+    assert_intact(
+        &broker,
+        &native,
+        &ids,
+        (&kafka.acked, &iggy.acked),
+        "after space came back",
+    )
+    .await;
+
+    // A restart finds a clean log (no recovery needed) holding exactly the same records.
+    drop(native);
+    let status = broker.restart().unwrap();
+    assert!(status.success(), "broker exit on SIGTERM: {status:?}");
+    assert!(
+        broker.stderr().contains("log opened cleanly"),
+        "restart after the full disk needed recovery:\n{}",
+        broker.stderr()
+    );
+    let native = root(&broker).await;
+    assert_intact(
+        &broker,
+        &native,
+        &ids,
+        (&kafka.acked, &iggy.acked),
+        "after a restart",
+    )
+    .await;
 }

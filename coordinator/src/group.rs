@@ -135,9 +135,7 @@ impl Group {
     pub fn prepare_rebalance(&mut self, now: Instant, cfg: &GroupConfig) {
         let was_empty = self.state == GroupState::Empty;
         for m in &mut self.members {
-            if let Some(tx) = m.sync_waiter.take() {
-                let _ = tx.send(SyncResponse::error(ErrorCode::RebalanceInProgress));
-            }
+            m.answer_sync(SyncResponse::error(ErrorCode::RebalanceInProgress), now);
         }
         let max_rebalance = self
             .members

@@ -55,6 +55,17 @@ impl Member {
         }
     }
 
+    /// Completes a parked SyncGroup with `response` (if one is parked) and restarts the
+    /// member's session at `now`: its client sent no heartbeat while it was blocked on that
+    /// answer, so counting the session from before would expire it right after it was answered,
+    /// before it could heartbeat or rejoin (Kafka restarts the session the same way).
+    pub fn answer_sync(&mut self, response: SyncResponse, now: Instant) {
+        if let Some(tx) = self.sync_waiter.take() {
+            let _ = tx.send(response);
+            self.last_heard = now;
+        }
+    }
+
     /// Parks a JoinGroup answer, completing any older parked one first (a client that re-sent
     /// JoinGroup no longer waits on the old one).
     pub fn park_join(&mut self) -> oneshot::Receiver<JoinResponse> {

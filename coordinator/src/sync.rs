@@ -37,7 +37,7 @@ impl Group {
             GroupState::CompletingRebalance => {
                 let rx = self.members[idx].park_sync();
                 if self.leader.as_deref() == Some(req.member_id.as_str()) {
-                    self.apply_assignments(req.assignments);
+                    self.apply_assignments(req.assignments, now);
                 }
                 Reply::settle(rx)
             }
@@ -55,8 +55,9 @@ impl Group {
     }
 
     /// Stores the leader's assignments (members it did not mention get an empty one; ids that
-    /// are not members are ignored), makes the group Stable and answers every parked SyncGroup.
-    fn apply_assignments(&mut self, assignments: Vec<(String, bytes::Bytes)>) {
+    /// are not members are ignored), makes the group Stable and answers every parked SyncGroup
+    /// (restarting those members' sessions at `now`).
+    fn apply_assignments(&mut self, assignments: Vec<(String, bytes::Bytes)>, now: Instant) {
         for m in &mut self.members {
             m.assignment = bytes::Bytes::new();
         }
@@ -69,9 +70,7 @@ impl Group {
         self.durable_changed = true;
         for i in 0..self.members.len() {
             let response = self.sync_response(i);
-            if let Some(tx) = self.members[i].sync_waiter.take() {
-                let _ = tx.send(response);
-            }
+            self.members[i].answer_sync(response, now);
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Harness, REBALANCE, SESSION, is_pending, join_req, ready, resolve, static_req};
-use whippet_coordinator::{ErrorCode, GroupState, LeaveMember, Protocol};
+use whippet_coordinator::{ErrorCode, GroupState, LeaveMember, Protocol, SyncResponse};
 
 const G: &str = "g";
 
@@ -459,4 +459,80 @@ fn describe_list_delete() {
     assert_eq!(h.c.list_groups(&[GroupState::Empty]).len(), 1);
     assert_eq!(h.c.delete_group(G), ErrorCode::None);
     assert!(h.c.list_groups(&[]).is_empty());
+}
+
+/// Three members join; `a` (the leader) never sends its SyncGroup, the followers' SyncGroups
+/// are parked. Returns the member ids (leader first), the generation and the parked syncs.
+fn followers_parked_on_a_silent_leader(
+    h: &mut Harness,
+) -> (
+    Vec<String>,
+    i32,
+    Vec<whippet_coordinator::Reply<SyncResponse>>,
+) {
+    let a = ready(h.join(join_req(G, "", "a")));
+    let b = h.join(join_req(G, "", "b"));
+    let c = h.join(join_req(G, "", "c"));
+    let a = h.join(join_req(G, &a.member_id, "a"));
+    let (a, b, c) = (resolve(a), resolve(b), resolve(c));
+    assert_eq!(a.leader, a.member_id);
+    let generation = a.generation_id;
+    let mut syncs = vec![
+        h.sync(G, generation, &b.member_id, vec![]),
+        h.sync(G, generation, &c.member_id, vec![]),
+    ];
+    assert!(syncs.iter_mut().all(is_pending));
+    (
+        vec![a.member_id, b.member_id, c.member_id],
+        generation,
+        syncs,
+    )
+}
+
+#[test]
+fn followers_parked_on_a_dead_leader_survive_its_expiry() {
+    let mut h = Harness::no_delay();
+    let (ids, generation, syncs) = followers_parked_on_a_silent_leader(&mut h);
+    // The leader died before syncing; the followers were blocked on SyncGroup (so sent no
+    // heartbeat) for the whole session timeout when its session runs out.
+    h.advance(SESSION);
+    assert_eq!(h.c.group_state(G), GroupState::PreparingRebalance);
+    for sync in syncs {
+        assert_eq!(resolve(sync).error, ErrorCode::RebalanceInProgress);
+    }
+    // Their sessions restarted when they were answered: they rejoin as known members and form
+    // the next generation at once, without being expired and starting over.
+    let b = h.join(join_req(G, &ids[1], "b"));
+    let c = resolve(h.join(join_req(G, &ids[2], "c")));
+    let b = resolve(b);
+    assert_eq!(b.error, ErrorCode::None);
+    assert_eq!(c.error, ErrorCode::None);
+    assert_eq!(b.generation_id, generation + 1);
+    assert_eq!(b.leader, ids[1]);
+    assert_eq!(b.members.len(), 2);
+}
+
+#[test]
+fn a_slow_leader_sync_restarts_the_followers_sessions() {
+    let mut h = Harness::no_delay();
+    let (ids, generation, syncs) = followers_parked_on_a_silent_leader(&mut h);
+    h.advance(SESSION - Duration::from_secs(1));
+    let assignments = ids
+        .iter()
+        .map(|id| (id.clone(), Bytes::from(format!("assign-{id}"))))
+        .collect();
+    assert_eq!(
+        ready(h.sync(G, generation, &ids[0], assignments)).error,
+        ErrorCode::None
+    );
+    for sync in syncs {
+        assert_eq!(resolve(sync).error, ErrorCode::None);
+    }
+    // The followers' first heartbeat comes a heartbeat interval after their answer, which is
+    // past a session counted from before they were parked.
+    h.advance(Duration::from_secs(3));
+    assert_eq!(h.c.group_state(G), GroupState::Stable);
+    for id in &ids {
+        assert_eq!(h.heartbeat(G, generation, id), ErrorCode::None);
+    }
 }
