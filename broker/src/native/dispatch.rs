@@ -120,3 +120,58 @@ async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> sup
         _ => Err(Status::InvalidCommand),
     }
 }
+
+/// Runs one command for a caller another front authenticated (the HTTP API): `conn` carries
+/// the caller's user, `body` the command's wire body. The same routing, permission checks and
+/// core calls as a native request; only the framing differs (no header, no session number).
+/// Counted in the metrics under `listener`.
+pub(crate) async fn run_for(
+    ctx: &Arc<BrokerContext>,
+    conn: &mut Conn,
+    listener: &'static str,
+    code: u32,
+    body: &[u8],
+) -> super::call::Outcome {
+    let header = detached_header(code);
+    let started = Instant::now();
+    let outcome = route(
+        ctx,
+        conn,
+        Call {
+            code,
+            header: &header,
+            body,
+        },
+    )
+    .await;
+    let series = ctx.core.metrics.request(listener, code, || {
+        codes::by_code(code).map_or_else(|| code.to_string(), |spec| spec.name.to_string())
+    });
+    series.observe(started.elapsed());
+    if let Err(status) = &outcome {
+        series.error(&format!("{status:?}"));
+    }
+    outcome
+}
+
+/// The header a command run by [`run_for`] is seen with: a NonReplicated request with the
+/// command's code, everything else zero (handlers read only the code, client and request).
+fn detached_header(code: u32) -> RequestHeader {
+    RequestHeader {
+        checksum: 0,
+        checksum_body: 0,
+        cluster: 0,
+        size: 0,
+        view: 0,
+        release: 0,
+        replica: 0,
+        client: 0,
+        request_checksum: 0,
+        timestamp: 0,
+        request: 0,
+        operation: Operation::NonReplicated,
+        session: 0,
+        user_id: 0,
+        legacy_code: code,
+    }
+}
