@@ -116,6 +116,7 @@ pub fn routes(ctx: Arc<BrokerContext>) -> Router {
     let iggy = Router::new()
         .route("/ping", get(ping))
         .route("/stats", get(stats))
+        .route("/cluster/info", get(cluster_info))
         .merge(users::routes())
         .merge(resources::routes())
         .merge(messages::routes())
@@ -128,6 +129,36 @@ pub fn routes(ctx: Arc<BrokerContext>) -> Router {
             "/metrics",
             any(move |method| metrics(method, Arc::clone(&ctx_for_metrics))),
         )
+}
+
+/// `GET /cluster/info`: what `whippet cluster info` shows — version, listeners, the Kafka
+/// stream, uptime, data size and disk, and counts (from the native get_stats).
+async fn cluster_info(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
+    let (caller, peer) = begin(&api, &request)?;
+    let payload = exec::run(&api.ctx, &caller, peer, codes::GET_STATS, &EmptyBody).await?;
+    let stats: Stats = exec::decode_found(payload, "stats")?;
+    let addrs = &api.ctx.addrs;
+    ok_json(&serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "listeners": {
+            "kafka": addrs.kafka.to_string(),
+            "native": addrs.native.to_string(),
+            "http": addrs.http.to_string(),
+        },
+        "kafka_stream": api.ctx.kafka_stream,
+        "uptime_us": stats.run_time,
+        "data_bytes": stats.messages_size_bytes,
+        "disk_free_bytes": stats.free_disk_space,
+        "disk_total_bytes": stats.total_disk_space,
+        "streams": stats.streams_count,
+        "topics": stats.topics_count,
+        "partitions": stats.partitions_count,
+        "segments": stats.segments_count,
+        "messages": stats.messages_count,
+        "native_clients": stats.clients_count,
+        "native_consumer_groups": stats.consumer_groups_count,
+        "kafka_groups": api.ctx.core.groups.lock().list_groups(&[]).len(),
+    }))
 }
 
 async fn ping() -> Response {
