@@ -190,9 +190,15 @@ async fn describe_group(
             })
         })
         .collect();
+    // A group known only by its committed offsets (no member ever joined, or all left and
+    // the coordinator forgot it) is Empty, as Kafka reports it.
+    let state = match description.state {
+        GroupState::Dead => GroupState::Empty,
+        state => state,
+    };
     ok_json(&json!({
         "group_id": group,
-        "state": state_name(description.state),
+        "state": state_name(state),
         "protocol_type": description.protocol_type,
         "protocol": description.protocol_name,
         "members": members,

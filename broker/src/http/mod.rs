@@ -25,7 +25,8 @@
 //!   JSON bodies of the `iggy` crate's HTTP transport. Each route runs the native command of the
 //!   same name ([`exec`]): the same permission checks and core calls, no second copy of a rule;
 //! - read-only Kafka views under `/kafka/` ([`kafka_views`]) plus resetting a group's offsets
-//!   and deleting an empty group.
+//!   and deleting an empty group; `GET /cluster/info` for `whippet cluster info`;
+//! - the web console at `/` ([`console`]), static files that call the routes above.
 //!
 //! Request bodies are read only by the API routes, at most [`limits::HTTP_BODY_BYTES_MAX`] bytes
 //! (`413` beyond) within [`limits::HTTP_BODY_MS_MAX`] (`408`); errors answer Iggy's JSON error
@@ -34,6 +35,7 @@
 //! request without one acts as the root user.
 
 mod auth;
+mod console;
 mod exec;
 mod json;
 mod kafka_views;
@@ -121,6 +123,7 @@ pub fn routes(ctx: Arc<BrokerContext>) -> Router {
         .merge(resources::routes())
         .merge(messages::routes())
         .merge(kafka_views::routes())
+        .merge(console::routes())
         .with_state(api);
     router()
         .merge(iggy)
