@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use whippet_wire::native::status::Status;
 
-use super::request::ApiError;
+use super::request::{ApiError, user_error};
 use crate::context::BrokerContext;
 use crate::core::users::{Login, ROOT_ID, SessionCheck};
 use crate::limits;
@@ -192,12 +192,12 @@ impl Sessions {
             return Err(ApiError::status(Status::Unauthenticated));
         };
         let checked = ctx
-            .native
+            .core
             .users
             .check_session(session.user_id, &mut session.check);
-        if let Err(status) = checked {
+        if let Err(error) = checked {
             live.remove(&claims.jti);
-            return Err(ApiError::status(status));
+            return Err(user_error(&error));
         }
         Ok(Caller {
             user_id: session.user_id,
@@ -233,9 +233,8 @@ impl Sessions {
     pub fn renew_password(&self, ctx: &BrokerContext, caller: &Caller) {
         let Some(id) = &caller.session else { return };
         if let Some(session) = self.lock().get_mut(id) {
-            ctx.native
+            ctx.core
                 .users
-                .core()
                 .renew_password_session(session.user_id, &mut session.check);
         }
     }

@@ -17,7 +17,7 @@ use whippet_coordinator::{ErrorCode, GroupState};
 use whippet_log::{CatalogSnapshot, TopicMeta};
 
 use super::auth::Caller;
-use super::request::{ApiError, ApiResult, no_content, ok_json, read_json};
+use super::request::{ApiError, ApiResult, no_content, ok_json, read_json, user_error};
 use super::{Api, begin};
 use crate::context::BrokerContext;
 use crate::core::users::Access;
@@ -37,10 +37,10 @@ pub(crate) fn routes() -> Router<Arc<Api>> {
 }
 
 fn authorize(ctx: &BrokerContext, caller: &Caller, access: Access) -> Result<(), ApiError> {
-    ctx.native
+    ctx.core
         .users
         .authorize(caller.user_id, access)
-        .map_err(ApiError::status)
+        .map_err(|error| user_error(&error))
 }
 
 fn rc(caller: &Caller) -> RequestContext {

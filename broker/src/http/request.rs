@@ -16,6 +16,7 @@ use whippet_wire::native::status::Status;
 
 use crate::connections::RequestBudget;
 use crate::context::BrokerContext;
+use crate::core::users::UserError;
 use crate::limits;
 
 /// The client address of the connection a request came on, put into the request's extensions
@@ -101,6 +102,24 @@ impl ApiError {
     pub fn http_status(&self) -> StatusCode {
         self.status
     }
+}
+
+/// The HTTP adapter's mapping of the core's user errors (logins, session checks,
+/// authorization) to Iggy's codes and an HTTP status.
+pub(crate) fn user_error(error: &UserError) -> ApiError {
+    let status = match error {
+        UserError::InvalidUsername => Status::InvalidUsername,
+        UserError::InvalidPassword => Status::InvalidPassword,
+        UserError::InvalidCredentials => Status::InvalidCredentials,
+        UserError::InvalidToken => Status::InvalidPersonalAccessToken,
+        UserError::TokenExpired => Status::PersonalAccessTokenExpired,
+        UserError::Inactive => Status::UserInactive,
+        UserError::Unauthenticated => Status::Unauthenticated,
+        UserError::Unauthorized => Status::Unauthorized,
+        UserError::NotFound => Status::ResourceNotFound,
+        _ => return ApiError::status_text(error.to_string()),
+    };
+    ApiError::status(status)
 }
 
 impl From<Status> for ApiError {

@@ -21,10 +21,12 @@ use whippet_wire::native::commands::users::{
 use super::auth::{Caller, IssuedToken};
 use super::exec::{decode, decode_found, run};
 use super::json::{self, PermissionsJson};
-use super::request::{ApiError, ApiResult, created_json, no_content, ok_json, peer, read_json};
+use super::request::{
+    ApiError, ApiResult, created_json, no_content, ok_json, peer, read_json, user_error,
+};
 use super::resources::{identifier, string_options};
 use super::{Api, begin};
-use crate::core::users::Login;
+use crate::core::users::{Login, UserError};
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<Arc<Api>> {
@@ -66,7 +68,7 @@ async fn login(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
     let body: LoginBody = read_json(&api.ctx, request).await?;
     let verified = api
         .ctx
-        .native
+        .core
         .users
         .verify_password(address, &body.username, &body.password)
         .await;
@@ -81,23 +83,20 @@ struct TokenLoginBody {
 async fn token_login(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
     let address = peer(&request).ip();
     let body: TokenLoginBody = read_json(&api.ctx, request).await?;
-    let verified = api.ctx.native.users.verify_token(address, &body.token);
+    let verified = api.ctx.core.users.verify_token(address, &body.token);
     open_session(&api, verified)
 }
 
-fn open_session(
-    api: &Api,
-    verified: Result<Login, whippet_wire::native::status::Status>,
-) -> ApiResult {
+fn open_session(api: &Api, verified: Result<Login, UserError>) -> ApiResult {
     match verified {
         Ok(login) => {
             let user_id = login.user_id;
             let token = api.sessions.issue(login);
             ok_json(&identity(user_id, &token))
         }
-        Err(status) => {
+        Err(error) => {
             api.ctx.core.metrics.login_failed("http");
-            Err(ApiError::status(status))
+            Err(user_error(&error))
         }
     }
 }
