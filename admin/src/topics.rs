@@ -99,7 +99,7 @@ impl TopicName {
 
 /// The broker's Kafka stream name.
 pub fn kafka_stream(client: &Client) -> Result<String, CliError> {
-    let info = client.get("/cluster/info")?;
+    let info = client.get("/kafka/info")?;
     Ok(info["kafka_stream"].as_str().unwrap_or("kafka").to_owned())
 }
 

@@ -16,9 +16,9 @@ pub enum UserCommand {
     Create {
         /// Username.
         name: String,
-        /// Password.
+        /// The new user's password (`--password` is the one the CLI logs in with).
         #[arg(long)]
-        password: String,
+        user_password: String,
         /// Creates the user inactive (it cannot log in until activated).
         #[arg(long)]
         inactive: bool,
@@ -82,7 +82,7 @@ pub fn run_user(client: &Client, output: Output, command: &UserCommand) -> Resul
         UserCommand::List => list_users(client, output),
         UserCommand::Create {
             name,
-            password,
+            user_password: password,
             inactive,
             permissions,
         } => {

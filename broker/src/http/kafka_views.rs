@@ -26,6 +26,7 @@ use crate::core::{self, RequestContext, names, offsets, read};
 /// The routes of this module.
 pub(crate) fn routes() -> Router<Arc<Api>> {
     Router::new()
+        .route("/kafka/info", get(info))
         .route("/kafka/topics", get(list_topics))
         .route("/kafka/topics/{topic}", get(describe_topic))
         .route("/kafka/groups", get(list_groups))
@@ -45,6 +46,16 @@ fn authorize(ctx: &BrokerContext, caller: &Caller, access: Access) -> Result<(),
 
 fn rc(caller: &Caller) -> RequestContext {
     RequestContext::new(core::Principal::User { id: caller.user_id }, "http", 0)
+}
+
+/// `GET /kafka/info`: the stream Kafka topics live in and the Kafka listener's address (any
+/// logged-in caller: clients need them to name topics).
+async fn info(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
+    begin(&api, &request)?;
+    ok_json(&json!({
+        "kafka_stream": api.ctx.kafka_stream,
+        "kafka_listener": api.ctx.addrs.kafka.to_string(),
+    }))
 }
 
 /// One topic with its partitions.
