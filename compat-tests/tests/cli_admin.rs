@@ -268,3 +268,71 @@ fn group_reset_makes_a_kafka_consumer_restart_there() {
     let groups = cli(&broker, &["group", "list"], "");
     assert!(!groups.contains("g1"), "{groups}");
 }
+
+#[test]
+fn users_tokens_and_permissions() {
+    let broker = Launch::new().start().unwrap();
+    let server = broker.http_addr().to_string();
+    cli(&broker, &["topic", "create", "shared"], "");
+    let grants = r#"{"global":{"read_streams":true,"read_topics":true}}"#;
+    cli(
+        &broker,
+        &[
+            "user",
+            "create",
+            "reader",
+            "--user-password",
+            "reader-pw",
+            "--permissions",
+            grants,
+        ],
+        "",
+    );
+    let users = cli_json(&broker, &["user", "list"]);
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "reader")
+    );
+    let shown = cli(&broker, &["user", "permissions", "reader"], "");
+    assert!(shown.contains("read_topics"), "{shown}");
+
+    let as_reader = |args: &[&str]| {
+        let mut all = vec!["--username", "reader", "--password", "reader-pw"];
+        all.extend_from_slice(args);
+        cli_at(&server, &all, "")
+    };
+    assert!(as_reader(&["topic", "list"]).status.success());
+    let refused = as_reader(&["topic", "delete", "shared"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+
+    let token = cli(&broker, &["token", "create", "ci"], "");
+    assert!(!token.trim().is_empty());
+    let tokens = cli_json(&broker, &["token", "list"]);
+    assert_eq!(tokens[0]["name"], "ci");
+    cli(&broker, &["token", "delete", "ci"], "");
+    cli(
+        &broker,
+        &[
+            "user",
+            "passwd",
+            "reader",
+            "--current",
+            "reader-pw",
+            "--new",
+            "reader-pw2",
+        ],
+        "",
+    );
+    assert!(
+        !as_reader(&["topic", "list"]).status.success(),
+        "old password refused"
+    );
+    cli(&broker, &["user", "delete", "reader"], "");
+    cli(&broker, &["topic", "delete", "shared"], "");
+    let gone = cli_at(&server, &["topic", "describe", "shared"], "");
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("unknown topic"));
+}
