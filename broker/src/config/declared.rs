@@ -31,7 +31,10 @@ use crate::limits;
                   defaults. The TOML file uses each flag's name in snake_case \
                   (e.g. data_dir = \"/var/lib/whippet\"); unknown keys are an error. \
                   On start the broker prints one JSON ready line on stdout with the bound \
-                  addresses; all logs go to stderr."
+                  addresses; all logs go to stderr.\n\n\
+                  Operator commands (clients of a running broker's HTTP API): whippet topic | \
+                  group | user | token | produce | consume | cluster | completions; see \
+                  `whippet topic --help`."
 )]
 pub struct Cli {
     /// TOML file of settings, overridden by environment and flags

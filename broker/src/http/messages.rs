@@ -431,10 +431,13 @@ fn polled_json(reply: &[u8]) -> Result<PolledJson, ApiError> {
 
 async fn flush(
     State(api): State<Arc<Api>>,
-    Path((stream, topic, partition, fsync)): Path<(String, String, u32, String)>,
+    Path((stream, topic, partition, fsync)): Path<(String, String, String, String)>,
     request: Request,
 ) -> ApiResult {
     let (caller, peer) = begin(&api, &request)?;
+    let partition: u32 = partition
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid partition {partition:?}")))?;
     let fsync = fsync.strip_prefix("fsync=").unwrap_or(&fsync) == "true";
     let command = FlushUnsavedBuffer {
         stream_id: identifier(&stream)?,

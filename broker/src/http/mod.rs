@@ -132,6 +132,16 @@ pub fn routes(ctx: Arc<BrokerContext>) -> Router {
             "/metrics",
             any(move |method| metrics(method, Arc::clone(&ctx_for_metrics))),
         )
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A method a route does not serve: `405` with a JSON body (axum adds `Allow`).
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        json("{\"error\":\"method not allowed\"}"),
+    )
+        .into_response()
 }
 
 /// `GET /cluster/info`: what `whippet cluster info` shows — version, listeners, the Kafka
