@@ -377,7 +377,41 @@ fn auth_true_refuses_requests_without_a_token_and_bad_bodies_get_iggy_errors() {
     assert_eq!(status, 413, "{body}");
     let (status, body) = post(addr, "/openapi.json", None, "");
     assert_eq!(status, 405, "{body}");
+    bodies_are_capped_and_timed(addr, &token);
     every_described_route_is_served(addr, &token);
+}
+
+/// A chunked body over the cap gets `413` (no length declared up front); a body that stops
+/// arriving gets `408` once the body deadline (5 s) passes.
+fn bodies_are_capped_and_timed(addr: SocketAddr, token: &str) {
+    let head = format!(
+        "POST /streams HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut body = Vec::new();
+    for _ in 0..80 {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let (status, answer) = raw(addr, &head, &body);
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("exceeds"), "{answer}");
+
+    let head = format!(
+        "POST /streams HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n"
+    );
+    let started = Instant::now();
+    let (status, answer) = raw(addr, &head, b"{\"name\":");
+    assert_eq!(status, 408, "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Every path and method of `GET /openapi.json` reaches a handler: never the fallback `404`
