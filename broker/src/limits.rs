@@ -85,6 +85,15 @@ pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// body gets `408`.
 pub const HTTP_BODY_MS_MAX: u64 = 5_000;
 
+/// Most messages one HTTP poll asks for (a larger `count` is clamped): the JSON answer carries
+/// every payload base64-encoded, so it is bounded well below a native poll's reply.
+pub const HTTP_POLL_MESSAGES_MAX: u32 = 1_000;
+
+/// Most payload and header bytes one HTTP poll answer carries; the messages after the one that
+/// crosses it are left for the next poll (at least one message is always answered; an
+/// auto-committing poll is answered whole, bounded by [`HTTP_POLL_MESSAGES_MAX`]).
+pub const HTTP_POLL_BYTES_MAX: usize = 8 * 1024 * 1024;
+
 /// How long an access token handed out by `POST /users/login` stays valid, seconds.
 pub const HTTP_TOKEN_SECS: u64 = 3_600;
 

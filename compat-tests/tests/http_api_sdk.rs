@@ -240,6 +240,61 @@ async fn sdk_over_http_manages_users_tokens_and_groups() {
     assert!(client.get_user(&name("alice")).await.unwrap().is_none());
 }
 
+/// A poll's answer stops after the message that crosses 8 MiB of payload (the rest comes with
+/// the next poll), so a JSON answer stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_polls_are_answered_in_bounded_parts() {
+    let broker = Launch::new().start().unwrap();
+    let client = http_root(&broker).await;
+    let (sid, tid) = common::stream_and_topic(&client, "big-s", "big-t", 1).await;
+    let payload = Bytes::from(vec![b'p'; 5 * 512 * 1024]);
+    for _ in 0..5 {
+        let mut one = vec![
+            IggyMessage::builder()
+                .payload(payload.clone())
+                .build()
+                .unwrap(),
+        ];
+        client
+            .send_messages(&sid, &tid, &partition_zero(), &mut one)
+            .await
+            .unwrap();
+    }
+    let consumer = Consumer::new(id(1));
+    let first = client
+        .poll_messages(
+            &sid,
+            &tid,
+            Some(0),
+            &consumer,
+            &PollingStrategy::offset(0),
+            10,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first.messages.len(),
+        4,
+        "cut after the message crossing 8 MiB"
+    );
+    assert!(first.messages.iter().all(|m| m.payload == payload));
+    let rest = client
+        .poll_messages(
+            &sid,
+            &tid,
+            Some(0),
+            &consumer,
+            &PollingStrategy::offset(4),
+            10,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.messages.len(), 1);
+    assert_eq!(rest.messages[0].header.offset, 4);
+}
+
 /// Messages sent over HTTP to a topic in the Kafka stream, read by a Kafka client (rdkafka).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_over_http_read_by_kafka() {

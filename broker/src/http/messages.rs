@@ -31,6 +31,7 @@ use super::exec::{bytes, decode, run, run_raw};
 use super::request::{ApiError, ApiResult, no_content, ok_json, query, query_param, read_json};
 use super::resources::identifier;
 use super::{Api, begin};
+use crate::limits;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<Arc<Api>> {
@@ -356,12 +357,15 @@ async fn poll(
         topic_id: identifier(&topic)?,
         partition_id: query_param(&query, "partition_id")?,
         strategy: strategy(&query)?,
-        count: query_param(&query, "count")?.unwrap_or(10),
+        count: query_param(&query, "count")?
+            .unwrap_or(10)
+            .min(limits::HTTP_POLL_MESSAGES_MAX),
         auto_commit: query_param(&query, "auto_commit")?.unwrap_or(false),
     };
+    let auto_commit = command.auto_commit;
     let payload = run(&api.ctx, &caller, peer, codes::POLL_MESSAGES, &command).await?;
     let reply = bytes(payload);
-    ok_json(&polled_json(&reply)?)
+    ok_json(&polled_json(&reply, !auto_commit)?)
 }
 
 /// Iggy's `IggyMessageHeader` JSON (typed: a message id is a u128, which a JSON value
@@ -394,17 +398,24 @@ struct PolledJson {
     messages: Vec<PolledMessageJson>,
 }
 
-/// A native poll reply as Iggy's `PolledMessages` JSON.
-fn polled_json(reply: &[u8]) -> Result<PolledJson, ApiError> {
+/// A native poll reply as Iggy's `PolledMessages` JSON, cut after
+/// [`limits::HTTP_POLL_BYTES_MAX`] bytes when `cap_bytes` (never for an auto-committing poll:
+/// the broker stored the offset of the last message it read, so every one must be answered).
+fn polled_json(reply: &[u8], cap_bytes: bool) -> Result<PolledJson, ApiError> {
     let broken =
         |error: &dyn std::fmt::Display| ApiError::status_text(format!("poll reply: {error}"));
     let parsed = PollReply::parse(reply).map_err(|error| broken(&error))?;
     let mut messages = Vec::new();
-    for record in records(parsed.records) {
+    let mut answered_bytes = 0;
+    'records: for record in records(parsed.records) {
         let record: BatchRecord<'_> = record.map_err(|error| broken(&error))?;
         for message in record.messages() {
             let message = message.map_err(|error| broken(&error))?;
             let frame = &message.frame;
+            if cap_bytes && !messages.is_empty() && answered_bytes >= limits::HTTP_POLL_BYTES_MAX {
+                break 'records;
+            }
+            answered_bytes += frame.payload.len() + frame.user_headers.len();
             messages.push(PolledMessageJson {
                 header: MessageHeaderJson {
                     checksum: frame.header.checksum,

@@ -28,6 +28,8 @@
 //!   and deleting an empty group; `GET /cluster/info` for `whippet cluster info`;
 //! - the web console at `/` ([`console`]), static files that call the routes above.
 //!
+//! A poll answers at most [`limits::HTTP_POLL_MESSAGES_MAX`] messages and
+//! [`limits::HTTP_POLL_BYTES_MAX`] payload bytes (the JSON carries them base64-encoded).
 //! Request bodies are read only by the API routes, at most [`limits::HTTP_BODY_BYTES_MAX`] bytes
 //! (`413` beyond) within [`limits::HTTP_BODY_MS_MAX`] (`408`); errors answer Iggy's JSON error
 //! shape with a 4xx (or 500 for the broker's own failures). Every API route but the logins
