@@ -8,7 +8,39 @@ use reqwest::Method;
 use reqwest::blocking::{Client as Http, Response};
 use serde_json::{Value, json};
 
-use crate::CliError;
+use crate::{Cli, CliError};
+
+/// How the CLI speaks HTTPS: the CA to trust and the name to check the certificate against.
+#[derive(Debug)]
+pub struct Tls {
+    ca: reqwest::Certificate,
+    domain: Option<String>,
+}
+
+impl Tls {
+    /// The TLS settings of the command line, `None` without `--tls`.
+    pub fn from_cli(cli: &Cli) -> Result<Option<Self>, CliError> {
+        if !cli.tls {
+            return Ok(None);
+        }
+        let path = cli
+            .tls_ca_cert
+            .as_ref()
+            .ok_or_else(|| CliError::new("--tls needs --tls-ca-cert FILE (the broker's CA)"))?;
+        let pem = std::fs::read(path)
+            .map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
+        let ca = reqwest::Certificate::from_pem(&pem).map_err(|error| {
+            CliError::new(format!(
+                "{} is not a PEM certificate: {error}",
+                path.display()
+            ))
+        })?;
+        Ok(Some(Self {
+            ca,
+            domain: cli.tls_domain.clone(),
+        }))
+    }
+}
 
 /// How long one request may take (connect, send, answer).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,16 +55,39 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `server` (`HOST:PORT`) and logs in as `username`.
-    pub fn login(server: &str, username: &str, password: &str) -> Result<Self, CliError> {
-        let http = Http::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .no_proxy()
+    /// Connects to `server` (`HOST:PORT`, over HTTPS with `tls`) and logs in as `username`.
+    pub fn login(
+        server: &str,
+        tls: Option<&Tls>,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, CliError> {
+        let mut builder = Http::builder().timeout(REQUEST_TIMEOUT).no_proxy();
+        let mut base = format!("http://{server}");
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(tls.ca.clone())
+                .https_only(true);
+            base = format!("https://{server}");
+            if let Some(domain) = &tls.domain {
+                // Connect to `server` but name (and check) the certificate's domain.
+                let address = server.parse().map_err(|_| {
+                    CliError::new(format!(
+                        "--tls-domain needs --server as IP:PORT, not {server}"
+                    ))
+                })?;
+                let port = server.rsplit(':').next().unwrap_or("443");
+                builder = builder.resolve(domain, address);
+                base = format!("https://{domain}:{port}");
+            }
+        }
+        let http = builder
             .build()
             .map_err(|error| CliError::new(format!("cannot build the HTTP client: {error}")))?;
         let mut client = Self {
             http,
-            base: format!("http://{server}"),
+            base,
             server: server.to_owned(),
             token: None,
         };

@@ -36,7 +36,14 @@ pub const SUBCOMMANDS: &[&str] = &[
 ];
 
 /// The CLI's global options that take a value (they may come before the subcommand).
-const GLOBAL_OPTIONS: &[&str] = &["--server", "--username", "--password", "--output"];
+const GLOBAL_OPTIONS: &[&str] = &[
+    "--server",
+    "--username",
+    "--password",
+    "--output",
+    "--tls-ca-cert",
+    "--tls-domain",
+];
 
 /// Whether `args` (the whole command line, program name first) asks for a CLI subcommand: its
 /// first argument that is not a CLI global option (or its value) names one.
@@ -46,6 +53,9 @@ pub fn is_cli(args: &[OsString]) -> bool {
         let Some(arg) = arg else { return false };
         if GLOBAL_OPTIONS.contains(&arg) {
             rest.next();
+            continue;
+        }
+        if arg == "--tls" {
             continue;
         }
         let inline = GLOBAL_OPTIONS.iter().any(|option| {
@@ -110,6 +120,21 @@ pub struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub output: Output,
+    /// Speak HTTPS to a broker started with `--http-tls true`.
+    #[arg(long, global = true, env = "WHIPPET_CLI_TLS")]
+    pub tls: bool,
+    /// The CA certificate (PEM) the broker's certificate must chain to (needed with `--tls`).
+    #[arg(
+        long,
+        global = true,
+        env = "WHIPPET_CLI_TLS_CA_CERT",
+        value_name = "FILE"
+    )]
+    pub tls_ca_cert: Option<std::path::PathBuf>,
+    /// The name the broker's certificate is checked against, when `--server` is an address
+    /// the certificate does not name (e.g. `localhost`).
+    #[arg(long, global = true, env = "WHIPPET_CLI_TLS_DOMAIN")]
+    pub tls_domain: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -172,7 +197,8 @@ fn execute(cli: &Cli) -> Result<(), CliError> {
         clap_complete::generate(*shell, &mut command, "whippet", &mut std::io::stdout());
         return Ok(());
     }
-    let client = Client::login(&cli.server, &cli.username, &cli.password)?;
+    let tls = client::Tls::from_cli(cli)?;
+    let client = Client::login(&cli.server, tls.as_ref(), &cli.username, &cli.password)?;
     match &cli.command {
         Command::Topic(command) => topics::run(&client, cli.output, command),
         Command::Group(command) => groups::run(&client, cli.output, command),

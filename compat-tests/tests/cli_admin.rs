@@ -4,6 +4,9 @@
 //! errors with non-zero exit codes (unknown topic, stopped broker, wrong password).
 #![allow(clippy::unwrap_used)]
 
+#[path = "security_common/mod.rs"]
+mod security;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -335,4 +338,48 @@ fn users_tokens_and_permissions() {
     cli(&broker, &["topic", "delete", "shared"], "");
     let gone = cli_at(&server, &["topic", "describe", "shared"], "");
     assert!(String::from_utf8_lossy(&gone.stderr).contains("unknown topic"));
+}
+
+/// Against `--http-tls true`: `--tls` with the CA works (by IP, and by name with
+/// `--tls-domain`), plain HTTP and a missing CA fail with a readable error.
+#[test]
+fn the_cli_speaks_https_to_a_tls_listener() {
+    let pki = security::Pki::new();
+    let broker = security::start(&pki, &["--http-tls", "true"]);
+    let server = broker.http_addr().to_string();
+    let ca = pki.ca.display().to_string();
+    let over_tls = cli_at(
+        &server,
+        &["--tls", "--tls-ca-cert", &ca, "topic", "create", "secure"],
+        "",
+    );
+    assert!(
+        over_tls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over_tls.stderr)
+    );
+    let by_name = cli_at(
+        &server,
+        &[
+            "--tls",
+            "--tls-ca-cert",
+            &ca,
+            "--tls-domain",
+            "localhost",
+            "topic",
+            "list",
+        ],
+        "",
+    );
+    assert!(
+        by_name.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_name.stderr)
+    );
+    assert!(String::from_utf8_lossy(&by_name.stdout).contains("secure"));
+    let plain = cli_at(&server, &["topic", "list"], "");
+    assert!(!plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stderr).contains(&server));
+    let no_ca = cli_at(&server, &["--tls", "topic", "list"], "");
+    assert!(String::from_utf8_lossy(&no_ca.stderr).contains("--tls-ca-cert"));
 }
