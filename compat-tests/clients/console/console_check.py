@@ -1,7 +1,8 @@
 """Drives the Whippet web console in headless Chromium (Debian's /usr/bin/chromium through
 Playwright) and checks what an operator would look at: the topic list shows TOPIC with its high
 watermark, the message browser shows the produced JSON message pretty-printed with its key, and
-the consumer groups view shows GROUP with lag LAG. Any uncaught page error fails the check.
+the consumer groups view shows GROUP with lag LAG; a topic created in the console appears and
+goes again when deleted there; the throughput view samples. Any uncaught page error fails.
 
 Usage: console_check.py URL TOPIC KEY FIELD VALUE GROUP LAG; prints OK and exits 0 on success.
 """
@@ -41,6 +42,16 @@ def main():
         row = page.locator("#kafka-groups tbody tr", has_text=group).first
         expect(row).to_be_visible(timeout=TIMEOUT_MS)
         expect(row.locator("td").last).to_have_text(lag)
+
+        # Create a topic from the console, then delete it (accepting the confirmation).
+        page.click("nav button[data-view=topics]")
+        page.fill("#create-topic input[name=name]", "made-in-console")
+        page.click("#create-topic button[type=submit]")
+        made = page.locator("h3.topic", has_text="made-in-console")
+        expect(made).to_be_visible(timeout=TIMEOUT_MS)
+        page.on("dialog", lambda dialog: dialog.accept())
+        made.locator("button").click()
+        expect(made).to_have_count(0, timeout=TIMEOUT_MS)
 
         page.click("nav button[data-view=throughput]")
         expect(page.locator("#rate")).to_contain_text("messages/s", timeout=TIMEOUT_MS)
