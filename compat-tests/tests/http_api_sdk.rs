@@ -177,6 +177,10 @@ async fn read_natively_and_poll_native_sends(broker: &WhippetProcess, client: &I
         .await
         .unwrap();
     assert_eq!(payloads(&polled), ["native"]);
+    let clients = client.get_clients().await.unwrap();
+    assert!(clients.iter().any(|c| c.transport == "TCP"), "{clients:?}");
+    let metadata = client.get_cluster_metadata().await.unwrap();
+    assert_eq!(metadata.nodes[0].endpoints.http, broker.http_addr().port());
     assert_eq!(
         polled.messages[0].user_headers_map().unwrap().unwrap(),
         common::every_header_kind()

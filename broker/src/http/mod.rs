@@ -19,8 +19,7 @@
 //!
 //! Routes (see [`openapi.json`](self::OPENAPI), served at `GET /openapi.json`):
 //! - `GET /health`, `GET /metrics` (no login);
-//! - the Apache Iggy HTTP API ([`users`], [`resources`], [`messages`], `GET /ping`,
-//!   `GET /stats`): login with a JWT access token ([`auth`]), then streams, topics, partitions,
+//! - the Apache Iggy HTTP API ([`users`], [`resources`], [`messages`], [`system`]): login with a JWT access token ([`auth`]), then streams, topics, partitions,
 //!   consumer groups, messages, consumer offsets, users and personal access tokens, with the
 //!   JSON bodies of the `iggy` crate's HTTP transport. Each route runs the native command of the
 //!   same name ([`exec`]): the same permission checks and core calls, no second copy of a rule;
@@ -44,6 +43,7 @@ mod kafka_views;
 mod messages;
 mod request;
 mod resources;
+mod system;
 mod users;
 
 use std::net::SocketAddr;
@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -61,12 +61,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
-use whippet_wire::native::codes;
-use whippet_wire::native::commands::stats::Stats;
-use whippet_wire::native::commands::system::EmptyBody;
 
 use self::auth::{Caller, Sessions};
-use self::request::{ApiError, ApiResult, Peer, ok_json};
+use self::request::{ApiError, Peer};
 use crate::connections::Listener;
 use crate::context::BrokerContext;
 use crate::limits;
@@ -118,9 +115,7 @@ pub fn routes(ctx: Arc<BrokerContext>) -> Router {
         sessions: Sessions::default(),
     });
     let iggy = Router::new()
-        .route("/ping", get(ping))
-        .route("/stats", get(stats))
-        .route("/cluster/info", get(cluster_info))
+        .merge(system::routes())
         .merge(users::routes())
         .merge(resources::routes())
         .merge(messages::routes())
@@ -146,50 +141,8 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// `GET /cluster/info`: what `whippet cluster info` shows — version, listeners, the Kafka
-/// stream, uptime, data size and disk, and counts (from the native get_stats).
-async fn cluster_info(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
-    let (caller, peer) = begin(&api, &request)?;
-    let payload = exec::run(&api.ctx, &caller, peer, codes::GET_STATS, &EmptyBody).await?;
-    let stats: Stats = exec::decode_found(payload, "stats")?;
-    let addrs = &api.ctx.addrs;
-    ok_json(&serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "listeners": {
-            "kafka": addrs.kafka.to_string(),
-            "native": addrs.native.to_string(),
-            "http": addrs.http.to_string(),
-        },
-        "kafka_stream": api.ctx.kafka_stream,
-        "uptime_us": stats.run_time,
-        "data_bytes": stats.messages_size_bytes,
-        "disk_free_bytes": stats.free_disk_space,
-        "disk_total_bytes": stats.total_disk_space,
-        "streams": stats.streams_count,
-        "topics": stats.topics_count,
-        "partitions": stats.partitions_count,
-        "segments": stats.segments_count,
-        "messages": stats.messages_count,
-        "native_clients": stats.clients_count,
-        "native_consumer_groups": stats.consumer_groups_count,
-        "kafka_groups": api.ctx.core.groups.lock().list_groups(&[]).len(),
-    }))
-}
-
-async fn ping() -> Response {
-    (StatusCode::OK, json("{}")).into_response()
-}
-
 async fn openapi() -> Response {
     (StatusCode::OK, json(OPENAPI)).into_response()
-}
-
-/// `GET /stats`: the native get_stats reply as Iggy's JSON.
-async fn stats(State(api): State<Arc<Api>>, request: Request) -> ApiResult {
-    let (caller, peer) = begin(&api, &request)?;
-    let payload = exec::run(&api.ctx, &caller, peer, codes::GET_STATS, &EmptyBody).await?;
-    let stats: Stats = exec::decode_found(payload, "stats")?;
-    ok_json(&json::stats(&stats))
 }
 
 /// The routes without state (the listener adds `GET /metrics`, which reads the broker):
