@@ -240,6 +240,28 @@ async fn sdk_over_http_manages_users_tokens_and_groups() {
         .delete_consumer_group(&sid, &tid, &name("workers"))
         .await
         .unwrap();
+    // A password change keeps the session that made it and ends alice's other sessions.
+    let other = http_client(&broker);
+    other.login_user("alice", "alice-secret").await.unwrap();
+    alice
+        .change_password(&name("alice"), "alice-secret", "alice-new")
+        .await
+        .unwrap();
+    assert!(
+        alice.get_me().await.is_err(),
+        "get_me is not an HTTP route (FeatureUnavailable)"
+    );
+    assert!(alice.get_users().await.is_err(), "alice may not read users");
+    let after = alice.get_stream(&name("token-s")).await;
+    assert!(
+        !matches!(after, Err(IggyError::Unauthenticated)),
+        "{after:?}"
+    );
+    let ended = other.get_stream(&name("token-s")).await;
+    assert!(
+        matches!(ended, Err(IggyError::Unauthenticated)),
+        "{ended:?}"
+    );
     client.delete_user(&name("alice")).await.unwrap();
     assert!(client.get_user(&name("alice")).await.unwrap().is_none());
 }
