@@ -244,11 +244,11 @@ fn too_large() -> ApiError {
     )
 }
 
-/// Whether a body read failed on the length limit (axum wraps http-body-util's error).
+/// Whether a body read failed on the length limit (`to_bytes` wraps http-body-util's error).
 fn is_length_limit(error: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
-        if current.to_string().contains("length limit exceeded") {
+        if current.is::<http_body_util::LengthLimitError>() {
             return true;
         }
         source = current.source();

@@ -18,6 +18,7 @@ use whippet_wire::native::commands::partitions::PartitionsChange;
 use whippet_wire::native::commands::streams::{
     CreateStream, StreamDetails, StreamList, StreamRef, UpdateStream,
 };
+use whippet_wire::native::commands::system::EmptyBody;
 use whippet_wire::native::commands::topics::{
     CreateTopic, TopicDetails, TopicList, TopicRef, UpdateTopic,
 };
@@ -469,6 +470,3 @@ async fn delete_group(
     .await?;
     no_content()
 }
-
-/// The empty body of the list commands.
-pub(crate) use whippet_wire::native::commands::system::EmptyBody;
