@@ -84,7 +84,8 @@ pub struct RawSettings {
         default_value = "127.0.0.1:8090"
     )]
     pub native_addr: SocketAddr,
-    /// HTTP listener address (Iggy HTTP API, web console, /health, /metrics); port 0 picks a free port
+    /// HTTP listener address (Iggy HTTP API, web console, /health, /metrics); port 0 picks a
+    /// free port
     #[arg(
         long,
         env = "WHIPPET_HTTP_ADDR",

@@ -45,17 +45,28 @@ pub(crate) async fn dispatch(
         span,
     )
     .await;
-    count(ctx, code, started, &answered);
+    let failed = match &answered {
+        Answer::Reply(Err(status)) => Some(*status),
+        _ => None,
+    };
+    count(ctx, "native", code, started, failed);
     answered
 }
 
-/// Counts one answered command in the metrics: its latency, and its status when it failed.
-fn count(ctx: &BrokerContext, code: u32, started: Instant, answered: &Answer) {
-    let series = ctx.core.metrics.request("native", code, || {
+/// Counts one answered command in the metrics of `listener`: its latency, and its status when
+/// it failed.
+fn count(
+    ctx: &BrokerContext,
+    listener: &'static str,
+    code: u32,
+    started: Instant,
+    failed: Option<Status>,
+) {
+    let series = ctx.core.metrics.request(listener, code, || {
         codes::by_code(code).map_or_else(|| code.to_string(), |spec| spec.name.to_string())
     });
     series.observe(started.elapsed());
-    if let Answer::Reply(Err(status)) = answered {
+    if let Some(status) = failed {
         series.error(&format!("{status:?}"));
     }
 }
@@ -144,13 +155,13 @@ pub(crate) async fn run_for(
         },
     )
     .await;
-    let series = ctx.core.metrics.request(listener, code, || {
-        codes::by_code(code).map_or_else(|| code.to_string(), |spec| spec.name.to_string())
-    });
-    series.observe(started.elapsed());
-    if let Err(status) = &outcome {
-        series.error(&format!("{status:?}"));
-    }
+    count(
+        ctx,
+        listener,
+        code,
+        started,
+        outcome.as_ref().err().copied(),
+    );
     outcome
 }
 
