@@ -179,6 +179,11 @@ async fn read_natively_and_poll_native_sends(broker: &WhippetProcess, client: &I
     assert_eq!(payloads(&polled), ["native"]);
     let clients = client.get_clients().await.unwrap();
     assert!(clients.iter().any(|c| c.transport == "TCP"), "{clients:?}");
+    let topic_options = client.describe_options(OptionsScope::Topic).await.unwrap();
+    assert!(
+        topic_options.iter().any(|o| o.key == "message_expiry"),
+        "{topic_options:?}"
+    );
     let metadata = client.get_cluster_metadata().await.unwrap();
     assert_eq!(metadata.nodes[0].endpoints.http, broker.http_addr().port());
     assert_eq!(

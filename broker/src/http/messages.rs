@@ -65,7 +65,8 @@ fn kind_code(name: &str) -> Option<u8> {
     u8::try_from(index + 1).ok()
 }
 
-fn kind_name(code: u8) -> &'static str {
+/// The JSON name of a header value kind (`raw` for an unknown one).
+pub(crate) fn kind_name(code: u8) -> &'static str {
     usize::from(code)
         .checked_sub(1)
         .and_then(|index| KIND_NAMES.get(index))

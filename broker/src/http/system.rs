@@ -1,5 +1,5 @@
 //! The system routes of the Iggy HTTP API: `GET /ping`, `GET /stats`, `GET /clients`,
-//! `GET /clients/{id}`, `GET /cluster/metadata` and `POST /snapshot` (refused, as natively:
+//! `GET /clients/{id}`, `GET /cluster/metadata`, `GET /options/{scope}` and `POST /snapshot` (refused, as natively:
 //! FeatureUnavailable), each the native command of the same name; and Whippet's own
 //! `GET /cluster/info` for `whippet cluster info`.
 
@@ -12,6 +12,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::cluster::ClusterMetadata;
+use whippet_wire::native::commands::describe_options::{
+    DescribeOptions, OptionDescriptions, OptionScope,
+};
 use whippet_wire::native::commands::stats::Stats;
 use whippet_wire::native::commands::system::{
     ClientDetails, ClientHeader, ClientList, EmptyBody, GetClient,
@@ -20,6 +23,7 @@ use whippet_wire::native::commands::system::{
 use super::auth::Caller;
 use super::exec::{decode, decode_found, run};
 use super::json;
+use super::messages::kind_name;
 use super::request::{ApiError, ApiResult, ok_json};
 use super::{Api, begin};
 
@@ -33,6 +37,7 @@ pub(crate) fn routes() -> Router<Arc<Api>> {
         .route("/clients", get(clients))
         .route("/clients/{id}", get(client))
         .route("/snapshot", post(snapshot))
+        .route("/options/{scope}", get(describe_options))
 }
 
 async fn native_stats(api: &Api, (caller, peer): (Caller, SocketAddr)) -> Result<Stats, ApiError> {
@@ -164,6 +169,43 @@ async fn client(
         .map(|g| json!({"stream_id": g.stream_id, "topic_id": g.topic_id, "group_id": g.group_id}))
         .collect();
     ok_json(&value)
+}
+
+/// `GET /options/{scope}`: the option keys a `topic`, `stream` or `user` accepts, as Iggy's
+/// `OptionSpec` list (kind by name, default in that kind's encoding).
+async fn describe_options(
+    State(api): State<Arc<Api>>,
+    Path(scope): Path<String>,
+    request: Request,
+) -> ApiResult {
+    let (caller, peer) = begin(&api, &request)?;
+    let scope = match scope.as_str() {
+        "topic" => OptionScope::Topic,
+        "stream" => OptionScope::Stream,
+        "user" => OptionScope::User,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid scope {other:?}: topic, stream or user"
+            )));
+        }
+    };
+    let command = DescribeOptions { scope };
+    let payload = run(&api.ctx, &caller, peer, codes::DESCRIBE_OPTIONS, &command).await?;
+    let described: Option<OptionDescriptions> = decode(payload)?;
+    let specs: Vec<Value> = described
+        .map(|d| d.options)
+        .unwrap_or_default()
+        .iter()
+        .map(|option| {
+            json!({
+                "key": option.key,
+                "kind": kind_name(option.kind),
+                "default_value": option.default.to_vec(),
+                "description": option.description,
+            })
+        })
+        .collect();
+    ok_json(&specs)
 }
 
 /// `POST /snapshot`: the native command's answer (FeatureUnavailable: not served).
