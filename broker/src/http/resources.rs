@@ -14,7 +14,7 @@ use whippet_wire::native::codes;
 use whippet_wire::native::commands::groups::{
     CreateConsumerGroup, GroupDetails, GroupList, GroupRef,
 };
-use whippet_wire::native::commands::partitions::PartitionsChange;
+use whippet_wire::native::commands::partitions::{DeleteSegments, PartitionsChange};
 use whippet_wire::native::commands::streams::{
     CreateStream, StreamDetails, StreamList, StreamRef, UpdateStream,
 };
@@ -57,6 +57,10 @@ pub(crate) fn routes() -> Router<Arc<Api>> {
         .route(
             "/streams/{stream}/topics/{topic}/partitions",
             axum::routing::post(create_partitions).delete(delete_partitions),
+        )
+        .route(
+            "/streams/{stream}/topics/{topic}/partitions/{partition}",
+            delete(delete_segments),
         )
         .route(
             "/streams/{stream}/topics/{topic}/consumer-groups",
@@ -377,6 +381,30 @@ async fn delete_partitions(
         partitions_count: count,
     };
     run(&api.ctx, &caller, peer, codes::DELETE_PARTITIONS, &command).await?;
+    no_content()
+}
+
+/// `DELETE …/partitions/{partition}?segments_count=N`: drops the partition's oldest sealed
+/// segments (the native delete_segments).
+async fn delete_segments(
+    State(api): State<Arc<Api>>,
+    Path((stream, topic, partition)): Path<(String, String, String)>,
+    request: Request,
+) -> ApiResult {
+    let (caller, peer) = begin(&api, &request)?;
+    let ids = topic_ref(&stream, &topic)?;
+    let partition_id = partition
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid partition {partition:?}")))?;
+    let count = query_param::<u32>(&query(&request), "segments_count")?
+        .ok_or_else(|| ApiError::bad_request("segments_count is required"))?;
+    let command = DeleteSegments {
+        stream_id: ids.stream_id,
+        topic_id: ids.topic_id,
+        partition_id,
+        segments_count: count,
+    };
+    run(&api.ctx, &caller, peer, codes::DELETE_SEGMENTS, &command).await?;
     no_content()
 }
 
