@@ -76,6 +76,31 @@ pub const HTTP_REQUEST_BYTES_MAX: usize = 8 * 1024;
 /// so a silent peer cannot hold a connection slot forever.
 pub const HTTP_READ_MS_MAX: u64 = 5_000;
 
+/// Largest HTTP request body the API reads (a JSON body; a message send carries its payloads
+/// base64-encoded in it). A larger declared or sent body gets `413` before the rest is read; a
+/// body above [`REQUEST_BUDGET_EXEMPT_BYTES`] reserves its size from the request budget first.
+pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Longest an HTTP peer may take to send its whole request body once the head is in; a slower
+/// body gets `408`.
+pub const HTTP_BODY_MS_MAX: u64 = 5_000;
+
+/// Most messages one HTTP poll asks for (a larger `count` is clamped): the JSON answer carries
+/// every payload base64-encoded, so it is bounded well below a native poll's reply.
+pub const HTTP_POLL_MESSAGES_MAX: u32 = 1_000;
+
+/// Most payload and header bytes one HTTP poll answer carries; the messages after the one that
+/// crosses it are left for the next poll (at least one message is always answered; an
+/// auto-committing poll is answered whole, bounded by [`HTTP_POLL_MESSAGES_MAX`]).
+pub const HTTP_POLL_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// How long an access token handed out by `POST /users/login` stays valid, seconds.
+pub const HTTP_TOKEN_SECS: u64 = 3_600;
+
+/// Most HTTP sessions (access tokens not expired and not logged out) kept at once; a login
+/// beyond it drops the sessions closest to expiry first.
+pub const HTTP_SESSIONS_MAX: usize = 10_000;
+
 /// Pause after a failed `accept` (for example `EMFILE`) so a persistent error does not spin
 /// the accept loop at full CPU.
 pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 100;
@@ -161,6 +186,7 @@ const _: () = assert!(
 );
 const _: () = assert!(FSYNC_INTERVAL_MS_MIN <= FSYNC_INTERVAL_MS_MAX);
 const _: () = assert!(HTTP_READ_MS_MAX <= SHUTDOWN_DRAIN_MS_MAX);
+const _: () = assert!(HTTP_BODY_MS_MAX <= SHUTDOWN_DRAIN_MS_MAX);
 
 /// Longest a Kafka Fetch long poll waits for `min_bytes` to arrive, whatever `max_wait_ms` the
 /// client asks for. Each waiting Fetch holds one connection's turn; the cap keeps a shutdown

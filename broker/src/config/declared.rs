@@ -31,7 +31,10 @@ use crate::limits;
                   defaults. The TOML file uses each flag's name in snake_case \
                   (e.g. data_dir = \"/var/lib/whippet\"); unknown keys are an error. \
                   On start the broker prints one JSON ready line on stdout with the bound \
-                  addresses; all logs go to stderr."
+                  addresses; all logs go to stderr.\n\n\
+                  Operator commands (clients of a running broker's HTTP API): whippet topic | \
+                  group | user | token | produce | consume | cluster | completions; see \
+                  `whippet topic --help`."
 )]
 pub struct Cli {
     /// TOML file of settings, overridden by environment and flags
@@ -81,7 +84,8 @@ pub struct RawSettings {
         default_value = "127.0.0.1:8090"
     )]
     pub native_addr: SocketAddr,
-    /// HTTP admin listener address (GET /health); port 0 picks a free port
+    /// HTTP listener address (Iggy HTTP API, web console, /health, /metrics); port 0 picks a
+    /// free port
     #[arg(
         long,
         env = "WHIPPET_HTTP_ADDR",

@@ -45,17 +45,28 @@ pub(crate) async fn dispatch(
         span,
     )
     .await;
-    count(ctx, code, started, &answered);
+    let failed = match &answered {
+        Answer::Reply(Err(status)) => Some(*status),
+        _ => None,
+    };
+    count(ctx, "native", code, started, failed);
     answered
 }
 
-/// Counts one answered command in the metrics: its latency, and its status when it failed.
-fn count(ctx: &BrokerContext, code: u32, started: Instant, answered: &Answer) {
-    let series = ctx.core.metrics.request("native", code, || {
+/// Counts one answered command in the metrics of `listener`: its latency, and its status when
+/// it failed.
+fn count(
+    ctx: &BrokerContext,
+    listener: &'static str,
+    code: u32,
+    started: Instant,
+    failed: Option<Status>,
+) {
+    let series = ctx.core.metrics.request(listener, code, || {
         codes::by_code(code).map_or_else(|| code.to_string(), |spec| spec.name.to_string())
     });
     series.observe(started.elapsed());
-    if let Answer::Reply(Err(status)) = answered {
+    if let Some(status) = failed {
         series.error(&format!("{status:?}"));
     }
 }
@@ -118,5 +129,60 @@ async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> sup
         402 | 403 | 503 => partitions::handle(ctx, conn, call).await,
         600..=606 => groups::handle(ctx, conn, call).await,
         _ => Err(Status::InvalidCommand),
+    }
+}
+
+/// Runs one command for a caller another front authenticated (the HTTP API): `conn` carries
+/// the caller's user, `body` the command's wire body. The same routing, permission checks and
+/// core calls as a native request; only the framing differs (no header, no session number).
+/// Counted in the metrics under `listener`.
+pub(crate) async fn run_for(
+    ctx: &Arc<BrokerContext>,
+    conn: &mut Conn,
+    listener: &'static str,
+    code: u32,
+    body: &[u8],
+) -> super::call::Outcome {
+    let header = detached_header(code);
+    let started = Instant::now();
+    let outcome = route(
+        ctx,
+        conn,
+        Call {
+            code,
+            header: &header,
+            body,
+        },
+    )
+    .await;
+    count(
+        ctx,
+        listener,
+        code,
+        started,
+        outcome.as_ref().err().copied(),
+    );
+    outcome
+}
+
+/// The header a command run by [`run_for`] is seen with: a NonReplicated request with the
+/// command's code, everything else zero (handlers read only the code, client and request).
+fn detached_header(code: u32) -> RequestHeader {
+    RequestHeader {
+        checksum: 0,
+        checksum_body: 0,
+        cluster: 0,
+        size: 0,
+        view: 0,
+        release: 0,
+        replica: 0,
+        client: 0,
+        request_checksum: 0,
+        timestamp: 0,
+        request: 0,
+        operation: Operation::NonReplicated,
+        session: 0,
+        user_id: 0,
+        legacy_code: code,
     }
 }

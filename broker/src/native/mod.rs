@@ -23,7 +23,7 @@
 
 pub(crate) mod call;
 mod classic;
-mod dispatch;
+pub(crate) mod dispatch;
 mod errors;
 pub(crate) mod groups;
 mod info;

@@ -135,6 +135,20 @@ impl ClientRegistry {
         entry
     }
 
+    /// An entry for a caller that is not a native connection (one HTTP request): a fresh id,
+    /// not listed among the connected clients.
+    pub fn detached(&self, addr: SocketAddr, user: Option<u32>) -> Arc<ClientEntry> {
+        let entry = Arc::new(ClientEntry {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            addr,
+            user: AtomicU32::new(user.unwrap_or(u32::MAX)),
+            last_seen_ms: AtomicU64::new(0),
+            epoch: self.epoch,
+        });
+        entry.touch();
+        entry
+    }
+
     /// Forgets a closed connection.
     pub fn remove(&self, id: u32) {
         self.lock().remove(&id);

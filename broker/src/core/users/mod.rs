@@ -58,7 +58,7 @@ const INSTALL_USERS_PER_COMMAND: usize = 500;
 /// What an open session was proved with, kept by its connection so the session is checked again
 /// at its next request after any change to users or tokens (a deactivated or deleted user, a
 /// deleted token) and when its token expires.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SessionCheck {
     /// Digest of the token the session was opened with (`None`: a password).
     token: Option<String>,

@@ -12,23 +12,49 @@
 //!   longer head gets `431` and the connection closes;
 //! - the head must arrive within [`limits::HTTP_READ_MS_MAX`], or the connection closes, so a
 //!   silent or slow peer cannot hold a slot;
-//! - no handler reads a request body, and with one request per connection an unread body is
-//!   never buffered: the connection closes after the answer;
+//! - with one request per connection an unread body is never buffered: the connection closes
+//!   after the answer;
 //! - on shutdown an idle connection closes at once, one mid-answer gets a short grace to
 //!   finish it, and one whose head is still arriving is closed.
 //!
-//! Every route is read-only (`GET /health`): nothing here changes state, so `--auth true`
-//! has nothing to guard yet. A state-changing route added later must check credentials
-//! against `core::users` before it acts.
+//! Routes (see [`openapi.json`](self::OPENAPI), served at `GET /openapi.json`):
+//! - `GET /health`, `GET /metrics` (no login);
+//! - the Apache Iggy HTTP API ([`users`], [`resources`], [`messages`], [`system`]): login with a JWT access token ([`auth`]), then streams, topics, partitions,
+//!   consumer groups, messages, consumer offsets, users and personal access tokens, with the
+//!   JSON bodies of the `iggy` crate's HTTP transport. Each route runs the native command of the
+//!   same name ([`exec`]): the same permission checks and core calls, no second copy of a rule;
+//! - read-only Kafka views under `/kafka/` ([`kafka_views`]) plus resetting a group's offsets
+//!   and deleting an empty group; `GET /cluster/info` for `whippet cluster info`;
+//! - the web console at `/` ([`console`]), static files that call the routes above.
+//!
+//! A poll answers at most [`limits::HTTP_POLL_MESSAGES_MAX`] messages and
+//! [`limits::HTTP_POLL_BYTES_MAX`] payload bytes (the JSON carries them base64-encoded).
+//! Request bodies are read only by the API routes, at most [`limits::HTTP_BODY_BYTES_MAX`] bytes
+//! (`413` beyond) within [`limits::HTTP_BODY_MS_MAX`] (`408`); errors answer Iggy's JSON error
+//! shape with a 4xx (or 500 for the broker's own failures). Every API route but the logins
+//! needs an access token when the broker runs with `--auth true`; with `--auth false` a
+//! request without one acts as the root user.
+
+mod auth;
+mod console;
+mod exec;
+mod json;
+mod kafka_views;
+mod messages;
+mod request;
+mod resources;
+mod system;
+mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -36,6 +62,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use self::auth::{Caller, Sessions};
+use self::request::{ApiError, Peer};
 use crate::connections::Listener;
 use crate::context::BrokerContext;
 use crate::limits;
@@ -49,13 +77,26 @@ const _: () = assert!(limits::HTTP_REQUEST_BYTES_MAX >= 8 * 1024);
 /// only bounds this module's part of the drain.
 const SHUTDOWN_ANSWER_MS_MAX: u64 = 100;
 
+/// The OpenAPI 3 description of the routes, kept by hand next to them.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What the API routes share: the broker and the HTTP sessions.
+#[derive(Debug)]
+pub(crate) struct Api {
+    ctx: Arc<BrokerContext>,
+    sessions: Sessions,
+}
+
+/// The caller and peer address of an API request (`401` without a valid session when one is
+/// needed).
+pub(crate) fn begin(api: &Api, request: &Request) -> Result<(Caller, SocketAddr), ApiError> {
+    let caller = auth::caller(&api.ctx, &api.sessions, request)?;
+    Ok((caller, request::peer(request)))
+}
+
 /// Serves the admin HTTP endpoint on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    let ctx_for_routes = Arc::clone(&ctx);
-    let routes = router().route(
-        "/metrics",
-        any(move |method| metrics(method, Arc::clone(&ctx_for_routes))),
-    );
+    let routes = routes(Arc::clone(&ctx));
     server::accept_loop(
         Listener::Http,
         listener,
@@ -64,6 +105,44 @@ pub async fn serve(listener: TcpListener, ctx: Arc<BrokerContext>, shutdown: Can
         move |stream, peer, ctx, token| serve_connection(stream, peer, ctx, routes.clone(), token),
     )
     .await;
+}
+
+/// Every route of the listener over the broker `ctx`.
+pub fn routes(ctx: Arc<BrokerContext>) -> Router {
+    let ctx_for_metrics = Arc::clone(&ctx);
+    let api = Arc::new(Api {
+        ctx,
+        sessions: Sessions::default(),
+    });
+    let iggy = Router::new()
+        .merge(system::routes())
+        .merge(users::routes())
+        .merge(resources::routes())
+        .merge(messages::routes())
+        .merge(kafka_views::routes())
+        .merge(console::routes())
+        .with_state(api);
+    router()
+        .merge(iggy)
+        .route("/openapi.json", get(openapi))
+        .route(
+            "/metrics",
+            any(move |method| metrics(method, Arc::clone(&ctx_for_metrics))),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A method a route does not serve: `405` with a JSON body (axum adds `Allow`).
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        json("{\"error\":\"method not allowed\"}"),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    (StatusCode::OK, json(OPENAPI)).into_response()
 }
 
 /// The routes without state (the listener adds `GET /metrics`, which reads the broker):
@@ -138,12 +217,19 @@ async fn serve_connection(
         Err(error) => return debug!(%peer, ?error, "http connection not established"),
     };
     drop(ctx);
+    let with_peer = tower::util::MapRequest::new(
+        routes,
+        move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(Peer(peer));
+            request
+        },
+    );
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits::HTTP_READ_MS_MAX))
         .max_buf_size(limits::HTTP_REQUEST_BYTES_MAX)
         .keep_alive(false)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(routes));
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(with_peer));
     let mut connection = std::pin::pin!(connection);
     let finished = tokio::select! {
         finished = connection.as_mut() => finished,
