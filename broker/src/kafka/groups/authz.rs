@@ -58,29 +58,7 @@ pub(crate) fn denied(
 fn denial(request: &RequestKind) -> ResponseKind {
     let code = ResponseError::GroupAuthorizationFailed.code();
     match request {
-        RequestKind::OffsetCommit(req) => ResponseKind::OffsetCommit(
-            OffsetCommitResponse::default().with_topics(
-                req.topics
-                    .iter()
-                    .map(|topic| {
-                        OffsetCommitResponseTopic::default()
-                            .with_name(topic.name.clone())
-                            .with_topic_id(topic.topic_id)
-                            .with_partitions(
-                                topic
-                                    .partitions
-                                    .iter()
-                                    .map(|p| {
-                                        OffsetCommitResponsePartition::default()
-                                            .with_partition_index(p.partition_index)
-                                            .with_error_code(code)
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            ),
-        ),
+        RequestKind::OffsetCommit(req) => offset_commit_denial(req, code),
         RequestKind::OffsetFetch(req) => ResponseKind::OffsetFetch(
             OffsetFetchResponse::default()
                 .with_error_code(code)
@@ -153,4 +131,31 @@ fn denial(request: &RequestKind) -> ResponseKind {
         // ListGroups (the only other kind `denied` refuses): nothing listed.
         _ => ResponseKind::ListGroups(ListGroupsResponse::default()),
     }
+}
+
+/// OffsetCommit refused: the error on every partition named.
+fn offset_commit_denial(
+    request: &kafka_protocol::messages::OffsetCommitRequest,
+    code: i16,
+) -> ResponseKind {
+    let topics = request
+        .topics
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
 }
