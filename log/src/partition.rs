@@ -170,6 +170,11 @@ struct Writer {
     unsynced: Vec<Weak<Segment>>,
     /// A segment file was created since the last directory fsync.
     dir_dirty: bool,
+    /// What the last successful sync round covered: the next offset and the active segment
+    /// then. A round finding both unchanged, no rolled segment and no new file has nothing to
+    /// sync and skips the `fdatasync` (an idle partition costs the interval thread nothing).
+    /// (Weak: it keeps the old segment's allocation, so no later segment can share its address.)
+    synced: Option<(u64, Weak<Segment>)>,
 }
 
 #[derive(Debug)]
@@ -257,6 +262,10 @@ impl PartitionLog {
                 std::io::Error::other("recovery left no segment"),
             ));
         };
+        // Closed cleanly: synced then, so an idle partition needs no sync until written.
+        let clean_sync = recovered
+            .clean
+            .then(|| (active.next_offset(), Arc::downgrade(&active)));
         let next = active.next_offset();
         let inner = Inner {
             id: partition_id,
@@ -270,6 +279,8 @@ impl PartitionLog {
                 next_offset: next,
                 unsynced: Vec::new(),
                 dir_dirty: false,
+                // Closed cleanly: synced then, so an idle partition needs no sync until written.
+                synced: clean_sync,
             }),
             queue: Mutex::new(AppendQueue::default()),
             maintenance: Mutex::new(()),
@@ -646,6 +657,12 @@ impl Inner {
     fn sync_round(&self) -> Result<(u64, u64)> {
         let (target, epoch, active, unsynced, dir_dirty) = {
             let mut w = lock(&self.writer);
+            let unchanged = w.synced.as_ref().is_some_and(|(next, segment)| {
+                *next == w.next_offset && std::ptr::eq(segment.as_ptr(), Arc::as_ptr(&w.active))
+            });
+            if unchanged && w.unsynced.is_empty() && !w.dir_dirty {
+                return Ok((self.durability.epoch(), w.next_offset));
+            }
             let unsynced = std::mem::take(&mut w.unsynced);
             let dir_dirty = std::mem::take(&mut w.dir_dirty);
             (
@@ -665,9 +682,12 @@ impl Inner {
             w.dir_dirty |= dir_dirty;
         }
         synced?;
-        if self.policy == FsyncPolicy::Always {
-            let _w = lock(&self.writer);
-            if self.durability.epoch() == epoch {
+        {
+            let mut w = lock(&self.writer);
+            if Arc::ptr_eq(&w.active, &active) {
+                w.synced = Some((target, Arc::downgrade(&active)));
+            }
+            if self.policy == FsyncPolicy::Always && self.durability.epoch() == epoch {
                 self.publish_hw(target);
             }
         }

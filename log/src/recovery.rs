@@ -71,6 +71,9 @@ pub enum RecoveryAction {
 pub(crate) struct Recovered {
     pub(crate) segments: Vec<Arc<Segment>>,
     pub(crate) log_start_offset: u64,
+    /// The partition was closed cleanly and its last segment is exactly as the clean-shutdown
+    /// marker names it: everything in it was synced before that close.
+    pub(crate) clean: bool,
 }
 
 fn report(events: &mut Vec<RecoveryEvent>, path: &Path, action: RecoveryAction, reason: String) {
@@ -498,9 +501,16 @@ pub(crate) fn recover_partition(
         store.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
     }
     let log_start_offset = resolve_log_start(dir, &segments, events);
+    let clean = match (setup.clean, segments.last()) {
+        (Some(marker), Some(last)) => {
+            marker.segment_base == last.base_offset() && marker.segment_size == last.size()
+        }
+        _ => false,
+    };
     Ok(Recovered {
         segments,
         log_start_offset,
+        clean,
     })
 }
 
