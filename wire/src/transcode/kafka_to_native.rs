@@ -7,7 +7,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::kafka::batch::{BatchInfo, decompress_records, inspect_batch_at};
+use crate::kafka::batch::{
+    BatchInfo, decompress_records, inspect_batch_at, inspect_stored_batch_at,
+};
 use crate::kafka::error::KafkaWireError;
 use crate::native::batch::BatchHeader;
 use crate::native::limits::{BATCH_HEADER_BYTES, MESSAGE_HEADER_BYTES};
@@ -27,8 +29,13 @@ pub(crate) fn transcode(
     batch: &[u8],
     partition_id: u32,
     max_bytes: usize,
+    check_crc: bool,
 ) -> Result<BytesMut, TranscodeError> {
-    let info = inspect_batch_at(batch, 0)?;
+    let info = if check_crc {
+        inspect_batch_at(batch, 0)?
+    } else {
+        inspect_stored_batch_at(batch, 0)?
+    };
     if batch.len() > info.len {
         return Err(TranscodeError::TrailingBytes {
             extra: batch.len() - info.len,

@@ -115,7 +115,20 @@ pub fn kafka_to_native(
     partition_id: u32,
     max_bytes: usize,
 ) -> Result<BytesMut, TranscodeError> {
-    kafka_to_native::transcode(batch, partition_id, max_bytes)
+    kafka_to_native::transcode(batch, partition_id, max_bytes, true)
+}
+
+/// [`kafka_to_native`] for a batch read back from the log, whose bytes were already checked:
+/// the log verifies each frame's payload CRC-32C on every file read, and frames served from
+/// memory were admitted with their batch CRC verified. The batch CRC is not computed a second
+/// time (it was an eighth of the broker's CPU in a native poll of Kafka-written data); every
+/// other check of [`kafka_to_native`] still applies.
+pub fn kafka_to_native_stored(
+    batch: &[u8],
+    partition_id: u32,
+    max_bytes: usize,
+) -> Result<BytesMut, TranscodeError> {
+    kafka_to_native::transcode(batch, partition_id, max_bytes, false)
 }
 
 /// A stored native batch record → one Kafka v2 record batch with baseOffset = the offset of

@@ -634,3 +634,26 @@ proptest! {
 
 #[path = "admit_tests.rs"]
 mod admit_tests;
+
+/// The stored-batch transcode skips only the batch CRC (the log checked those bytes): a batch
+/// whose CRC is wrong is refused by `kafka_to_native` and transcoded identically by
+/// `kafka_to_native_stored`; damage to anything else is still refused by both.
+#[test]
+fn stored_batches_skip_only_the_crc() {
+    let records = vec![
+        rec(Some(b"k1"), Some(b"v1"), &[]),
+        rec(Some(b"k2"), Some(b"v2"), &[(b"h", Some(b"1"))]),
+    ];
+    let intact = kafka_batch(0, 0, &records, Compression::None);
+    let expected = kafka_to_native(&intact, 3, MAX).unwrap();
+    assert_eq!(kafka_to_native_stored(&intact, 3, MAX).unwrap(), expected);
+    let mut bad_crc = intact.to_vec();
+    bad_crc[17] ^= 0xff; // the CRC field (bytes 17..21)
+    assert!(kafka_to_native(&bad_crc, 3, MAX).is_err());
+    assert_eq!(kafka_to_native_stored(&bad_crc, 3, MAX).unwrap(), expected);
+    let mut bad_magic = intact.to_vec();
+    bad_magic[16] = 1;
+    assert!(kafka_to_native_stored(&bad_magic, 3, MAX).is_err());
+    let truncated = &intact[..intact.len() - 3];
+    assert!(kafka_to_native_stored(truncated, 3, MAX).is_err());
+}

@@ -6,7 +6,7 @@
 //! no re-encoding); only a batch straddling either end is cut with `slice_batch`.
 //!
 //! Frames stored in the Kafka format (written by Kafka producers) are transcoded into one native
-//! batch record each (`whippet_wire::transcode::kafka_to_native`: decompressed, one message
+//! batch record each (`whippet_wire::transcode::kafka_to_native_stored`: decompressed, one message
 //! per record, key and headers as reserved/user headers) and then served exactly like a stored
 //! native batch, sliced when it straddles the requested range. A native consumer therefore
 //! sees every offset of a partition whichever protocol wrote it. Kafka produce admits only
@@ -26,7 +26,7 @@ use whippet_wire::native::commands::messages::{
     PARTITION_STALE, PollMessages, PollReplyHeader, PollingStrategy,
 };
 use whippet_wire::native::status::Status;
-use whippet_wire::transcode::kafka_to_native;
+use whippet_wire::transcode::kafka_to_native_stored;
 
 use super::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
@@ -223,7 +223,7 @@ fn native_record(
     if frame.header.format == BatchFormat::Native {
         return Ok(Some(frame.payload.clone()));
     }
-    match kafka_to_native(&frame.payload, partition, NATIVE_POLL_REPLY_BYTES_MAX) {
+    match kafka_to_native_stored(&frame.payload, partition, NATIVE_POLL_REPLY_BYTES_MAX) {
         Ok(record) => Ok(Some(record.freeze())),
         Err(error) => {
             tracing::error!(%error, offset = frame.header.base_offset,
