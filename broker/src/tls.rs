@@ -21,13 +21,14 @@ use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::{SecuritySettings, TlsFiles};
 use crate::connections::Listener;
+use crate::limits;
 
 /// Which listeners speak TLS, and the acceptor they share.
 #[derive(Clone, Default)]
@@ -88,7 +89,11 @@ impl TlsListeners {
         let Some(acceptor) = self.acceptor.as_ref().filter(|_| self.enabled(listener)) else {
             return Ok(Transport::Plain(stream));
         };
-        match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        // rustls reads the socket 4 KiB at a time; a buffer under it makes those reads memory
+        // copies and the socket reads large (a quarter as many syscalls per GB as 4 KiB reads
+        // would need even at 16 KiB, and far fewer at this size).
+        let buffered = BufReader::with_capacity(limits::TLS_SOCKET_READ_BYTES, stream);
+        match tokio::time::timeout(deadline, acceptor.accept(buffered)).await {
             Ok(Ok(tls)) => Ok(Transport::Tls(Box::new(tls))),
             Ok(Err(error)) => Err(error),
             Err(_) => Err(io::Error::new(
@@ -155,8 +160,9 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 pub enum Transport {
     /// The accepted socket.
     Plain(TcpStream),
-    /// The accepted socket inside a TLS session (boxed: the session state is large).
-    Tls(Box<TlsStream<TcpStream>>),
+    /// The accepted socket, read through a buffer, inside a TLS session (boxed: the session
+    /// state is large).
+    Tls(Box<TlsStream<BufReader<TcpStream>>>),
 }
 
 impl Transport {
