@@ -214,10 +214,7 @@ fn alter_scram(
             return Err(UserError::CredentialNotFound);
         }
         grants::may_grant(directory, caller, None)?;
-        let mut scram = ScramSecrets {
-            sha256: None,
-            sha512: None,
-        };
+        let mut scram = ScramSecrets::default();
         for (mechanism, credential) in set {
             scram.set(*mechanism, Some(credential.clone()));
         }
@@ -232,10 +229,7 @@ fn alter_scram(
     };
     let id = user.id;
     grants::may_manage(directory, caller, id)?;
-    let mut scram = user.scram.clone().unwrap_or(ScramSecrets {
-        sha256: None,
-        sha512: None,
-    });
+    let mut scram = user.scram.clone().unwrap_or_default();
     for mechanism in remove {
         if scram.get(*mechanism).is_none() {
             return Err(UserError::CredentialNotFound);

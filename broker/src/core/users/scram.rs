@@ -80,7 +80,8 @@ pub struct ScramCredential {
 
 /// A user's credentials per mechanism: both when derived from a password; those a Kafka
 /// client set with AlterUserScramCredentials otherwise (Kafka sets one mechanism at a time).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Default` holds none.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScramSecrets {
     /// SCRAM-SHA-256 (boxed, like the other: user commands stay small).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,11 +270,7 @@ where
     }
     let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
     let stored = D::digest(&client_key);
-    let differ = stored
-        .iter()
-        .zip(&credential.stored_key)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if differ != 0 || stored.len() != credential.stored_key.len() {
+    if !same_bytes(&stored, &credential.stored_key) {
         return None;
     }
     Some(hmac::<D>(&credential.server_key, auth_message))
@@ -366,10 +363,7 @@ mod tests {
         let set = from_salted_password(Mechanism::Sha512, &salt, 4096, &salted).unwrap();
         assert!(set == credential::<Sha512>("pencil", &salt, 4096));
         assert!(from_salted_password(Mechanism::Sha256, &salt, 4096, &salted).is_none());
-        let mut secrets = ScramSecrets {
-            sha256: None,
-            sha512: None,
-        };
+        let mut secrets = ScramSecrets::default();
         assert!(!secrets.matches_password("pencil"), "no credential");
         secrets.set(Mechanism::Sha512, Some(set));
         assert!(secrets.matches_password("pencil"));
