@@ -196,6 +196,8 @@ impl Settings {
                 min_session_timeout: ms(raw.group_min_session_timeout_ms),
                 max_session_timeout: ms(raw.group_max_session_timeout_ms),
                 initial_rebalance_delay: ms(raw.group_initial_rebalance_delay_ms),
+                consumer_session_timeout: ms(raw.group_consumer_session_timeout_ms),
+                consumer_heartbeat_interval: ms(raw.group_consumer_heartbeat_interval_ms),
             },
             native_heartbeat_timeout_ms: raw.native_heartbeat_timeout_ms,
             connections: ConnectionSettings {
@@ -373,6 +375,25 @@ impl Settings {
             return Err(invalid(
                 "group_max_session_timeout_ms",
                 &ms(g.max_session_timeout),
+                reason,
+            ));
+        }
+        let max = limits::GROUP_TIMEOUT_MS_MAX;
+        let consumer_session = g.consumer_session_timeout.as_millis();
+        let interval = g.consumer_heartbeat_interval.as_millis();
+        if consumer_session == 0 || consumer_session > u128::from(max) {
+            let reason = format!("must be in [1, {max}]");
+            return Err(invalid(
+                "group_consumer_session_timeout_ms",
+                &ms(g.consumer_session_timeout),
+                reason,
+            ));
+        }
+        if interval == 0 || interval >= consumer_session {
+            let reason = "must be at least 1 and below group_consumer_session_timeout_ms".into();
+            return Err(invalid(
+                "group_consumer_heartbeat_interval_ms",
+                &ms(g.consumer_heartbeat_interval),
                 reason,
             ));
         }

@@ -78,6 +78,11 @@ impl Coordinator {
     /// heartbeat.
     fn commit_allowed(&mut self, req: &CommitRequest) -> Result<(), ErrorCode> {
         valid_group_id(&req.group_id)?;
+        if let Some(verdict) =
+            self.consumer_commit_allowed(&req.group_id, &req.member_id, req.generation_id)
+        {
+            return verdict;
+        }
         let now = self.clock.now();
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             return if req.generation_id < 0 {

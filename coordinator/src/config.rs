@@ -14,6 +14,12 @@ pub struct GroupConfig {
     /// How long the first rebalance of an empty group waits for more members
     /// (`group.initial.rebalance.delay.ms`); zero disables it.
     pub initial_rebalance_delay: Duration,
+    /// Consumer (KIP-848) groups: a member not heard from for this long is removed
+    /// (`group.consumer.session.timeout.ms`).
+    pub consumer_session_timeout: Duration,
+    /// Consumer groups: the heartbeat interval members are told
+    /// (`group.consumer.heartbeat.interval.ms`).
+    pub consumer_heartbeat_interval: Duration,
 }
 
 impl Default for GroupConfig {
@@ -22,6 +28,8 @@ impl Default for GroupConfig {
             min_session_timeout: limits::DEFAULT_MIN_SESSION_TIMEOUT,
             max_session_timeout: limits::DEFAULT_MAX_SESSION_TIMEOUT,
             initial_rebalance_delay: limits::DEFAULT_INITIAL_REBALANCE_DELAY,
+            consumer_session_timeout: limits::DEFAULT_CONSUMER_SESSION_TIMEOUT,
+            consumer_heartbeat_interval: limits::DEFAULT_CONSUMER_HEARTBEAT_INTERVAL,
         }
     }
 }

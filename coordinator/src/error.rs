@@ -41,6 +41,16 @@ pub enum ErrorCode {
     FencedInstanceId,
     /// OffsetDelete on a topic the group is actively subscribed to.
     GroupSubscribedToTopic,
+    /// Consumer group: the member epoch sent is newer than the member's (or too old to be a
+    /// lost answer): the member must give up its partitions and rejoin.
+    FencedMemberEpoch,
+    /// Consumer group: the member epoch sent is older than the member's; retry after the
+    /// next heartbeat.
+    StaleMemberEpoch,
+    /// Consumer group: the static instance id is still used by another member.
+    UnreleasedInstanceId,
+    /// Consumer group: the requested server assignor is not one the coordinator runs.
+    UnsupportedAssignor,
 }
 
 /// Why a checkpoint could not be written or loaded. Every variant names the file, so an operator

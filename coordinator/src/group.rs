@@ -287,7 +287,11 @@ impl Group {
                 self.maybe_complete_join(now);
             }
             GroupState::PreparingRebalance => self.maybe_complete_join(now),
-            GroupState::Empty | GroupState::Dead => {}
+            // The last two are consumer-group states, never a classic group's.
+            GroupState::Empty
+            | GroupState::Dead
+            | GroupState::Assigning
+            | GroupState::Reconciling => {}
         }
     }
 

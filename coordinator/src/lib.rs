@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 pub mod api;
 mod commit;
 pub mod config;
+pub mod consumer;
 mod coordinator;
 pub mod error;
 mod group;

@@ -42,3 +42,13 @@ pub const DEFAULT_MAX_SESSION_TIMEOUT: Duration = Duration::from_millis(1_800_00
 
 /// Kafka's `group.initial.rebalance.delay.ms` default.
 pub const DEFAULT_INITIAL_REBALANCE_DELAY: Duration = Duration::from_millis(3_000);
+
+/// Kafka's `group.consumer.session.timeout.ms` default.
+pub const DEFAULT_CONSUMER_SESSION_TIMEOUT: Duration = Duration::from_millis(45_000);
+
+/// Kafka's `group.consumer.heartbeat.interval.ms` default.
+pub const DEFAULT_CONSUMER_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(5_000);
+
+/// Rebalance timeout of a consumer-group member that has not sent one yet (librdkafka's
+/// `max.poll.interval.ms` default).
+pub const DEFAULT_CONSUMER_REBALANCE_TIMEOUT: Duration = Duration::from_millis(300_000);

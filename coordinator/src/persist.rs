@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Protocol;
+use crate::consumer::{ConsumerGroup, ConsumerGroupSnapshot};
 use crate::error::CheckpointError;
 use crate::group::Group;
 use crate::limits;
@@ -64,6 +65,10 @@ pub struct GroupSnapshot {
     pub leader: Option<String>,
     /// Members.
     pub members: Vec<MemberSnapshot>,
+    /// Set for a consumer (KIP-848) group, whose metadata is all here (the classic fields are
+    /// then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<ConsumerGroupSnapshot>,
 }
 
 /// A member's durable metadata.
@@ -382,8 +387,22 @@ pub(crate) fn snapshot<'a>(
     }
 }
 
+/// A consumer group's snapshot in the shape every group has on the metadata log.
+pub(crate) fn consumer_group_snapshot(id: &str, g: &ConsumerGroup) -> GroupSnapshot {
+    GroupSnapshot {
+        group_id: id.to_owned(),
+        protocol_type: Some("consumer".to_owned()),
+        protocol_name: None,
+        generation: g.group_epoch,
+        leader: None,
+        members: Vec::new(),
+        consumer: Some(g.snapshot()),
+    }
+}
+
 pub(crate) fn group_snapshot(g: &Group) -> GroupSnapshot {
     GroupSnapshot {
+        consumer: None,
         group_id: g.id.clone(),
         protocol_type: g.protocol_type.clone(),
         protocol_name: g.protocol_name.clone(),

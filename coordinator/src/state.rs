@@ -16,6 +16,22 @@ pub enum GroupState {
     Stable,
     /// Deleted or unknown; only ever reported, never stored.
     Dead,
+    /// Consumer (KIP-848) group: its target assignment is being recomputed.
+    Assigning,
+    /// Consumer group: members are moving to their target assignment.
+    Reconciling,
+}
+
+impl From<crate::consumer::ConsumerGroupState> for GroupState {
+    fn from(s: crate::consumer::ConsumerGroupState) -> Self {
+        use crate::consumer::ConsumerGroupState as C;
+        match s {
+            C::Empty => GroupState::Empty,
+            C::Assigning => GroupState::Assigning,
+            C::Reconciling => GroupState::Reconciling,
+            C::Stable => GroupState::Stable,
+        }
+    }
 }
 
 impl GroupState {
@@ -27,6 +43,8 @@ impl GroupState {
             GroupState::CompletingRebalance => "CompletingRebalance",
             GroupState::Stable => "Stable",
             GroupState::Dead => "Dead",
+            GroupState::Assigning => "Assigning",
+            GroupState::Reconciling => "Reconciling",
         }
     }
 
@@ -38,6 +56,8 @@ impl GroupState {
             GroupState::CompletingRebalance,
             GroupState::Stable,
             GroupState::Dead,
+            GroupState::Assigning,
+            GroupState::Reconciling,
         ]
         .into_iter()
         .find(|s| s.kafka_name().eq_ignore_ascii_case(name))

@@ -156,6 +156,22 @@ pub struct RawSettings {
         default_value_t = kafka_group_default_ms(|g| g.max_session_timeout)
     )]
     pub group_max_session_timeout_ms: u64,
+    /// Consumer groups of the KIP-848 protocol (`group.protocol=consumer`): a member that sends no heartbeat for this long is removed and its partitions reassigned, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_GROUP_CONSUMER_SESSION_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = kafka_group_default_ms(|g| g.consumer_session_timeout)
+    )]
+    pub group_consumer_session_timeout_ms: u64,
+    /// Consumer groups of the KIP-848 protocol: the heartbeat interval members are told to use, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS",
+        value_name = "MS",
+        default_value_t = kafka_group_default_ms(|g| g.consumer_heartbeat_interval)
+    )]
+    pub group_consumer_heartbeat_interval_ms: u64,
     /// A native connection in a consumer group that sends nothing for this long is evicted from its groups, in ms
     #[arg(
         long,

@@ -95,6 +95,8 @@ const EVERY_SETTING: [(&str, &str); 34] = [
     ("group_initial_rebalance_delay_ms", "11"),
     ("group_min_session_timeout_ms", "12"),
     ("group_max_session_timeout_ms", "13"),
+    ("group_consumer_session_timeout_ms", "30"),
+    ("group_consumer_heartbeat_interval_ms", "29"),
     ("native_heartbeat_timeout_ms", "14"),
     ("connections_per_listener_max", "15"),
     ("connections_per_address_max", "16"),
@@ -119,13 +121,15 @@ const EVERY_SETTING: [(&str, &str); 34] = [
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 17] = [
+const UNQUOTED: [&str; 19] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
     "group_initial_rebalance_delay_ms",
     "group_min_session_timeout_ms",
     "group_max_session_timeout_ms",
+    "group_consumer_session_timeout_ms",
+    "group_consumer_heartbeat_interval_ms",
     "native_heartbeat_timeout_ms",
     "connections_per_listener_max",
     "connections_per_address_max",

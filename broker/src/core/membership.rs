@@ -8,6 +8,7 @@
 //! requests and answers are the coordinator's domain types; the adapter translates its wire
 //! messages to and from them and checks permissions.
 
+use whippet_coordinator::consumer::{ConsumerHeartbeat, ConsumerHeartbeatResponse, TopicCatalog};
 use whippet_coordinator::native_groups::{Group, GroupTable, NativeGroupRef};
 use whippet_coordinator::{
     ErrorCode, HeartbeatRequest, JoinRequest, JoinResponse, LeaveMember, LeaveResponse, Reply,
@@ -161,4 +162,30 @@ pub fn leave_native_group(
     Ok(on_topic(core, topic, |table| {
         table.leave(topic.stream_id, topic.id, group, client)
     })?)
+}
+
+/// A consumer-group (KIP-848) heartbeat over `topics`, the subscribable topics now. The answer
+/// is given once what it changed (membership, epochs, assignments) is durable, so a member
+/// never acts on an epoch or assignment a restart would forget.
+pub async fn consumer_heartbeat(
+    core: &Core,
+    rc: &RequestContext,
+    request: &ConsumerHeartbeat,
+    topics: &TopicCatalog,
+) -> ConsumerHeartbeatResponse {
+    let span = tracing::trace_span!(parent: &rc.span, "core.consumer_group_heartbeat");
+    let changed = core
+        .groups
+        .change_durably(|c| c.consumer_heartbeat(request, topics));
+    let (answer, durable) = tracing::Instrument::instrument(changed, span).await;
+    match durable {
+        Ok(()) => answer,
+        Err(error) => {
+            tracing::warn!(%error, "consumer group change not durable");
+            ConsumerHeartbeatResponse {
+                error: ErrorCode::CoordinatorNotAvailable,
+                ..answer
+            }
+        }
+    }
 }

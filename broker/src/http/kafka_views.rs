@@ -124,13 +124,7 @@ async fn describe_topic(
 }
 
 fn state_name(state: GroupState) -> &'static str {
-    match state {
-        GroupState::Empty => "Empty",
-        GroupState::PreparingRebalance => "PreparingRebalance",
-        GroupState::CompletingRebalance => "CompletingRebalance",
-        GroupState::Stable => "Stable",
-        GroupState::Dead => "Dead",
-    }
+    state.kafka_name()
 }
 
 async fn list_groups(State(api): State<Arc<Api>>, request: Request) -> ApiResult {

@@ -51,6 +51,8 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::DescribeCluster,
     ApiKey::DescribeUserScramCredentials,
     ApiKey::AlterUserScramCredentials,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
 /// What the connection loop does after a request was dispatched.
@@ -141,7 +143,9 @@ pub(crate) async fn dispatch(
         | RequestKind::LeaveGroup(_)
         | RequestKind::DescribeGroups(_)
         | RequestKind::ListGroups(_)
-        | RequestKind::DeleteGroups(_)) => group_api(ctx, rc, header, request).await,
+        | RequestKind::DeleteGroups(_)
+        | RequestKind::ConsumerGroupHeartbeat(_)
+        | RequestKind::ConsumerGroupDescribe(_)) => group_api(ctx, rc, header, request).await,
         request => data_or_admin_api(ctx, rc, header, request).await,
     };
     // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is unserved
@@ -261,6 +265,12 @@ async fn group_api(
         RequestKind::DeleteGroups(req) => {
             ResponseKind::DeleteGroups(groups::admin::delete(ctx, header, req).await)
         }
+        RequestKind::ConsumerGroupHeartbeat(req) => ResponseKind::ConsumerGroupHeartbeat(
+            groups::consumer::heartbeat(ctx, rc, header, req).await,
+        ),
+        RequestKind::ConsumerGroupDescribe(req) => {
+            ResponseKind::ConsumerGroupDescribe(groups::consumer::describe(ctx, header, req).await)
+        }
         _ => return None,
     })
 }
@@ -323,6 +333,10 @@ mod tests {
             ApiKey::DescribeGroups => RequestKind::DescribeGroups(Default::default()),
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
             ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
+            ApiKey::ConsumerGroupHeartbeat => {
+                RequestKind::ConsumerGroupHeartbeat(Default::default())
+            }
+            ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(Default::default()),
             ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
             ApiKey::DescribeAcls => RequestKind::DescribeAcls(Default::default()),
             ApiKey::CreateAcls => RequestKind::CreateAcls(Default::default()),

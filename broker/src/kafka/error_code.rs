@@ -78,6 +78,10 @@ pub(crate) fn group_code(error: ErrorCode) -> i16 {
         ErrorCode::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached.code(),
         ErrorCode::FencedInstanceId => ResponseError::FencedInstanceId.code(),
         ErrorCode::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic.code(),
+        ErrorCode::FencedMemberEpoch => ResponseError::FencedMemberEpoch.code(),
+        ErrorCode::StaleMemberEpoch => ResponseError::StaleMemberEpoch.code(),
+        ErrorCode::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId.code(),
+        ErrorCode::UnsupportedAssignor => ResponseError::UnsupportedAssignor.code(),
     }
 }
 

@@ -17,10 +17,12 @@ Runs under the venv (confluent-kafka 2.16, kafka-python 3, aiokafka) and under D
 python3 for python3-confluent-kafka 1.7 (librdkafka 2.0.2).
 
 Usage: group_member.py CLIENT BOOTSTRAP TOPIC GROUP MEMBER ASSIGNOR SESSION_TIMEOUT_MS
-  CLIENT   confluent | kafka-python | aiokafka
+  CLIENT   confluent | confluent-consumer | kafka-python | aiokafka
+           (confluent-consumer: librdkafka with group.protocol=consumer, KIP-848; the broker
+           then assigns and SESSION_TIMEOUT_MS is unused: the broker's setting applies)
   ASSIGNOR the client's own name for it (librdkafka: range, roundrobin, cooperative-sticky;
            kafka-python: range, roundrobin, sticky, cooperative-sticky; aiokafka: range,
-           roundrobin, sticky)
+           roundrobin, sticky); for confluent-consumer the server assignor (uniform, range)
 """
 
 import asyncio
@@ -80,21 +82,30 @@ class Tracker:
         emit({"ev": "committed", "offsets": {str(p): o for p, o in sorted(offsets.items())}})
 
 
+def confluent_config(args):
+    config = {
+        "bootstrap.servers": args.bootstrap,
+        "group.id": args.group,
+        "client.id": args.member,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
+    if args.client == "confluent-consumer":
+        # KIP-848: the broker assigns and times sessions; librdkafka refuses the classic
+        # settings (assignment strategy, session timeout, heartbeat interval) with it.
+        config["group.protocol"] = "consumer"
+        config["group.remote.assignor"] = args.assignor
+    else:
+        config["partition.assignment.strategy"] = args.assignor
+        config["session.timeout.ms"] = args.session_ms
+        config["heartbeat.interval.ms"] = HEARTBEAT_INTERVAL_MS
+    return config
+
+
 def run_confluent(args, stop):
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "group.id": args.group,
-            "client.id": args.member,
-            "partition.assignment.strategy": args.assignor,
-            "session.timeout.ms": args.session_ms,
-            "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    consumer = Consumer(confluent_config(args))
     consumer.subscribe([args.topic])
     tracker = Tracker()
 
@@ -262,7 +273,11 @@ def main():
     else:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-        runners = {"confluent": run_confluent, "kafka-python": run_kafka_python}
+        runners = {
+            "confluent": run_confluent,
+            "confluent-consumer": run_confluent,
+            "kafka-python": run_kafka_python,
+        }
         runner = runners.get(args.client)
         if runner is None:
             raise SystemExit(f"unknown client {args.client!r}")

@@ -95,6 +95,19 @@ pub const BROKER_APIS: &[ApiSupport] = &[
         0,
         0,
     ),
+    // KIP-848 (librdkafka ≥ 2.12 with `group.protocol=consumer` sends v1).
+    api(
+        ApiKey::ConsumerGroupHeartbeat,
+        "consumer_group_heartbeat",
+        0,
+        1,
+    ),
+    api(
+        ApiKey::ConsumerGroupDescribe,
+        "consumer_group_describe",
+        0,
+        1,
+    ),
 ];
 
 /// The registry entry for `key`, or `None` if Whippet never serves that API.
@@ -135,7 +148,7 @@ mod tests {
         let names: HashSet<&str> = BROKER_APIS.iter().map(|a| a.name).collect();
         assert_eq!(keys.len(), BROKER_APIS.len());
         assert_eq!(names.len(), BROKER_APIS.len());
-        assert_eq!(BROKER_APIS.len(), 32);
+        assert_eq!(BROKER_APIS.len(), 34);
     }
 
     #[test]

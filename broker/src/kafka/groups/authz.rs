@@ -9,6 +9,7 @@
 //! apply to the partitions of an allowed request.
 
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerGroupDescribed;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -17,9 +18,10 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
 use kafka_protocol::messages::{
-    DeleteGroupsResponse, DescribeGroupsResponse, FindCoordinatorResponse, HeartbeatResponse,
-    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse,
-    OffsetDeleteResponse, OffsetFetchResponse, RequestKind, ResponseKind, SyncGroupResponse,
+    ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, DeleteGroupsResponse,
+    DescribeGroupsResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
+    LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse,
+    OffsetFetchResponse, RequestKind, ResponseKind, SyncGroupResponse,
 };
 
 use crate::context::BrokerContext;
@@ -46,6 +48,8 @@ pub(crate) fn denied(
         | RequestKind::Heartbeat(_)
         | RequestKind::LeaveGroup(_)
         | RequestKind::DescribeGroups(_)
+        | RequestKind::ConsumerGroupHeartbeat(_)
+        | RequestKind::ConsumerGroupDescribe(_)
         | RequestKind::ListGroups(_) => Access::UseGroups,
         _ => return None,
     };
@@ -110,6 +114,21 @@ fn denial(request: &RequestKind) -> ResponseKind {
                     .iter()
                     .map(|group| {
                         DescribedGroup::default()
+                            .with_group_id(group.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::ConsumerGroupHeartbeat(_) => ResponseKind::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+        ),
+        RequestKind::ConsumerGroupDescribe(req) => ResponseKind::ConsumerGroupDescribe(
+            ConsumerGroupDescribeResponse::default().with_groups(
+                req.group_ids
+                    .iter()
+                    .map(|group| {
+                        ConsumerGroupDescribed::default()
                             .with_group_id(group.clone())
                             .with_error_code(code)
                     })

@@ -4,6 +4,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod authz;
+pub(crate) mod consumer;
 pub(crate) mod find;
 pub(crate) mod membership;
 pub(crate) mod offsets;
