@@ -240,4 +240,6 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// Current state.
     pub state: GroupState,
+    /// A consumer (KIP-848) group rather than a classic one (ListGroups v5 `group_type`).
+    pub consumer_protocol: bool,
 }

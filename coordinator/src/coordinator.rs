@@ -288,6 +288,7 @@ impl Coordinator {
                     group_id: g.id.clone(),
                     protocol_type: g.protocol_type.clone().unwrap_or_default(),
                     state: g.state,
+                    consumer_protocol: false,
                 },
             );
         }
@@ -298,6 +299,7 @@ impl Coordinator {
                     group_id: g.id.clone(),
                     protocol_type: "consumer".to_owned(),
                     state: g.state().into(),
+                    consumer_protocol: true,
                 },
             );
         }
@@ -307,6 +309,7 @@ impl Coordinator {
                 group_id: name.to_owned(),
                 protocol_type: String::new(),
                 state: GroupState::Empty,
+                consumer_protocol: false,
             });
         }
         out.into_values()

@@ -29,6 +29,8 @@ pub struct MemberState {
     pub last: BTreeMap<i32, i64>,
     /// Offsets it jumped over while owning a partition (a skipped record).
     pub skips: Vec<String>,
+    /// The highest offset per partition the broker acknowledged a commit of.
+    pub committed: BTreeMap<i32, i64>,
     /// It printed `closed` (graceful close finished).
     pub closed: bool,
     /// Lines that were not events (tool chatter), kept for failure messages.
@@ -72,6 +74,15 @@ impl MemberState {
                 }
                 self.last.insert(p, o);
                 self.seen.entry(p).or_default().insert(o);
+            }
+            Some("committed") => {
+                let offsets = event["offsets"].as_object().into_iter().flatten();
+                for (p, o) in offsets {
+                    if let (Ok(p), Some(o)) = (p.parse::<i32>(), o.as_i64()) {
+                        let at = self.committed.entry(p).or_insert(o);
+                        *at = (*at).max(o);
+                    }
+                }
             }
             Some("closed") => self.closed = true,
             Some(_) => {}

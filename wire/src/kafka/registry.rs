@@ -59,7 +59,7 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     api(ApiKey::LeaveGroup, "leave_group", 0, 5),
     api(ApiKey::SyncGroup, "sync_group", 0, 5),
     api(ApiKey::DescribeGroups, "describe_groups", 0, 5),
-    api(ApiKey::ListGroups, "list_groups", 0, 4),
+    api(ApiKey::ListGroups, "list_groups", 0, 5),
     api(ApiKey::SaslHandshake, "sasl_handshake", 0, 1),
     api(ApiKey::ApiVersions, "api_versions", 0, 4),
     api(ApiKey::CreateTopics, "create_topics", 2, 5),

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     GroupId, ListGroupsRequest, ListGroupsResponse, RequestHeader,
 };
+use kafka_protocol::protocol::StrBytes;
 use tracing::warn;
 use whippet_coordinator::{ErrorCode, GroupState};
 
@@ -21,7 +22,8 @@ use crate::context::BrokerContext;
 /// INVALID_REQUEST, for a ListGroups state filter naming no state.
 const INVALID_REQUEST: i16 = 42;
 
-/// Answers DescribeGroups; an unknown group is reported Dead, as Kafka does.
+/// Answers DescribeGroups; an unknown group is reported Dead, as Kafka does, and a consumer
+/// (KIP-848) group GROUP_ID_NOT_FOUND, as Kafka does.
 pub(crate) async fn describe(
     ctx: &Arc<BrokerContext>,
     _header: &RequestHeader,
@@ -48,6 +50,10 @@ pub(crate) async fn describe(
                 .collect();
             let error = if id.is_empty() {
                 ErrorCode::InvalidGroupId
+            } else if c.is_consumer_group(id.as_str()) {
+                // A KIP-848 group is described by ConsumerGroupDescribe; Kafka answers this
+                // (and clients then know to use that API).
+                ErrorCode::GroupIdNotFound
             } else {
                 ErrorCode::None
             };
@@ -65,7 +71,8 @@ pub(crate) async fn describe(
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-/// Answers ListGroups, with the v4 state filter; type filters (v5) are not advertised.
+/// Answers ListGroups, with the v4 state filter and the v5 type filter (`classic`, `consumer`;
+/// case-insensitive, as Kafka parses them).
 pub(crate) async fn list(
     ctx: &Arc<BrokerContext>,
     _header: &RequestHeader,
@@ -78,14 +85,29 @@ pub(crate) async fn list(
             None => return ListGroupsResponse::default().with_error_code(INVALID_REQUEST),
         }
     }
+    let mut types = Vec::with_capacity(req.types_filter.len());
+    for name in &req.types_filter {
+        match name.to_ascii_lowercase().as_str() {
+            "classic" => types.push(false),
+            "consumer" => types.push(true),
+            _ => return ListGroupsResponse::default().with_error_code(INVALID_REQUEST),
+        }
+    }
     let listings = ctx.core.groups.lock().list_groups(&states);
     let groups = listings
         .into_iter()
+        .filter(|l| types.is_empty() || types.contains(&l.consumer_protocol))
         .map(|l| {
+            let group_type = if l.consumer_protocol {
+                "consumer"
+            } else {
+                "classic"
+            };
             ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(l.group_id)))
                 .with_protocol_type(str_bytes(l.protocol_type))
                 .with_group_state(str_bytes(l.state.kafka_name()))
+                .with_group_type(StrBytes::from_static_str(group_type))
         })
         .collect();
     ListGroupsResponse::default().with_groups(groups)
