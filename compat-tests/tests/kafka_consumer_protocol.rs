@@ -321,9 +321,9 @@ fn check_duplicates(
     }
 }
 
-#[test]
-fn consumer_protocol_member_killed_partitions_move_commits_survive() {
-    let started = Instant::now();
+/// A broker with a short KIP-848 session, the topic, three KIP-848 members (0–2) and two classic
+/// ones (3, 4), all holding partitions.
+fn start() -> Scenario {
     let ms = |d: Duration| d.as_millis().to_string();
     let broker = WhippetProcess::start([
         "--group-consumer-session-timeout-ms".to_string(),
@@ -346,44 +346,44 @@ fn consumer_protocol_member_killed_partitions_move_commits_survive() {
     for _ in 0..2 {
         s.add_member("confluent", CLASSIC_GROUP, "range");
     }
-    let (consumers, classic) = ([0usize, 1, 2], [3usize, 4]);
     let form = Instant::now() + FORM_TIMEOUT;
-    s.wait_cover(&consumers, form, "KIP-848 group formation");
-    s.wait_cover(&classic, form, "classic group formation");
-    produce_half(&s.addr(), 0);
-    s.drain(
-        &consumers,
-        GROUP,
-        PER_PARTITION / 2,
-        "first half, KIP-848 group",
-    );
-    check_stable_view(&s);
+    s.wait_cover(&CONSUMERS, form, "KIP-848 group formation");
+    s.wait_cover(&CLASSIC, form, "classic group formation");
+    s
+}
 
-    let victim = 0;
-    let victim_parts = s.assignment(victim);
-    s.members[victim].signal(Signal::SIGKILL);
+const CONSUMERS: [usize; 3] = [0, 1, 2];
+const CLASSIC: [usize; 2] = [3, 4];
+const VICTIM: usize = 0;
+const SURVIVORS: [usize; 2] = [1, 2];
+
+/// Kills the victim, writes the second half, and checks the takeover; returns how long it took
+/// and the victim's partitions.
+fn kill_and_take_over(s: &mut Scenario) -> (Duration, Vec<i32>) {
+    let victim_parts = s.assignment(VICTIM);
+    s.members[VICTIM].signal(Signal::SIGKILL);
     let killed = Instant::now();
-    if s.members[victim].wait_exit(CLIENT_TIMEOUT).is_none() {
+    // Once it exited and its stdout is read to the end, its commits are all known.
+    if s.members[VICTIM].wait_exit(CLIENT_TIMEOUT).is_none() {
         s.fail("the killed member did not exit");
     }
-    let victim_commits = s.members[victim].state.lock().unwrap().committed.clone();
+    let victim_commits = s.members[VICTIM].state.lock().unwrap().committed.clone();
     produce_half(&s.addr(), PER_PARTITION / 2);
-    let survivors = [1usize, 2];
     s.wait_cover(
-        &survivors,
+        &SURVIVORS,
         killed + SESSION + TAKEOVER_ALLOWANCE,
         "takeover within the session timeout",
     );
     let took_over = killed.elapsed();
     s.drain(
-        &consumers,
+        &CONSUMERS,
         GROUP,
         PER_PARTITION,
         "everything, KIP-848 group",
     );
     for p in 0..PARTITIONS {
         let from = victim_commits.get(&p).copied().unwrap_or(0);
-        let lost = s.missing(&survivors, p, from, PER_PARTITION);
+        let lost = s.missing(&SURVIVORS, p, from, PER_PARTITION);
         if victim_parts.contains(&p) && !lost.is_empty() {
             s.fail(&format!(
                 "partition {p}: survivors never got {} offsets from the victim's commit {from}",
@@ -391,27 +391,13 @@ fn consumer_protocol_member_killed_partitions_move_commits_survive() {
             ));
         }
     }
-    check_duplicates(&s, &consumers, &victim_parts, &victim_commits);
-    s.drain(
-        &classic,
-        CLASSIC_GROUP,
-        PER_PARTITION,
-        "everything, classic group",
-    );
-    let skips: Vec<String> = s
-        .members
-        .iter()
-        .flat_map(|m| {
-            let skips = m.state.lock().unwrap().skips.clone();
-            skips.into_iter().map(move |k| format!("{}: {k}", m.name))
-        })
-        .collect();
-    if !skips.is_empty() {
-        s.fail(&format!("members skipped owned offsets: {skips:?}"));
-    }
+    check_duplicates(s, &CONSUMERS, &victim_parts, &victim_commits);
+    (took_over, victim_parts)
+}
 
-    // The broker crashes with the group live: membership, epochs, assignments and commits
-    // come back from the metadata log.
+/// The broker crashes with the group live: membership, epochs, assignments and commits come
+/// back from the metadata log.
+fn crash_and_check_restore(s: &mut Scenario) {
     let before = described(&view(&s.addr()));
     s.broker.kill().unwrap();
     s.broker.restart().unwrap();
@@ -433,8 +419,41 @@ fn consumer_protocol_member_killed_partitions_move_commits_survive() {
         want,
         "classic group commits"
     );
+}
+
+#[test]
+fn consumer_protocol_member_killed_partitions_move_commits_survive() {
+    let started = Instant::now();
+    let mut s = start();
+    produce_half(&s.addr(), 0);
+    s.drain(
+        &CONSUMERS,
+        GROUP,
+        PER_PARTITION / 2,
+        "first half, KIP-848 group",
+    );
+    check_stable_view(&s);
+    let (took_over, victim_parts) = kill_and_take_over(&mut s);
+    s.drain(
+        &CLASSIC,
+        CLASSIC_GROUP,
+        PER_PARTITION,
+        "everything, classic group",
+    );
+    let skips: Vec<String> = s
+        .members
+        .iter()
+        .flat_map(|m| {
+            let skips = m.state.lock().unwrap().skips.clone();
+            skips.into_iter().map(move |k| format!("{}: {k}", m.name))
+        })
+        .collect();
+    if !skips.is_empty() {
+        s.fail(&format!("members skipped owned offsets: {skips:?}"));
+    }
+    crash_and_check_restore(&mut s);
     println!(
-        "m{victim} (partitions {victim_parts:?}) killed; they moved {took_over:?} after the kill \
+        "m{VICTIM} (partitions {victim_parts:?}) killed; they moved {took_over:?} after the kill \
          (session {SESSION:?}); {} records consumed by each group and committed; whole run {:?}",
         PER_PARTITION * i64::from(PARTITIONS),
         started.elapsed()

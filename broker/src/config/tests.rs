@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 34] = [
+const EVERY_SETTING: [(&str, &str); 36] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),

@@ -99,6 +99,7 @@ fn group(id: &str, generation: i32) -> GroupSnapshot {
         generation,
         leader: None,
         members: Vec::new(),
+        consumer: None,
     }
 }
 

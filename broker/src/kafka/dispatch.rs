@@ -468,6 +468,12 @@ mod tests {
             ApiKey::AlterUserScramCredentials => {
                 ResponseKind::AlterUserScramCredentials(Default::default())
             }
+            ApiKey::ConsumerGroupHeartbeat => {
+                ResponseKind::ConsumerGroupHeartbeat(Default::default())
+            }
+            ApiKey::ConsumerGroupDescribe => {
+                ResponseKind::ConsumerGroupDescribe(Default::default())
+            }
             other => panic!("no response type known for {other:?}"),
         }
     }

@@ -120,21 +120,9 @@ fn denial(request: &RequestKind) -> ResponseKind {
                     .collect(),
             ),
         ),
-        RequestKind::ConsumerGroupHeartbeat(_) => ResponseKind::ConsumerGroupHeartbeat(
-            ConsumerGroupHeartbeatResponse::default().with_error_code(code),
-        ),
-        RequestKind::ConsumerGroupDescribe(req) => ResponseKind::ConsumerGroupDescribe(
-            ConsumerGroupDescribeResponse::default().with_groups(
-                req.group_ids
-                    .iter()
-                    .map(|group| {
-                        ConsumerGroupDescribed::default()
-                            .with_group_id(group.clone())
-                            .with_error_code(code)
-                    })
-                    .collect(),
-            ),
-        ),
+        RequestKind::ConsumerGroupHeartbeat(_) | RequestKind::ConsumerGroupDescribe(_) => {
+            consumer_group_denial(request, code)
+        }
         RequestKind::DeleteGroups(req) => ResponseKind::DeleteGroups(
             DeleteGroupsResponse::default().with_results(
                 req.groups_names
@@ -149,6 +137,27 @@ fn denial(request: &RequestKind) -> ResponseKind {
         ),
         // ListGroups (the only other kind `denied` refuses): nothing listed.
         _ => ResponseKind::ListGroups(ListGroupsResponse::default()),
+    }
+}
+
+/// A KIP-848 request refused: the heartbeat's error, or every described group's.
+fn consumer_group_denial(request: &RequestKind, code: i16) -> ResponseKind {
+    match request {
+        RequestKind::ConsumerGroupDescribe(req) => ResponseKind::ConsumerGroupDescribe(
+            ConsumerGroupDescribeResponse::default().with_groups(
+                req.group_ids
+                    .iter()
+                    .map(|group| {
+                        ConsumerGroupDescribed::default()
+                            .with_group_id(group.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        _ => ResponseKind::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+        ),
     }
 }
 
