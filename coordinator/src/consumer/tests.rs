@@ -311,6 +311,30 @@ fn commits_check_the_member_epoch() {
 }
 
 #[test]
+fn offset_fetches_check_the_member_epoch_when_a_member_is_named() {
+    let mut s = setup();
+    let e = s.hb(&join("a")).member_epoch;
+    let c = &s.c;
+    assert_eq!(c.consumer_fetch_allowed("g", Some("a"), e), Ok(()));
+    assert_eq!(
+        c.consumer_fetch_allowed("g", Some("a"), e - 1),
+        Err(ErrorCode::StaleMemberEpoch)
+    );
+    assert_eq!(
+        c.consumer_fetch_allowed("g", Some("a"), e + 1),
+        Err(ErrorCode::FencedMemberEpoch)
+    );
+    assert_eq!(
+        c.consumer_fetch_allowed("g", Some("zz"), e),
+        Err(ErrorCode::UnknownMemberId)
+    );
+    // Admin and classic fetches name no member.
+    assert_eq!(c.consumer_fetch_allowed("g", None, -1), Ok(()));
+    assert_eq!(c.consumer_fetch_allowed("g", Some(""), -1), Ok(()));
+    assert_eq!(c.consumer_fetch_allowed("other", Some("a"), 7), Ok(()));
+}
+
+#[test]
 fn a_silent_member_expires_and_its_partitions_move() {
     let mut s = setup();
     let a = s.hb(&join("a"));

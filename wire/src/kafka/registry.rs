@@ -52,7 +52,7 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     api(ApiKey::ListOffsets, "list_offsets", 1, 7),
     api(ApiKey::Metadata, "metadata", 0, 12),
     api(ApiKey::OffsetCommit, "offset_commit", 2, 9),
-    api(ApiKey::OffsetFetch, "offset_fetch", 1, 8),
+    api(ApiKey::OffsetFetch, "offset_fetch", 1, 9),
     api(ApiKey::FindCoordinator, "find_coordinator", 0, 3),
     api(ApiKey::JoinGroup, "join_group", 0, 7),
     api(ApiKey::Heartbeat, "heartbeat", 0, 4),

@@ -1,5 +1,7 @@
 //! OffsetFetch: single-group (v0–7) and multi-group (v8+). Nothing committed is offset −1 with
-//! no error, as in Kafka; a null topic list means every partition the group committed.
+//! no error, as in Kafka; a null topic list means every partition the group committed. From v9 a
+//! KIP-848 member names itself and its epoch, which are checked as Kafka checks them
+//! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH for the whole group).
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use whippet_coordinator::{CommittedOffset, PartitionKey};
 use super::{UNKNOWN_TOPIC_OR_PARTITION, resolve};
 use crate::context::BrokerContext;
 use crate::core::{RequestContext, offsets};
+use crate::kafka::error_code::group_code;
 use crate::kafka::groups::str_bytes;
 use crate::kafka::topics;
 
@@ -139,6 +142,18 @@ pub(crate) async fn handle(
             .groups
             .into_iter()
             .map(|g| {
+                // v9: a KIP-848 member fetches at its epoch (−1 and no member: anyone may).
+                let member = g.member_id.as_ref().map(|m| m.as_str());
+                let allowed = ctx.core.groups.lock().consumer_fetch_allowed(
+                    g.group_id.as_str(),
+                    member,
+                    g.member_epoch,
+                );
+                if let Err(code) = allowed {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id)
+                        .with_error_code(group_code(code));
+                }
                 let wanted = g.topics.map(|ts| {
                     ts.into_iter()
                         .map(|t| (t.name, t.partition_indexes))
