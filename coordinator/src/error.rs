@@ -51,6 +51,8 @@ pub enum ErrorCode {
     UnreleasedInstanceId,
     /// Consumer group: the requested server assignor is not one the coordinator runs.
     UnsupportedAssignor,
+    /// Consumer group: the subscription regex does not compile (or is too long).
+    InvalidRegularExpression,
 }
 
 /// Why a checkpoint could not be written or loaded. Every variant names the file, so an operator

@@ -172,11 +172,12 @@ pub async fn consumer_heartbeat(
     rc: &RequestContext,
     request: &ConsumerHeartbeat,
     topics: &TopicCatalog,
+    matches: &(dyn Fn(&str, &str) -> bool + Sync),
 ) -> ConsumerHeartbeatResponse {
     let span = tracing::trace_span!(parent: &rc.span, "core.consumer_group_heartbeat");
     let changed = core
         .groups
-        .change_durably(|c| c.consumer_heartbeat(request, topics));
+        .change_durably(|c| c.consumer_heartbeat(request, topics, matches));
     let (answer, durable) = tracing::Instrument::instrument(changed, span).await;
     match durable {
         Ok(()) => answer,

@@ -82,6 +82,7 @@ pub(crate) fn group_code(error: ErrorCode) -> i16 {
         ErrorCode::StaleMemberEpoch => ResponseError::StaleMemberEpoch.code(),
         ErrorCode::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId.code(),
         ErrorCode::UnsupportedAssignor => ResponseError::UnsupportedAssignor.code(),
+        ErrorCode::InvalidRegularExpression => ResponseError::InvalidRegularExpression.code(),
     }
 }
 

@@ -28,6 +28,10 @@ pub(crate) struct ConsumerMember {
     pub client_id: String,
     pub client_host: String,
     pub subscribed: Vec<String>,
+    /// Regex subscription (Kafka's `subscribed_topic_regex`), matched against whole names.
+    pub regex: Option<String>,
+    /// Topics the regex matched at the last metadata refresh.
+    pub resolved: Vec<String>,
     pub server_assignor: Option<String>,
     pub rebalance_timeout: Duration,
     pub departed: bool,
@@ -139,6 +143,7 @@ impl ConsumerGroup {
         req: &ConsumerHeartbeat,
         new_id: String,
         topics: &TopicCatalog,
+        matches: &dyn Fn(&str, &str) -> bool,
         now: Instant,
         cfg: &GroupConfig,
     ) -> Result<ConsumerHeartbeatResponse, ErrorCode> {
@@ -150,7 +155,7 @@ impl ConsumerGroup {
             req.member_id.clone()
         };
         self.update_member(&id, req, now);
-        self.refresh_metadata(topics);
+        self.refresh_metadata(topics, matches);
         // One heartbeat moves the group at most one epoch, whatever it changed.
         self.group_epoch = self.group_epoch.min(epoch_before.saturating_add(1));
         if self.group_epoch > self.assignment_epoch {
@@ -286,6 +291,14 @@ impl ConsumerGroup {
                 bump = true;
             }
         }
+        if let Some(regex) = &req.subscribed_topic_regex {
+            // An empty regex drops the regex subscription.
+            let regex = (!regex.is_empty()).then(|| regex.clone());
+            if regex != m.regex {
+                m.regex = regex;
+                bump = true;
+            }
+        }
         if req.server_assignor.is_some() && req.server_assignor != m.server_assignor {
             m.server_assignor.clone_from(&req.server_assignor);
             bump = true;
@@ -297,11 +310,21 @@ impl ConsumerGroup {
 
     /// Records the subscribed topics' current ids and partition counts; a change (a topic
     /// created, deleted, re-created or grown) bumps the group epoch.
-    fn refresh_metadata(&mut self, topics: &TopicCatalog) {
+    fn refresh_metadata(&mut self, topics: &TopicCatalog, matches: &dyn Fn(&str, &str) -> bool) {
+        for m in self.members.values_mut() {
+            m.resolved = match &m.regex {
+                Some(regex) => topics
+                    .keys()
+                    .filter(|name| matches(regex, name))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+        }
         let now: BTreeMap<String, TopicInfo> = self
             .members
             .values()
-            .flat_map(|m| m.subscribed.iter())
+            .flat_map(|m| m.subscribed.iter().chain(m.resolved.iter()))
             .filter_map(|name| topics.get(name).map(|t| (name.clone(), *t)))
             .collect();
         if now != self.subscribed_topics {
@@ -325,6 +348,7 @@ impl ConsumerGroup {
                 topics: m
                     .subscribed
                     .iter()
+                    .chain(m.resolved.iter())
                     .filter_map(|n| self.subscribed_topics.get(n).map(|t| t.id))
                     .collect(),
             })
@@ -400,6 +424,7 @@ impl ConsumerGroup {
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     subscribed_topic_names: m.subscribed.clone(),
+                    subscribed_topic_regex: m.regex.clone(),
                     server_assignor: m.server_assignor.clone(),
                     rebalance_timeout_ms: u64::try_from(m.rebalance_timeout.as_millis())
                         .unwrap_or(u64::MAX),
@@ -430,6 +455,8 @@ impl ConsumerGroup {
                     client_id: m.client_id,
                     client_host: m.client_host,
                     subscribed: m.subscribed_topic_names,
+                    regex: m.subscribed_topic_regex,
+                    resolved: Vec::new(),
                     server_assignor: m.server_assignor,
                     rebalance_timeout,
                     departed: m.departed,
@@ -451,6 +478,8 @@ fn new_member(id: &str, now: Instant) -> ConsumerMember {
         client_id: String::new(),
         client_host: String::new(),
         subscribed: Vec::new(),
+        regex: None,
+        resolved: Vec::new(),
         server_assignor: None,
         rebalance_timeout: limits::DEFAULT_CONSUMER_REBALANCE_TIMEOUT,
         departed: false,

@@ -56,7 +56,8 @@ pub struct ConsumerHeartbeat {
     pub rebalance_timeout_ms: i32,
     /// Subscribed topic names.
     pub subscribed_topic_names: Option<Vec<String>>,
-    /// Subscription regex (not supported: refused with INVALID_REQUEST when non-empty).
+    /// Subscription regex, matched against whole topic names by the matcher the broker passes
+    /// (empty: no regex).
     pub subscribed_topic_regex: Option<String>,
     /// Preferred server assignor.
     pub server_assignor: Option<String>,
@@ -137,6 +138,8 @@ pub struct ConsumerMemberDescription {
     pub client_host: String,
     /// Subscribed topic names.
     pub subscribed_topic_names: Vec<String>,
+    /// Regex subscription.
+    pub subscribed_topic_regex: Option<String>,
     /// Current assignment.
     pub assignment: Assignment,
     /// Target assignment.
@@ -191,6 +194,9 @@ pub struct ConsumerMemberSnapshot {
     pub client_host: String,
     /// Subscribed topic names.
     pub subscribed_topic_names: Vec<String>,
+    /// Regex subscription.
+    #[serde(default)]
+    pub subscribed_topic_regex: Option<String>,
     /// Preferred assignor.
     pub server_assignor: Option<String>,
     /// Rebalance timeout in ms.

@@ -13,13 +13,16 @@ use crate::error::ErrorCode;
 use crate::state::GroupState;
 
 impl Coordinator {
-    /// ConsumerGroupHeartbeat. `topics` is the broker's catalog of subscribable topics now.
+    /// ConsumerGroupHeartbeat. `topics` is the broker's catalog of subscribable topics now;
+    /// `matches(regex, topic)` says whether a regex subscription covers a topic (the broker
+    /// compiles regexes; the coordinator only stores them).
     pub fn consumer_heartbeat(
         &mut self,
         req: &ConsumerHeartbeat,
         topics: &TopicCatalog,
+        matches: &dyn Fn(&str, &str) -> bool,
     ) -> ConsumerHeartbeatResponse {
-        let result = self.consumer_heartbeat_inner(req, topics);
+        let result = self.consumer_heartbeat_inner(req, topics, matches);
         self.absorb_consumer_change(&req.group_id);
         result.unwrap_or_else(|e| ConsumerHeartbeatResponse::error(e, req))
     }
@@ -28,14 +31,10 @@ impl Coordinator {
         &mut self,
         req: &ConsumerHeartbeat,
         topics: &TopicCatalog,
+        matches: &dyn Fn(&str, &str) -> bool,
     ) -> Result<ConsumerHeartbeatResponse, ErrorCode> {
         valid_group_id(&req.group_id)?;
-        if req.member_epoch < STATIC_LEAVE_EPOCH
-            || req
-                .subscribed_topic_regex
-                .as_deref()
-                .is_some_and(|r| !r.is_empty())
-        {
+        if req.member_epoch < STATIC_LEAVE_EPOCH {
             return Err(ErrorCode::InvalidRequest);
         }
         if req
@@ -67,7 +66,7 @@ impl Coordinator {
             .consumer_groups
             .get_mut(&req.group_id)
             .ok_or(ErrorCode::UnknownMemberId)?;
-        group.heartbeat(req, new_id, topics, now, &config)
+        group.heartbeat(req, new_id, topics, matches, now, &config)
     }
 
     /// Makes sure `group_id` may be a consumer group: an empty classic group is dropped (the
@@ -145,6 +144,7 @@ impl Coordinator {
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     subscribed_topic_names: m.subscribed.clone(),
+                    subscribed_topic_regex: m.regex.clone(),
                     assignment: m.progress.assigned.clone(),
                     target_assignment: g.target.get(&m.id).cloned().unwrap_or_default(),
                 })

@@ -151,6 +151,13 @@ fn a_partition_held_by_another_member_waits() {
 // ---------------------------------------------------------------------------------------------
 // The coordinator's heartbeat state machine
 
+/// A stand-in regex engine for the tests: `p*` matches names starting with `p`.
+fn prefix_match(regex: &str, name: &str) -> bool {
+    regex
+        .strip_suffix('*')
+        .is_some_and(|prefix| name.starts_with(prefix))
+}
+
 struct Setup {
     clock: Arc<FakeClock>,
     c: Coordinator,
@@ -199,7 +206,7 @@ fn beat(id: &str, epoch: i32, owned: &Assignment) -> ConsumerHeartbeat {
 
 impl Setup {
     fn hb(&mut self, req: &ConsumerHeartbeat) -> ConsumerHeartbeatResponse {
-        self.c.consumer_heartbeat(req, &self.topics)
+        self.c.consumer_heartbeat(req, &self.topics, &prefix_match)
     }
 
     /// Heartbeats `id` with what it was last told until its answer stops changing.
@@ -427,8 +434,32 @@ fn consumer_groups_survive_a_restart() {
     let r = restored.consumer_heartbeat(
         &beat("a", a.member_epoch, a.assignment.as_ref().unwrap()),
         &s.topics,
+        &prefix_match,
     );
     assert_eq!(r.error, ErrorCode::None);
     assert_eq!(r.member_epoch, a.member_epoch);
     assert_eq!(r.assignment, a.assignment);
+}
+
+#[test]
+fn a_regex_subscription_follows_new_topics() {
+    let mut s = setup();
+    let mut req = join("a");
+    req.subscribed_topic_names = Some(Vec::new());
+    req.subscribed_topic_regex = Some("re-*".into());
+    let first = s.hb(&req);
+    assert_eq!(first.error, ErrorCode::None);
+    assert!(first.assignment.unwrap().is_empty(), "no topic matches yet");
+    s.topics.insert(
+        "re-x".into(),
+        TopicInfo {
+            id: T2,
+            partitions: 2,
+        },
+    );
+    let r = s.hb(&beat("a", first.member_epoch, &Assignment::new()));
+    assert_eq!(r.error, ErrorCode::None);
+    assert_eq!(r.assignment.unwrap(), parts(&[(T2, &[0, 1])]));
+    let d = s.c.describe_consumer_group("g");
+    assert_eq!(d.members[0].subscribed_topic_regex.as_deref(), Some("re-*"));
 }

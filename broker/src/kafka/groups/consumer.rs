@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
+use whippet_coordinator::ErrorCode;
 use whippet_coordinator::consumer::{Assignment, ConsumerHeartbeat, TopicCatalog, TopicInfo};
 
 use super::str_bytes;
@@ -37,6 +38,52 @@ fn catalog(ctx: &BrokerContext) -> TopicCatalog {
             (name, info)
         })
         .collect()
+}
+
+/// Longest subscription regex accepted (Kafka has no limit; this bounds compile time and memory).
+const REGEX_LEN_MAX: usize = 1024;
+/// Compiled size limit of one subscription regex, in bytes.
+const REGEX_SIZE_MAX: usize = 1 << 20;
+
+/// Subscription regexes compiled once per heartbeat (the group's members may use several).
+/// Kafka matches a regex against the whole topic name (RE2/J `matches`), which the anchored
+/// form reproduces.
+#[derive(Default)]
+struct Regexes {
+    compiled: std::sync::Mutex<BTreeMap<String, Option<regex::Regex>>>,
+}
+
+impl Regexes {
+    fn compiled(&mut self, regex: &str) -> Option<regex::Regex> {
+        self.compiled
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(regex.to_owned())
+            .or_insert_with(|| compile(regex))
+            .clone()
+    }
+
+    fn matches(&self, regex: &str, topic: &str) -> bool {
+        let mut cache = self
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .entry(regex.to_owned())
+            .or_insert_with(|| compile(regex))
+            .as_ref()
+            .is_some_and(|r| r.is_match(topic))
+    }
+}
+
+fn compile(regex: &str) -> Option<regex::Regex> {
+    if regex.len() > REGEX_LEN_MAX {
+        return None;
+    }
+    regex::RegexBuilder::new(&format!("^(?:{regex})$"))
+        .size_limit(REGEX_SIZE_MAX)
+        .build()
+        .ok()
 }
 
 /// Answers ConsumerGroupHeartbeat.
@@ -83,8 +130,18 @@ pub(crate) async fn heartbeat(
             .with_error_message(Some(StrBytes::from_static_str("MemberId can't be empty.")))
             .with_member_epoch(request.member_epoch);
     }
+    let mut regexes = Regexes::default();
+    if let Some(regex) = request.subscribed_topic_regex.as_deref()
+        && !regex.is_empty()
+        && regexes.compiled(regex).is_none()
+    {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(group_code(ErrorCode::InvalidRegularExpression))
+            .with_member_epoch(request.member_epoch);
+    }
     let topics = catalog(ctx);
-    let answer = membership::consumer_heartbeat(&ctx.core, rc, &request, &topics).await;
+    let matches = |regex: &str, topic: &str| regexes.matches(regex, topic);
+    let answer = membership::consumer_heartbeat(&ctx.core, rc, &request, &topics, &matches).await;
     let assignment = answer.assignment.map(|a| {
         HeartbeatAssignment::default().with_topic_partitions(
             a.into_iter()
