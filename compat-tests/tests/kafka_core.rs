@@ -166,6 +166,9 @@ fn api_versions_every_version() {
         assert_eq!(range(19), Some((2, 5)), "v{version}");
         assert_eq!(range(60), Some((0, 1)), "v{version}");
         assert_eq!(range(11), Some((0, 7)), "JoinGroup v{version}");
+        // KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+        assert_eq!(range(68), Some((0, 1)), "ConsumerGroupHeartbeat v{version}");
+        assert_eq!(range(69), Some((0, 1)), "ConsumerGroupDescribe v{version}");
         // SASL is advertised on every listener, as Kafka does (a listener without SASL answers
         // a handshake with UNSUPPORTED_SASL_MECHANISM).
         assert_eq!(range(17), Some((0, 1)), "SaslHandshake v{version}");
