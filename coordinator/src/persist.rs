@@ -361,7 +361,10 @@ fn validate(cp: &Checkpoint) -> Result<(), String> {
         if g.group_id.is_empty() || g.group_id.len() > limits::MAX_GROUP_ID_LEN {
             return Err(format!("bad group id {:?}", g.group_id));
         }
-        if g.members.len() > limits::MAX_MEMBERS_PER_GROUP {
+        let consumers = g.consumer.as_ref().map_or(0, |c| c.members.len());
+        if g.members.len() > limits::MAX_MEMBERS_PER_GROUP
+            || consumers > limits::MAX_MEMBERS_PER_GROUP
+        {
             return Err(format!("group {:?} has too many members", g.group_id));
         }
     }

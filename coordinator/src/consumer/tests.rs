@@ -463,3 +463,34 @@ fn a_regex_subscription_follows_new_topics() {
     let d = s.c.describe_consumer_group("g");
     assert_eq!(d.members[0].subscribed_topic_regex.as_deref(), Some("re-*"));
 }
+
+#[test]
+fn a_member_that_never_revokes_is_removed_after_its_rebalance_timeout() {
+    let mut s = setup();
+    let a = s.hb(&join("a"));
+    let (a_epoch, a_owned) = (a.member_epoch, a.assignment.unwrap());
+    let b = s.hb(&join("b"));
+    let (mut b_epoch, mut b_owned) = (b.member_epoch, b.assignment.unwrap());
+    // a is asked to revoke half but keeps reporting everything, heartbeating all along.
+    for _ in 0..61 {
+        let r = s.hb(&beat("a", a_epoch, &a_owned));
+        if r.error != ErrorCode::None {
+            assert_eq!(r.error, ErrorCode::UnknownMemberId);
+            break;
+        }
+        assert_eq!(r.member_epoch, a_epoch, "no new epoch before revoking");
+        s.settle("b", &mut b_epoch, &mut b_owned);
+        assert!(
+            count(&b_owned) <= 2,
+            "b never gets a's partitions while a holds them"
+        );
+        s.clock.advance(Duration::from_secs(1));
+        s.c.tick();
+    }
+    s.settle("b", &mut b_epoch, &mut b_owned);
+    assert_eq!(
+        count(&b_owned),
+        4,
+        "a was fenced after its 60 s rebalance timeout"
+    );
+}
