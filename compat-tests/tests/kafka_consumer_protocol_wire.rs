@@ -178,10 +178,36 @@ fn member_epochs_are_checked_as_kafka_checks_them() {
     );
     assert_eq!(fetch_code(&mut conn, g, None, -1), 0);
 
+    // The group still consumes the topic: its offsets may not be deleted.
+    assert_eq!(
+        delete_code(&mut conn, g),
+        code(ResponseError::GroupSubscribedToTopic)
+    );
+
     // Leaving (epoch −1) ends the membership; the group is then Empty and takes simple commits.
     let left: ConsumerGroupHeartbeatResponse = conn.call(1, &heartbeat(g, "member-a", -1));
     assert_eq!((left.error_code, left.member_epoch), (0, -1));
     assert_eq!(commit_code(&mut conn, g, "", -1), 0);
+    assert_eq!(delete_code(&mut conn, g), 0);
+}
+
+fn delete_code(conn: &mut Conn, group: &str) -> i16 {
+    use kafka_protocol::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let topic = OffsetDeleteRequestTopic::default()
+        .with_name(TopicName(s(TOPIC)))
+        .with_partitions(vec![
+            OffsetDeleteRequestPartition::default().with_partition_index(0),
+        ]);
+    let r: OffsetDeleteResponse = conn.call(
+        0,
+        &OffsetDeleteRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_topics(vec![topic]),
+    );
+    assert_eq!(r.error_code, 0, "{r:?}");
+    r.topics[0].partitions[0].error_code
 }
 
 fn classic_join(group: &str) -> JoinGroupRequest {

@@ -229,6 +229,9 @@ pub struct GroupDescription {
     pub protocol_name: String,
     /// Members.
     pub members: Vec<MemberDescription>,
+    /// For a consumer (KIP-848) group, which keeps no classic member metadata: the topics its
+    /// members subscribe to (names and regex matches); `None` for a classic group.
+    pub consumer_subscriptions: Option<std::collections::BTreeSet<String>>,
 }
 
 /// A ListGroups entry.

@@ -145,7 +145,9 @@ impl Coordinator {
         subscribed: &dyn Fn(&PartitionKey) -> bool,
     ) -> Result<Vec<(PartitionKey, ErrorCode)>, ErrorCode> {
         valid_group_id(group_id)?;
+        let consumer = self.consumer_groups.get(group_id);
         let active = match self.groups.get(group_id) {
+            _ if consumer.is_some() => consumer.is_some_and(|g| !g.members.is_empty()),
             Some(g) => g.state != GroupState::Empty,
             None if self.offsets.has_group(group_id) => false,
             None => return Err(ErrorCode::GroupIdNotFound),

@@ -248,6 +248,16 @@ impl Coordinator {
 
     /// DescribeGroups for one group; an unknown group is reported `Dead` with no members.
     pub fn describe_group(&self, group_id: &str) -> GroupDescription {
+        if let Some(g) = self.consumer_groups.get(group_id) {
+            return GroupDescription {
+                group_id: group_id.to_owned(),
+                state: g.state().into(),
+                protocol_type: "consumer".to_owned(),
+                protocol_name: g.assignor().to_owned(),
+                members: Vec::new(),
+                consumer_subscriptions: Some(g.subscriptions()),
+            };
+        }
         let Some(g) = self.groups.get(group_id) else {
             return GroupDescription {
                 group_id: group_id.to_owned(),
@@ -255,6 +265,7 @@ impl Coordinator {
                 protocol_type: String::new(),
                 protocol_name: String::new(),
                 members: Vec::new(),
+                consumer_subscriptions: None,
             };
         };
         GroupDescription {
@@ -274,6 +285,7 @@ impl Coordinator {
                     assignment: m.assignment.clone(),
                 })
                 .collect(),
+            consumer_subscriptions: None,
         }
     }
 

@@ -78,6 +78,15 @@ impl ConsumerGroup {
         }
     }
 
+    /// Every topic some member subscribes to, by name or (as last resolved) by regex.
+    pub fn subscriptions(&self) -> BTreeSet<String> {
+        self.members
+            .values()
+            .flat_map(|m| m.subscribed.iter().chain(m.resolved.iter()))
+            .cloned()
+            .collect()
+    }
+
     /// The assignor in use: the one most members prefer (uniform by default).
     pub fn assignor(&self) -> &str {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();

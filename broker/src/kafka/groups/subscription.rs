@@ -13,6 +13,10 @@ const SUBSCRIBED_TOPICS_MAX: usize = 100_000;
 /// The union of all members' subscribed topics, or `None` when some member's metadata is not
 /// a readable consumer subscription (callers then assume every topic is subscribed).
 pub(crate) fn subscribed_topics(group: &GroupDescription) -> Option<BTreeSet<String>> {
+    if let Some(topics) = &group.consumer_subscriptions {
+        // A KIP-848 group: the coordinator knows the subscriptions itself.
+        return Some(topics.clone());
+    }
     let mut all = BTreeSet::new();
     for m in &group.members {
         if group.protocol_type != "consumer" {
