@@ -368,6 +368,13 @@ mod tests {
             ApiKey::CreateAcls => RequestKind::CreateAcls(Default::default()),
             ApiKey::DeleteAcls => RequestKind::DeleteAcls(Default::default()),
             ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
+            // Transaction calls naming an unknown transactional id are refused at once.
+            ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(Default::default()),
+            ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => RequestKind::EndTxn(Default::default()),
+            ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(Default::default()),
+            ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(Default::default()),
+            ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
             _ => return None,
         })
     }
@@ -494,6 +501,12 @@ mod tests {
             ApiKey::AlterUserScramCredentials => {
                 ResponseKind::AlterUserScramCredentials(Default::default())
             }
+            ApiKey::AddPartitionsToTxn => ResponseKind::AddPartitionsToTxn(Default::default()),
+            ApiKey::AddOffsetsToTxn => ResponseKind::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => ResponseKind::EndTxn(Default::default()),
+            ApiKey::TxnOffsetCommit => ResponseKind::TxnOffsetCommit(Default::default()),
+            ApiKey::DescribeTransactions => ResponseKind::DescribeTransactions(Default::default()),
+            ApiKey::ListTransactions => ResponseKind::ListTransactions(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }
     }

@@ -142,7 +142,7 @@ mod tests {
         let names: HashSet<&str> = BROKER_APIS.iter().map(|a| a.name).collect();
         assert_eq!(keys.len(), BROKER_APIS.len());
         assert_eq!(names.len(), BROKER_APIS.len());
-        assert_eq!(BROKER_APIS.len(), 32);
+        assert_eq!(BROKER_APIS.len(), 38);
     }
 
     #[test]
