@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use cross_common::{node_script, run_program, run_reporting, venv_script};
 use iggy::prelude::*;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    DescribeTransactionsRequest, ListTransactionsRequest, TransactionalId,
+    DescribeTransactionsRequest, GroupId, ListTransactionsRequest, OffsetFetchRequest, TopicName,
+    TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use native_sdk_common::{KAFKA_STREAM, name, root, start_broker};
@@ -184,11 +186,16 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
 
 /// Starts `transactions.py produce … HANG` and waits until its records are written.
 fn open_transaction(broker: &WhippetProcess, topic: &str, id: &str) -> std::process::Child {
+    hanging(broker, &["produce", topic, id, "HANG", "h", "3"])
+}
+
+/// Starts `transactions.py ARGS…` and waits until it prints OPEN.
+fn hanging(broker: &WhippetProcess, args: &[&str]) -> std::process::Child {
     use std::io::BufRead;
     let mut command = venv_script("transactions.py");
     command
         .arg(broker.kafka_addr().to_string())
-        .args(["produce", topic, id, "HANG", "h", "3"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .env_remove("LD_LIBRARY_PATH");
     let mut child = command.spawn().unwrap();
@@ -258,6 +265,50 @@ async fn sigkill_mid_transaction_and_after_commit_loses_nothing_shows_nothing_ha
         .map(|(_, v)| v)
         .collect();
     assert_eq!(native, want, "native view after the restart");
+}
+
+/// OffsetFetch v7 with require_stable for partition 0 of `topic`: (error, offset).
+fn stable_offset_fetch(broker: &WhippetProcess, group: &str, topic: &str) -> (i16, i64) {
+    let mut conn = kafka_raw::Conn::open(broker.kafka_addr(), TIMEOUT);
+    let wanted = OffsetFetchRequestTopic::default()
+        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+        .with_partition_indexes(vec![0]);
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_topics(Some(vec![wanted]))
+        .with_require_stable(true);
+    let answer = conn.call(7, &request);
+    let partition = &answer.topics[0].partitions[0];
+    (partition.error_code, partition.committed_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_pending_in_an_open_transaction_are_unstable_until_it_ends() {
+    let broker = start_broker();
+    let topic = "txn-unstable";
+    py(&broker, "produce", &[topic, "tx-data", "COMMIT", "v", "6"]);
+    let mut open = hanging(&broker, &["offsets-hang", topic, "tx-off", "g-unstable"]);
+    assert_eq!(
+        stable_offset_fetch(&broker, "g-unstable", topic),
+        (88, -1),
+        "UNSTABLE_OFFSET_COMMIT while the transaction is open"
+    );
+    // Its 5 s timeout aborts it: the offset was never committed.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let answer = stable_offset_fetch(&broker, "g-unstable", topic);
+        if answer.0 == 0 {
+            assert_eq!(answer.1, -1, "an aborted transaction's offsets are dropped");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still unstable: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    open.kill().unwrap();
+    open.wait().unwrap();
 }
 
 fn rdkafka_transactional(addr: &str, id: &str) -> ThreadedProducer<DefaultProducerContext> {

@@ -15,6 +15,9 @@ transactions.py HOST:PORT ACTION ARGS...
   fence TOPIC TXN_ID
       two producers with one transactional id: the second's init fences the first, whose next
       operation fails; prints `FENCED <error name>` or `NOT FENCED`
+  offsets-hang TOPIC TXN_ID GROUP
+      a transaction (5 s timeout) that only sends offset 5 of TOPIC partition 0 for GROUP
+      with send_offsets_to_transaction, then prints OPEN and sleeps until killed
   committed GROUP TOPIC
       prints `COMMITTED partition offset` for partition 0 of TOPIC
 
@@ -129,6 +132,16 @@ def fence(bootstrap, topic, txn_id):
         print(f"FENCED {e.args[0].name()}")
 
 
+def offsets_hang(bootstrap, topic, txn_id, group):
+    p = producer(bootstrap, txn_id, 5000)
+    p.begin_transaction()
+    c = consumer(bootstrap, group, "read_committed")
+    p.send_offsets_to_transaction([TopicPartition(topic, 0, 5)], c.consumer_group_metadata(),
+                                  TIMEOUT_S)
+    print("OPEN", flush=True)
+    time.sleep(3600)
+
+
 def committed(bootstrap, group, topic):
     c = consumer(bootstrap, group, "read_committed")
     for tp in c.committed([TopicPartition(topic, 0)], timeout=TIMEOUT_S):
@@ -147,6 +160,8 @@ def main():
             ctp(bootstrap, args[0], args[1], args[2], args[3], int(args[4]))
         elif action == "fence":
             fence(bootstrap, args[0], args[1])
+        elif action == "offsets-hang":
+            offsets_hang(bootstrap, args[0], args[1], args[2])
         elif action == "committed":
             committed(bootstrap, args[0], args[1])
         else:

@@ -249,6 +249,16 @@ impl Transactions {
         })
     }
 
+    /// The partitions with offsets `group` committed in a transaction still open.
+    pub fn pending_offsets(&self, group: &str) -> Vec<TxnPartition> {
+        self.txns
+            .values()
+            .filter(|txn| txn.phase.is_open())
+            .filter_map(|txn| txn.offsets.get(group))
+            .flat_map(|offsets| offsets.iter().map(|o| o.partition))
+            .collect()
+    }
+
     /// Partitions with aborted ranges kept.
     pub fn partitions_with_aborted(&self) -> impl Iterator<Item = &TxnPartition> {
         self.aborted.keys()
