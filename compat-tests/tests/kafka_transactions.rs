@@ -428,3 +428,99 @@ async fn describe_and_list_transactions() {
     hanging.kill().unwrap();
     hanging.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_break_the_rules_get_kafka_s_errors_and_change_nothing() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest, ProducerId,
+    };
+    let broker = start_broker();
+    py(
+        &broker,
+        "produce",
+        &["txn-rules", "tx-ok", "COMMIT", "v", "1"],
+    );
+    let mut conn = kafka_raw::Conn::open(broker.kafka_addr(), TIMEOUT);
+    let id = |s: &'static str| TransactionalId(StrBytes::from_static_str(s));
+
+    let too_long = InitProducerIdRequest::default()
+        .with_transactional_id(Some(id("tx-new")))
+        .with_transaction_timeout_ms(900_001);
+    assert_eq!(
+        conn.call(4, &too_long).error_code,
+        50,
+        "INVALID_TRANSACTION_TIMEOUT"
+    );
+
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(id("tx-raw")))
+        .with_transaction_timeout_ms(60_000);
+    let granted = conn.call(4, &init);
+    assert_eq!(granted.error_code, 0);
+    let (pid, epoch) = (granted.producer_id, granted.producer_epoch);
+
+    let topics = vec![
+        AddPartitionsToTxnTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("txn-rules")))
+            .with_partitions(vec![0]),
+        AddPartitionsToTxnTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("no-such-topic")))
+            .with_partitions(vec![0]),
+    ];
+    let add = |pid: ProducerId, epoch: i16, topics: Vec<AddPartitionsToTxnTopic>| {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(id("tx-raw"))
+            .with_v3_and_below_producer_id(pid)
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(topics)
+    };
+    let codes = |answer: kafka_protocol::messages::AddPartitionsToTxnResponse| -> Vec<i16> {
+        answer
+            .results_by_topic_v3_and_below
+            .iter()
+            .flat_map(|t| {
+                t.results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+            })
+            .collect()
+    };
+    let answer = conn.call(3, &add(pid, epoch, topics.clone()));
+    assert_eq!(
+        codes(answer),
+        vec![55, 3],
+        "OPERATION_NOT_ATTEMPTED, UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    let answer = conn.call(
+        3,
+        &add(ProducerId(pid.0 + 1000), epoch, topics[..1].to_vec()),
+    );
+    assert_eq!(codes(answer), vec![49], "INVALID_PRODUCER_ID_MAPPING");
+    let answer = conn.call(3, &add(pid, epoch - 1, topics[..1].to_vec()));
+    assert_eq!(codes(answer), vec![90], "PRODUCER_FENCED");
+
+    // None of that opened a transaction.
+    let end = EndTxnRequest::default()
+        .with_transactional_id(id("tx-raw"))
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    assert_eq!(conn.call(3, &end).error_code, 0, "nothing open: a no-op");
+    let described = conn.call(
+        0,
+        &DescribeTransactionsRequest::default().with_transactional_ids(vec![id("tx-raw")]),
+    );
+    assert_eq!(
+        described.transaction_states[0].transaction_state.as_str(),
+        "Empty"
+    );
+    assert!(described.transaction_states[0].topics.is_empty());
+    // A second init fences the first epoch.
+    let bumped = conn.call(4, &init);
+    assert_eq!(
+        (bumped.producer_id, bumped.producer_epoch),
+        (pid, epoch + 1)
+    );
+    assert_eq!(conn.call(3, &end).error_code, 90, "the old epoch is fenced");
+}

@@ -101,30 +101,32 @@ pub(crate) async fn add_partitions(
     header: &RequestHeader,
     request: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
-    let mut refused: Vec<(usize, i32, ResponseError)> = Vec::new();
+    // Each partition's own refusal, in request order.
+    let mut own: Vec<Option<ResponseError>> = Vec::new();
     let mut resolved = Vec::new();
-    for (t, topic) in request.v3_and_below_topics.iter().enumerate() {
+    for topic in &request.v3_and_below_topics {
         let meta = find_topic(ctx, topic.name.as_str());
         let allowed = meta.as_deref().is_some_and(|m| {
             let send = Access::SendMessages(m.stream_id, m.id);
             ctx.core.users.permits(rc, send).is_ok()
         });
         for &partition in &topic.partitions {
+            let index = u32::try_from(partition).ok();
             let known = meta
                 .as_ref()
-                .filter(|m| u32::try_from(partition).is_ok_and(|p| m.partition(p).is_some()));
-            match (known, allowed) {
-                (Some(_), false) => {
-                    refused.push((t, partition, ResponseError::TopicAuthorizationFailed));
+                .zip(index)
+                .filter(|(m, p)| m.partition(*p).is_some());
+            own.push(match known {
+                None => Some(ResponseError::UnknownTopicOrPartition),
+                Some(_) if !allowed => Some(ResponseError::TopicAuthorizationFailed),
+                Some((m, p)) => {
+                    resolved.push((Arc::clone(m), p));
+                    None
                 }
-                (None, _) => refused.push((t, partition, ResponseError::UnknownTopicOrPartition)),
-                (Some(m), true) => {
-                    resolved.push((Arc::clone(m), u32::try_from(partition).unwrap_or_default()));
-                }
-            }
+            });
         }
     }
-    let outcome = if refused.is_empty() {
+    let outcome = if own.iter().all(Option::is_none) {
         let core = &ctx.core;
         let txn = (
             request.v3_and_below_transactional_id.as_str(),
@@ -138,22 +140,19 @@ pub(crate) async fn add_partitions(
     } else {
         ResponseError::OperationNotAttempted.code()
     };
+    let mut own = own.into_iter();
     let results = request
         .v3_and_below_topics
         .iter()
-        .enumerate()
-        .map(|(t, topic)| {
+        .map(|topic| {
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|&p| {
-                    let own = refused
-                        .iter()
-                        .find(|(rt, rp, _)| *rt == t && *rp == p)
-                        .map(|(_, _, e)| e.code());
+                    let error = own.next().flatten().map_or(outcome, |e| e.code());
                     AddPartitionsToTxnPartitionResult::default()
                         .with_partition_index(p)
-                        .with_partition_error_code(own.unwrap_or(outcome))
+                        .with_partition_error_code(error)
                 })
                 .collect();
             AddPartitionsToTxnTopicResult::default()
