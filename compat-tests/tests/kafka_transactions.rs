@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use cross_common::{node_script, run_program, run_reporting, venv_script};
 use iggy::prelude::*;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    DescribeTransactionsRequest, GroupId, ListTransactionsRequest, OffsetFetchRequest, TopicName,
-    TransactionalId,
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, DescribeTransactionsRequest,
+    EndTxnRequest, GroupId, InitProducerIdRequest, ListTransactionsRequest, OffsetFetchRequest,
+    ProducerId, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use native_sdk_common::{KAFKA_STREAM, name, root, start_broker};
@@ -429,12 +431,38 @@ async fn describe_and_list_transactions() {
     hanging.wait().unwrap();
 }
 
+fn id(name: &'static str) -> TransactionalId {
+    TransactionalId(StrBytes::from_static_str(name))
+}
+
+/// AddPartitionsToTxn v3 of transactional id `tx-raw`.
+fn add_partitions(
+    pid: ProducerId,
+    epoch: i16,
+    topics: Vec<AddPartitionsToTxnTopic>,
+) -> AddPartitionsToTxnRequest {
+    AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(id("tx-raw"))
+        .with_v3_and_below_producer_id(pid)
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(topics)
+}
+
+/// Every partition's error code of an AddPartitionsToTxn answer.
+fn codes(answer: AddPartitionsToTxnResponse) -> Vec<i16> {
+    answer
+        .results_by_topic_v3_and_below
+        .iter()
+        .flat_map(|t| {
+            t.results_by_partition
+                .iter()
+                .map(|p| p.partition_error_code)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_break_the_rules_get_kafka_s_errors_and_change_nothing() {
-    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
-    use kafka_protocol::messages::{
-        AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest, ProducerId,
-    };
     let broker = start_broker();
     py(
         &broker,
@@ -442,7 +470,6 @@ async fn requests_that_break_the_rules_get_kafka_s_errors_and_change_nothing() {
         &["txn-rules", "tx-ok", "COMMIT", "v", "1"],
     );
     let mut conn = kafka_raw::Conn::open(broker.kafka_addr(), TIMEOUT);
-    let id = |s: &'static str| TransactionalId(StrBytes::from_static_str(s));
 
     let too_long = InitProducerIdRequest::default()
         .with_transactional_id(Some(id("tx-new")))
@@ -468,25 +495,7 @@ async fn requests_that_break_the_rules_get_kafka_s_errors_and_change_nothing() {
             .with_name(TopicName(StrBytes::from_static_str("no-such-topic")))
             .with_partitions(vec![0]),
     ];
-    let add = |pid: ProducerId, epoch: i16, topics: Vec<AddPartitionsToTxnTopic>| {
-        AddPartitionsToTxnRequest::default()
-            .with_v3_and_below_transactional_id(id("tx-raw"))
-            .with_v3_and_below_producer_id(pid)
-            .with_v3_and_below_producer_epoch(epoch)
-            .with_v3_and_below_topics(topics)
-    };
-    let codes = |answer: kafka_protocol::messages::AddPartitionsToTxnResponse| -> Vec<i16> {
-        answer
-            .results_by_topic_v3_and_below
-            .iter()
-            .flat_map(|t| {
-                t.results_by_partition
-                    .iter()
-                    .map(|p| p.partition_error_code)
-            })
-            .collect()
-    };
-    let answer = conn.call(3, &add(pid, epoch, topics.clone()));
+    let answer = conn.call(3, &add_partitions(pid, epoch, topics.clone()));
     assert_eq!(
         codes(answer),
         vec![55, 3],
@@ -494,10 +503,10 @@ async fn requests_that_break_the_rules_get_kafka_s_errors_and_change_nothing() {
     );
     let answer = conn.call(
         3,
-        &add(ProducerId(pid.0 + 1000), epoch, topics[..1].to_vec()),
+        &add_partitions(ProducerId(pid.0 + 1000), epoch, topics[..1].to_vec()),
     );
     assert_eq!(codes(answer), vec![49], "INVALID_PRODUCER_ID_MAPPING");
-    let answer = conn.call(3, &add(pid, epoch - 1, topics[..1].to_vec()));
+    let answer = conn.call(3, &add_partitions(pid, epoch - 1, topics[..1].to_vec()));
     assert_eq!(codes(answer), vec![90], "PRODUCER_FENCED");
 
     // None of that opened a transaction.
