@@ -81,6 +81,9 @@ struct Gathered {
     watch: Vec<(Arc<PartitionLog>, u64)>,
     /// The batches after the first of each partition that has several (see [`FetchAnswer`]).
     tails: Vec<RecordTail>,
+    /// Some partition had data a read_committed fetch could not see yet (past its last stable
+    /// offset): the end of a transaction, not an append, is what to wait for there.
+    held_back: bool,
 }
 
 /// A Fetch answer as it is written: each partition's response holds its first record batch
@@ -118,16 +121,17 @@ pub(crate) async fn handle(
     let version = header.request_api_version;
     let read_committed = request.isolation_level == 1;
     loop {
+        let moved = ctx.core.txns.stable_moved();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
         let state = ctx.core.meta.load();
         let isolation = Isolation {
             txns: &state.txns,
             read_committed,
         };
         let gathered = gather(&ctx.core, rc, &wanted, (max_bytes, isolation), version);
-        if gathered.bytes >= min_bytes
-            || gathered.any_error
-            || !core::read::wait_for_data(&ctx.core, rc, &gathered.watch).await
-        {
+        let enough = gathered.bytes >= min_bytes || gathered.any_error;
+        if enough || !wait_for_more(ctx, rc, &gathered, moved).await {
             let response = FetchResponse::default()
                 .with_session_id(0)
                 .with_responses(gathered.topics);
@@ -136,6 +140,24 @@ pub(crate) async fn handle(
                 tails: gathered.tails,
             };
         }
+    }
+}
+
+/// Waits until a watched partition's high watermark moves (or, when a transaction held data
+/// back, one completes) or the deadline; false once the deadline has passed.
+async fn wait_for_more(
+    ctx: &BrokerContext,
+    rc: &RequestContext,
+    gathered: &Gathered,
+    stable_moved: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> bool {
+    let wait = core::read::wait_for_data(&ctx.core, rc, &gathered.watch);
+    if !gathered.held_back {
+        return wait.await;
+    }
+    tokio::select! {
+        waited = wait => waited,
+        () = stable_moved => rc.remaining().is_some_and(|left| !left.is_zero()),
     }
 }
 
@@ -221,6 +243,7 @@ fn gather(
         any_error: false,
         watch: Vec::new(),
         tails: Vec::new(),
+        held_back: false,
     };
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -301,6 +324,7 @@ fn read_partition(
             .iter()
             .take_while(|f| f.header.last_offset() < stable)
             .count();
+        gathered.held_back |= stable < read.high_watermark;
         &read.frames[..visible]
     } else {
         &read.frames[..]

@@ -70,6 +70,9 @@ pub enum TxnError {
 #[derive(Debug, Default)]
 pub struct TxnCoordinator {
     lock: tokio::sync::Mutex<()>,
+    /// Woken when a transaction completes (last stable offsets moved), for the committed
+    /// readers a transaction held back: the high watermark they wait on does not move then.
+    stable_moved: tokio::sync::Notify,
 }
 
 /// Sweeps transactions every [`TXN_SWEEP_MS`] (the first at once, finishing what a crash
@@ -187,6 +190,12 @@ pub fn check_append(
 }
 
 impl TxnCoordinator {
+    /// Resolves at the next completion of a transaction (create it before reading what it
+    /// guards, and `enable` it, so a completion in between is not missed).
+    pub fn stable_moved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.stable_moved.notified()
+    }
+
     /// InitProducerId with a transactional id: a new id gets a producer id from `allocate`
     /// and epoch 0; a known one has its open transaction aborted (fencing the producer that
     /// held it) and its epoch bumped (a new producer id when the epoch is spent).
@@ -361,14 +370,13 @@ impl TxnCoordinator {
         if commit {
             commit_offsets(core, &txn).await?;
         }
-        submit(
-            core,
-            TxnCommand::Complete {
-                id: id.to_owned(),
-                markers,
-            },
-        )
-        .await
+        let complete = TxnCommand::Complete {
+            id: id.to_owned(),
+            markers,
+        };
+        submit(core, complete).await?;
+        self.stable_moved.notify_waiters();
+        Ok(())
     }
 }
 
