@@ -142,3 +142,60 @@ fn prune_drops_ranges_below_the_log_start() {
     state.apply(&prune_all).unwrap();
     assert!(state.is_quiet());
 }
+
+mod coordinator {
+    use std::sync::Arc;
+
+    use whippet_log::{Log, LogConfig, TopicSettings};
+
+    use super::super::{TxnError, read, state::Phase};
+    use crate::core::meta::MetaCommand;
+    use crate::core::{Core, RequestContext, topics};
+
+    fn core(dir: &std::path::Path) -> Arc<Core> {
+        let (log, _) = Log::open(LogConfig::new(dir)).unwrap();
+        Arc::new(Core::with_empty_groups(log, "kafka".into(), &crate::core::test_root()).unwrap())
+    }
+
+    /// A crash right after the decision (`Prepare` durable, no marker yet): the sweep at the
+    /// next start writes the markers and completes, and the aborted range becomes visible.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sweep_finishes_a_transaction_decided_before_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path());
+        let rc = RequestContext::internal();
+        let topic = topics::create_kafka_topic(&core, &rc, "t", 1, TopicSettings::default())
+            .await
+            .unwrap();
+        let allocate = || async { Ok(42) };
+        let (pid, epoch) = core
+            .txns
+            .init(&core, &rc, ("tx", 60_000), allocate)
+            .await
+            .unwrap();
+        let txn = ("tx", pid, epoch);
+        let parts = [(Arc::clone(&topic), 0)];
+        core.txns.add_partitions(&core, txn, &parts).await.unwrap();
+        let state = core.meta.load();
+        assert_eq!(read::last_stable_offset(&state.txns, &topic, 0, 0), 0);
+        let prepare = super::TxnCommand::Prepare {
+            id: "tx".into(),
+            commit: false,
+            epoch,
+        };
+        core.meta.submit(MetaCommand::Txn(prepare)).await.unwrap();
+        // Decided but not complete: requests of the producer must wait.
+        let ended = core.txns.end(&core, &rc, txn, true).await;
+        assert!(matches!(ended, Err(TxnError::ConcurrentTransactions)));
+
+        assert_eq!(core.txns.sweep(&core).await, 1);
+        let log = topic.partition(0).unwrap();
+        assert_eq!(log.high_watermark(), 1, "one abort marker");
+        let state = core.meta.load();
+        assert_eq!(state.txns.get("tx").unwrap().phase, Phase::Empty);
+        assert_eq!(read::aborted(&state.txns, &topic, 0, 0, 1).len(), 1);
+        assert_eq!(read::last_stable_offset(&state.txns, &topic, 0, 1), 1);
+        assert_eq!(core.txns.sweep(&core).await, 0, "nothing left to finish");
+        core.log.shutdown().unwrap();
+    }
+}
