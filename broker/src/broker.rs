@@ -105,6 +105,10 @@ impl Broker {
             Arc::clone(&ctx.core.groups),
             timer_stop.clone(),
         ));
+        let txn_sweeper = tokio::spawn(core::txn::run_sweeper(
+            Arc::clone(&ctx.core),
+            timer_stop.clone(),
+        ));
         let mut listeners: JoinSet<&'static str> = JoinSet::new();
         let (kafka_ctx, native_ctx, http_ctx) =
             (Arc::clone(&ctx), Arc::clone(&ctx), Arc::clone(&ctx));
@@ -133,6 +137,9 @@ impl Broker {
         timer_stop.cancel();
         if let Err(error) = timer.await {
             error!(%error, "group timer task failed");
+        }
+        if let Err(error) = txn_sweeper.await {
+            error!(%error, "transaction sweeper task failed");
         }
         let log = Arc::clone(&ctx.log);
         // Idempotent-producer state goes to disk while the log is still open, so the next

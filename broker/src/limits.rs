@@ -134,6 +134,11 @@ pub const GROUP_TIMEOUT_MS_MAX: u64 = 86_400_000;
 /// clients' heartbeat intervals are seconds, so 100 ms keeps timeouts accurate to a few percent.
 pub const GROUP_TICK_MS: u64 = 100;
 
+/// How often transactions are swept: decided ones left by a crash finished, timed-out ones
+/// aborted, aborted ranges below a partition's log start dropped. Kafka checks timeouts every
+/// 10 s; a second keeps a timed-out transaction from holding consumers back much longer.
+pub const TXN_SWEEP_MS: u64 = 1_000;
+
 /// Longest host name in `kafka_advertised_addr` (a DNS name is at most 253 bytes).
 pub const ADVERTISED_HOST_BYTES_MAX: usize = 253;
 

@@ -173,8 +173,10 @@ fn api_versions_every_version() {
         // a handshake with UNSUPPORTED_SASL_MECHANISM).
         assert_eq!(range(17), Some((0, 1)), "SaslHandshake v{version}");
         assert_eq!(range(36), Some((0, 2)), "SaslAuthenticate v{version}");
-        // Not served: never advertised.
-        assert_eq!(range(24), None, "AddPartitionsToTxn must not be advertised");
+        // Transactions, in their client forms (KIP-890's v4+ are not).
+        assert_eq!(range(24), Some((0, 3)), "AddPartitionsToTxn v{version}");
+        // Not served (broker-to-broker): never advertised.
+        assert_eq!(range(27), None, "WriteTxnMarkers must not be advertised");
     }
 }
 

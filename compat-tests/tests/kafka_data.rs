@@ -732,7 +732,8 @@ fn idempotent_producer_rules() {
     assert_ne!(other, pid);
     assert_eq!(idem(&mut conn, other, 0, 0, 1).base_offset, 12);
     assert_eq!(idem(&mut conn, 999_999, 0, 7, 1).error_code, 0);
-    // Transactions are refused clearly.
+    // A transactional id goes to the transaction coordinator (kafka_transactions.rs): a
+    // timeout of 0 is refused as Kafka refuses it.
     let txn = InitProducerIdRequest::default()
         .with_transactional_id(Some(kafka_protocol::messages::TransactionalId(
             StrBytes::from_static_str("t"),
@@ -740,7 +741,7 @@ fn idempotent_producer_rules() {
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
     let response: InitProducerIdResponse = conn.call(ApiKey::InitProducerId, 4, &txn);
-    assert_eq!(response.error_code, 42, "INVALID_REQUEST");
+    assert_eq!(response.error_code, 50, "INVALID_TRANSACTION_TIMEOUT");
 }
 
 #[test]

@@ -48,9 +48,30 @@ impl Coordinator {
     /// the state dirty; the broker must write a checkpoint before acknowledging them.
     pub fn commit_offsets(&mut self, req: &CommitRequest) -> Vec<(PartitionKey, ErrorCode)> {
         let verdict = self.commit_allowed(req);
+        self.store_offsets(&req.group_id, &req.offsets, verdict)
+    }
+
+    /// The offsets a committed transaction carried (TxnOffsetCommit), made visible when its
+    /// commit marker is written: stored whatever the group's membership is now, as Kafka
+    /// does (they were checked when the producer sent them).
+    pub fn commit_transaction_offsets(
+        &mut self,
+        group_id: &str,
+        offsets: &[CommitOffset],
+    ) -> Vec<(PartitionKey, ErrorCode)> {
+        let verdict = valid_group_id(group_id);
+        self.store_offsets(group_id, offsets, verdict)
+    }
+
+    fn store_offsets(
+        &mut self,
+        group_id: &str,
+        offsets: &[CommitOffset],
+        verdict: Result<(), ErrorCode>,
+    ) -> Vec<(PartitionKey, ErrorCode)> {
         let now_ms = wall_clock_ms();
-        let mut out = Vec::with_capacity(req.offsets.len());
-        for o in &req.offsets {
+        let mut out = Vec::with_capacity(offsets.len());
+        for o in offsets {
             let code = match verdict {
                 Err(e) => e,
                 Ok(()) if o.metadata.len() > limits::MAX_COMMIT_METADATA_BYTES => {
@@ -63,7 +84,7 @@ impl Coordinator {
                         metadata: o.metadata.clone(),
                         commit_timestamp_ms: now_ms,
                     };
-                    self.offsets.put(&req.group_id, o.key, value);
+                    self.offsets.put(group_id, o.key, value);
                     ErrorCode::None
                 }
             };

@@ -30,6 +30,7 @@ pub mod native_groups;
 pub mod offsets;
 pub mod read;
 pub mod topics;
+pub mod txn;
 pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,6 +162,8 @@ pub struct Core {
     connections: AtomicU64,
     /// What every protocol appends and reads, requests and logins, for `GET /metrics`.
     pub metrics: Arc<Metrics>,
+    /// Kafka transactions' coordinator (its state is the metadata state's).
+    pub txns: txn::TxnCoordinator,
 }
 
 impl std::fmt::Debug for Core {
@@ -194,6 +197,7 @@ impl Core {
             observers: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
             metrics: Arc::new(Metrics::default()),
+            txns: txn::TxnCoordinator::default(),
         }
     }
 

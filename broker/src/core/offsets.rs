@@ -109,19 +109,44 @@ pub async fn commit(
     let change = core.groups.change_durably(|c| {
         // Under the coordinator lock: see the module doc for why this check cannot be earlier.
         let snapshot = core.log.snapshot();
-        apply_commit(c, &snapshot, committer, &commits)
+        apply_commit(c, &snapshot, &commits, |c, offsets| {
+            c.commit_offsets(&CommitRequest {
+                group_id: committer.group_id,
+                generation_id: committer.generation_id,
+                member_id: committer.member_id,
+                group_instance_id: committer.group_instance_id,
+                offsets,
+            })
+        })
     });
     let (outcomes, durable) = tracing::Instrument::instrument(change, span).await;
     (outcomes, durable.map_err(CoreError::from))
 }
 
+/// Commits the offsets a committed transaction carried for `group` (see
+/// `Coordinator::commit_transaction_offsets`), in one change, and waits until it is durable.
+pub async fn commit_transaction(
+    core: &Core,
+    group: &str,
+    commits: Vec<Commit>,
+) -> (Vec<CommitOutcome>, Result<(), CoreError>) {
+    let change = core.groups.change_durably(|c| {
+        let snapshot = core.log.snapshot();
+        apply_commit(c, &snapshot, &commits, |c, offsets| {
+            c.commit_transaction_offsets(group, &offsets)
+        })
+    });
+    let (outcomes, durable) = change.await;
+    (outcomes, durable.map_err(CoreError::from))
+}
+
 /// The commit under the coordinator lock: partitions gone from `snapshot` are refused, the
-/// others decided by the coordinator.
+/// others decided by `decide`.
 fn apply_commit(
     c: &mut Coordinator,
     snapshot: &CatalogSnapshot,
-    committer: Committer,
     commits: &[Commit],
+    decide: impl FnOnce(&mut Coordinator, Vec<CommitOffset>) -> Vec<(PartitionKey, ErrorCode)>,
 ) -> Vec<CommitOutcome> {
     let alive: Vec<bool> = commits
         .iter()
@@ -141,13 +166,7 @@ fn apply_commit(
     let codes = if offsets.is_empty() {
         Vec::new()
     } else {
-        c.commit_offsets(&CommitRequest {
-            group_id: committer.group_id,
-            generation_id: committer.generation_id,
-            member_id: committer.member_id,
-            group_instance_id: committer.group_instance_id,
-            offsets,
-        })
+        decide(c, offsets)
     };
     let mut codes = codes.into_iter();
     alive

@@ -11,7 +11,7 @@ use whippet_wire::kafka::registry;
 
 use super::admin;
 use super::groups;
-use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce};
+use super::{api_versions, fetch, init_producer_id, list_offsets, metadata, produce, txn};
 use crate::context::BrokerContext;
 use crate::core::RequestContext;
 use crate::limits::FETCH_WAIT_MS_MAX;
@@ -38,6 +38,10 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
     ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
     ApiKey::DescribeAcls,
     ApiKey::CreateAcls,
     ApiKey::DeleteAcls,
@@ -51,6 +55,8 @@ pub(crate) const HANDLED_KEYS: &[ApiKey] = &[
     ApiKey::DescribeCluster,
     ApiKey::DescribeUserScramCredentials,
     ApiKey::AlterUserScramCredentials,
+    ApiKey::DescribeTransactions,
+    ApiKey::ListTransactions,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
 ];
@@ -146,6 +152,12 @@ pub(crate) async fn dispatch(
         | RequestKind::DeleteGroups(_)
         | RequestKind::ConsumerGroupHeartbeat(_)
         | RequestKind::ConsumerGroupDescribe(_)) => group_api(ctx, rc, header, request).await,
+        request @ (RequestKind::AddPartitionsToTxn(_)
+        | RequestKind::AddOffsetsToTxn(_)
+        | RequestKind::EndTxn(_)
+        | RequestKind::TxnOffsetCommit(_)
+        | RequestKind::DescribeTransactions(_)
+        | RequestKind::ListTransactions(_)) => txn_api(ctx, rc, header, request).await,
         request => data_or_admin_api(ctx, rc, header, request).await,
     };
     // A key in HANDLED_KEYS without an arm is caught by the tests; anything else is unserved
@@ -165,7 +177,7 @@ async fn data_or_admin_api(
             ResponseKind::ListOffsets(list_offsets::handle(ctx, rc, header, req).await)
         }
         RequestKind::InitProducerId(req) => {
-            ResponseKind::InitProducerId(init_producer_id::handle(ctx, header, req).await)
+            ResponseKind::InitProducerId(init_producer_id::handle(ctx, rc, header, req).await)
         }
         RequestKind::ApiVersions(req) => {
             ResponseKind::ApiVersions(api_versions::handle(ctx, header, req).await)
@@ -216,6 +228,34 @@ async fn data_or_admin_api(
         // reaching here means the listener does not use SASL.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
             super::sasl::not_enabled(header.request_api_key)
+        }
+        _ => return None,
+    })
+}
+
+/// The transaction APIs (InitProducerId is a data API: it serves idempotence too).
+async fn txn_api(
+    ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
+    header: &RequestHeader,
+    request: RequestKind,
+) -> Option<ResponseKind> {
+    Some(match request {
+        RequestKind::AddPartitionsToTxn(req) => {
+            ResponseKind::AddPartitionsToTxn(txn::add_partitions(ctx, rc, header, req).await)
+        }
+        RequestKind::AddOffsetsToTxn(req) => {
+            ResponseKind::AddOffsetsToTxn(txn::add_offsets(ctx, rc, header, req).await)
+        }
+        RequestKind::EndTxn(req) => ResponseKind::EndTxn(txn::end_txn(ctx, rc, header, req).await),
+        RequestKind::TxnOffsetCommit(req) => {
+            ResponseKind::TxnOffsetCommit(txn::txn_offset_commit(ctx, rc, header, req).await)
+        }
+        RequestKind::DescribeTransactions(req) => {
+            ResponseKind::DescribeTransactions(txn::describe_transactions(ctx, rc, &req))
+        }
+        RequestKind::ListTransactions(req) => {
+            ResponseKind::ListTransactions(txn::list_transactions(ctx, rc, &req))
         }
         _ => return None,
     })
@@ -342,6 +382,13 @@ mod tests {
             ApiKey::CreateAcls => RequestKind::CreateAcls(Default::default()),
             ApiKey::DeleteAcls => RequestKind::DeleteAcls(Default::default()),
             ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
+            // Transaction calls naming an unknown transactional id are refused at once.
+            ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(Default::default()),
+            ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => RequestKind::EndTxn(Default::default()),
+            ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(Default::default()),
+            ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(Default::default()),
+            ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
             _ => return None,
         })
     }
@@ -474,6 +521,12 @@ mod tests {
             ApiKey::ConsumerGroupDescribe => {
                 ResponseKind::ConsumerGroupDescribe(Default::default())
             }
+            ApiKey::AddPartitionsToTxn => ResponseKind::AddPartitionsToTxn(Default::default()),
+            ApiKey::AddOffsetsToTxn => ResponseKind::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => ResponseKind::EndTxn(Default::default()),
+            ApiKey::TxnOffsetCommit => ResponseKind::TxnOffsetCommit(Default::default()),
+            ApiKey::DescribeTransactions => ResponseKind::DescribeTransactions(Default::default()),
+            ApiKey::ListTransactions => ResponseKind::ListTransactions(Default::default()),
             other => panic!("no response type known for {other:?}"),
         }
     }

@@ -14,8 +14,10 @@
 //! `min_bytes` are available or the request's deadline (`max_wait_ms`) has passed.
 //!
 //! Fetch sessions are not kept: every answer carries session id 0 ("no session"), which tells
-//! clients to send full fetches, as the protocol allows. Without transactions the last stable
-//! offset equals the high watermark, so read_committed is served like read_uncommitted.
+//! clients to send full fetches, as the protocol allows. Every answer carries the last stable
+//! offset ([`crate::core::txn::read`]); a `read_committed` fetch gets nothing at or past it,
+//! and the aborted transactions overlapping what it gets, by which the client drops aborted
+//! batches (the stored batches are served as they are either way).
 //!
 //! Topics are found by their Kafka name ([`crate::core::names`]): native topics of other streams as
 //! `<stream>.<topic>`. A stored native batch that cannot be transcoded (a bug, since the log
@@ -27,7 +29,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
 use whippet_log::{BatchFormat, Compression, PartitionLog, StoredFrame, TopicMeta};
 use whippet_wire::kafka::chunked::RecordTail;
@@ -36,6 +40,8 @@ use whippet_wire::transcode::{KafkaCompression, native_to_kafka};
 use super::error_code::core_error;
 use super::topics::{find_topic, find_topic_by_id};
 use crate::context::BrokerContext;
+use crate::core::txn::read::{aborted, last_stable_offset};
+use crate::core::txn::state::Transactions;
 use crate::core::{self, Core, RequestContext};
 use crate::limits::FETCH_RESPONSE_BYTES_MAX;
 
@@ -54,7 +60,16 @@ struct WantedTopic {
     topic_id: uuid::Uuid,
     /// What native batches of this topic are compressed with when transcoded.
     compression: KafkaCompression,
+    /// The topic, when it was found.
+    meta: Option<Arc<TopicMeta>>,
     partitions: Vec<Wanted>,
+}
+
+/// What a fetch may see: `read_committed` stops at the last stable offset.
+#[derive(Clone, Copy)]
+struct Isolation<'a> {
+    txns: &'a Transactions,
+    read_committed: bool,
 }
 
 /// One pass over every requested partition.
@@ -66,6 +81,9 @@ struct Gathered {
     watch: Vec<(Arc<PartitionLog>, u64)>,
     /// The batches after the first of each partition that has several (see [`FetchAnswer`]).
     tails: Vec<RecordTail>,
+    /// Some partition had data a read_committed fetch could not see yet (past its last stable
+    /// offset): the end of a transaction, not an append, is what to wait for there.
+    held_back: bool,
 }
 
 /// A Fetch answer as it is written: each partition's response holds its first record batch
@@ -101,12 +119,19 @@ pub(crate) async fn handle(
         .unwrap_or(0)
         .min(FETCH_RESPONSE_BYTES_MAX);
     let version = header.request_api_version;
+    let read_committed = request.isolation_level == 1;
     loop {
-        let gathered = gather(&ctx.core, rc, &wanted, max_bytes, version);
-        if gathered.bytes >= min_bytes
-            || gathered.any_error
-            || !core::read::wait_for_data(&ctx.core, rc, &gathered.watch).await
-        {
+        let moved = ctx.core.txns.stable_moved();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        let state = ctx.core.meta.load();
+        let isolation = Isolation {
+            txns: &state.txns,
+            read_committed,
+        };
+        let gathered = gather(&ctx.core, rc, &wanted, (max_bytes, isolation), version);
+        let enough = gathered.bytes >= min_bytes || gathered.any_error;
+        if enough || !wait_for_more(ctx, rc, &gathered, moved).await {
             let response = FetchResponse::default()
                 .with_session_id(0)
                 .with_responses(gathered.topics);
@@ -115,6 +140,24 @@ pub(crate) async fn handle(
                 tails: gathered.tails,
             };
         }
+    }
+}
+
+/// Waits until a watched partition's high watermark moves (or, when a transaction held data
+/// back, one completes) or the deadline; false once the deadline has passed.
+async fn wait_for_more(
+    ctx: &BrokerContext,
+    rc: &RequestContext,
+    gathered: &Gathered,
+    stable_moved: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> bool {
+    let wait = core::read::wait_for_data(&ctx.core, rc, &gathered.watch);
+    if !gathered.held_back {
+        return wait.await;
+    }
+    tokio::select! {
+        waited = wait => waited,
+        () = stable_moved => rc.remaining().is_some_and(|left| !left.is_zero()),
     }
 }
 
@@ -163,6 +206,7 @@ fn resolve(ctx: &BrokerContext, rc: &RequestContext, request: &FetchRequest) -> 
                 compression: meta.as_deref().map_or(KafkaCompression::None, |m| {
                     transcode_compression(m.settings.compression)
                 }),
+                meta,
                 partitions,
             }
         })
@@ -190,7 +234,7 @@ fn gather(
     core: &Core,
     rc: &RequestContext,
     wanted: &[WantedTopic],
-    max_bytes: usize,
+    (max_bytes, isolation): (usize, Isolation<'_>),
     version: i16,
 ) -> Gathered {
     let mut gathered = Gathered {
@@ -199,14 +243,15 @@ fn gather(
         any_error: false,
         watch: Vec::new(),
         tails: Vec::new(),
+        held_back: false,
     };
     for topic in wanted {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for want in &topic.partitions {
             let data = read_partition(
                 (core, rc),
-                want,
-                topic.compression,
+                (want, topic.meta.as_deref()),
+                (topic.compression, isolation),
                 max_bytes,
                 &mut gathered,
             );
@@ -236,8 +281,8 @@ fn error_data(index: i32, error: ResponseError) -> PartitionData {
 /// (by its first batch); later ones get only what fits.
 fn read_partition(
     (core, rc): (&Core, &RequestContext),
-    want: &Wanted,
-    compression: KafkaCompression,
+    (want, meta): (&Wanted, Option<&TopicMeta>),
+    (compression, isolation): (KafkaCompression, Isolation<'_>),
     max_bytes: usize,
     gathered: &mut Gathered,
 ) -> PartitionData {
@@ -269,7 +314,31 @@ fn read_partition(
         }
     };
     gathered.watch.push((Arc::clone(log), read.high_watermark));
-    let mut sections = match kafka_sections(&read.frames, limit, first_data, compression) {
+    let index = u32::try_from(want.index).unwrap_or_default();
+    let stable = meta.map_or(read.high_watermark, |m| {
+        last_stable_offset(isolation.txns, m, index, read.high_watermark)
+    });
+    let frames = if isolation.read_committed {
+        let visible = read
+            .frames
+            .iter()
+            .take_while(|f| f.header.last_offset() < stable)
+            .count();
+        gathered.held_back |= stable < read.high_watermark;
+        &read.frames[..visible]
+    } else {
+        &read.frames[..]
+    };
+    let aborted_list = match (meta, frames.first(), frames.last()) {
+        (Some(m), Some(first), Some(last)) if isolation.read_committed => {
+            let (from, to) = (first.header.base_offset, last.header.last_offset() + 1);
+            let list = aborted(isolation.txns, m, index, from, to).into_iter();
+            Some(list.map(aborted_entry).collect())
+        }
+        _ if isolation.read_committed => Some(Vec::new()),
+        _ => None,
+    };
+    let mut sections = match kafka_sections(frames, limit, first_data, compression) {
         Ok(sections) => sections.into_iter(),
         Err(error) => {
             gathered.any_error = true;
@@ -289,9 +358,16 @@ fn read_partition(
     PartitionData::default()
         .with_partition_index(want.index)
         .with_high_watermark(hw)
-        .with_last_stable_offset(hw)
+        .with_last_stable_offset(i64::try_from(stable).unwrap_or(i64::MAX))
+        .with_aborted_transactions(aborted_list)
         .with_log_start_offset(i64::try_from(read.log_start_offset).unwrap_or(i64::MAX))
         .with_records(Some(records))
+}
+
+fn aborted_entry(range: crate::core::txn::state::Aborted) -> AbortedTransaction {
+    AbortedTransaction::default()
+        .with_producer_id(kafka_protocol::messages::ProducerId(range.producer_id))
+        .with_first_offset(i64::try_from(range.first_offset).unwrap_or(i64::MAX))
 }
 
 /// The leading frames as v2 record batches: Kafka frames as stored, native ones transcoded

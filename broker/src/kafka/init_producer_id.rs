@@ -5,8 +5,8 @@
 //! restart its sequences at 0 while fencing its older in-flight batches. An exhausted epoch or
 //! an id we never issued gets a fresh id instead.
 //!
-//! Transactions are not supported yet: a request with a transactional id is answered with
-//! INVALID_REQUEST, which clients treat as fatal rather than retrying forever.
+//! A request with a transactional id goes to the transaction coordinator
+//! ([`super::txn::init_producer_id`]).
 
 use std::sync::Arc;
 
@@ -16,10 +16,12 @@ use kafka_protocol::messages::{
 };
 
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
 
 /// Serves one InitProducerId request.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     header: &RequestHeader,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
@@ -29,12 +31,13 @@ pub(crate) async fn handle(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    if request
+    if let Some(id) = request
         .transactional_id
         .as_ref()
-        .is_some_and(|id| !id.is_empty())
+        .filter(|id| !id.is_empty())
     {
-        return refused(ResponseError::InvalidRequest);
+        let txn = (id.as_str(), request.transaction_timeout_ms);
+        return super::txn::init_producer_id(ctx, rc, header.request_api_version, txn).await;
     }
     let bump = (header.request_api_version >= 3
         && request.producer_id.0 >= 0

@@ -24,6 +24,8 @@ use super::error_code::core_error;
 use super::topics::find_topic;
 use crate::context::BrokerContext;
 use crate::core::read::{self, OffsetSpec};
+use crate::core::txn::read::last_stable_offset;
+use crate::core::txn::state::Transactions;
 use crate::core::{Core, CoreError, RequestContext};
 
 /// Kafka's special ListOffsets timestamps.
@@ -44,6 +46,9 @@ pub(crate) async fn handle(
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let version = header.request_api_version;
+    let state = ctx.core.meta.load();
+    // read_committed: the latest offset is the last stable one.
+    let committed = (request.isolation_level == 1).then_some(&*state.txns);
     let topics = request
         .topics
         .into_iter()
@@ -54,7 +59,7 @@ pub(crate) async fn handle(
                 .iter()
                 .map(|p| {
                     let partition = (meta.as_deref(), p.partition_index);
-                    answer(&ctx.core, rc, partition, p.timestamp, version)
+                    answer(&ctx.core, rc, partition, (p.timestamp, committed), version)
                 })
                 .collect();
             ListOffsetsTopicResponse::default()
@@ -69,15 +74,28 @@ fn answer(
     core: &Core,
     rc: &RequestContext,
     (topic, index): (Option<&TopicMeta>, i32),
-    timestamp: i64,
+    (timestamp, committed): (i64, Option<&Transactions>),
     version: i16,
 ) -> ListOffsetsPartitionResponse {
     let response = ListOffsetsPartitionResponse::default().with_partition_index(index);
-    let log = topic.and_then(|t| t.partition(u32::try_from(index).ok()?));
-    let Some(log) = log else {
+    let partition = u32::try_from(index).ok();
+    let found = topic
+        .zip(partition)
+        .and_then(|(t, p)| Some((t, p, t.partition(p)?)));
+    let Some((topic, partition, log)) = found else {
         return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
     };
-    match lookup(&Lookup { core, rc, log }, timestamp) {
+    let stable = |(ts, offset): Found| match committed {
+        Some(txns) if timestamp == LATEST => {
+            let latest = u64::try_from(offset).unwrap_or_default();
+            (
+                ts,
+                offset_i64(last_stable_offset(txns, topic, partition, latest)),
+            )
+        }
+        _ => (ts, offset),
+    };
+    match lookup(&Lookup { core, rc, log }, timestamp).map(stable) {
         Ok((ts, offset)) => response
             .with_timestamp(ts)
             .with_offset(offset)

@@ -38,6 +38,7 @@ mod response_errors;
 pub(crate) mod sasl;
 pub(crate) mod spans;
 pub mod topics;
+pub(crate) mod txn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -21,8 +21,9 @@
 //! appended partition is on disk (all partitions in parallel), no longer than the request's
 //! `timeout_ms`.
 //!
-//! Transactions are not supported yet: a transactional batch is refused with INVALID_REQUEST
-//! (non-retriable, so clients fail at once instead of retrying; v8+ answers carry the reason).
+//! A transactional batch must belong to its producer's open transaction, which holds the
+//! partition (`core::txn::check_append`): else INVALID_TXN_STATE, or INVALID_PRODUCER_EPOCH
+//! for a fenced producer.
 
 use crate::core::users::Access;
 use std::cell::RefCell;
@@ -52,6 +53,7 @@ use super::producers::sequence::{BatchIds, SequenceError};
 use super::topics::find_topic;
 use crate::context::BrokerContext;
 use crate::core::append::{Appender, Pending};
+use crate::core::txn::TxnError;
 use crate::core::{self, Ack, CoreError, RequestContext};
 use crate::limits::NATIVE_POLL_REPLY_BYTES_MAX;
 
@@ -280,10 +282,10 @@ fn check_batch(batch: &BatchInfo, max_bytes: usize) -> Result<(), Refusal> {
     if batch.len > max_bytes {
         return Err(Refusal::new(ResponseError::MessageTooLarge));
     }
-    if batch.is_transactional {
+    if batch.is_transactional && batch.producer_id < 0 {
         return Err(Refusal::because(
-            ResponseError::InvalidRequest,
-            "transactions are not supported by this broker",
+            ResponseError::InvalidRecord,
+            "transactional batch without a producer id",
         ));
     }
     if batch.is_control {
@@ -347,6 +349,7 @@ fn append_idempotent(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         ctx.producers.ensure_loaded(key, &mut state, log)?;
+        check_transactions(ctx, (topic, partition_id), batches)?;
         let ids: Vec<BatchIds> = batches
             .iter()
             .filter(|b| b.producer_id >= 0)
@@ -374,6 +377,32 @@ fn append_idempotent(
     });
     ctx.producers.maybe_snapshot(&ctx.log);
     outcome
+}
+
+/// Transactional batches belong to their producer's open transaction, which holds this
+/// partition (the client added it first). Under the partition's producer lock, so an append
+/// and the check it passed are one step for this partition.
+fn check_transactions(
+    ctx: &BrokerContext,
+    (topic, partition_id): (&Arc<TopicMeta>, u32),
+    batches: &[BatchInfo],
+) -> Result<(), Refusal> {
+    let mut transactional = batches.iter().filter(|b| b.is_transactional).peekable();
+    if transactional.peek().is_none() {
+        return Ok(());
+    }
+    let state = ctx.core.meta.load();
+    transactional.try_for_each(|batch| {
+        let producer = (batch.producer_id, batch.producer_epoch);
+        core::txn::check_append(&state.txns, topic, partition_id, producer).map_err(|error| {
+            let error = match error {
+                TxnError::ProducerFenced => ResponseError::InvalidProducerEpoch,
+                TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+                _ => ResponseError::InvalidTxnState,
+            };
+            Refusal::new(error)
+        })
+    })
 }
 
 fn batch_ids(batch: &BatchInfo) -> BatchIds {

@@ -31,6 +31,9 @@ fn top_level(response: &ResponseKind) -> Option<i16> {
         ResponseKind::SaslAuthenticate(r) => r.error_code,
         ResponseKind::SaslHandshake(r) => r.error_code,
         ResponseKind::SyncGroup(r) => r.error_code,
+        ResponseKind::AddOffsetsToTxn(r) => r.error_code,
+        ResponseKind::EndTxn(r) => r.error_code,
+        ResponseKind::ListTransactions(r) => r.error_code,
         _ => return None,
     })
 }
@@ -90,6 +93,19 @@ fn nested(response: &ResponseKind, each: &mut impl FnMut(i16)) {
         }
         ResponseKind::DescribeUserScramCredentials(r) => {
             r.results.iter().for_each(|x| each(x.error_code));
+        }
+        ResponseKind::AddPartitionsToTxn(r) => r
+            .results_by_topic_v3_and_below
+            .iter()
+            .flat_map(|t| &t.results_by_partition)
+            .for_each(|p| each(p.partition_error_code)),
+        ResponseKind::TxnOffsetCommit(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .for_each(|p| each(p.error_code)),
+        ResponseKind::DescribeTransactions(r) => {
+            r.transaction_states.iter().for_each(|x| each(x.error_code));
         }
         _ => {}
     }

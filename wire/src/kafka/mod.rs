@@ -17,7 +17,7 @@ pub mod response;
 pub(crate) mod varint;
 
 pub use batch::{
-    BatchInfo, CheckedRecords, RecordTotals, covered_crc, find_offset_for_timestamp,
+    BatchInfo, CheckedRecords, RecordTotals, control_batch, covered_crc, find_offset_for_timestamp,
     inspect_batch_at, inspect_batches, set_base_offset, set_log_append_time,
     set_partition_leader_epoch, validate_records,
 };

@@ -66,6 +66,11 @@ pub const BROKER_APIS: &[ApiSupport] = &[
     api(ApiKey::DeleteTopics, "delete_topics", 1, 4),
     api(ApiKey::DeleteRecords, "delete_records", 0, 2),
     api(ApiKey::InitProducerId, "init_producer_id", 0, 4),
+    // The client forms (v4+ is KIP-890's batched broker-to-broker form and implicit checks).
+    api(ApiKey::AddPartitionsToTxn, "add_partitions_to_txn", 0, 3),
+    api(ApiKey::AddOffsetsToTxn, "add_offsets_to_txn", 0, 3),
+    api(ApiKey::EndTxn, "end_txn", 0, 3),
+    api(ApiKey::TxnOffsetCommit, "txn_offset_commit", 0, 3),
     api(ApiKey::DescribeAcls, "describe_acls", 1, 3),
     api(ApiKey::CreateAcls, "create_acls", 1, 3),
     api(ApiKey::DeleteAcls, "delete_acls", 1, 3),
@@ -95,6 +100,8 @@ pub const BROKER_APIS: &[ApiSupport] = &[
         0,
         0,
     ),
+    api(ApiKey::DescribeTransactions, "describe_transactions", 0, 0),
+    api(ApiKey::ListTransactions, "list_transactions", 0, 1),
     // KIP-848 (librdkafka ≥ 2.12 with `group.protocol=consumer` sends v1).
     api(
         ApiKey::ConsumerGroupHeartbeat,
@@ -148,7 +155,7 @@ mod tests {
         let names: HashSet<&str> = BROKER_APIS.iter().map(|a| a.name).collect();
         assert_eq!(keys.len(), BROKER_APIS.len());
         assert_eq!(names.len(), BROKER_APIS.len());
-        assert_eq!(BROKER_APIS.len(), 34);
+        assert_eq!(BROKER_APIS.len(), 40);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use whippet_meta::StateMachine;
 
 use super::catalog::{self, CatalogChange};
 use super::groups::GroupsState;
+use crate::core::txn::state::{Transactions, TransactionsSnapshot, TxnCommand, TxnRefusal};
 use crate::core::users::UserError;
 use crate::core::users::commands::{self as user_commands, UserCommand};
 use crate::core::users::model::{Directory, User};
@@ -41,6 +42,8 @@ pub struct MetaState {
     pub catalog: Option<Arc<CatalogFile>>,
     /// Consumer groups' durable metadata and committed offsets of both protocols.
     pub groups: Arc<GroupsState>,
+    /// Kafka transactions: transactional ids and the partitions' aborted ranges.
+    pub txns: Arc<Transactions>,
 }
 
 /// One change to the metadata.
@@ -70,6 +73,8 @@ pub enum MetaCommand {
     Catalog(Vec<CatalogChange>),
     /// One change set of the group coordinator: groups' metadata and committed offsets.
     Groups(Changes),
+    /// One change of the transactions' state.
+    Txn(TxnCommand),
 }
 
 /// What an applied command answers.
@@ -90,6 +95,8 @@ pub enum MetaRefusal {
     ClusterIdSet(String),
     /// A catalog change names a catalog (or a stream) that is not there.
     NoCatalog,
+    /// A transaction command does not fit the transaction's state.
+    Txn(TxnRefusal),
 }
 
 /// The snapshot layout: every field but the users defaults, so a snapshot written before a
@@ -110,6 +117,8 @@ struct Snapshot {
     catalog: Option<CatalogFile>,
     #[serde(default)]
     groups: Option<Checkpoint>,
+    #[serde(default)]
+    txns: Option<TransactionsSnapshot>,
 }
 
 impl StateMachine for MetaState {
@@ -142,6 +151,9 @@ impl StateMachine for MetaState {
                 catalog::apply(&mut next, changes)?;
                 self.catalog = next;
             }
+            MetaCommand::Txn(command) => Arc::make_mut(&mut self.txns)
+                .apply(command)
+                .map_err(MetaRefusal::Txn)?,
             MetaCommand::ClusterId(id) => match &self.cluster_id {
                 Some(set) if set != id => return Err(MetaRefusal::ClusterIdSet(set.clone())),
                 _ => self.cluster_id = Some(id.clone()),
@@ -168,6 +180,7 @@ impl StateMachine for MetaState {
             cluster_id: self.cluster_id.clone(),
             catalog: self.catalog.as_deref().cloned(),
             groups: Some(self.groups.to_checkpoint()),
+            txns: Some(self.txns.to_snapshot()),
         };
         serde_json::to_vec(&snapshot).map_err(|error| error.to_string())
     }
@@ -191,6 +204,12 @@ impl StateMachine for MetaState {
                     .groups
                     .as_ref()
                     .map(GroupsState::from_checkpoint)
+                    .unwrap_or_default(),
+            ),
+            txns: Arc::new(
+                snapshot
+                    .txns
+                    .map(Transactions::from_snapshot)
                     .unwrap_or_default(),
             ),
         })

@@ -1,5 +1,5 @@
-//! FindCoordinator: this single node coordinates every group, so a group key always resolves
-//! to this broker's advertised address. Transaction coordinators are not served yet.
+//! FindCoordinator: this single node coordinates every group and every transactional id, so
+//! either key resolves to this broker's advertised address.
 
 use std::sync::Arc;
 
@@ -13,8 +13,10 @@ use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::kafka::metadata::advertised_endpoint;
 
-/// Key type of a consumer group (0); 1 is a transactional id.
+/// Key type of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;
+/// Key type of a transactional id.
+const KEY_TYPE_TRANSACTION: i8 = 1;
 /// COORDINATOR_NOT_AVAILABLE, for key types this broker does not coordinate.
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
@@ -27,7 +29,7 @@ pub(crate) async fn handle(
     let (host, port) = advertised_endpoint(ctx);
     let answer = |key: StrBytes| -> CoordinatorEntry {
         let entry = CoordinatorEntry::default().with_key(key);
-        if req.key_type == KEY_TYPE_GROUP {
+        if req.key_type == KEY_TYPE_GROUP || req.key_type == KEY_TYPE_TRANSACTION {
             entry
                 .with_node_id(BrokerId(ctx.kafka.node_id))
                 .with_host(str_bytes(host.clone()))

@@ -31,6 +31,7 @@ use whippet_wire::transcode::kafka_to_native_stored;
 use super::{partition_of, resolve_topic};
 use crate::context::BrokerContext;
 use crate::core::read::{self, Bounds};
+use crate::core::txn::read::{CommittedView, last_stable_offset};
 use crate::core::{Core, CoreError, RequestContext};
 use crate::limits::{
     NATIVE_POLL_FIRST_READ_BYTES, NATIVE_POLL_READ_BYTES, NATIVE_POLL_REPLY_BYTES_MAX,
@@ -76,13 +77,16 @@ pub(super) async fn poll(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         Start::At(offset) => Some(offset),
         Start::Timestamp(ts) => timestamp_start((core, &rc), &log, ts)?,
     };
+    // Native readers see committed data only: up to the last stable offset, aborted
+    // transactions' batches and markers hidden.
+    let state = core.meta.load();
+    let stable = last_stable_offset(&state.txns, &topic, slot.partition, bounds.high_watermark);
     let gathered = match start {
-        Some(start) => gather(
-            (core, &rc),
-            &log,
-            (start, request.count),
-            bounds.high_watermark,
-        )?,
+        Some(start) => {
+            let end = start.saturating_add(u64::from(request.count));
+            let view = CommittedView::new(&state.txns, &topic, slot.partition, start, end);
+            gather((core, &rc), (&log, &view), (start, request.count), stable)?
+        }
         None => Gathered::default(),
     };
     crate::telemetry::messaging::record_message_count(&span, u64::from(gathered.messages));
@@ -167,7 +171,7 @@ impl Gathered {
 /// the poll began), transcoding Kafka-format frames to native batch records.
 fn gather(
     (core, rc): (&Core, &RequestContext),
-    log: &PartitionLog,
+    (log, view): (&PartitionLog, &CommittedView),
     (start, count): (u64, u32),
     high_watermark: u64,
 ) -> Result<Gathered, Status> {
@@ -201,6 +205,9 @@ fn gather(
                 continue;
             }
             next = frame.header.next_offset();
+            if view.hides(&frame) {
+                continue;
+            }
             let Some(record) = native_record(log.id(), &frame, gathered.records.is_empty())? else {
                 return Ok(gathered);
             };

@@ -24,7 +24,7 @@ fn with_core<T>(f: impl FnOnce((&Core, &RequestContext)) -> T) -> T {
 }
 
 fn gather_at(log: &PartitionLog, start: u64, count: u32, hw: u64) -> Result<Gathered, Status> {
-    with_core(|at| gather(at, log, (start, count), hw))
+    with_core(|at| gather(at, (log, &CommittedView::default()), (start, count), hw))
 }
 
 fn timestamp_start_at(log: &PartitionLog, ts: u64) -> Result<Option<u64>, Status> {

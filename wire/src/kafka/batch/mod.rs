@@ -6,11 +6,13 @@
 //! (offsets, leader epoch, LogAppendTime) and timestamp search live in the other submodules.
 //! Layout: `kafka-compat.md` §3.
 
+mod control;
 mod decompress;
 mod patch;
 mod records;
 mod validate;
 
+pub use control::control_batch;
 pub use decompress::{decompress_into, decompress_records};
 pub use patch::{covered_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch};
 pub use records::find_offset_for_timestamp;

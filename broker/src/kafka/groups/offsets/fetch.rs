@@ -1,5 +1,8 @@
 //! OffsetFetch: single-group (v0–7) and multi-group (v8+). Nothing committed is offset −1 with
-//! no error, as in Kafka; a null topic list means every partition the group committed. From v9 a
+//! no error, as in Kafka; a null topic list means every partition the group committed. With
+//! `require_stable` (v7+, what `read_committed` consumers send), a partition with an offset
+//! committed in a transaction still open answers UNSTABLE_OFFSET_COMMIT, which the client
+//! retries, so it never starts from an offset the transaction is about to replace. From v9 a
 //! KIP-848 member names itself and its epoch, which are checked as Kafka checks them
 //! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH for the whole group).
 
@@ -17,6 +20,7 @@ use whippet_coordinator::{CommittedOffset, PartitionKey};
 
 use super::{UNKNOWN_TOPIC_OR_PARTITION, resolve};
 use crate::context::BrokerContext;
+use crate::core::txn::partition_of;
 use crate::core::{RequestContext, offsets};
 use crate::kafka::error_code::group_code;
 use crate::kafka::groups::str_bytes;
@@ -137,6 +141,14 @@ pub(crate) async fn handle(
     header: &RequestHeader,
     req: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
+    let stable = req.require_stable;
+    let fetch_group = |group_id: &str, wanted| {
+        let mut found = fetch_group(ctx, rc, group_id, wanted);
+        if stable {
+            mark_unstable(ctx, group_id, &mut found);
+        }
+        found
+    };
     if header.request_api_version >= 8 {
         let groups = req
             .groups
@@ -159,10 +171,7 @@ pub(crate) async fn handle(
                         .map(|t| (t.name, t.partition_indexes))
                         .collect()
                 });
-                multi_group(
-                    g.group_id.clone(),
-                    fetch_group(ctx, rc, g.group_id.as_str(), wanted),
-                )
+                multi_group(g.group_id.clone(), fetch_group(g.group_id.as_str(), wanted))
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
@@ -172,7 +181,7 @@ pub(crate) async fn handle(
             .map(|t| (t.name, t.partition_indexes))
             .collect()
     });
-    let topics = fetch_group(ctx, rc, req.group_id.as_str(), wanted)
+    let topics = fetch_group(req.group_id.as_str(), wanted)
         .into_iter()
         .map(|(name, parts)| {
             let partitions = parts
@@ -192,6 +201,29 @@ pub(crate) async fn handle(
         })
         .collect();
     OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// Answers UNSTABLE_OFFSET_COMMIT for the partitions with offsets of `group_id` pending in an
+/// open transaction.
+fn mark_unstable(ctx: &BrokerContext, group_id: &str, found: &mut [(TopicName, Vec<Fetched>)]) {
+    let pending = ctx.core.meta.load().txns.pending_offsets(group_id);
+    if pending.is_empty() {
+        return;
+    }
+    for (name, partitions) in found {
+        let Some(topic) = topics::find_topic(ctx, name.as_str()) else {
+            continue;
+        };
+        for fetched in partitions.iter_mut() {
+            let index = u32::try_from(fetched.partition).unwrap_or(u32::MAX);
+            if pending.contains(&partition_of(&topic, index)) {
+                *fetched = Fetched::none(
+                    fetched.partition,
+                    ResponseError::UnstableOffsetCommit.code(),
+                );
+            }
+        }
+    }
 }
 
 fn multi_group(
