@@ -28,6 +28,8 @@ pub struct Broker {
     kafka: TcpListener,
     native: TcpListener,
     http: TcpListener,
+    /// The remote tier, stopped before the log shuts down.
+    tier: Option<whippet_tier::Tier>,
 }
 
 impl Broker {
@@ -62,11 +64,16 @@ impl Broker {
                 ctx.connections = ConnectionLimits::new(settings.connections);
                 ctx.tls = tls;
                 ctx.security = settings.security.clone();
+                let mut tier = start_tier(&settings, &ctx.core)?;
+                if let Some(tier) = tier.as_mut() {
+                    tier.first_pass(limits::TIER_FIRST_PASS_WAIT).await;
+                }
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
                     native,
                     http,
+                    tier,
                 })
             }
             Err(bind_error) => {
@@ -98,6 +105,7 @@ impl Broker {
             kafka,
             native,
             http,
+            mut tier,
         } = self;
         let token = CancellationToken::new();
         let timer_stop = CancellationToken::new();
@@ -134,6 +142,9 @@ impl Broker {
         if let Err(error) = timer.await {
             error!(%error, "group timer task failed");
         }
+        if let Some(tier) = tier.as_mut() {
+            tier.stop();
+        }
         let log = Arc::clone(&ctx.log);
         // Idempotent-producer state goes to disk while the log is still open, so the next
         // start scans only what follows the snapshot.
@@ -157,6 +168,25 @@ impl Broker {
         info!("shutdown complete");
         Ok(())
     }
+}
+
+/// Starts the remote tier when the settings name a bucket; its counters go to the metrics.
+fn start_tier(
+    settings: &Settings,
+    core: &Arc<Core>,
+) -> Result<Option<whippet_tier::Tier>, BrokerError> {
+    let Some(config) = settings.tier.clone() else {
+        return Ok(None);
+    };
+    info!(bucket = %config.bucket, endpoint = ?config.endpoint, prefix = %config.prefix, "remote tier on");
+    let tier = whippet_tier::Tier::start(config, Arc::clone(&core.log)).map_err(|source| {
+        BrokerError::OpenLog {
+            data_dir: settings.data_dir.clone(),
+            source: whippet_log::LogError::io(&settings.data_dir, source),
+        }
+    })?;
+    core.metrics.set_tier(tier.stats());
+    Ok(Some(tier))
 }
 
 /// The one warning a broker that accepts unauthenticated clients logs at start.

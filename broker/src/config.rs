@@ -104,6 +104,8 @@ pub struct Settings {
     pub otel: OtelSettings,
     /// TLS per listener, SASL on Kafka, and whether authentication is required.
     pub security: SecuritySettings,
+    /// The remote tier (tiered storage); `None` without `--s3-bucket`.
+    pub tier: Option<whippet_tier::TierConfig>,
 }
 
 /// Where and how traces and logs are exported over OTLP (`telemetry.rs`).
@@ -234,6 +236,17 @@ impl Settings {
                 service_name: raw.otel_service_name,
             },
             security,
+            tier: raw
+                .s3_bucket
+                .filter(|b| !b.is_empty())
+                .map(|bucket| whippet_tier::TierConfig {
+                    bucket,
+                    endpoint: raw.s3_endpoint.filter(|e| !e.is_empty()),
+                    region: raw.s3_region.filter(|r| !r.is_empty()),
+                    prefix: raw.s3_prefix,
+                    cache_bytes: raw.s3_cache_bytes,
+                    interval: ms(raw.s3_upload_interval_ms.max(10)),
+                }),
         };
         settings.validate()?;
         Ok(settings)

@@ -122,6 +122,18 @@ pub struct TopicSettings {
     pub timestamp_type: TimestampSource,
     /// Replication factor as requested by the client; single-node Whippet stores it only.
     pub replication_factor: u8,
+    /// Copy closed segments to the remote tier (when the broker has one) and let local
+    /// retention remove copied ones; reads below the local segments go to the remote copy.
+    #[serde(default)]
+    pub remote_storage: bool,
+    /// With `remote_storage`: remove copied segments whose newest record is older than this
+    /// many ms from the local disk; `-2` = as `retention_ms`, `-1` = no age limit.
+    #[serde(default = "as_total_retention")]
+    pub local_retention_ms: i64,
+    /// With `remote_storage`: remove the oldest copied segments while the local segments take
+    /// more bytes than this; `-2` = as `retention_bytes`, `-1` = no size limit.
+    #[serde(default = "as_total_retention")]
+    pub local_retention_bytes: i64,
     /// Protocol-level settings the engine does not act on (for example Kafka's `flush.ms`),
     /// kept verbatim by name so a client that set them can read them back. The log persists
     /// them with the topic but never interprets them; the protocol layer validates them.
@@ -141,9 +153,17 @@ impl Default for TopicSettings {
             compression: Compression::None,
             timestamp_type: TimestampSource::Producer,
             replication_factor: 1,
+            remote_storage: false,
+            local_retention_ms: -2,
+            local_retention_bytes: -2,
             extra_configs: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// `-2`: a local retention that follows the total one (Kafka's default).
+fn as_total_retention() -> i64 {
+    -2
 }
 
 impl TopicSettings {
@@ -172,6 +192,14 @@ impl TopicSettings {
                     limits::FRAME_PAYLOAD_BYTES_MAX
                 ),
             );
+        }
+        for (name, value) in [
+            ("local_retention_ms", self.local_retention_ms),
+            ("local_retention_bytes", self.local_retention_bytes),
+        ] {
+            if value < -2 {
+                return bad(name, format!("{value} is below -2"));
+            }
         }
         if self.segment_ms == Some(0) {
             return bad("segment_ms", "must be positive".to_string());
