@@ -20,17 +20,30 @@ const TOPIC: &str = "tiered";
 /// Records per production phase (Kafka, native, Kafka): about 20 segments in all.
 const PHASE: usize = 1500;
 
-/// Produces Kafka, native, then Kafka records to partition 0; returns every value in offset
-/// order.
-async fn produce_mixed(broker: &WhippetProcess, tag: &str) -> Vec<Vec<u8>> {
+/// CreateTime of the first Kafka record of [`produce_mixed`] (an hour ago); record `i` of the
+/// first phase has this plus `i` ms.
+fn first_timestamp_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(now.as_millis()).unwrap() - 3_600_000
+}
+
+/// Produces Kafka (timestamps from `base_ms` on), native, then Kafka records to partition 0;
+/// returns every value in offset order.
+async fn produce_mixed_at(broker: &WhippetProcess, tag: &str, base_ms: i64) -> Vec<Vec<u8>> {
     let first: Vec<Vec<u8>> = (0..PHASE).map(|i| kafka_value(tag, i)).collect();
-    kafka_produce(broker, TOPIC, &first);
+    kafka_produce_with(broker, TOPIC, &first, true, Some(base_ms));
     let native: Vec<Vec<u8>> = (0..PHASE).map(|i| native_payload(tag, i)).collect();
     let client = native_client(broker).await;
     native_send(&client, TOPIC, &native).await;
     let last: Vec<Vec<u8>> = (PHASE..2 * PHASE).map(|i| kafka_value(tag, i)).collect();
     kafka_produce(broker, TOPIC, &last);
     first.into_iter().chain(native).chain(last).collect()
+}
+
+async fn produce_mixed(broker: &WhippetProcess, tag: &str) -> Vec<Vec<u8>> {
+    produce_mixed_at(broker, tag, first_timestamp_ms()).await
 }
 
 /// Waits until every closed segment is in the bucket and gone from the local disk (at most
@@ -121,7 +134,8 @@ async fn segments_move_to_s3_and_both_protocols_read_everything_back() {
     let s3 = S3Server::start();
     let mut broker = launch(&s3).start().unwrap();
     create_tiered_topic(&broker, TOPIC).await;
-    let expected = produce_mixed(&broker, "a").await;
+    let base_ms = first_timestamp_ms();
+    let expected = produce_mixed_at(&broker, "a", base_ms).await;
     wait_tiered(&s3, &broker);
     check_manifest_objects(&s3);
     // From a restarted broker: its recent-append cache, which would serve these offsets from
@@ -131,6 +145,11 @@ async fn segments_move_to_s3_and_both_protocols_read_everything_back() {
     assert!(metric(&text, "whippet_tier_uploaded_segments_total").unwrap() >= 15.0);
     broker.restart().unwrap();
     check_read_back(&broker, TOPIC, &expected).await;
+    // ListOffsets by timestamp finds records that are only in S3 now.
+    for i in [0, 700, 1499] {
+        let at = kafka_offset_for_time(&broker, TOPIC, base_ms + i);
+        assert_eq!(at, i, "offset for timestamp base+{i}");
+    }
     let text = metrics(&broker);
     assert!(
         metric(&text, "whippet_tier_reads_total").unwrap() >= 15.0,
@@ -217,7 +236,7 @@ async fn a_broker_on_an_empty_data_dir_serves_the_remote_part() {
     // producer ids again from the start, and the remote part holds batches of the old
     // broker's producer with the same id (a known limit of this recovery path).
     let more: Vec<Vec<u8>> = (0..10).map(|i| kafka_value("d-more", i)).collect();
-    kafka_produce_with(&restored, TOPIC, &more, false);
+    kafka_produce_with(&restored, TOPIC, &more, false, None);
     let mut all = expected[..remote_end].to_vec();
     all.extend(more);
     check_read_back(&restored, TOPIC, &all).await;

@@ -243,7 +243,7 @@ impl rdkafka::producer::ProducerContext for Deliveries {
 /// Produces `values` to partition 0 of `topic` with rdkafka, in order, and waits for every
 /// acknowledgement (a failed delivery fails the test).
 pub fn kafka_produce(broker: &WhippetProcess, topic: &str, values: &[Vec<u8>]) {
-    kafka_produce_with(broker, topic, values, true);
+    kafka_produce_with(broker, topic, values, true, None);
 }
 
 /// [`kafka_produce`], idempotent or not.
@@ -252,6 +252,7 @@ pub fn kafka_produce_with(
     topic: &str,
     values: &[Vec<u8>],
     idempotent: bool,
+    base_timestamp_ms: Option<i64>,
 ) {
     let producer: ThreadedProducer<Deliveries> = kafka_config(broker)
         .set("acks", "all")
@@ -261,8 +262,12 @@ pub fn kafka_produce_with(
         .set("batch.size", "8192")
         .create_with_context(Deliveries::default())
         .unwrap();
-    for value in values {
-        let record: BaseRecord<'_, (), [u8]> = BaseRecord::to(topic).partition(0).payload(value);
+    for (i, value) in values.iter().enumerate() {
+        let mut record: BaseRecord<'_, (), [u8]> =
+            BaseRecord::to(topic).partition(0).payload(value);
+        if let Some(base) = base_timestamp_ms {
+            record = record.timestamp(base + i64::try_from(i).unwrap());
+        }
         producer.send(record).map_err(|(e, _)| e).unwrap();
     }
     producer.flush(TIMEOUT).unwrap();
@@ -305,6 +310,24 @@ pub fn kafka_read_all(broker: &WhippetProcess, topic: &str, count: usize) -> Vec
         }
     }
     out
+}
+
+/// ListOffsets by timestamp: the first offset of partition 0 whose timestamp is at or after
+/// `timestamp_ms`.
+pub fn kafka_offset_for_time(broker: &WhippetProcess, topic: &str, timestamp_ms: i64) -> i64 {
+    let consumer: BaseConsumer = kafka_config(broker)
+        .set("group.id", "tiered-times")
+        .create()
+        .unwrap();
+    let mut query = TopicPartitionList::new();
+    query
+        .add_partition_offset(topic, 0, Offset::Offset(timestamp_ms))
+        .unwrap();
+    let answer = consumer.offsets_for_times(query, TIMEOUT).unwrap();
+    match answer.find_partition(topic, 0).unwrap().offset() {
+        Offset::Offset(offset) => offset,
+        other => panic!("offsets_for_times({timestamp_ms}) answered {other:?}"),
+    }
 }
 
 pub async fn native_client(broker: &WhippetProcess) -> IggyClient {
