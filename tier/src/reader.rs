@@ -248,3 +248,36 @@ impl RemoteSegments for PartitionReader {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn frames() -> Frames {
+        Arc::new(Vec::new())
+    }
+
+    #[test]
+    fn the_cache_keeps_its_byte_bound_and_drops_the_least_recently_used() {
+        let mut cache = Cache {
+            capacity: 100,
+            ..Cache::default()
+        };
+        cache.insert("a".into(), frames(), 40);
+        cache.insert("b".into(), frames(), 40);
+        assert!(cache.get("a").is_some());
+        cache.insert("c".into(), frames(), 40);
+        assert!(cache.get("b").is_none(), "b was the least recently used");
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.bytes, 80);
+        // An object larger than the whole cache empties it and is still kept for its reader.
+        cache.insert("big".into(), frames(), 500);
+        assert!(cache.get("a").is_none() && cache.get("c").is_none());
+        assert_eq!(cache.bytes, 500);
+        cache.insert("d".into(), frames(), 10);
+        assert!(cache.get("big").is_none());
+        assert_eq!(cache.bytes, 10);
+    }
+}

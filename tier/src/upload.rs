@@ -423,3 +423,15 @@ fn whippet_now_us() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::key_part;
+
+    #[test]
+    fn names_become_safe_key_parts() {
+        assert_eq!(key_part("orders-eu_1.v2"), "orders-eu_1.v2");
+        assert_eq!(key_part("a/b c%"), "a%2Fb%20c%25");
+        assert_eq!(key_part("é"), "%C3%A9");
+    }
+}

@@ -13,10 +13,14 @@ use crate::sync_util::lock;
 
 impl PartitionLog {
     /// The closed segments that are durable on the local disk, oldest first (never the active
-    /// one).
+    /// one). With `fsync = never` nothing is ever synced by the log, so every closed segment
+    /// counts.
     pub fn closed_segments(&self) -> Vec<ClosedSegment> {
         let inner = &self.inner;
-        let durable = inner.durability.durable_next();
+        let durable = match inner.policy {
+            crate::config::FsyncPolicy::Never => u64::MAX,
+            _ => inner.durability.durable_next(),
+        };
         let segments = inner.segments.load_full();
         let closed = &segments[..segments.len().saturating_sub(1)];
         closed
