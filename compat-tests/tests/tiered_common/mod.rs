@@ -189,11 +189,23 @@ fn kafka_config(broker: &WhippetProcess) -> ClientConfig {
 /// Creates Kafka topic `name` (1 partition) with 64 KiB segments, remote storage on and no
 /// local retention beyond what is not yet copied.
 pub async fn create_tiered_topic(broker: &WhippetProcess, name: &str) {
+    create_tiered_topic_with(broker, name, &[]).await;
+}
+
+/// [`create_tiered_topic`] with more topic configs.
+pub async fn create_tiered_topic_with(
+    broker: &WhippetProcess,
+    name: &str,
+    configs: &[(&str, &str)],
+) {
     let admin: AdminClient<DefaultClientContext> = kafka_config(broker).create().unwrap();
-    let topic = NewTopic::new(name, 1, TopicReplication::Fixed(1))
+    let mut topic = NewTopic::new(name, 1, TopicReplication::Fixed(1))
         .set("segment.bytes", "65536")
         .set("remote.storage.enable", "true")
         .set("local.retention.bytes", "0");
+    for (key, value) in configs {
+        topic = topic.set(key, value);
+    }
     let results = admin
         .create_topics([&topic], &AdminOptions::new())
         .await
@@ -301,6 +313,47 @@ pub fn kafka_read_all(broker: &WhippetProcess, topic: &str, count: usize) -> Vec
             "Kafka read only {} of {count} records",
             out.len()
         );
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                out.push((message.offset(), message.payload().unwrap_or(&[]).to_vec()));
+            }
+            Some(Err(error)) => panic!("Kafka consume failed: {error}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Earliest and latest offsets of partition 0 (ListOffsets).
+pub fn kafka_watermarks(broker: &WhippetProcess, topic: &str) -> (i64, i64) {
+    let consumer: BaseConsumer = kafka_config(broker)
+        .set("group.id", "tiered-marks")
+        .create()
+        .unwrap();
+    consumer.fetch_watermarks(topic, 0, TIMEOUT).unwrap()
+}
+
+/// Reads partition 0 of `topic` from `offset` with rdkafka until `count` records arrived.
+pub fn kafka_read_from(
+    broker: &WhippetProcess,
+    topic: &str,
+    offset: i64,
+    count: usize,
+) -> Vec<(i64, Vec<u8>)> {
+    let consumer: BaseConsumer = kafka_config(broker)
+        .set("group.id", "tiered-reader-from")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Offset(offset))
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let mut out = Vec::with_capacity(count);
+    let started = Instant::now();
+    while out.len() < count {
+        assert!(started.elapsed() < TIMEOUT, "read {} of {count}", out.len());
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 out.push((message.offset(), message.payload().unwrap_or(&[]).to_vec()));
