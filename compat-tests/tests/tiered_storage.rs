@@ -347,3 +347,38 @@ async fn total_retention_deletes_remote_segments_too() {
             .is_none_or(|m| m.header.offset >= start as u64)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_storage_topic_is_neither_renamed_nor_purged() {
+    use iggy::prelude::TopicClient;
+    let s3 = S3Server::start();
+    let broker = launch(&s3).start().unwrap();
+    create_tiered_topic(&broker, TOPIC).await;
+    let values: Vec<Vec<u8>> = (0..10).map(|i| kafka_value("g", i)).collect();
+    kafka_produce(&broker, TOPIC, &values);
+    let client = native_client(&broker).await;
+    let stream = iggy::prelude::Identifier::named(KAFKA_STREAM).unwrap();
+    let topic = iggy::prelude::Identifier::named(TOPIC).unwrap();
+    let renamed = client
+        .update_topic(
+            &stream,
+            &topic,
+            "elsewhere",
+            &iggy::prelude::TopicUpdateOptions::default(),
+        )
+        .await;
+    assert!(
+        renamed.is_err(),
+        "rename of a remote-storage topic: {renamed:?}"
+    );
+    let purged = client.purge_topic(&stream, &topic).await;
+    assert!(
+        purged.is_err(),
+        "purge of a remote-storage topic: {purged:?}"
+    );
+    // Nothing changed: same name, same records.
+    assert_eq!(
+        kafka_read_all(&broker, TOPIC, values.len()).len(),
+        values.len()
+    );
+}
