@@ -58,6 +58,9 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// Period of the background maintenance round (retention and rolling segments by age).
     pub maintenance_interval: Duration,
+    /// The local retention (ms, bytes) of remote-storage topics that leave theirs at `-2`
+    /// (Kafka's `log.local.retention.ms` / `.bytes`); `-2` here too: as the total retention.
+    pub local_retention_defaults: (i64, i64),
 }
 
 impl LogConfig {
@@ -69,6 +72,7 @@ impl LogConfig {
             fsync_interval: Duration::from_millis(1000),
             index_interval_bytes: limits::INDEX_INTERVAL_BYTES,
             maintenance_interval: Duration::from_millis(1000),
+            local_retention_defaults: (-2, -2),
         }
     }
 }
@@ -127,11 +131,14 @@ pub struct TopicSettings {
     #[serde(default)]
     pub remote_storage: bool,
     /// With `remote_storage`: remove copied segments whose newest record is older than this
-    /// many ms from the local disk; `-2` = as `retention_ms`, `-1` = no age limit.
+    /// many ms from the local disk; `-2` = the log's default
+    /// ([`LogConfig::local_retention_defaults`], itself `-2` = as `retention_ms` unless the
+    /// broker sets one), `-1` = no age limit.
     #[serde(default = "as_total_retention")]
     pub local_retention_ms: i64,
     /// With `remote_storage`: remove the oldest copied segments while the local segments take
-    /// more bytes than this; `-2` = as `retention_bytes`, `-1` = no size limit.
+    /// more bytes than this; `-2` = the log's default (as for `local_retention_ms`; else as
+    /// `retention_bytes`), `-1` = no size limit.
     #[serde(default = "as_total_retention")]
     pub local_retention_bytes: i64,
     /// Protocol-level settings the engine does not act on (for example Kafka's `flush.ms`),

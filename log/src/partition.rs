@@ -204,6 +204,8 @@ pub(crate) struct Inner {
     remote: Mutex<Option<Arc<dyn crate::remote::RemoteSegments>>>,
     /// Offsets below this are held by the remote tier.
     remote_end: AtomicU64,
+    /// [`LogConfig::local_retention_defaults`].
+    local_retention_defaults: (i64, i64),
 }
 
 /// Wall-clock time in microseconds since the Unix epoch.
@@ -301,6 +303,7 @@ impl PartitionLog {
             deleted: AtomicBool::new(false),
             remote: Mutex::new(None),
             remote_end: AtomicU64::new(0),
+            local_retention_defaults: config.local_retention_defaults,
         };
         Ok((
             Arc::new(Self {

@@ -214,3 +214,28 @@ fn an_empty_partition_continues_after_its_remote_part() {
         end
     );
 }
+
+#[test]
+fn a_topic_left_at_minus_two_follows_the_logs_local_retention_default() {
+    let remote = tempfile::tempdir().unwrap();
+    for (defaults, removes) in [((-2, -2), false), ((-2, 0), true), ((-1, -1), false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = LogConfig::new(dir.path());
+        config.fsync = whippet_log::FsyncPolicy::Always;
+        config.local_retention_defaults = defaults;
+        let settings = TopicSettings {
+            local_retention_bytes: -2,
+            ..settings()
+        };
+        let log = PartitionLog::open(dir.path().to_path_buf(), 0, settings, &config)
+            .unwrap()
+            .0;
+        for i in 0..100 {
+            log.append_durable_blocking(batch(i), |_| {}).unwrap();
+        }
+        let end = DirTier::default().copy_closed(&log, remote.path());
+        log.enforce_retention(0).unwrap();
+        assert_eq!(log.local_start_offset() == end, removes, "{defaults:?}");
+        assert_eq!(log.log_start_offset(), 0);
+    }
+}

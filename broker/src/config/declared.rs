@@ -332,6 +332,24 @@ pub struct RawSettings {
         default_value_t = 1000
     )]
     pub s3_upload_interval_ms: u64,
+    /// Local retention (ms) of remote-storage topics whose local.retention.ms is -2 (Kafka's log.local.retention.ms); -2 = as the topic's retention.ms, -1 = no age limit
+    #[arg(
+        long,
+        env = "WHIPPET_LOCAL_RETENTION_MS",
+        value_name = "MS",
+        default_value_t = -2,
+        allow_hyphen_values = true
+    )]
+    pub local_retention_ms: i64,
+    /// Local retention (bytes) of remote-storage topics whose local.retention.bytes is -2 (Kafka's log.local.retention.bytes); -2 = as the topic's retention.bytes, -1 = no size limit
+    #[arg(
+        long,
+        env = "WHIPPET_LOCAL_RETENTION_BYTES",
+        value_name = "BYTES",
+        default_value_t = -2,
+        allow_hyphen_values = true
+    )]
+    pub local_retention_bytes: i64,
     /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info]
     #[arg(long, env = "WHIPPET_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,

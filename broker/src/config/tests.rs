@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 40] = [
+const EVERY_SETTING: [(&str, &str); 42] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -122,10 +122,12 @@ const EVERY_SETTING: [(&str, &str); 40] = [
     ("s3_prefix", "pre"),
     ("s3_cache_bytes", "1048576"),
     ("s3_upload_interval_ms", "250"),
+    ("local_retention_ms", "3600000"),
+    ("local_retention_bytes", "-1"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 19] = [
+const UNQUOTED: [&str; 21] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
@@ -145,6 +147,8 @@ const UNQUOTED: [&str; 19] = [
     "auth",
     "s3_cache_bytes",
     "s3_upload_interval_ms",
+    "local_retention_ms",
+    "local_retention_bytes",
 ];
 
 #[test]
@@ -205,6 +209,11 @@ fn assert_every_setting_applied(settings: &Settings) {
     );
     assert_eq!((tier.prefix.as_str(), tier.cache_bytes), ("pre", 1 << 20));
     assert_eq!(tier.interval, Duration::from_millis(250));
+    assert_eq!(settings.local_retention_defaults, (3_600_000, -1));
+    assert_eq!(
+        settings.log_config().local_retention_defaults,
+        (3_600_000, -1)
+    );
     assert_eq!(settings.root.password, "p");
     assert!(!settings.auto_create_topics);
     assert_eq!(settings.num_partitions, 3);

@@ -139,7 +139,8 @@ impl Inner {
 
     /// How many of the oldest closed segments local retention removes: those wholly below the
     /// remote end (copied to the remote tier) that are older than `local_retention_ms` or
-    /// beyond `local_retention_bytes` (each `-2`: as the total retention, `-1`: no limit).
+    /// beyond `local_retention_bytes` (each `-2`: the log's default, which is itself `-2`, as
+    /// the total retention, unless set; `-1`: no limit).
     fn local_retention_count(&self, settings: &crate::TopicSettings, now_us: i64) -> usize {
         let remote_end = self.remote_end.load(Ordering::Acquire);
         let segments = self.segments.load_full();
@@ -148,19 +149,34 @@ impl Inner {
             .iter()
             .take_while(|s| s.next_offset() <= remote_end)
             .count();
-        let local_limit = |local: i64, total: Option<u64>| match local {
+        let (default_ms, default_bytes) = self.local_retention_defaults;
+        let local_limit = |local: i64, default: i64, total: Option<u64>| match if local == -2 {
+            default
+        } else {
+            local
+        } {
             -2 => total,
             limit => u64::try_from(limit).ok(),
         };
+        let local_ms = local_limit(
+            settings.local_retention_ms,
+            default_ms,
+            settings.retention_ms,
+        );
+        let local_bytes = local_limit(
+            settings.local_retention_bytes,
+            default_bytes,
+            settings.retention_bytes,
+        );
         let mut n = 0;
-        if let Some(ms) = local_limit(settings.local_retention_ms, settings.retention_ms) {
+        if let Some(ms) = local_ms {
             let limit_us = i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX);
             n = closed[..copied]
                 .iter()
                 .take_while(|s| now_us.saturating_sub(s.max_timestamp_us()) > limit_us)
                 .count();
         }
-        if let Some(limit) = local_limit(settings.local_retention_bytes, settings.retention_bytes) {
+        if let Some(limit) = local_bytes {
             let mut total: u64 = segments.iter().skip(n).map(|s| s.size()).sum();
             while total > limit && n < copied {
                 total -= closed[n].size();
