@@ -382,3 +382,39 @@ async fn a_remote_storage_topic_is_neither_renamed_nor_purged() {
         values.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_storage_switched_on_by_alter_configs_copies_existing_segments() {
+    let s3 = S3Server::start();
+    let mut broker = launch(&s3).start().unwrap();
+    create_tiered_topic_with(&broker, TOPIC, &[("remote.storage.enable", "false")]).await;
+    let described = describe_topic(&broker, TOPIC).await;
+    assert_eq!(described["remote.storage.enable"], "false");
+    assert_eq!(described["local.retention.bytes"], "0");
+    assert_eq!(described["local.retention.ms"], "-2");
+    let expected = produce_mixed(&broker, "h").await;
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        s3.objects(".log").is_empty(),
+        "copied without remote storage"
+    );
+    assert!(local_segments(&broker).len() >= 15);
+
+    alter_topic(
+        &broker,
+        TOPIC,
+        &[
+            ("segment.bytes", "65536"),
+            ("remote.storage.enable", "true"),
+            ("local.retention.bytes", "0"),
+            ("local.retention.ms", "600000"),
+        ],
+    )
+    .await;
+    let described = describe_topic(&broker, TOPIC).await;
+    assert_eq!(described["remote.storage.enable"], "true");
+    assert_eq!(described["local.retention.ms"], "600000");
+    wait_tiered(&s3, &broker);
+    broker.restart().unwrap();
+    check_read_back(&broker, TOPIC, &expected).await;
+}

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use iggy::prelude::*;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -322,6 +324,35 @@ pub fn kafka_read_all(broker: &WhippetProcess, topic: &str, count: usize) -> Vec
         }
     }
     out
+}
+
+/// The topic's configs as DescribeConfigs answers them.
+pub async fn describe_topic(broker: &WhippetProcess, topic: &str) -> BTreeMap<String, String> {
+    let admin: AdminClient<DefaultClientContext> = kafka_config(broker).create().unwrap();
+    let results = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+        .await
+        .unwrap();
+    let resource = results.into_iter().next().unwrap().unwrap();
+    resource
+        .entries
+        .into_iter()
+        .filter_map(|entry| entry.value.map(|value| (entry.name, value)))
+        .collect()
+}
+
+/// AlterConfigs (the whole set) on a topic.
+pub async fn alter_topic(broker: &WhippetProcess, topic: &str, configs: &[(&str, &str)]) {
+    let admin: AdminClient<DefaultClientContext> = kafka_config(broker).create().unwrap();
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (key, value) in configs {
+        alter = alter.set(key, value);
+    }
+    let results = admin
+        .alter_configs([&alter], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "alter: {results:?}");
 }
 
 /// Earliest and latest offsets of partition 0 (ListOffsets).
