@@ -49,6 +49,20 @@ impl Broker {
                 return Err(error);
             }
         };
+        let mut tier = match start_tier(&settings, &core) {
+            Ok(tier) => tier,
+            Err(error) => {
+                let log = Arc::clone(&core.log);
+                drop(core);
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                return Err(error);
+            }
+        };
+        if let Some(tier) = tier.as_mut() {
+            tier.first_pass(limits::TIER_FIRST_PASS_WAIT).await;
+        }
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(
@@ -64,10 +78,6 @@ impl Broker {
                 ctx.connections = ConnectionLimits::new(settings.connections);
                 ctx.tls = tls;
                 ctx.security = settings.security.clone();
-                let mut tier = start_tier(&settings, &ctx.core)?;
-                if let Some(tier) = tier.as_mut() {
-                    tier.first_pass(limits::TIER_FIRST_PASS_WAIT).await;
-                }
                 Ok(Self {
                     ctx: Arc::new(ctx),
                     kafka,
@@ -77,6 +87,8 @@ impl Broker {
                 })
             }
             Err(bind_error) => {
+                // The tier goes first: it holds partitions of the log.
+                drop(tier);
                 let log = Arc::clone(&core.log);
                 drop(core);
                 if let Err(shutdown_error) = shutdown_log(log).await {

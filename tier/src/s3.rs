@@ -53,7 +53,14 @@ impl Bucket {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
         let shared = loader.load().await;
-        let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+        // GETs are checked by the tier itself (every frame's checksums, the manifest's shape),
+        // and S3-compatible servers may keep a stored checksum that no longer matches a
+        // replaced object (s3s-fs writes it after the object, so a client killed in between
+        // leaves the old one): the SDK's own check of responses is left to objects that
+        // require it. Uploads still carry a checksum.
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared).response_checksum_validation(
+            aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+        );
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint).force_path_style(true);
         }
@@ -77,7 +84,7 @@ impl Bucket {
     pub async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
         let body = ByteStream::from_path(path)
             .await
-            .map_err(|e| failed("put", key, &e))?;
+            .map_err(|e| failed("put", key, &DisplayErrorContext(&e)))?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -129,7 +136,7 @@ impl Bucket {
             .body
             .collect()
             .await
-            .map_err(|e| failed("get", key, &e))?;
+            .map_err(|e| failed("get", key, &DisplayErrorContext(&e)))?;
         Ok(body.into_bytes())
     }
 
