@@ -418,3 +418,19 @@ async fn remote_storage_switched_on_by_alter_configs_copies_existing_segments() 
     broker.restart().unwrap();
     check_read_back(&broker, TOPIC, &expected).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_remote_storage_topic_deletes_its_objects() {
+    let s3 = S3Server::start();
+    let broker = launch(&s3).start().unwrap();
+    create_tiered_topic(&broker, TOPIC).await;
+    produce_mixed(&broker, "i").await;
+    wait_tiered(&s3, &broker);
+    assert_eq!(s3.objects("manifest.json").len(), 1);
+    delete_topic(&broker, TOPIC).await;
+    wait_until("the topic's objects deleted", || {
+        s3.objects(".log").is_empty()
+            && s3.objects(".index").is_empty()
+            && s3.objects("manifest.json").is_empty()
+    });
+}

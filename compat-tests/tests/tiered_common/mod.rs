@@ -341,6 +341,16 @@ pub async fn describe_topic(broker: &WhippetProcess, topic: &str) -> BTreeMap<St
         .collect()
 }
 
+/// Deletes a topic through Kafka's DeleteTopics.
+pub async fn delete_topic(broker: &WhippetProcess, topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = kafka_config(broker).create().unwrap();
+    let results = admin
+        .delete_topics(&[topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "delete: {results:?}");
+}
+
 /// AlterConfigs (the whole set) on a topic.
 pub async fn alter_topic(broker: &WhippetProcess, topic: &str, configs: &[(&str, &str)]) {
     let admin: AdminClient<DefaultClientContext> = kafka_config(broker).create().unwrap();
