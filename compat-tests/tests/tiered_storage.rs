@@ -434,3 +434,79 @@ async fn deleting_a_remote_storage_topic_deletes_its_objects() {
             && s3.objects("manifest.json").is_empty()
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_topic_gets_remote_storage_through_its_kafka_name() {
+    use iggy::prelude::{Identifier, IggyMessage, MessageClient, Partitioning, StreamClient};
+    use iggy::prelude::{TopicClient, TopicCreateOptions};
+    let s3 = S3Server::start();
+    let mut broker = launch(&s3).start().unwrap();
+    let client = native_client(&broker).await;
+    client.create_stream("ns").await.unwrap();
+    let stream = Identifier::named("ns").unwrap();
+    let options = TopicCreateOptions {
+        partitions_count: Some(1),
+        ..Default::default()
+    };
+    client.create_topic(&stream, "nt", &options).await.unwrap();
+    alter_topic(
+        &broker,
+        "ns.nt",
+        &[
+            ("segment.bytes", "65536"),
+            ("remote.storage.enable", "true"),
+            ("local.retention.bytes", "0"),
+        ],
+    )
+    .await;
+    let topic = Identifier::named("nt").unwrap();
+    let payloads: Vec<Vec<u8>> = (0..1200).map(|i| native_payload("j", i)).collect();
+    for chunk in payloads.chunks(50) {
+        let mut batch: Vec<IggyMessage> = chunk
+            .iter()
+            .map(|p| {
+                IggyMessage::builder()
+                    .payload(p.clone().into())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        client
+            .send_messages(&stream, &topic, &Partitioning::partition_id(0), &mut batch)
+            .await
+            .unwrap();
+    }
+    let dir = s3.bucket_dir().join(PREFIX).join("ns").join("nt").join("0");
+    wait_until(
+        "the native topic's segments in S3 and off the local disk",
+        || {
+            let local = local_segments(&broker);
+            files(&dir, &|name| name.ends_with(".log")).len() >= 3
+                && local
+                    .first()
+                    .is_some_and(|p| !p.ends_with("00000000000000000000.log"))
+        },
+    );
+    broker.restart().unwrap();
+    let client = native_client(&broker).await;
+    let mut next = 0u64;
+    while next < 1200 {
+        let polled = client
+            .poll_messages(
+                &stream,
+                &topic,
+                Some(0),
+                &iggy::prelude::Consumer::new(Identifier::numeric(1).unwrap()),
+                &iggy::prelude::PollingStrategy::offset(next),
+                100,
+                false,
+            )
+            .await
+            .unwrap();
+        for message in polled.messages {
+            assert_eq!(message.header.offset, next);
+            assert!(message.payload.as_ref() == payloads[next as usize].as_slice());
+            next += 1;
+        }
+    }
+}
