@@ -28,6 +28,8 @@ pub struct Broker {
     kafka: TcpListener,
     native: TcpListener,
     http: TcpListener,
+    /// The remote tier, stopped before the log shuts down.
+    tier: Option<whippet_tier::Tier>,
 }
 
 impl Broker {
@@ -47,6 +49,20 @@ impl Broker {
                 return Err(error);
             }
         };
+        let mut tier = match start_tier(&settings, &core) {
+            Ok(tier) => tier,
+            Err(error) => {
+                let log = Arc::clone(&core.log);
+                drop(core);
+                if let Err(shutdown_error) = shutdown_log(log).await {
+                    warn!(%shutdown_error, "log shutdown after failed start also failed");
+                }
+                return Err(error);
+            }
+        };
+        if let Some(tier) = tier.as_mut() {
+            tier.first_pass(limits::TIER_FIRST_PASS_WAIT).await;
+        }
         match core::topics::drop_orphaned_offsets(&core).await {
             Ok(0) => {}
             Ok(topics) => info!(
@@ -67,9 +83,12 @@ impl Broker {
                     kafka,
                     native,
                     http,
+                    tier,
                 })
             }
             Err(bind_error) => {
+                // The tier goes first: it holds partitions of the log.
+                drop(tier);
                 let log = Arc::clone(&core.log);
                 drop(core);
                 if let Err(shutdown_error) = shutdown_log(log).await {
@@ -98,6 +117,7 @@ impl Broker {
             kafka,
             native,
             http,
+            mut tier,
         } = self;
         let token = CancellationToken::new();
         let timer_stop = CancellationToken::new();
@@ -141,6 +161,9 @@ impl Broker {
         if let Err(error) = txn_sweeper.await {
             error!(%error, "transaction sweeper task failed");
         }
+        if let Some(tier) = tier.as_mut() {
+            tier.stop();
+        }
         let log = Arc::clone(&ctx.log);
         // Idempotent-producer state goes to disk while the log is still open, so the next
         // start scans only what follows the snapshot.
@@ -164,6 +187,25 @@ impl Broker {
         info!("shutdown complete");
         Ok(())
     }
+}
+
+/// Starts the remote tier when the settings name a bucket; its counters go to the metrics.
+fn start_tier(
+    settings: &Settings,
+    core: &Arc<Core>,
+) -> Result<Option<whippet_tier::Tier>, BrokerError> {
+    let Some(config) = settings.tier.clone() else {
+        return Ok(None);
+    };
+    info!(bucket = %config.bucket, endpoint = ?config.endpoint, prefix = %config.prefix, "remote tier on");
+    let tier = whippet_tier::Tier::start(config, Arc::clone(&core.log)).map_err(|source| {
+        BrokerError::OpenLog {
+            data_dir: settings.data_dir.clone(),
+            source: whippet_log::LogError::io(&settings.data_dir, source),
+        }
+    })?;
+    core.metrics.set_tier(tier.stats());
+    Ok(Some(tier))
 }
 
 /// The one warning a broker that accepts unauthenticated clients logs at start.

@@ -104,6 +104,10 @@ pub struct Settings {
     pub otel: OtelSettings,
     /// TLS per listener, SASL on Kafka, and whether authentication is required.
     pub security: SecuritySettings,
+    /// The remote tier (tiered storage); `None` without `--s3-bucket`.
+    pub tier: Option<whippet_tier::TierConfig>,
+    /// Local retention (ms, bytes) of remote-storage topics that leave theirs at -2.
+    pub local_retention_defaults: (i64, i64),
 }
 
 /// Where and how traces and logs are exported over OTLP (`telemetry.rs`).
@@ -236,6 +240,18 @@ impl Settings {
                 service_name: raw.otel_service_name,
             },
             security,
+            local_retention_defaults: (raw.local_retention_ms, raw.local_retention_bytes),
+            tier: raw
+                .s3_bucket
+                .filter(|b| !b.is_empty())
+                .map(|bucket| whippet_tier::TierConfig {
+                    bucket,
+                    endpoint: raw.s3_endpoint.filter(|e| !e.is_empty()),
+                    region: raw.s3_region.filter(|r| !r.is_empty()),
+                    prefix: raw.s3_prefix,
+                    cache_bytes: raw.s3_cache_bytes,
+                    interval: ms(raw.s3_upload_interval_ms.max(10)),
+                }),
         };
         settings.validate()?;
         Ok(settings)
@@ -244,6 +260,19 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "", "must not be empty".to_string()));
+        }
+        let (local_ms, local_bytes) = self.local_retention_defaults;
+        for (name, value) in [
+            ("local_retention_ms", local_ms),
+            ("local_retention_bytes", local_bytes),
+        ] {
+            if value < -2 {
+                return Err(invalid(
+                    name,
+                    &value.to_string(),
+                    "must be at least -2".into(),
+                ));
+            }
         }
         let interval = limits::FSYNC_INTERVAL_MS_MIN..=limits::FSYNC_INTERVAL_MS_MAX;
         if !interval.contains(&self.fsync_interval_ms) {
@@ -405,6 +434,7 @@ impl Settings {
         let mut config = LogConfig::new(self.data_dir.clone());
         config.fsync = self.fsync;
         config.fsync_interval = Duration::from_millis(self.fsync_interval_ms);
+        config.local_retention_defaults = self.local_retention_defaults;
         config
     }
 }

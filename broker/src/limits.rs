@@ -68,6 +68,11 @@ pub const CAP_WARNING_INTERVAL_MS: u64 = 10_000;
 /// aborts them and syncs the log. Bounds how long `SIGTERM` takes to exit.
 pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 5_000;
 
+/// How long startup waits for the remote tier to attach every remote-storage partition (read
+/// its manifest) before the listeners serve; past it, partitions serve their remote part once
+/// attached.
+pub const TIER_FIRST_PASS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Largest HTTP request head (request line plus headers) the admin listener reads. A longer
 /// head gets `431` and the connection is closed; this bounds the per-connection read buffer.
 pub const HTTP_REQUEST_BYTES_MAX: usize = 8 * 1024;

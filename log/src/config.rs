@@ -58,6 +58,9 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// Period of the background maintenance round (retention and rolling segments by age).
     pub maintenance_interval: Duration,
+    /// The local retention (ms, bytes) of remote-storage topics that leave theirs at `-2`
+    /// (Kafka's `log.local.retention.ms` / `.bytes`); `-2` here too: as the total retention.
+    pub local_retention_defaults: (i64, i64),
 }
 
 impl LogConfig {
@@ -69,6 +72,7 @@ impl LogConfig {
             fsync_interval: Duration::from_millis(1000),
             index_interval_bytes: limits::INDEX_INTERVAL_BYTES,
             maintenance_interval: Duration::from_millis(1000),
+            local_retention_defaults: (-2, -2),
         }
     }
 }
@@ -122,6 +126,21 @@ pub struct TopicSettings {
     pub timestamp_type: TimestampSource,
     /// Replication factor as requested by the client; single-node Whippet stores it only.
     pub replication_factor: u8,
+    /// Copy closed segments to the remote tier (when the broker has one) and let local
+    /// retention remove copied ones; reads below the local segments go to the remote copy.
+    #[serde(default)]
+    pub remote_storage: bool,
+    /// With `remote_storage`: remove copied segments whose newest record is older than this
+    /// many ms from the local disk; `-2` = the log's default
+    /// ([`LogConfig::local_retention_defaults`], itself `-2` = as `retention_ms` unless the
+    /// broker sets one), `-1` = no age limit.
+    #[serde(default = "as_total_retention")]
+    pub local_retention_ms: i64,
+    /// With `remote_storage`: remove the oldest copied segments while the local segments take
+    /// more bytes than this; `-2` = the log's default (as for `local_retention_ms`; else as
+    /// `retention_bytes`), `-1` = no size limit.
+    #[serde(default = "as_total_retention")]
+    pub local_retention_bytes: i64,
     /// Protocol-level settings the engine does not act on (for example Kafka's `flush.ms`),
     /// kept verbatim by name so a client that set them can read them back. The log persists
     /// them with the topic but never interprets them; the protocol layer validates them.
@@ -141,9 +160,17 @@ impl Default for TopicSettings {
             compression: Compression::None,
             timestamp_type: TimestampSource::Producer,
             replication_factor: 1,
+            remote_storage: false,
+            local_retention_ms: -2,
+            local_retention_bytes: -2,
             extra_configs: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// `-2`: a local retention that follows the total one (Kafka's default).
+fn as_total_retention() -> i64 {
+    -2
 }
 
 impl TopicSettings {
@@ -172,6 +199,14 @@ impl TopicSettings {
                     limits::FRAME_PAYLOAD_BYTES_MAX
                 ),
             );
+        }
+        for (name, value) in [
+            ("local_retention_ms", self.local_retention_ms),
+            ("local_retention_bytes", self.local_retention_bytes),
+        ] {
+            if value < -2 {
+                return bad(name, format!("{value} is below -2"));
+            }
         }
         if self.segment_ms == Some(0) {
             return bad("segment_ms", "must be positive".to_string());

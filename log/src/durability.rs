@@ -303,13 +303,14 @@ impl Durability {
         }
     }
 
-    /// Purge: offsets start again at 0; current waiters are released. The files that held the
+    /// Starts over after a purge (at 0) or for a partition that restarts empty at `next`
+    /// (after its remote segments). Current waiters are released; the files that held the
     /// unsynced tail are gone, so a poisoned partition is usable again.
-    pub(crate) fn reset(&self) {
+    pub(crate) fn reset_to(&self, next: u64) {
         let mut s = lock(&self.state);
         s.epoch += 1;
-        s.durable_next = 0;
-        s.wanted_next = 0;
+        s.durable_next = next;
+        s.wanted_next = next;
         s.failure = None;
         self.failed.store(false, Ordering::Release);
         drop(s);

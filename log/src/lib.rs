@@ -49,6 +49,7 @@ pub mod partition;
 mod pool;
 mod read_ahead;
 mod recovery;
+pub mod remote;
 mod segment;
 pub mod storage;
 mod store;
@@ -70,5 +71,6 @@ pub use partition::{
 };
 pub use pool::THREAD_NAME_PREFIX;
 pub use recovery::{RecoveryAction, RecoveryEvent};
+pub use remote::{ClosedSegment, RemoteRange, RemoteSegments, parse_segment};
 pub use storage::{LocalFile, LocalStore, SegmentFile, SegmentStore};
 pub use store::{Log, OpenReport};

@@ -41,6 +41,7 @@ use crate::storage::{LocalStore, SegmentStore};
 use crate::sync_util::lock;
 
 mod append;
+mod remote;
 mod retention;
 
 use append::AppendQueue;
@@ -199,6 +200,12 @@ pub(crate) struct Inner {
     read_ahead: Mutex<ReadAhead>,
     durability: Durability,
     deleted: AtomicBool,
+    /// The reader of the remote tier's copy (`remote.rs`), once a tier attached one.
+    remote: Mutex<Option<Arc<dyn crate::remote::RemoteSegments>>>,
+    /// Offsets below this are held by the remote tier.
+    remote_end: AtomicU64,
+    /// [`LogConfig::local_retention_defaults`].
+    local_retention_defaults: (i64, i64),
 }
 
 /// Wall-clock time in microseconds since the Unix epoch.
@@ -294,6 +301,9 @@ impl PartitionLog {
             // What recovery found is what the disk holds.
             durability: Durability::new(next),
             deleted: AtomicBool::new(false),
+            remote: Mutex::new(None),
+            remote_end: AtomicU64::new(0),
+            local_retention_defaults: config.local_retention_defaults,
         };
         Ok((
             Arc::new(Self {
@@ -788,7 +798,10 @@ impl Inner {
         let cached = lock(&self.cache).read(from, high_watermark, max_bytes);
         result.frames = match cached {
             Some(frames) if !frames.is_empty() => frames,
-            _ => self.read_segments(from, high_watermark, max_bytes)?,
+            _ => match self.read_remote(from, high_watermark, max_bytes)? {
+                Some(frames) => frames,
+                None => self.read_segments(from, high_watermark, max_bytes)?,
+            },
         };
         assert!(
             !result.frames.is_empty(),
@@ -856,6 +869,9 @@ impl Inner {
     fn find_by_timestamp(&self, ts_us: i64) -> Result<Option<FrameHeader>> {
         if self.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
+        }
+        if let Some(header) = self.find_remote(ts_us)? {
+            return Ok(Some(header));
         }
         let hw = self.high_watermark.load(Ordering::Acquire);
         let start = self.log_start.load(Ordering::Acquire);

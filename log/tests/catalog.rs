@@ -32,6 +32,9 @@ fn custom_settings() -> TopicSettings {
         compression: Compression::Zstd,
         timestamp_type: TimestampSource::Broker,
         replication_factor: 3,
+        remote_storage: true,
+        local_retention_ms: 5_000,
+        local_retention_bytes: -1,
         // Stored verbatim for the protocol layer; must survive the catalog like the rest.
         extra_configs: [("flush.ms".to_string(), "1000".to_string())].into(),
     }

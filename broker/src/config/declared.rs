@@ -315,6 +315,57 @@ pub struct RawSettings {
         default_value_t = false
     )]
     pub auth: bool,
+    /// S3 bucket for tiered storage of topics with remote.storage.enable; unset = no remote tier. Credentials come from the standard AWS environment/profile chain
+    #[arg(long, env = "WHIPPET_S3_BUCKET", value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3-compatible endpoint URL (addressed path-style); unset = AWS
+    #[arg(long, env = "WHIPPET_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region; unset = from the AWS environment/profile chain
+    #[arg(long, env = "WHIPPET_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Key prefix of every object the broker writes to the bucket
+    #[arg(
+        long,
+        env = "WHIPPET_S3_PREFIX",
+        value_name = "PREFIX",
+        default_value = "whippet"
+    )]
+    pub s3_prefix: String,
+    /// Bytes of remote segments kept in memory for reads below the local log
+    #[arg(
+        long,
+        env = "WHIPPET_S3_CACHE_BYTES",
+        value_name = "BYTES",
+        default_value_t = 256 * 1024 * 1024
+    )]
+    pub s3_cache_bytes: u64,
+    /// Period of the remote tier's upload pass, in ms
+    #[arg(
+        long,
+        env = "WHIPPET_S3_UPLOAD_INTERVAL_MS",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
+    pub s3_upload_interval_ms: u64,
+    /// Local retention (ms) of remote-storage topics whose local.retention.ms is -2 (Kafka's log.local.retention.ms); -2 = as the topic's retention.ms, -1 = no age limit
+    #[arg(
+        long,
+        env = "WHIPPET_LOCAL_RETENTION_MS",
+        value_name = "MS",
+        default_value_t = -2,
+        allow_hyphen_values = true
+    )]
+    pub local_retention_ms: i64,
+    /// Local retention (bytes) of remote-storage topics whose local.retention.bytes is -2 (Kafka's log.local.retention.bytes); -2 = as the topic's retention.bytes, -1 = no size limit
+    #[arg(
+        long,
+        env = "WHIPPET_LOCAL_RETENTION_BYTES",
+        value_name = "BYTES",
+        default_value_t = -2,
+        allow_hyphen_values = true
+    )]
+    pub local_retention_bytes: i64,
     /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info]
     #[arg(long, env = "WHIPPET_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,

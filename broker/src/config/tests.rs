@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 36] = [
+const EVERY_SETTING: [(&str, &str); 44] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -118,10 +118,18 @@ const EVERY_SETTING: [(&str, &str); 36] = [
     ("native_tls", "true"),
     ("http_tls", "true"),
     ("auth", "true"),
+    ("s3_bucket", "b"),
+    ("s3_endpoint", "http://s3.example:9000"),
+    ("s3_region", "eu-west-1"),
+    ("s3_prefix", "pre"),
+    ("s3_cache_bytes", "1048576"),
+    ("s3_upload_interval_ms", "250"),
+    ("local_retention_ms", "3600000"),
+    ("local_retention_bytes", "-1"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 19] = [
+const UNQUOTED: [&str; 23] = [
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
@@ -141,6 +149,10 @@ const UNQUOTED: [&str; 19] = [
     "native_tls",
     "http_tls",
     "auth",
+    "s3_cache_bytes",
+    "s3_upload_interval_ms",
+    "local_retention_ms",
+    "local_retention_bytes",
 ];
 
 #[test]
@@ -190,6 +202,22 @@ fn every_setting_is_wired_to_flag_env_and_file() {
 /// The resolved settings carry [`EVERY_SETTING`]'s values (the typed ones spot-checked).
 fn assert_every_setting_applied(settings: &Settings) {
     assert_eq!(settings.fsync_interval_ms, 7);
+    let tier = settings.tier.as_ref().unwrap();
+    assert_eq!(
+        (
+            tier.bucket.as_str(),
+            tier.endpoint.as_deref(),
+            tier.region.as_deref()
+        ),
+        ("b", Some("http://s3.example:9000"), Some("eu-west-1"))
+    );
+    assert_eq!((tier.prefix.as_str(), tier.cache_bytes), ("pre", 1 << 20));
+    assert_eq!(tier.interval, Duration::from_millis(250));
+    assert_eq!(settings.local_retention_defaults, (3_600_000, -1));
+    assert_eq!(
+        settings.log_config().local_retention_defaults,
+        (3_600_000, -1)
+    );
     assert_eq!(settings.root.password, "p");
     assert!(!settings.auto_create_topics);
     assert_eq!(settings.num_partitions, 3);

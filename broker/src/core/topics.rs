@@ -105,6 +105,11 @@ pub async fn update_topic(
     blocking(move || {
         core.with_names_locked(|| {
             check_topic_name(&core, stream_id, &name, Some(topic_id))?;
+            let renamed = (core.log.snapshot().topic(stream_id, topic_id))
+                .is_some_and(|topic| topic.name != name);
+            if renamed {
+                refuse_if_remote(&core, stream_id, Some(topic_id), "renamed")?;
+            }
             core.log
                 .update_topic(stream_id, topic_id, Some(&name), settings)
         })
@@ -128,6 +133,7 @@ pub async fn rename_stream(
             if names::stream_rename_collides(&snapshot, &core.kafka_stream, stream_id, &name) {
                 return Err(LogError::StreamExists(name.clone()));
             }
+            refuse_if_remote(&core, stream_id, None, "renamed")?;
             core.log.rename_stream(stream_id, &name)
         })
     })
@@ -157,6 +163,35 @@ fn check_topic_name(
         )));
     }
     Ok(())
+}
+
+/// Topics with remote storage keep their names and offsets: their remote segments are keyed by
+/// stream and topic name and by offset (so that an empty data directory can serve them again),
+/// so a rename or a purge of such a topic (of any topic of the stream when `topic_id` is
+/// `None`) is refused for every protocol.
+fn refuse_if_remote(
+    core: &Core,
+    stream_id: u32,
+    topic_id: Option<u32>,
+    what: &str,
+) -> Result<(), LogError> {
+    let snapshot = core.log.snapshot();
+    let Some(stream) = snapshot.stream(stream_id) else {
+        return Ok(());
+    };
+    let remote = (stream.topics.values())
+        .filter(|topic| topic_id.is_none_or(|id| id == topic.id))
+        .find(|topic| topic.settings.remote_storage);
+    match remote {
+        Some(topic) => Err(LogError::InvalidSetting {
+            name: "remote_storage",
+            reason: format!(
+                "topic {:?} has remote storage (remote.storage.enable): it cannot be {what}",
+                topic.name
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// What a removal did, for the observers.
@@ -239,6 +274,7 @@ pub async fn purge_topic(
     stream_id: u32,
     topic_id: u32,
 ) -> Result<(), CoreError> {
+    refuse_if_remote(core, stream_id, Some(topic_id), "purged")?;
     let op = move |log: &Log| log.purge_topic(stream_id, topic_id);
     let removal = Removal::TopicPurged(stream_id, topic_id);
     remove_then_cascade(core, op, (stream_id, Some(topic_id)), &[removal]).await
@@ -262,6 +298,7 @@ pub async fn purge_stream(
                 .collect()
         })
         .unwrap_or_default();
+    refuse_if_remote(core, stream_id, None, "purged")?;
     let op = move |log: &Log| log.purge_stream(stream_id);
     remove_then_cascade(core, op, (stream_id, None), &removals).await
 }

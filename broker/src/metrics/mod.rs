@@ -129,6 +129,8 @@ pub struct Metrics {
     requests: ArcSwap<HashMap<(u8, u32), Arc<RequestSeries>>>,
     request_misses: Mutex<()>,
     login_failures: [AtomicU64; 4],
+    /// The remote tier's counters, set once when the broker starts one.
+    tier: std::sync::OnceLock<Arc<whippet_tier::TierStats>>,
 }
 
 #[derive(Debug, Default)]
@@ -156,7 +158,18 @@ impl Metrics {
             requests: ArcSwap::default(),
             request_misses: Mutex::new(()),
             login_failures: [const { AtomicU64::new(0) }; 4],
+            tier: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Exposes the remote tier's counters from now on.
+    pub fn set_tier(&self, stats: Arc<whippet_tier::TierStats>) {
+        let _ = self.tier.set(stats);
+    }
+
+    /// The remote tier's counters, when there is one.
+    pub fn tier(&self) -> Option<Arc<whippet_tier::TierStats>> {
+        self.tier.get().cloned()
     }
 
     /// The settings these metrics were built with.

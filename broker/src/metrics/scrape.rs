@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
@@ -51,6 +52,8 @@ struct Gauges {
     lag: Vec<(LagLabels, u64)>,
     connections: Vec<(&'static str, u64)>,
     fsync: whippet_log::FsyncStats,
+    /// The remote tier's counters, when the broker has one.
+    tier: Option<Arc<whippet_tier::TierStats>>,
 }
 
 /// The whole exposition for `ctx`'s broker.
@@ -129,7 +132,83 @@ fn read_gauges(ctx: &BrokerContext) -> Gauges {
         lag,
         connections,
         fsync: whippet_log::fsync_stats(),
+        tier: ctx.core.metrics.tier(),
     }
+}
+
+/// The remote tier's families: name, help, whether it is a counter, and the value it reads.
+type TierFamily = (
+    &'static str,
+    &'static str,
+    bool,
+    fn(&whippet_tier::TierStats) -> u64,
+);
+
+const TIER_FAMILIES: [TierFamily; 8] = [
+    (
+        "whippet_tier_store_up",
+        "1 while the remote tier's last upload pass reached the object store, 0 after a \
+         failed one (closed segments then stay on the local disk)",
+        false,
+        |t| t.store_up.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_pending_segments",
+        "Closed segments of remote-storage topics not yet copied to the object store",
+        false,
+        |t| t.pending_segments.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_pending_bytes",
+        "Bytes of closed segments not yet copied to the object store",
+        false,
+        |t| t.pending_bytes.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_uploaded_segments",
+        "Segments copied to the object store",
+        true,
+        |t| t.uploaded_segments.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_uploaded_bytes",
+        "Bytes of segments copied to the object store",
+        true,
+        |t| t.uploaded_bytes.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_upload_failures",
+        "Upload passes that failed (object store unreachable or refusing)",
+        true,
+        |t| t.upload_failures.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_reads",
+        "Reads served from remote segments",
+        true,
+        |t| t.reads.load(Ordering::Relaxed),
+    ),
+    (
+        "whippet_tier_read_failures",
+        "Remote segment reads that failed (missing, corrupt or unreachable object)",
+        true,
+        |t| t.read_failures.load(Ordering::Relaxed),
+    ),
+];
+
+fn encode_tier(
+    encoder: &mut DescriptorEncoder,
+    tier: &whippet_tier::TierStats,
+) -> Result<(), std::fmt::Error> {
+    for (name, help, counter, value) in TIER_FAMILIES {
+        let value = value(tier);
+        if counter {
+            encode_counter_family(encoder, (name, help), &[value], |v| (NO_LABELS, *v))?;
+        } else {
+            encode_gauge_family(encoder, (name, help), &[value], |v| (NO_LABELS, gauge(*v)))?;
+        }
+    }
+    Ok(())
 }
 
 /// A gauge family of the stored state: name, help, and the value it reads.
@@ -187,6 +266,9 @@ impl Collector for Gauges {
             &self.connections,
             |(listener, open)| ([("listener", *listener)], gauge(*open)),
         )?;
+        if let Some(tier) = &self.tier {
+            encode_tier(&mut encoder, tier)?;
+        }
         encode_counter_family(
             &mut encoder,
             ("whippet_fsyncs", "fsync rounds of the partition logs"),

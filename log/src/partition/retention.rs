@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Inner, PartitionLog, RetentionOutcome};
+use super::{Inner, PartitionLog, RetentionOutcome, Writer};
 use crate::checkpoint;
 use crate::error::{LogError, Result};
 use crate::recovery::{RecoveryAction, RecoveryEvent};
@@ -115,7 +115,13 @@ impl Inner {
                 n += 1;
             }
         }
-        let (removed_segments, removed_bytes) = self.remove_prefix(n)?;
+        let (mut removed_segments, mut removed_bytes) = self.remove_prefix(n)?;
+        if settings.remote_storage {
+            let local = self.local_retention_count(&settings, now_us);
+            let (segments, bytes) = self.remove_local_prefix(local)?;
+            removed_segments += segments;
+            removed_bytes += bytes;
+        }
         let log_start_offset = self.log_start.load(Ordering::Acquire);
         Ok(RetentionOutcome {
             removed_segments,
@@ -131,8 +137,66 @@ impl Inner {
         self.remove_prefix(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
+    /// How many of the oldest closed segments local retention removes: those wholly below the
+    /// remote end (copied to the remote tier) that are older than `local_retention_ms` or
+    /// beyond `local_retention_bytes` (each `-2`: the log's default, which is itself `-2`, as
+    /// the total retention, unless set; `-1`: no limit).
+    fn local_retention_count(&self, settings: &crate::TopicSettings, now_us: i64) -> usize {
+        let remote_end = self.remote_end.load(Ordering::Acquire);
+        let segments = self.segments.load_full();
+        let closed = &segments[..segments.len().saturating_sub(1)];
+        let copied = closed
+            .iter()
+            .take_while(|s| s.next_offset() <= remote_end)
+            .count();
+        let (default_ms, default_bytes) = self.local_retention_defaults;
+        let local_limit = |local: i64, default: i64, total: Option<u64>| match if local == -2 {
+            default
+        } else {
+            local
+        } {
+            -2 => total,
+            limit => u64::try_from(limit).ok(),
+        };
+        let local_ms = local_limit(
+            settings.local_retention_ms,
+            default_ms,
+            settings.retention_ms,
+        );
+        let local_bytes = local_limit(
+            settings.local_retention_bytes,
+            default_bytes,
+            settings.retention_bytes,
+        );
+        let mut n = 0;
+        if let Some(ms) = local_ms {
+            let limit_us = i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX);
+            n = closed[..copied]
+                .iter()
+                .take_while(|s| now_us.saturating_sub(s.max_timestamp_us()) > limit_us)
+                .count();
+        }
+        if let Some(limit) = local_bytes {
+            let mut total: u64 = segments.iter().skip(n).map(|s| s.size()).sum();
+            while total > limit && n < copied {
+                total -= closed[n].size();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Drops the `n` oldest segments (never the active one) and deletes their files.
     fn remove_prefix(&self, n: usize) -> Result<(u32, u64)> {
+        self.remove_segments(n, true)
+    }
+
+    /// [`Self::remove_prefix`] for segments held by the remote tier: the log start stays.
+    fn remove_local_prefix(&self, n: usize) -> Result<(u32, u64)> {
+        self.remove_segments(n, false)
+    }
+
+    fn remove_segments(&self, n: usize, move_start: bool) -> Result<(u32, u64)> {
         if n == 0 {
             return Ok((0, 0));
         }
@@ -144,8 +208,10 @@ impl Inner {
             let Some(first) = kept.first() else {
                 return Ok((0, 0));
             };
-            self.log_start
-                .fetch_max(first.base_offset(), Ordering::AcqRel);
+            if move_start {
+                self.log_start
+                    .fetch_max(first.base_offset(), Ordering::AcqRel);
+            }
             self.segments.store(Arc::new(kept.to_vec()));
             gone.to_vec()
         };
@@ -165,26 +231,32 @@ impl Inner {
             seg.remove_files()?;
         }
         checkpoint::remove_log_start(&self.dir)?;
+        self.restart_at(&mut w, 0)
+    }
+
+    /// Starts the partition over, empty, with one fresh segment at `base` (its old files are
+    /// gone already). Under the maintenance and writer locks.
+    pub(super) fn restart_at(&self, w: &mut Writer, base: u64) -> Result<()> {
         let fresh = Arc::new(Segment::create(
             &self.store,
             &self.dir,
-            0,
+            base,
             self.index_interval,
         )?);
         self.store
             .sync_dir(&self.dir)
             .map_err(|e| LogError::io(&self.dir, e))?;
         w.active = Arc::clone(&fresh);
-        w.next_offset = 0;
+        w.next_offset = base;
         w.unsynced.clear();
         w.dir_dirty = false;
         self.segments.store(Arc::new(vec![fresh]));
         lock(&self.cache).clear();
-        self.durability.reset();
-        self.next_offset.store(0, Ordering::Release);
-        self.high_watermark.store(0, Ordering::Release);
-        self.log_start.store(0, Ordering::Release);
-        self.hw_tx.send_replace(0);
+        self.durability.reset_to(base);
+        self.next_offset.store(base, Ordering::Release);
+        self.high_watermark.store(base, Ordering::Release);
+        self.log_start.store(base, Ordering::Release);
+        self.hw_tx.send_replace(base);
         Ok(())
     }
 

@@ -206,27 +206,17 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         None,
         "Replicas throttled on the leader side. Stored and described back; Whippet does not act on it (one replica).",
     ),
-    stored(
+    acted(
         "local.retention.bytes",
         kind::LONG,
-        "-2",
-        Rule::Long {
-            min: -2,
-            max: i64::MAX,
-        },
-        Some("log.local.retention.bytes"),
-        "Local size kept when tiered storage is on. Stored and described back; Whippet does not act on it (no tiered storage).",
+        "log.local.retention.bytes",
+        "With remote.storage.enable: the local segments are cut (oldest first, only those already copied to the remote tier) while they take more bytes than this; -2 = as retention.bytes, -1 = no size limit.",
     ),
-    stored(
+    acted(
         "local.retention.ms",
         kind::LONG,
-        "-2",
-        Rule::Long {
-            min: -2,
-            max: i64::MAX,
-        },
-        Some("log.local.retention.ms"),
-        "Local age kept when tiered storage is on. Stored and described back; Whippet does not act on it (no tiered storage).",
+        "log.local.retention.ms",
+        "With remote.storage.enable: local segments already copied to the remote tier are removed from the local disk once their newest record is older than this; -2 = as retention.ms, -1 = no age limit.",
     ),
     stored(
         "max.compaction.lag.ms",
@@ -342,14 +332,13 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         None,
         "Delete tiered data when tiering is turned off. Stored and described back; Whippet does not act on it (no tiered storage).",
     ),
-    stored(
-        "remote.storage.enable",
-        kind::BOOLEAN,
-        "false",
-        Rule::Bool,
-        None,
-        "Tiered storage for this topic. Stored and described back; Whippet does not act on it (no tiered storage).",
-    ),
+    ConfigDef {
+        name: "remote.storage.enable",
+        config_type: kind::BOOLEAN,
+        handling: Handling::Acted,
+        broker_synonym: None,
+        doc: "Tiered storage: closed segments are copied to the broker's S3 bucket (--s3-bucket) and read back from it once local retention removed them. Without a bucket the setting is kept but nothing is copied.",
+    },
     acted(
         "retention.bytes",
         kind::LONG,

@@ -105,6 +105,9 @@ fn acted_value(settings: &TopicSettings, name: &str) -> Option<String> {
         },
         "retention.bytes" => optional(settings.retention_bytes),
         "retention.ms" => optional(settings.retention_ms),
+        "local.retention.bytes" => settings.local_retention_bytes.to_string(),
+        "local.retention.ms" => settings.local_retention_ms.to_string(),
+        "remote.storage.enable" => settings.remote_storage.to_string(),
         "segment.bytes" => settings.segment_bytes.to_string(),
         "segment.ms" => settings
             .segment_ms
@@ -173,6 +176,15 @@ fn set_acted(settings: &mut TopicSettings, name: &str, value: &str) -> Result<()
         }
         "retention.bytes" => settings.retention_bytes = parse_optional(name, value)?,
         "retention.ms" => settings.retention_ms = parse_optional(name, value)?,
+        "local.retention.bytes" => settings.local_retention_bytes = parse_local(name, value)?,
+        "local.retention.ms" => settings.local_retention_ms = parse_local(name, value)?,
+        "remote.storage.enable" => {
+            settings.remote_storage = match value.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(bad_value(name, value, "true or false")),
+            }
+        }
         "segment.bytes" => settings.segment_bytes = parse_int(name, value, 1)?,
         "segment.ms" => {
             let ms: i64 = parse_int(name, value, 1)?;
@@ -185,6 +197,12 @@ fn set_acted(settings: &mut TopicSettings, name: &str, value: &str) -> Result<()
         _ => return Err(unknown(name)),
     }
     Ok(())
+}
+
+/// A local retention: `-2` (as the total), `-1` (no limit) or a non-negative limit.
+fn parse_local(name: &str, value: &str) -> Result<i64, ConfigError> {
+    let parsed: i64 = parse_int(name, value, -2)?;
+    Ok(parsed)
 }
 
 /// Puts config `name` back to its default in `settings` (AlterConfigs leaving it out,
