@@ -295,7 +295,16 @@ async fn open_users(
     let dir = log.state_dir();
     let root = settings.root.clone();
     let meta = Arc::clone(meta);
-    tokio::task::spawn_blocking(move || core::users::Users::open(meta, &dir, &root))
+    let refill = settings.login_failure_refill;
+    let open = move || {
+        use core::users::throttle::{LoginThrottle, USER_LOGIN_FAILURES_BURST};
+        let users = core::users::Users::open(meta, &dir, &root)?;
+        Ok(users.with_login_throttle(
+            LoginThrottle::with_refill(refill),
+            LoginThrottle::with_limits(USER_LOGIN_FAILURES_BURST, refill),
+        ))
+    };
+    tokio::task::spawn_blocking(open)
         .await
         .map_err(BrokerError::StorageTask)?
         .map(Arc::new)

@@ -104,6 +104,8 @@ pub struct Settings {
     pub otel: OtelSettings,
     /// TLS per listener, SASL on Kafka, and whether authentication is required.
     pub security: SecuritySettings,
+    /// Failed logins earn back one try per this long (see `core::users::throttle`).
+    pub login_failure_refill: Duration,
     /// The remote tier (tiered storage); `None` without `--s3-bucket`.
     pub tier: Option<whippet_tier::TierConfig>,
     /// Local retention (ms, bytes) of remote-storage topics that leave theirs at -2.
@@ -240,6 +242,7 @@ impl Settings {
                 service_name: raw.otel_service_name,
             },
             security,
+            login_failure_refill: ms(raw.login_failure_refill_ms),
             local_retention_defaults: (raw.local_retention_ms, raw.local_retention_bytes),
             tier: raw
                 .s3_bucket
@@ -290,6 +293,12 @@ impl Settings {
         )?;
         self.validate_kafka()?;
         self.validate_connections()?;
+        in_range(
+            "login_failure_refill_ms",
+            u64::try_from(self.login_failure_refill.as_millis()).unwrap_or(u64::MAX),
+            1,
+            limits::LOGIN_FAILURE_REFILL_MS_MAX,
+        )?;
         check_text(
             "root_username",
             &self.root.username,

@@ -34,6 +34,8 @@ pub const FRAME_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// Largest value of any connection timeout setting (one day): a longer one is a unit mistake.
 pub const CONNECTION_TIMEOUT_MS_MAX: u64 = 86_400_000;
+/// Largest `login_failure_refill_ms` (one hour: a brake on guessing, not a lockout).
+pub const LOGIN_FAILURE_REFILL_MS_MAX: u64 = 3_600_000;
 
 /// Default of `request_bytes_in_flight_max`: most bytes of large requests (see
 /// [`REQUEST_BUDGET_EXEMPT_BYTES`]) buffered or being served at once over all connections,

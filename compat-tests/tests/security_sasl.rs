@@ -475,13 +475,22 @@ async fn spend(broker: &WhippetProcess, from: [u8; 4], user: &str, attempts: usi
     }
 }
 
-/// Failed logins are braked per client address (10 at once, then one per second) and per
-/// user name over all addresses (30, then one per second), on both protocols: once an
-/// allowance is spent, even the right password is refused until it refills.
+/// Failed logins are braked per client address (10 at once, then one per refill period) and
+/// per user name over all addresses (30, then one per period), on both protocols: once an
+/// allowance is spent, even the right password is refused until it refills. The period is
+/// set to 8 s (default 1 s) so a slow machine cannot refill an allowance between two steps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_throttled_per_address_and_per_user() {
     let pki = Pki::new();
-    let broker = start(&pki, &["--kafka-security-protocol", "SASL_PLAINTEXT"]);
+    let broker = start(
+        &pki,
+        &[
+            "--kafka-security-protocol",
+            "SASL_PLAINTEXT",
+            "--login-failure-refill-ms",
+            "8000",
+        ],
+    );
     let root = native_root(&broker).await;
     root.create_user("mallory", "right-pass", UserStatus::Active, None)
         .await
@@ -499,8 +508,8 @@ async fn failed_logins_are_throttled_per_address_and_per_user() {
         plain_attempt(&broker, [127, 0, 0, 3], "iggy", "iggy").await,
         0
     );
-    // One more attempt per second: after 1.1 s the address may try (and succeed) once.
-    std::thread::sleep(Duration::from_millis(1_100));
+    // One more attempt per period: after 8.1 s the address may try (and succeed) once.
+    std::thread::sleep(Duration::from_millis(8_100));
     assert_eq!(
         plain_attempt(&broker, [127, 0, 0, 2], "iggy", "iggy").await,
         0

@@ -315,6 +315,14 @@ pub struct RawSettings {
         default_value_t = false
     )]
     pub auth: bool,
+    /// Failed logins: each client address may fail 10 at once and each username 30 (over all addresses), then one more per this many ms
+    #[arg(
+        long,
+        env = "WHIPPET_LOGIN_FAILURE_REFILL_MS",
+        value_name = "MS",
+        default_value_t = crate::core::users::throttle::LOGIN_FAILURE_REFILL_MS
+    )]
+    pub login_failure_refill_ms: u64,
     /// S3 bucket for tiered storage of topics with remote.storage.enable; unset = no remote tier. Credentials come from the standard AWS environment/profile chain
     #[arg(long, env = "WHIPPET_S3_BUCKET", value_name = "BUCKET")]
     pub s3_bucket: Option<String>,

@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 44] = [
+const EVERY_SETTING: [(&str, &str); 45] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -118,6 +118,7 @@ const EVERY_SETTING: [(&str, &str); 44] = [
     ("native_tls", "true"),
     ("http_tls", "true"),
     ("auth", "true"),
+    ("login_failure_refill_ms", "4000"),
     ("s3_bucket", "b"),
     ("s3_endpoint", "http://s3.example:9000"),
     ("s3_region", "eu-west-1"),
@@ -129,7 +130,8 @@ const EVERY_SETTING: [(&str, &str); 44] = [
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 23] = [
+const UNQUOTED: [&str; 24] = [
+    "login_failure_refill_ms",
     "fsync_interval_ms",
     "auto_create_topics",
     "num_partitions",
