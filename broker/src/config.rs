@@ -244,17 +244,14 @@ impl Settings {
             security,
             login_failure_refill: ms(raw.login_failure_refill_ms),
             local_retention_defaults: (raw.local_retention_ms, raw.local_retention_bytes),
-            tier: raw
-                .s3_bucket
-                .filter(|b| !b.is_empty())
-                .map(|bucket| whippet_tier::TierConfig {
-                    bucket,
-                    endpoint: raw.s3_endpoint.filter(|e| !e.is_empty()),
-                    region: raw.s3_region.filter(|r| !r.is_empty()),
-                    prefix: raw.s3_prefix,
-                    cache_bytes: raw.s3_cache_bytes,
-                    interval: ms(raw.s3_upload_interval_ms.max(10)),
-                }),
+            tier: tier_config(
+                raw.s3_bucket,
+                raw.s3_endpoint,
+                raw.s3_region,
+                raw.s3_prefix,
+                raw.s3_cache_bytes,
+                raw.s3_upload_interval_ms,
+            ),
         };
         settings.validate()?;
         Ok(settings)
@@ -446,6 +443,27 @@ impl Settings {
         config.local_retention_defaults = self.local_retention_defaults;
         config
     }
+}
+
+/// The remote tier's settings; `None` without a bucket.
+fn tier_config(
+    bucket: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    prefix: String,
+    cache_bytes: u64,
+    upload_interval_ms: u64,
+) -> Option<whippet_tier::TierConfig> {
+    bucket
+        .filter(|b| !b.is_empty())
+        .map(|bucket| whippet_tier::TierConfig {
+            bucket,
+            endpoint: endpoint.filter(|e| !e.is_empty()),
+            region: region.filter(|r| !r.is_empty()),
+            prefix,
+            cache_bytes,
+            interval: Duration::from_millis(upload_interval_ms.max(10)),
+        })
 }
 
 fn in_range(setting: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
