@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +21,12 @@ const READ_WAIT: Duration = Duration::from_secs(120);
 /// A remote segment as parsed frames.
 type Frames = Arc<Vec<StoredFrame>>;
 
+/// One download in flight: its outcome once known, and the readers waiting for it.
+type Slot = Arc<(Mutex<Option<Result<Frames, String>>>, Condvar)>;
+
+/// Segments fetched ahead of a sequential reader, at most (and within half the cache).
+const READ_AHEAD_SEGMENTS: usize = 3;
+
 /// What every partition's reader shares: the bucket, the runtime the downloads run on, the
 /// cache.
 #[derive(Debug)]
@@ -29,6 +35,9 @@ pub(crate) struct Shared {
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) stats: Arc<TierStats>,
     cache: Mutex<Cache>,
+    /// Downloads under way by object key, so a read of a segment being fetched ahead waits for
+    /// that download instead of starting another.
+    inflight: Mutex<HashMap<String, Slot>>,
     /// Largest segment object read (the log's largest segment plus slack).
     max_object_bytes: u64,
 }
@@ -92,6 +101,7 @@ impl Shared {
                 capacity: cache_bytes,
                 ..Cache::default()
             }),
+            inflight: Mutex::new(HashMap::new()),
             max_object_bytes: whippet_log::limits::SEGMENT_BYTES_MAX + (1 << 20),
         }
     }
@@ -127,8 +137,34 @@ impl Shared {
         Ok(frames)
     }
 
-    /// The segment's frames, from the cache or downloaded while the calling (blocking) thread
-    /// waits.
+    /// The download of `key`: the one under way, or a new one (`None` when it is cached).
+    fn start(self: &Arc<Self>, key: String, segment: RemoteSegment) -> Option<Slot> {
+        let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = inflight.get(&key) {
+            return Some(Arc::clone(slot));
+        }
+        if self.cached(&key).is_some() {
+            return None;
+        }
+        let slot: Slot = Arc::new((Mutex::new(None), Condvar::new()));
+        inflight.insert(key.clone(), Arc::clone(&slot));
+        let (shared, done) = (Arc::clone(self), Arc::clone(&slot));
+        self.runtime.spawn(async move {
+            let outcome = shared.download(key.clone(), segment).await;
+            let outcome = outcome.map_err(|error| error.to_string());
+            *done.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+            done.1.notify_all();
+            shared
+                .inflight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        });
+        Some(slot)
+    }
+
+    /// The segment's frames, from the cache or downloaded (or being downloaded ahead) while
+    /// the calling (blocking) thread waits.
     fn segment_blocking(
         self: &Arc<Self>,
         key: String,
@@ -137,15 +173,12 @@ impl Shared {
         if let Some(hit) = self.cached(&key) {
             return Ok(hit);
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shared = Arc::clone(self);
-        let wait_key = key.clone();
-        self.runtime.spawn(async move {
-            let _ = tx.send(shared.download(key, segment).await);
-        });
-        let answer = rx
-            .recv_timeout(READ_WAIT)
-            .unwrap_or_else(|_| Err(remote_error(&wait_key, "remote read timed out")));
+        let answer = match self.start(key.clone(), segment) {
+            None => self
+                .cached(&key)
+                .ok_or_else(|| remote_error(&key, "remote segment left the cache")),
+            Some(slot) => wait(&slot, &key),
+        };
         if let Err(error) = &answer {
             self.stats.read_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, "remote segment read failed");
@@ -153,17 +186,28 @@ impl Shared {
         answer
     }
 
-    /// Starts downloading the segment into the cache unless it is there already.
+    /// Starts downloading the segment into the cache unless it is there or on its way.
     fn prefetch(self: &Arc<Self>, key: String, segment: RemoteSegment) {
-        if self.cached(&key).is_some() {
-            return;
-        }
-        let shared = Arc::clone(self);
-        self.runtime.spawn(async move {
-            if let Err(error) = shared.download(key, segment).await {
-                tracing::debug!(%error, "remote read-ahead failed");
-            }
-        });
+        let _ = self.start(key, segment);
+    }
+
+    /// How many bytes of segments may be fetched ahead.
+    fn read_ahead_bytes(&self) -> u64 {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).capacity / 2
+    }
+}
+
+/// Waits (at most [`READ_WAIT`]) for the download in `slot`.
+fn wait(slot: &Slot, key: &str) -> Result<Frames, LogError> {
+    let (outcome, ready) = &**slot;
+    let guard = outcome.lock().unwrap_or_else(PoisonError::into_inner);
+    let (guard, _) = ready
+        .wait_timeout_while(guard, READ_WAIT, |o| o.is_none())
+        .unwrap_or_else(PoisonError::into_inner);
+    match guard.as_ref() {
+        Some(Ok(frames)) => Ok(Arc::clone(frames)),
+        Some(Err(reason)) => Err(remote_error(key, reason)),
+        None => Err(remote_error(key, "remote read timed out")),
     }
 }
 
@@ -213,7 +257,13 @@ impl RemoteSegments for PartitionReader {
             ));
         };
         let frames = self.frames(segment)?;
-        if let Some(next) = manifest.segments.get(i + 1) {
+        let mut ahead = 0u64;
+        let budget = self.shared.read_ahead_bytes();
+        for next in manifest.segments.iter().skip(i + 1).take(READ_AHEAD_SEGMENTS) {
+            ahead += next.size;
+            if ahead > budget {
+                break;
+            }
             self.shared.prefetch(self.log_key(next), next.clone());
         }
         self.shared.stats.reads.fetch_add(1, Ordering::Relaxed);
