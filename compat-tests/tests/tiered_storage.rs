@@ -242,6 +242,44 @@ async fn a_broker_on_an_empty_data_dir_serves_the_remote_part() {
     check_read_back(&restored, TOPIC, &all).await;
 }
 
+/// A broker restarted while the object store is down keeps its log start where the remote part
+/// begins (from the partition's `remote.range`): the earliest offset stays 0, an earliest
+/// consumer started meanwhile waits instead of skipping the remote part, and reads it all once
+/// the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restarted_with_s3_down_keeps_the_remote_part() {
+    let mut s3 = S3Server::start();
+    let mut broker = launch(&s3).start().unwrap();
+    create_tiered_topic(&broker, TOPIC).await;
+    let expected = produce_mixed(&broker, "e").await;
+    wait_tiered(&s3, &broker);
+    broker.terminate().unwrap();
+    s3.stop();
+    broker.restart().unwrap();
+    let (low, high) = kafka_watermarks(&broker, TOPIC);
+    assert_eq!(low, 0, "log start after a restart with the store down");
+    assert_eq!(high, i64::try_from(expected.len()).unwrap());
+    let reader = {
+        let consumer = kafka_consumer_at(&broker, TOPIC, 0);
+        let count = expected.len();
+        std::thread::scope(|scope| {
+            let reading = scope.spawn(move || kafka_read(&consumer, count));
+            std::thread::sleep(Duration::from_secs(3));
+            assert!(
+                !reading.is_finished(),
+                "read the remote part with the store down"
+            );
+            s3.serve();
+            reading.join().unwrap()
+        })
+    };
+    for (i, (offset, value)) in reader.iter().enumerate() {
+        assert_eq!(*offset, i64::try_from(i).unwrap(), "offset of record {i}");
+        assert!(value == &expected[i], "value at offset {i} differs");
+    }
+    check_read_back(&broker, TOPIC, &expected).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_or_missing_remote_object_is_refused_not_served() {
     let s3 = S3Server::start();

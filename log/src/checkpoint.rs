@@ -114,7 +114,7 @@ mod tests {
 /// File name of the clean-shutdown marker inside a partition directory.
 pub(crate) const CLEAN_SHUTDOWN_FILE_NAME: &str = "clean.shutdown";
 const CLEAN_MAGIC: [u8; 4] = *b"WPCS";
-const CLEAN_FILE_BYTES: usize = 28;
+const PAIR_FILE_BYTES: usize = 28;
 
 /// Where the active segment ended when the partition was closed cleanly: recovery may then trust
 /// that segment like a rolled one (checked from its last index entry, not frame by frame from
@@ -127,32 +127,81 @@ pub(crate) struct CleanShutdown {
 }
 
 impl CleanShutdown {
-    fn encode(&self) -> [u8; CLEAN_FILE_BYTES] {
-        let mut b = [0u8; CLEAN_FILE_BYTES];
-        b[0..4].copy_from_slice(&CLEAN_MAGIC);
-        b[4] = VERSION;
-        b[8..16].copy_from_slice(&self.segment_base.to_le_bytes());
-        b[16..24].copy_from_slice(&self.segment_size.to_le_bytes());
-        let crc = crc32c::crc32c(&b[0..24]);
-        b[24..28].copy_from_slice(&crc.to_le_bytes());
-        b
+    fn encode(&self) -> [u8; PAIR_FILE_BYTES] {
+        encode_pair(CLEAN_MAGIC, self.segment_base, self.segment_size)
     }
 
     fn decode(b: &[u8]) -> Option<Self> {
-        let b: &[u8; CLEAN_FILE_BYTES] = b.try_into().ok()?;
-        let crc = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
-        if b[0..4] != CLEAN_MAGIC || b[4] != VERSION || crc32c::crc32c(&b[0..24]) != crc {
-            return None;
-        }
-        let u64_at = |i: usize| {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(&b[i..i + 8]);
-            u64::from_le_bytes(v)
-        };
+        let (segment_base, segment_size) = decode_pair(CLEAN_MAGIC, b)?;
         Some(Self {
-            segment_base: u64_at(8),
-            segment_size: u64_at(16),
+            segment_base,
+            segment_size,
         })
+    }
+}
+
+/// A file of two values: `magic, version, 3 reserved, a u64 LE, b u64 LE, CRC-32C of the
+/// first 24 bytes`.
+fn encode_pair(magic: [u8; 4], a: u64, b: u64) -> [u8; PAIR_FILE_BYTES] {
+    let mut out = [0u8; PAIR_FILE_BYTES];
+    out[0..4].copy_from_slice(&magic);
+    out[4] = VERSION;
+    out[8..16].copy_from_slice(&a.to_le_bytes());
+    out[16..24].copy_from_slice(&b.to_le_bytes());
+    let crc = crc32c::crc32c(&out[0..24]);
+    out[24..28].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn decode_pair(magic: [u8; 4], b: &[u8]) -> Option<(u64, u64)> {
+    let b: &[u8; PAIR_FILE_BYTES] = b.try_into().ok()?;
+    let crc = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
+    if b[0..4] != magic || b[4] != VERSION || crc32c::crc32c(&b[0..24]) != crc {
+        return None;
+    }
+    let u64_at = |i: usize| {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(v)
+    };
+    Some((u64_at(8), u64_at(16)))
+}
+
+/// File name of the remote-range checkpoint inside a partition directory: which offsets below
+/// its local segments the remote tier holds, written before local retention removes a segment
+/// so a restart keeps the log start there even before the tier's reader is back.
+pub(crate) const REMOTE_RANGE_FILE_NAME: &str = "remote.range";
+/// Name of the temporary file the remote range is written to before the rename.
+pub(crate) const REMOTE_RANGE_TEMP_FILE_NAME: &str = "remote.range.tmp";
+const REMOTE_MAGIC: [u8; 4] = *b"WPRR";
+
+/// Persists that the remote tier holds offsets `start..end`.
+pub(crate) fn write_remote_range(dir: &Path, start: u64, end: u64) -> Result<()> {
+    let tmp = dir.join(REMOTE_RANGE_TEMP_FILE_NAME);
+    let path = dir.join(REMOTE_RANGE_FILE_NAME);
+    replace_file(&tmp, &path, &encode_pair(REMOTE_MAGIC, start, end))
+}
+
+/// The persisted remote range: `Ok(None)` when there is none, `Err` (path, reason) when the
+/// file is damaged (recovery reports it and starts at the local segments).
+pub(crate) fn read_remote_range(dir: &Path) -> Result<Option<(u64, u64)>, (PathBuf, String)> {
+    let path = dir.join(REMOTE_RANGE_FILE_NAME);
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err((path, e.to_string())),
+        Ok(bytes) => decode_pair(REMOTE_MAGIC, &bytes)
+            .map(Some)
+            .ok_or((path, "damaged remote range checkpoint".to_string())),
+    }
+}
+
+/// Forgets the remote range (purge).
+pub(crate) fn remove_remote_range(dir: &Path) -> Result<()> {
+    let path = dir.join(REMOTE_RANGE_FILE_NAME);
+    match std::fs::remove_file(&path) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::io(path, e)),
     }
 }
 
@@ -191,6 +240,21 @@ pub(crate) fn take_clean_shutdown(dir: &Path) -> Option<CleanShutdown> {
 #[cfg(test)]
 mod clean_shutdown_tests {
     use super::*;
+
+    #[test]
+    fn remote_range_round_trips_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_remote_range(dir.path()).unwrap(), None);
+        write_remote_range(dir.path(), 5, 900).unwrap();
+        assert_eq!(read_remote_range(dir.path()).unwrap(), Some((5, 900)));
+        let path = dir.path().join(REMOTE_RANGE_FILE_NAME);
+        let mut b = std::fs::read(&path).unwrap();
+        b[17] ^= 1;
+        std::fs::write(&path, b).unwrap();
+        assert!(read_remote_range(dir.path()).is_err());
+        remove_remote_range(dir.path()).unwrap();
+        assert_eq!(read_remote_range(dir.path()).unwrap(), None);
+    }
 
     #[test]
     fn marker_round_trips_and_is_consumed() {

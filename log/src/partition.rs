@@ -302,7 +302,7 @@ impl PartitionLog {
             durability: Durability::new(next),
             deleted: AtomicBool::new(false),
             remote: Mutex::new(None),
-            remote_end: AtomicU64::new(0),
+            remote_end: AtomicU64::new(recovered.remote_end),
             local_retention_defaults: config.local_retention_defaults,
         };
         Ok((

@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use crate::checkpoint::{
     CLEAN_SHUTDOWN_FILE_NAME, CleanShutdown, LOG_START_FILE_NAME, LOG_START_TEMP_FILE_NAME,
-    read_log_start, take_clean_shutdown,
+    REMOTE_RANGE_FILE_NAME, REMOTE_RANGE_TEMP_FILE_NAME, read_log_start, read_remote_range,
+    take_clean_shutdown,
 };
 use crate::damage::{DamagedRange, Resync, check_frame_at, find_next_frame, log_damage};
 use crate::error::{LogError, Result};
@@ -71,6 +72,9 @@ pub enum RecoveryAction {
 pub(crate) struct Recovered {
     pub(crate) segments: Vec<Arc<Segment>>,
     pub(crate) log_start_offset: u64,
+    /// How far the remote tier's copy reached when local retention last removed a segment
+    /// (0: never), from the partition's `remote.range`.
+    pub(crate) remote_end: u64,
     /// The partition was closed cleanly and its last segment is exactly as the clean-shutdown
     /// marker names it: everything in it was synced before that close.
     pub(crate) clean: bool,
@@ -141,9 +145,10 @@ fn list_dir(dir: &Path, events: &mut Vec<RecoveryEvent>) -> Result<BTreeMap<u64,
             }
             None if name == LOG_START_FILE_NAME
                 || name == CLEAN_SHUTDOWN_FILE_NAME
+                || name == REMOTE_RANGE_FILE_NAME
                 || name.ends_with(".corrupt") => {}
             None if name.contains(".corrupt.") => {}
-            None if name == LOG_START_TEMP_FILE_NAME => {
+            None if name == LOG_START_TEMP_FILE_NAME || name == REMOTE_RANGE_TEMP_FILE_NAME => {
                 // A checkpoint write that never reached its rename: ours, and meaningless.
                 std::fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
             }
@@ -500,7 +505,8 @@ pub(crate) fn recover_partition(
         segments.push(Arc::new(Segment::create(store, dir, resume_at, interval)?));
         store.sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
     }
-    let log_start_offset = resolve_log_start(dir, &segments, events);
+    let (remote_start, remote_end) = resolve_remote_range(dir, &segments, events);
+    let log_start_offset = resolve_log_start(dir, &segments, remote_start, events);
     let clean = match (setup.clean, segments.last()) {
         (Some(marker), Some(last)) => {
             marker.segment_base == last.base_offset() && marker.segment_size == last.size()
@@ -510,6 +516,7 @@ pub(crate) fn recover_partition(
     Ok(Recovered {
         segments,
         log_start_offset,
+        remote_end,
         clean,
     })
 }
@@ -555,12 +562,40 @@ fn drop_empty_segments(
 
 /// The log start: the persisted DeleteRecords point if sound, never below the first segment
 /// nor beyond the data.
-fn resolve_log_start(
+/// Where the remote tier's part starts and ends, when it reaches the first local segment (the
+/// local segments below it were removed by local retention); `(first local offset, 0)`
+/// otherwise.
+fn resolve_remote_range(
     dir: &Path,
     segments: &[Arc<Segment>],
     events: &mut Vec<RecoveryEvent>,
-) -> u64 {
+) -> (u64, u64) {
     let first = segments.first().map_or(0, |s| s.base_offset());
+    match read_remote_range(dir) {
+        Ok(Some((start, end))) if start <= first && end >= first => (start, end),
+        Ok(_) => (first, 0),
+        Err((path, why)) => {
+            let why = format!("unreadable remote range checkpoint: {why}");
+            report(
+                events,
+                &path,
+                RecoveryAction::LogStartReset { to: first },
+                why,
+            );
+            (first, 0)
+        }
+    }
+}
+
+/// The log start: the persisted one, never below `lowest` (the first local offset, or where the
+/// remote tier's part starts) nor past the data.
+fn resolve_log_start(
+    dir: &Path,
+    segments: &[Arc<Segment>],
+    lowest: u64,
+    events: &mut Vec<RecoveryEvent>,
+) -> u64 {
+    let first = lowest;
     let end = segments.last().map_or(0, |s| s.next_offset());
     match read_log_start(dir) {
         Ok(None) => first,

@@ -193,7 +193,11 @@ impl Shared {
 
     /// How many bytes of segments may be fetched ahead.
     fn read_ahead_bytes(&self) -> u64 {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner).capacity / 2
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capacity
+            / 2
     }
 }
 
@@ -259,7 +263,12 @@ impl RemoteSegments for PartitionReader {
         let frames = self.frames(segment)?;
         let mut ahead = 0u64;
         let budget = self.shared.read_ahead_bytes();
-        for next in manifest.segments.iter().skip(i + 1).take(READ_AHEAD_SEGMENTS) {
+        for next in manifest
+            .segments
+            .iter()
+            .skip(i + 1)
+            .take(READ_AHEAD_SEGMENTS)
+        {
             ahead += next.size;
             if ahead > budget {
                 break;

@@ -381,6 +381,11 @@ pub fn kafka_read_from(
     offset: i64,
     count: usize,
 ) -> Vec<(i64, Vec<u8>)> {
+    kafka_read(&kafka_consumer_at(broker, topic, offset), count)
+}
+
+/// An rdkafka consumer assigned partition 0 of `topic` at `offset`.
+pub fn kafka_consumer_at(broker: &WhippetProcess, topic: &str, offset: i64) -> BaseConsumer {
     let consumer: BaseConsumer = kafka_config(broker)
         .set("group.id", "tiered-reader-from")
         .set("enable.auto.commit", "false")
@@ -391,6 +396,11 @@ pub fn kafka_read_from(
         .add_partition_offset(topic, 0, Offset::Offset(offset))
         .unwrap();
     consumer.assign(&assignment).unwrap();
+    consumer
+}
+
+/// Polls `consumer` until `count` records arrived.
+pub fn kafka_read(consumer: &BaseConsumer, count: usize) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::with_capacity(count);
     let started = Instant::now();
     while out.len() < count {

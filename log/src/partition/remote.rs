@@ -112,7 +112,15 @@ impl Inner {
             return Ok(None);
         }
         let Some(reader) = self.remote_reader() else {
-            return Ok(None);
+            // Held by the remote tier (the log start is below the local segments), whose
+            // reader is not attached yet (object store unreachable since the start): a
+            // storage error clients retry, not "out of range", which would make them skip it.
+            return Err(LogError::io(
+                &self.dir,
+                std::io::Error::other(format!(
+                    "offset {from} is in the remote tier, which is not reachable yet"
+                )),
+            ));
         };
         let mut frames = reader.read(from, max_bytes)?;
         frames.retain(|f| f.header.next_offset() <= hw && f.header.next_offset() > from);

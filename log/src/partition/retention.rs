@@ -192,7 +192,15 @@ impl Inner {
     }
 
     /// [`Self::remove_prefix`] for segments held by the remote tier: the log start stays.
+    /// Removes `n` local segments the remote tier holds, after persisting what it holds (so
+    /// a restart keeps the log start below them, even before the tier is back).
     fn remove_local_prefix(&self, n: usize) -> Result<(u32, u64)> {
+        if n == 0 {
+            return Ok((0, 0));
+        }
+        let start = self.log_start.load(Ordering::Acquire);
+        let end = self.remote_end.load(Ordering::Acquire);
+        checkpoint::write_remote_range(&self.dir, start, end)?;
         self.remove_segments(n, false)
     }
 
@@ -231,6 +239,7 @@ impl Inner {
             seg.remove_files()?;
         }
         checkpoint::remove_log_start(&self.dir)?;
+        checkpoint::remove_remote_range(&self.dir)?;
         self.restart_at(&mut w, 0)
     }
 
