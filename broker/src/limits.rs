@@ -34,6 +34,9 @@ pub const FRAME_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// Largest value of any connection timeout setting (one day): a longer one is a unit mistake.
 pub const CONNECTION_TIMEOUT_MS_MAX: u64 = 86_400_000;
+/// After a failed TLS handshake, how long the socket is kept (write side closed, input read
+/// and dropped) so the client reads the TLS alert before the connection goes.
+pub const TLS_FAILED_CLOSE_MS: u64 = 1_000;
 /// Largest `login_failure_refill_ms` (one hour: a brake on guessing, not a lockout).
 pub const LOGIN_FAILURE_REFILL_MS_MAX: u64 = 3_600_000;
 

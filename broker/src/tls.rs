@@ -93,15 +93,41 @@ impl TlsListeners {
         // copies and the socket reads large (a quarter as many syscalls per GB as 4 KiB reads
         // would need even at 16 KiB, and far fewer at this size).
         let buffered = BufReader::with_capacity(limits::TLS_SOCKET_READ_BYTES, stream);
-        match tokio::time::timeout(deadline, acceptor.accept(buffered)).await {
+        match tokio::time::timeout(deadline, acceptor.accept(buffered).into_fallible()).await {
             Ok(Ok(tls)) => Ok(Transport::Tls(Box::new(tls))),
-            Ok(Err(error)) => Err(error),
+            Ok(Err((error, socket))) => {
+                close_after_alert(socket.into_inner()).await;
+                Err(error)
+            }
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "TLS handshake timed out",
             )),
         }
     }
+}
+
+/// Closes the socket of a failed handshake so the client reads the alert rustls wrote (an
+/// untrusted certificate, say) instead of a reset: with TLS 1.3 a client sends its first request
+/// right after its certificate, and closing a socket with unread bytes makes the kernel send a
+/// reset that can overtake the alert (librdkafka then reports a transport failure, not the
+/// TLS error). So: end the write side after the alert, then read and drop what the client
+/// still sends, for at most [`limits::TLS_FAILED_CLOSE_MS`] and 64 KiB.
+async fn close_after_alert(mut socket: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let drain = async {
+        let _ = socket.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let mut left = 64 * 1024usize;
+        while left > 0 {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let linger = Duration::from_millis(limits::TLS_FAILED_CLOSE_MS);
+    let _ = tokio::time::timeout(linger, drain).await;
 }
 
 /// The rustls server configuration for `files`.
