@@ -420,6 +420,23 @@ async fn kafka_acls_are_native_permissions() {
     let topic = streams.values().next().unwrap().topics.as_ref().unwrap();
     let grant = topic.values().next().unwrap();
     assert!(grant.poll_messages && grant.read_topic && !grant.send_messages);
+    // The authorized operations (KIP-430) are these grants: root may do everything, bob may
+    // read and describe the topic, and of the cluster only get a producer id.
+    let root_ops = acl_admin(&broker, &root_config, &["operations", "secret"]);
+    assert!(
+        root_ops.contains(
+            "TOPIC_OPS ALTER,ALTER_CONFIGS,CREATE,DELETE,DESCRIBE,DESCRIBE_CONFIGS,READ,WRITE"
+        ) && root_ops.contains(
+            "CLUSTER_OPS ALTER,ALTER_CONFIGS,CLUSTER_ACTION,CREATE,DESCRIBE,DESCRIBE_CONFIGS,IDEMPOTENT_WRITE"
+        ),
+        "{root_ops}"
+    );
+    let bob_ops = acl_admin(&broker, &bob, &["operations", "secret"]);
+    assert!(
+        bob_ops.contains("TOPIC_OPS DESCRIBE,DESCRIBE_CONFIGS,READ\n")
+            && bob_ops.contains("CLUSTER_OPS IDEMPOTENT_WRITE\n"),
+        "{bob_ops}"
+    );
 
     for refused in [
         ["create", "User:bob", "TOPIC", "secret", "READ", "DENY"],

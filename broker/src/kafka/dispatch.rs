@@ -206,9 +206,9 @@ async fn data_or_admin_api(
         RequestKind::DeleteRecords(req) => {
             ResponseKind::DeleteRecords(admin::delete_records::handle(ctx, header, req).await)
         }
-        RequestKind::DescribeCluster(req) => {
-            ResponseKind::DescribeCluster(admin::describe_cluster::handle(ctx, header, req).await)
-        }
+        RequestKind::DescribeCluster(req) => ResponseKind::DescribeCluster(
+            admin::describe_cluster::handle(ctx, rc, header, req).await,
+        ),
         RequestKind::DescribeAcls(req) => {
             ResponseKind::DescribeAcls(admin::acls::describe(ctx, rc, &req))
         }
@@ -297,7 +297,7 @@ async fn group_api(
             ResponseKind::LeaveGroup(groups::membership::leave(ctx, rc, header, req).await)
         }
         RequestKind::DescribeGroups(req) => {
-            ResponseKind::DescribeGroups(groups::admin::describe(ctx, header, req).await)
+            ResponseKind::DescribeGroups(groups::admin::describe(ctx, rc, header, req).await)
         }
         RequestKind::ListGroups(req) => {
             ResponseKind::ListGroups(groups::admin::list(ctx, header, req).await)
@@ -308,9 +308,9 @@ async fn group_api(
         RequestKind::ConsumerGroupHeartbeat(req) => ResponseKind::ConsumerGroupHeartbeat(
             groups::consumer::heartbeat(ctx, rc, header, req).await,
         ),
-        RequestKind::ConsumerGroupDescribe(req) => {
-            ResponseKind::ConsumerGroupDescribe(groups::consumer::describe(ctx, header, req).await)
-        }
+        RequestKind::ConsumerGroupDescribe(req) => ResponseKind::ConsumerGroupDescribe(
+            groups::consumer::describe(ctx, rc, header, req).await,
+        ),
         _ => return None,
     })
 }

@@ -23,7 +23,7 @@ use kafka_protocol::protocol::StrBytes;
 use whippet_log::TopicMeta;
 
 use super::error_code::core_error;
-use super::topics;
+use super::{authorized_ops, topics};
 use crate::context::BrokerContext;
 use crate::core::RequestContext;
 
@@ -61,6 +61,12 @@ pub(crate) async fn handle(
         None => true,
         Some(list) => version == 0 && list.is_empty(),
     };
+    let with_ops = req.include_topic_authorized_operations;
+    let cluster_ops = if req.include_cluster_authorized_operations {
+        authorized_ops::cluster(ctx, rc)
+    } else {
+        authorized_ops::NOT_REQUESTED
+    };
     let topics = if all {
         topics::all_topics(ctx)
             .iter()
@@ -76,7 +82,12 @@ pub(crate) async fn handle(
         }
         out
     };
+    let topics = topics
+        .into_iter()
+        .map(|t| with_topic_ops(ctx, rc, t, with_ops))
+        .collect();
     MetadataResponse::default()
+        .with_cluster_authorized_operations(cluster_ops)
         .with_brokers(vec![broker])
         .with_cluster_id(Some(StrBytes::from_string(ctx.kafka.cluster_id.clone())))
         .with_controller_id(node)
@@ -127,6 +138,28 @@ async fn requested_topic(
             failed(core_error(&error).code())
         }
     }
+}
+
+/// `topic` with its authorized operations when they were asked for (and it exists).
+fn with_topic_ops(
+    ctx: &BrokerContext,
+    rc: &RequestContext,
+    topic: MetadataResponseTopic,
+    asked: bool,
+) -> MetadataResponseTopic {
+    let found = asked && topic.error_code == 0;
+    let meta = found
+        .then(|| {
+            topic
+                .name
+                .as_ref()
+                .and_then(|n| topics::find_topic(ctx, n.as_str()))
+        })
+        .flatten();
+    let ops = meta.map_or(authorized_ops::NOT_REQUESTED, |t| {
+        authorized_ops::topic(ctx, rc, &t)
+    });
+    topic.with_topic_authorized_operations(ops)
 }
 
 /// Whether the request's user may see `topic` (native `read_topic` on it).

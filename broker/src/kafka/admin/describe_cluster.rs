@@ -11,19 +11,27 @@ use kafka_protocol::messages::{
 
 use super::text;
 use crate::context::BrokerContext;
+use crate::core::RequestContext;
+use crate::kafka::authorized_ops;
 use crate::kafka::metadata::advertised_endpoint;
 
 /// Describes the one-broker cluster.
 pub(crate) async fn handle(
     ctx: &Arc<BrokerContext>,
+    rc: &RequestContext,
     _header: &RequestHeader,
-    _req: DescribeClusterRequest,
+    req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let (host, port) = advertised_endpoint(ctx);
     let node = BrokerId(ctx.kafka.node_id);
     DescribeClusterResponse::default()
         .with_cluster_id(text(ctx.kafka.cluster_id.clone()))
         .with_controller_id(node)
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            authorized_ops::cluster(ctx, rc)
+        } else {
+            authorized_ops::NOT_REQUESTED
+        })
         .with_brokers(vec![
             DescribeClusterBroker::default()
                 .with_broker_id(node)
@@ -45,7 +53,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         let header = test_support::header(ApiKey::DescribeCluster, 1);
-        let resp = handle(&ctx, &header, DescribeClusterRequest::default()).await;
+        let rc = RequestContext::internal();
+        let resp = handle(&ctx, &rc, &header, DescribeClusterRequest::default()).await;
         assert_eq!(resp.brokers.len(), 1);
         assert_eq!(resp.brokers[0].broker_id, resp.controller_id);
         assert_eq!(resp.brokers[0].port, 9092);

@@ -26,9 +26,15 @@ const INVALID_REQUEST: i16 = 42;
 /// (KIP-848) group GROUP_ID_NOT_FOUND, as Kafka does.
 pub(crate) async fn describe(
     ctx: &Arc<BrokerContext>,
+    rc: &crate::core::RequestContext,
     _header: &RequestHeader,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
+    let operations = if req.include_authorized_operations {
+        crate::kafka::authorized_ops::group(ctx, rc)
+    } else {
+        crate::kafka::authorized_ops::NOT_REQUESTED
+    };
     let c = ctx.core.groups.lock();
     let groups = req
         .groups
@@ -64,8 +70,7 @@ pub(crate) async fn describe(
                 .with_protocol_type(str_bytes(d.protocol_type))
                 .with_protocol_data(str_bytes(d.protocol_name))
                 .with_members(members)
-                // Authorization is not implemented: no operations are reported.
-                .with_authorized_operations(i32::MIN)
+                .with_authorized_operations(operations)
         })
         .collect();
     DescribeGroupsResponse::default().with_groups(groups)

@@ -167,9 +167,15 @@ pub(crate) async fn heartbeat(
 /// current and target assignments (topic names resolved from the catalog now).
 pub(crate) async fn describe(
     ctx: &Arc<BrokerContext>,
+    rc: &crate::core::RequestContext,
     _header: &RequestHeader,
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
+    let operations = if req.include_authorized_operations {
+        crate::kafka::authorized_ops::group(ctx, rc)
+    } else {
+        crate::kafka::authorized_ops::NOT_REQUESTED
+    };
     let names: BTreeMap<u128, String> = catalog(ctx)
         .into_iter()
         .map(|(name, t)| (t.id, name))
@@ -213,7 +219,7 @@ pub(crate) async fn describe(
                 .with_assignment_epoch(d.assignment_epoch)
                 .with_assignor_name(str_bytes(d.assignor_name))
                 .with_members(members)
-                .with_authorized_operations(i32::MIN)
+                .with_authorized_operations(operations)
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
