@@ -330,10 +330,17 @@ impl Coordinator {
     }
 
     /// DeleteGroups for one group: only an Empty group (or one known only by its offsets) may
-    /// be deleted; its offsets go with it.
+    /// be deleted; its offsets go with it. The group's timers are first brought to now, so a
+    /// member whose session ran out since the last tick no longer counts (static members, which
+    /// never send LeaveGroup on close, leave exactly at their session's end, as in Kafka).
     pub fn delete_group(&mut self, group_id: &str) -> ErrorCode {
         if let Err(e) = valid_group_id(group_id) {
             return e;
+        }
+        if let Some(g) = self.groups.get_mut(group_id) {
+            let (now, config) = (self.clock.now(), self.config);
+            g.tick(now, &config);
+            self.absorb_changes();
         }
         if let Some(g) = self.consumer_groups.get(group_id) {
             if !g.members.is_empty() {

@@ -461,6 +461,21 @@ fn describe_list_delete() {
     assert!(h.c.list_groups(&[]).is_empty());
 }
 
+/// A static member closed without LeaveGroup (KIP-345) is gone the moment its session ends:
+/// DeleteGroups then succeeds even before the coordinator's next tick.
+#[test]
+fn delete_after_a_session_ran_out_between_ticks() {
+    let mut h = Harness::no_delay();
+    let joined = ready(h.join(static_req(G, "", "instance-a", "m")));
+    let assignment = vec![(joined.member_id.clone(), Bytes::from_static(b"a"))];
+    let synced = resolve(h.sync(G, joined.generation_id, &joined.member_id, assignment));
+    assert_eq!(synced.error, ErrorCode::None);
+    assert_eq!(h.c.delete_group(G), ErrorCode::NonEmptyGroup);
+    // The clock passes the session without a tick.
+    h.clock.advance(SESSION);
+    assert_eq!(h.c.delete_group(G), ErrorCode::None);
+}
+
 /// Three members join; `a` (the leader) never sends its SyncGroup, the followers' SyncGroups
 /// are parked. Returns the member ids (leader first), the generation and the parked syncs.
 fn followers_parked_on_a_silent_leader(
