@@ -148,6 +148,17 @@ fn by_timestamp(at: &Lookup<'_>, target_ms: i64) -> Result<Found, CoreError> {
             let offset = offset.max(offset_i64(log_start));
             Ok((record_timestamp(&frame.payload, offset), offset))
         }
+        // Compaction removed the records that made the batch's max timestamp: the answer is
+        // the offset after the batch (the next record there is the first one left).
+        Ok(None)
+            if u64::from(frame.header.record_count)
+                <= u64::from(frame.header.last_offset_delta) =>
+        {
+            Ok((
+                frame.header.max_timestamp_us.div_euclid(1000),
+                offset_i64(frame.header.next_offset()),
+            ))
+        }
         Ok(None) => Ok(NOTHING),
         Err(error) => {
             tracing::warn!(%error, offset = frame.header.base_offset, "stored batch unreadable for ListOffsets");

@@ -260,7 +260,7 @@ async fn append_partition(
     for batch in &batches {
         check_batch(batch, max_bytes)?;
     }
-    check_records(records, &batches)?;
+    check_records(records, &batches, topic.settings.compaction.is_some())?;
     let plan = AppendPlan {
         records,
         log_append_time: topic.settings.timestamp_type == TimestampSource::Broker,
@@ -312,23 +312,34 @@ fn check_batch(batch: &BatchInfo, max_bytes: usize) -> Result<(), Refusal> {
 /// The record-level checks of every batch (after the header checks of all of them), under
 /// the same decompression cap as the native poll's transcoding, so an accepted batch can be
 /// served in both protocols.
-fn check_records(records: &Bytes, batches: &[BatchInfo]) -> Result<(), Refusal> {
+/// On a compacted topic every record must have a key (Kafka's INVALID_RECORD, KIP-467).
+fn check_records(records: &Bytes, batches: &[BatchInfo], compacted: bool) -> Result<(), Refusal> {
+    let mut keyless = false;
     let outcome = RECORDS_SCRATCH.with_borrow_mut(|scratch| {
         let outcome = batches.iter().try_for_each(|batch| {
-            admit_kafka_batch(records, batch, scratch, NATIVE_POLL_REPLY_BYTES_MAX)
+            let totals = admit_kafka_batch(records, batch, scratch, NATIVE_POLL_REPLY_BYTES_MAX)?;
+            keyless |= totals.keys < totals.records;
+            Ok(())
         });
         if scratch.capacity() > DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX {
             *scratch = Vec::new();
         }
         outcome
     });
-    outcome.map_err(|error| {
+    outcome.map_err(|error: whippet_wire::transcode::TranscodeError| {
         tracing::debug!(%error, "produce batch refused");
         Refusal {
             error: error.produce_error(),
             message: Some(StrBytes::from_string(error.to_string())),
         }
-    })
+    })?;
+    if compacted && keyless {
+        return Err(Refusal::because(
+            ResponseError::InvalidRecord,
+            "Compacted topic cannot accept message without key",
+        ));
+    }
+    Ok(())
 }
 
 /// Check, append and record under the partition's producer-state lock, so a retry racing its

@@ -144,8 +144,16 @@ fn list_operations_edit_list_configs_only() {
     apply_list_op(&mut settings, name, "0:0", true).unwrap();
     assert_eq!(value_of(&settings, name).unwrap(), "1:0");
     apply_list_op(&mut settings, "cleanup.policy", "delete", false).unwrap();
+    apply_list_op(&mut settings, "cleanup.policy", "compact", false).unwrap();
+    assert_eq!(
+        value_of(&settings, "cleanup.policy").unwrap(),
+        "compact,delete"
+    );
+    assert!(settings.compaction.is_some_and(|c| c.delete_too));
+    apply_list_op(&mut settings, "cleanup.policy", "delete", true).unwrap();
+    assert_eq!(value_of(&settings, "cleanup.policy").unwrap(), "compact");
     for (name, items) in [
-        ("cleanup.policy", "compact"),
+        ("cleanup.policy", "shred"),
         ("flush.ms", "1"),
         ("retention.ms", "1"),
         ("nope", "1"),
@@ -153,6 +161,36 @@ fn list_operations_edit_list_configs_only() {
         let error = apply_list_op(&mut settings, name, items, false).unwrap_err();
         assert_eq!(error.error, ResponseError::InvalidConfig, "{name}");
     }
+}
+
+#[test]
+fn cleanup_policy_and_compaction_configs_reach_the_log() {
+    let settings = from_configs([
+        ("cleanup.policy", Some("compact")),
+        ("delete.retention.ms", Some("1000")),
+        ("min.compaction.lag.ms", Some("5")),
+    ])
+    .unwrap();
+    let compaction = settings.compaction.unwrap();
+    assert!(!compaction.delete_too);
+    assert_eq!(compaction.delete_retention_ms, 1000);
+    assert_eq!(compaction.min_compaction_lag_ms, 5);
+    assert_eq!(value_of(&settings, "cleanup.policy").unwrap(), "compact");
+    assert!(!is_default(&settings, "cleanup.policy"));
+    // The order of the configs does not matter: the policy picks up values set before it.
+    let both = from_configs([
+        ("min.compaction.lag.ms", Some("7")),
+        ("cleanup.policy", Some("delete,compact")),
+    ])
+    .unwrap();
+    assert_eq!(value_of(&both, "cleanup.policy").unwrap(), "compact,delete");
+    assert_eq!(both.compaction.unwrap().min_compaction_lag_ms, 7);
+    assert_eq!(both.compaction.unwrap().delete_retention_ms, 86_400_000);
+    let mut reset = both.clone();
+    super::reset(&mut reset, "min.compaction.lag.ms").unwrap();
+    assert_eq!(reset.compaction.unwrap().min_compaction_lag_ms, 0);
+    super::reset(&mut reset, "cleanup.policy").unwrap();
+    assert_eq!(reset.compaction, None);
 }
 
 #[test]
@@ -175,9 +213,8 @@ fn values_are_parsed_and_checked() {
     for (name, value) in [
         ("retention.ms", "-2"),
         ("retention.ms", "soon"),
-        ("cleanup.policy", "compact"),
-        ("cleanup.policy", "compact,delete"),
         ("cleanup.policy", "shred"),
+        ("cleanup.policy", ""),
         ("compression.type", "brotli"),
         ("message.timestamp.type", "Now"),
         ("segment.bytes", "100"),
