@@ -318,7 +318,9 @@ impl Inner {
                         .find(|r| r.offset == offset)
                         .is_none_or(|r| !plan.removes(r, drop_tombstones))
                 };
-                rewrite_frame(plan.compactor, &header, &payload, &keep)?
+                // A frame the compactor cannot rewrite is kept as it is.
+                rewrite_frame(plan.compactor, &header, &payload, &keep)
+                    .unwrap_or_else(|_| (header, payload.to_vec()))
             } else {
                 (header, payload.to_vec())
             };

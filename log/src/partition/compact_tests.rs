@@ -295,3 +295,45 @@ fn a_reader_holding_the_old_segment_keeps_reading_it() {
     assert_eq!(offsets, vec![0, 2, 3]);
     assert_eq!(contents(&log), compacted());
 }
+
+#[test]
+fn appends_flow_while_the_cleaner_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = PartitionLog::open(
+        dir.path().to_path_buf(),
+        0,
+        settings(),
+        &LogConfig::new(dir.path()),
+    )
+    .unwrap();
+    let writer = {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for i in 0..2000u32 {
+                let key = format!("k{}", i % 7);
+                append(&log, &[(Some(key.as_str()), false)], T0);
+                if i % 100 == 99 {
+                    log.maybe_roll(i64::MAX / 2).unwrap();
+                }
+            }
+        })
+    };
+    let mut cleaned = 0;
+    while !writer.is_finished() {
+        cleaned += log
+            .compact(T0 + 10_000_000, &Toy, 100)
+            .unwrap()
+            .segments_cleaned;
+    }
+    writer.join().unwrap();
+    log.maybe_roll(i64::MAX / 2).unwrap();
+    log.compact(T0 + 10_000_000, &Toy, 100).unwrap();
+    assert!(cleaned > 0, "the cleaner ran while appends went on");
+    assert_eq!(log.high_watermark(), 2000, "every append got its offset");
+    // The latest record of each key is where it was appended.
+    let left: Vec<(u64, Option<String>, bool)> = contents(&log);
+    let want: Vec<(u64, Option<String>, bool)> = (1993u64..2000)
+        .map(|o| (o, Some(format!("k{}", o % 7)), false))
+        .collect();
+    assert_eq!(left, want);
+}

@@ -685,8 +685,16 @@ fn compaction_keeps_chosen_records_with_their_offsets_in_every_codec() {
         let before = inspect_batch_at(&batch, 0).unwrap();
         let after = inspect_batch_at(&kept, 0).unwrap();
         assert_eq!(
-            (after.base_offset, after.last_offset_delta, after.max_timestamp_ms),
-            (before.base_offset, before.last_offset_delta, before.max_timestamp_ms)
+            (
+                after.base_offset,
+                after.last_offset_delta,
+                after.max_timestamp_ms
+            ),
+            (
+                before.base_offset,
+                before.last_offset_delta,
+                before.max_timestamp_ms
+            )
         );
         assert_eq!(after.codec, codec);
         let (_, read) = read_kafka(&kept);

@@ -292,6 +292,13 @@ pub(crate) fn apply_list_op(
 
 /// Checks the settings as a whole against the log's limits, naming the Kafka config at fault.
 pub(crate) fn validate(settings: &TopicSettings) -> Result<(), ConfigError> {
+    if settings.remote_storage && settings.compaction.is_some() {
+        // As Kafka: the remote copy of a segment could not follow its compaction.
+        return Err(ConfigError::invalid(
+            "Remote log storage is not supported for compacted topics (cleanup.policy=compact)"
+                .into(),
+        ));
+    }
     settings.validate().map_err(|error| {
         let kafka_name = match &error {
             whippet_log::LogError::InvalidSetting { name, .. } => kafka_name_of(name),

@@ -191,6 +191,11 @@ fn cleanup_policy_and_compaction_configs_reach_the_log() {
     assert_eq!(reset.compaction.unwrap().min_compaction_lag_ms, 0);
     super::reset(&mut reset, "cleanup.policy").unwrap();
     assert_eq!(reset.compaction, None);
+    let tiered = from_configs([
+        ("cleanup.policy", Some("compact")),
+        ("remote.storage.enable", Some("true")),
+    ]);
+    assert_eq!(tiered.unwrap_err().error, ResponseError::InvalidConfig);
 }
 
 #[test]
@@ -316,11 +321,11 @@ mod admin_round_trip {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         assert_eq!(create(&ctx, &[("flush.ms", "not-a-number")]).await, 40);
-        let configs = [("delete.retention.ms", "900"), ("compression.type", "lz4")];
+        let configs = [("file.delete.delay.ms", "900"), ("compression.type", "lz4")];
         assert_eq!(create(&ctx, &configs).await, 0);
         let described = describe(&ctx, RESOURCE_TOPIC, "t").await;
         assert_eq!(described.configs.len(), TOPIC_CONFIGS.len());
-        let (value, source, doc) = entry(&described, "delete.retention.ms");
+        let (value, source, doc) = entry(&described, "file.delete.delay.ms");
         assert_eq!(
             (value.as_str(), source),
             ("900", source::DYNAMIC_TOPIC_CONFIG)
@@ -339,7 +344,7 @@ mod admin_round_trip {
         drop(ctx);
         let ctx = test_support::context(dir.path());
         let described = describe(&ctx, RESOURCE_TOPIC, "t").await;
-        assert_eq!(entry(&described, "delete.retention.ms").0, "900");
+        assert_eq!(entry(&described, "file.delete.delay.ms").0, "900");
         assert_eq!(entry(&described, "compression.type").0, "lz4");
 
         incremental_alters_work_on_stored_configs(&ctx).await;
@@ -376,7 +381,7 @@ mod admin_round_trip {
                 .with_resource_name(text("t"))
                 .with_configs(vec![
                     op("flush.ms", 0, Some("5000")),
-                    op("delete.retention.ms", 1, None),
+                    op("file.delete.delay.ms", 1, None),
                 ]),
         ]);
         let resp = incremental_alter_configs::handle(ctx, &header, req).await;
