@@ -11,12 +11,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod cross_common;
+mod native_sdk_common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cross_common::{run_reporting, venv_script};
+use iggy::prelude::*;
+use native_sdk_common::{KAFKA_STREAM, name, root};
 use rdkafka::TopicPartitionList;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -170,8 +173,33 @@ fn rdkafka_consume(broker: &WhippetProcess, topic: &str) -> Vec<Rec> {
     seen
 }
 
-#[test]
-fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept() {
+/// What the iggy SDK polls from partition 0 of a Kafka topic from offset 0: (offset, payload).
+async fn native_values(broker: &WhippetProcess, topic: &str) -> Vec<(i64, String)> {
+    let client = root(broker).await;
+    let polled = client
+        .poll_messages(
+            &name(KAFKA_STREAM),
+            &name(topic),
+            Some(0),
+            &Consumer::new(Identifier::numeric(1).unwrap()),
+            &PollingStrategy::offset(0),
+            1000,
+            false,
+        )
+        .await
+        .unwrap();
+    polled
+        .messages
+        .iter()
+        .map(|m| {
+            let offset = i64::try_from(m.header.offset).unwrap();
+            (offset, String::from_utf8(m.payload.to_vec()).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept() {
     let broker = start();
     let topic = "compacted";
     create(&broker, topic, "6000");
@@ -221,7 +249,13 @@ fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept() {
         &latest_per_key(&acked, false),
         "tombstones removed after delete.retention.ms",
     );
-    // Appends continue at the next offset, and earliest is still 0.
+    // A native reader (the iggy SDK) sees the same records at the same offsets.
+    let want: Vec<(i64, String)> = latest_per_key(&acked, false)
+        .into_iter()
+        .map(|(offset, _, value)| (offset, value))
+        .collect();
+    assert_eq!(native_values(&broker, topic).await, want, "native view");
+    // Appends continue at the next offset.
     let more = py(&broker, "produce", &[topic, "1", "1", "none", "0"]);
     assert_eq!(lines(&more, "ACK ")[0].0, 2410);
 }

@@ -11,6 +11,9 @@ use crate::partition::AppendBatch;
 #[derive(Debug)]
 struct Toy;
 
+/// A record left in the log: (offset, key, tombstone).
+type Left = (u64, Option<String>, bool);
+
 fn decode(payload: &[u8]) -> Vec<(RecordInfo, &[u8])> {
     let mut out = Vec::new();
     let mut at = 0;
@@ -94,7 +97,7 @@ fn append(log: &PartitionLog, records: &[(Option<&str>, bool)], ts_us: i64) {
 
 /// Every record left, as `(offset, key, tombstone)`, checking the frames still cover every
 /// offset densely.
-fn contents(log: &PartitionLog) -> Vec<(u64, Option<String>, bool)> {
+fn contents(log: &PartitionLog) -> Vec<Left> {
     let read = log.read_blocking(0, usize::MAX).unwrap();
     let mut next = 0;
     let mut out = Vec::new();
@@ -148,7 +151,7 @@ fn s(k: &str) -> Option<String> {
     Some(k.to_string())
 }
 
-fn compacted() -> Vec<(u64, Option<String>, bool)> {
+fn compacted() -> Vec<Left> {
     vec![
         (2, s("a"), false),
         (3, s("c"), false),
@@ -227,7 +230,7 @@ fn a_full_key_map_keeps_the_keys_it_cannot_track() {
     assert_eq!(left, vec![1, 2, 3, 4, 5, 6]);
 }
 
-fn crash_at(stop: StopAt) -> (Vec<(u64, Option<String>, bool)>, Vec<RecoveryEvent>) {
+fn crash_at(stop: StopAt) -> (Vec<Left>, Vec<RecoveryEvent>) {
     let dir = tempfile::tempdir().unwrap();
     let log = filled(dir.path());
     let before = contents(&log);
@@ -331,8 +334,8 @@ fn appends_flow_while_the_cleaner_runs() {
     assert!(cleaned > 0, "the cleaner ran while appends went on");
     assert_eq!(log.high_watermark(), 2000, "every append got its offset");
     // The latest record of each key is where it was appended.
-    let left: Vec<(u64, Option<String>, bool)> = contents(&log);
-    let want: Vec<(u64, Option<String>, bool)> = (1993u64..2000)
+    let left: Vec<Left> = contents(&log);
+    let want: Vec<Left> = (1993u64..2000)
         .map(|o| (o, Some(format!("k{}", o % 7)), false))
         .collect();
     assert_eq!(left, want);
