@@ -135,6 +135,27 @@ fn partition_bytes(data: &Path) -> u64 {
         .sum()
 }
 
+/// With the rdkafka crate: the low watermark (ListOffsets earliest) and the offset
+/// ListOffsets finds for timestamp 0 (the first record left).
+fn earliest_and_first_by_time(broker: &WhippetProcess, topic: &str) -> (i64, i64) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.kafka_addr().to_string())
+        .set("group.id", "compaction-rust-times")
+        .create()
+        .unwrap();
+    let (low, _) = consumer.fetch_watermarks(topic, 0, TIMEOUT).unwrap();
+    let mut query = TopicPartitionList::new();
+    query
+        .add_partition_offset(topic, 0, rdkafka::Offset::Offset(0))
+        .unwrap();
+    let found = consumer.offsets_for_times(query, TIMEOUT).unwrap();
+    let offset = found.elements()[0].offset();
+    let rdkafka::Offset::Offset(offset) = offset else {
+        panic!("ListOffsets by timestamp: {offset:?}");
+    };
+    (low, offset)
+}
+
 /// Everything the rdkafka crate reads from partition 0 from the start.
 fn rdkafka_consume(broker: &WhippetProcess, topic: &str) -> Vec<Rec> {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -255,6 +276,8 @@ async fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept
         .map(|(offset, _, value)| (offset, value))
         .collect();
     assert_eq!(native_values(&broker, topic).await, want, "native view");
+    // ListOffsets: earliest is still 0; by timestamp, the first record left.
+    assert_eq!(earliest_and_first_by_time(&broker, topic), (0, want[0].0));
     // Appends continue at the next offset.
     let more = py(&broker, "produce", &[topic, "1", "1", "none", "0"]);
     assert_eq!(lines(&more, "ACK ")[0].0, 2410);
