@@ -33,7 +33,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
@@ -45,7 +47,7 @@ use whippet_wire::kafka::{
     BatchInfo, covered_crc, inspect_batches, set_base_offset, set_log_append_time,
     set_partition_leader_epoch,
 };
-use whippet_wire::transcode::admit_kafka_batch;
+use whippet_wire::transcode::{admit_kafka_batch, keyless_records};
 
 use super::error_code::{core_error, log_error};
 use super::producers::partition_key;
@@ -68,6 +70,8 @@ thread_local! {
 struct Refusal {
     error: ResponseError,
     message: Option<StrBytes>,
+    /// Per-record errors (Produce v8+ `record_errors`): index in the batch, message.
+    record_errors: Vec<(i32, &'static str)>,
 }
 
 impl Refusal {
@@ -75,6 +79,7 @@ impl Refusal {
         Self {
             error,
             message: None,
+            record_errors: Vec::new(),
         }
     }
 
@@ -82,6 +87,7 @@ impl Refusal {
         Self {
             error,
             message: Some(StrBytes::from_static_str(message)),
+            record_errors: Vec::new(),
         }
     }
 }
@@ -207,7 +213,22 @@ fn answer(
         Err(refusal) => response
             .with_error_code(refusal.error.code())
             .with_base_offset(-1)
-            .with_error_message(refusal.message),
+            .with_error_message(refusal.message)
+            .with_record_errors(if version >= 8 {
+                refusal
+                    .record_errors
+                    .into_iter()
+                    .map(|(index, message)| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(index)
+                            .with_batch_index_error_message(Some(StrBytes::from_static_str(
+                                message,
+                            )))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            }),
     }
 }
 
@@ -331,13 +352,22 @@ fn check_records(records: &Bytes, batches: &[BatchInfo], compacted: bool) -> Res
         Refusal {
             error: error.produce_error(),
             message: Some(StrBytes::from_string(error.to_string())),
+            record_errors: Vec::new(),
         }
     })?;
     if compacted && keyless {
-        return Err(Refusal::because(
-            ResponseError::InvalidRecord,
-            "Compacted topic cannot accept message without key",
-        ));
+        const WHY: &str = "Compacted topic cannot accept message without key";
+        let mut refusal = Refusal::because(ResponseError::InvalidRecord, WHY);
+        // The keyless records of the first batch holding one, as Kafka lists them.
+        refusal.record_errors = batches
+            .iter()
+            .map(|b| keyless_records(&records[b.offset_in_buffer..b.offset_in_buffer + b.len]))
+            .find(|keyless| !keyless.is_empty())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|index| (index, WHY))
+            .collect();
+        return Err(refusal);
     }
     Ok(())
 }
@@ -509,3 +539,7 @@ fn patch(ctx: &mut PatchContext<'_>, log_append_time: bool) {
     // its first 21 bytes, so the log checksums only those for the frame.
     ctx.known_tail_crc = covered_crc(ctx.payload).ok();
 }
+
+#[cfg(test)]
+#[path = "produce_compacted_tests.rs"]
+mod compacted_tests;

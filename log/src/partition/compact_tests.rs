@@ -340,3 +340,42 @@ fn appends_flow_while_the_cleaner_runs() {
         .collect();
     assert_eq!(left, want);
 }
+
+/// Not a check: the cleaner's rate over ~64 MiB of the toy layout (no compression), printed.
+/// `cargo test --release -p whippet-log --lib cleaner_rate -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement"]
+fn cleaner_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate_settings = TopicSettings {
+        segment_bytes: 8 << 20,
+        segment_ms: None,
+        ..settings()
+    };
+    let (log, _) = PartitionLog::open(
+        dir.path().to_path_buf(),
+        0,
+        rate_settings,
+        &LogConfig::new(dir.path()),
+    )
+    .unwrap();
+    let keys: Vec<String> = (0..1000).map(|k| format!("{k:0>200}")).collect();
+    for frame in 0..8000usize {
+        let records: Vec<(Option<&str>, bool)> = (0..40)
+            .map(|i| (Some(keys[(frame * 40 + i) % keys.len()].as_str()), false))
+            .collect();
+        append(&log, &records, T0);
+    }
+    log.maybe_roll(i64::MAX / 2).unwrap();
+    let started = std::time::Instant::now();
+    let out = log.compact(T0 + 10_000_000, &Toy, 1 << 20).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "cleaned {} segments, {} MB -> {} MB, {} records removed, in {seconds:.2} s: {:.0} MB/s",
+        out.segments_cleaned,
+        out.bytes_before >> 20,
+        out.bytes_after >> 20,
+        out.records_removed,
+        out.bytes_before as f64 / 1e6 / seconds
+    );
+}

@@ -49,6 +49,24 @@ pub fn keyed_records(batch: &[u8]) -> Result<Option<Vec<KeyedRecord>>, Transcode
     Ok(Some(out))
 }
 
+/// Indexes (in the batch) of the records without a key, for a Produce to a compacted topic;
+/// empty when the batch does not parse (its own checks refuse it).
+pub fn keyless_records(batch: &[u8]) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(info) = inspect_stored_batch_at(batch, 0) else {
+        return out;
+    };
+    let mut index = 0;
+    let _ = walk(batch, &info, |record, _| {
+        if record.key.is_none() {
+            out.push(index);
+        }
+        index += 1;
+        Ok(())
+    });
+    out
+}
+
 /// Calls `each` with every record of the batch and its raw bytes (length prefix included).
 fn walk(
     batch: &[u8],

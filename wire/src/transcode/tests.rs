@@ -680,6 +680,7 @@ fn compaction_keeps_chosen_records_with_their_offsets_in_every_codec() {
             (103, None, false),
         ];
         assert_eq!(keys, want, "{codec:?}");
+        assert_eq!(keyless_records(&batch), vec![3]);
         let (kept, count) = retain_records(&batch, &|o| o == 101 || o == 103).unwrap();
         assert_eq!(count, 2);
         let before = inspect_batch_at(&batch, 0).unwrap();
