@@ -121,7 +121,8 @@ const T0: i64 = 1_700_000_000_000_000;
 
 fn settings() -> TopicSettings {
     TopicSettings {
-        segment_ms: Some(1),
+        // Rolled by the tests (maybe_roll far in the future), never by an append.
+        segment_ms: Some(3_600_000),
         compaction: Some(CompactionSettings {
             delete_too: false,
             delete_retention_ms: 1000,
