@@ -65,9 +65,10 @@ pub(crate) enum StopAt {
 struct Plan<'a> {
     compactor: &'a dyn Compactor,
     map: KeyMap,
-    /// Per segment base: whether its tombstones have outlived `delete_retention_ms`.
+    /// The round's clock and `delete_retention_ms`, for tombstones.
     now_us: i64,
     delete_retention_us: i64,
+    /// Segment base → when it was first cleaned (`cleaned.times`).
     times: std::collections::BTreeMap<u64, i64>,
 }
 
