@@ -110,6 +110,8 @@ pub struct Settings {
     pub tier: Option<whippet_tier::TierConfig>,
     /// Local retention (ms, bytes) of remote-storage topics that leave theirs at -2.
     pub local_retention_defaults: (i64, i64),
+    /// Period of the log cleaner (compacted topics).
+    pub log_cleaner_backoff: Duration,
 }
 
 /// Where and how traces and logs are exported over OTLP (`telemetry.rs`).
@@ -244,6 +246,7 @@ impl Settings {
             security,
             login_failure_refill: ms(raw.login_failure_refill_ms),
             local_retention_defaults: (raw.local_retention_ms, raw.local_retention_bytes),
+            log_cleaner_backoff: ms(raw.log_cleaner_backoff_ms),
             tier: tier_config(
                 raw.s3_bucket,
                 raw.s3_endpoint,
@@ -290,6 +293,12 @@ impl Settings {
         )?;
         self.validate_kafka()?;
         self.validate_connections()?;
+        in_range(
+            "log_cleaner_backoff_ms",
+            u64::try_from(self.log_cleaner_backoff.as_millis()).unwrap_or(u64::MAX),
+            limits::LOG_CLEANER_BACKOFF_MS_MIN,
+            limits::LOG_CLEANER_BACKOFF_MS_MAX,
+        )?;
         in_range(
             "login_failure_refill_ms",
             u64::try_from(self.login_failure_refill.as_millis()).unwrap_or(u64::MAX),
@@ -441,6 +450,10 @@ impl Settings {
         config.fsync = self.fsync;
         config.fsync_interval = Duration::from_millis(self.fsync_interval_ms);
         config.local_retention_defaults = self.local_retention_defaults;
+        config.compactor = Some(std::sync::Arc::new(
+            crate::kafka::compaction::KafkaCompactor,
+        ));
+        config.compaction_interval = self.log_cleaner_backoff;
         config
     }
 }

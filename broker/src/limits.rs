@@ -337,3 +337,8 @@ const _: () = assert!(
         && NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_DEFAULT
             <= NATIVE_SIZE_OF_MESSAGES_REQUIRED_TO_SAVE_MAX
 );
+/// Shortest period of the log cleaner (`--log-cleaner-backoff-ms`): the maintenance thread's
+/// own floor.
+pub const LOG_CLEANER_BACKOFF_MS_MIN: u64 = 10;
+/// Longest period of the log cleaner: a day.
+pub const LOG_CLEANER_BACKOFF_MS_MAX: u64 = 86_400_000;

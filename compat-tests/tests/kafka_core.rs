@@ -409,9 +409,22 @@ fn alter_and_check(client: &mut Client) {
         "1048576",
         "kept"
     );
+    // cleanup.policy: APPEND compact gives compact,delete, then SUBTRACT delete leaves compact.
+    for (alter, want) in [
+        (op("cleanup.policy", 2, "compact"), "compact,delete"),
+        (op("cleanup.policy", 3, "delete"), "compact"),
+        (op("cleanup.policy", 0, "delete"), "delete"),
+    ] {
+        let resp: IncrementalAlterConfigsResponse = client.call(
+            1,
+            RequestKind::IncrementalAlterConfigs(request(vec![alter])),
+        );
+        assert_eq!(resp.responses[0].error_code, 0);
+        assert_eq!(describe(client, "admin", "cleanup.policy").0, want);
+    }
     for refused in [
-        op("cleanup.policy", 0, "compact"),
-        op("cleanup.policy", 2, "compact"),
+        op("cleanup.policy", 0, "shred"),
+        op("cleanup.policy", 3, "delete"),
     ] {
         let resp: IncrementalAlterConfigsResponse = client.call(
             1,

@@ -367,14 +367,14 @@ fn wait_gone(consumer: &BaseConsumer, topic: &str) {
     }
 }
 
-/// validate_only creates nothing; `cleanup.policy=compact` is refused until compaction exists.
+/// validate_only creates nothing; an unknown `cleanup.policy` is refused (INVALID_CONFIG).
 async fn validate_only_and_refused_config(admin: &Admin, consumer: &BaseConsumer) {
     let topic = NewTopic::new("rdkafka-validate", 2, TopicReplication::Fixed(1));
     let validate = options().validate_only(true);
     let results = admin.create_topics([&topic], &validate).await.unwrap();
     assert_eq!(results, vec![Ok("rdkafka-validate".to_string())]);
     let compact = NewTopic::new("rdkafka-compact", 1, TopicReplication::Fixed(1))
-        .set("cleanup.policy", "compact");
+        .set("cleanup.policy", "shred");
     let results = admin.create_topics([&compact], &options()).await.unwrap();
     let refused = (
         "rdkafka-compact".to_string(),

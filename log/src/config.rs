@@ -61,6 +61,13 @@ pub struct LogConfig {
     /// The local retention (ms, bytes) of remote-storage topics that leave theirs at `-2`
     /// (Kafka's `log.local.retention.ms` / `.bytes`); `-2` here too: as the total retention.
     pub local_retention_defaults: (i64, i64),
+    /// Reads and rewrites stored frames for compacted topics; without one no topic is
+    /// compacted (`compaction.rs`).
+    pub compactor: Option<std::sync::Arc<dyn crate::compaction::Compactor>>,
+    /// Period of the cleaner's round over compacted topics.
+    pub compaction_interval: Duration,
+    /// Most keys the cleaner's key map holds per partition and round (about 50 bytes each).
+    pub compaction_map_keys: usize,
 }
 
 impl LogConfig {
@@ -73,6 +80,9 @@ impl LogConfig {
             index_interval_bytes: limits::INDEX_INTERVAL_BYTES,
             maintenance_interval: Duration::from_millis(1000),
             local_retention_defaults: (-2, -2),
+            compactor: None,
+            compaction_interval: Duration::from_millis(15_000),
+            compaction_map_keys: 1 << 20,
         }
     }
 }
@@ -146,6 +156,33 @@ pub struct TopicSettings {
     /// them with the topic but never interprets them; the protocol layer validates them.
     #[serde(default)]
     pub extra_configs: std::collections::BTreeMap<String, String>,
+    /// Compact closed segments (keep the latest record per key; `compaction.rs`); `None`
+    /// (the default) = Kafka's `cleanup.policy=delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<CompactionSettings>,
+}
+
+/// How a compacted topic is cleaned (Kafka's `cleanup.policy=compact[,delete]` and the
+/// `delete.retention.ms` / `min.compaction.lag.ms` it acts on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionSettings {
+    /// Retention (`retention_ms`, `retention_bytes`) still removes whole segments
+    /// (`compact,delete`); without it a compacted topic keeps its segments.
+    pub delete_too: bool,
+    /// Tombstones stay this long after their segment was first cleaned.
+    pub delete_retention_ms: u64,
+    /// A segment is cleaned only once its newest record is older than this.
+    pub min_compaction_lag_ms: u64,
+}
+
+impl Default for CompactionSettings {
+    fn default() -> Self {
+        Self {
+            delete_too: false,
+            delete_retention_ms: 86_400_000,
+            min_compaction_lag_ms: 0,
+        }
+    }
 }
 
 impl Default for TopicSettings {
@@ -164,6 +201,7 @@ impl Default for TopicSettings {
             local_retention_ms: -2,
             local_retention_bytes: -2,
             extra_configs: std::collections::BTreeMap::new(),
+            compaction: None,
         }
     }
 }

@@ -127,9 +127,8 @@ impl FrameHeader {
         };
         // A frame holds at least one record and never more records than offsets it covers
         // (fewer is legal: a compacted Kafka batch keeps its offset range).
-        if header.record_count == 0
-            || u64::from(header.record_count) > u64::from(header.last_offset_delta) + 1
-        {
+        // 0 records: a batch compaction emptied (it still covers its offsets).
+        if u64::from(header.record_count) > u64::from(header.last_offset_delta) + 1 {
             return Err(LogError::CorruptFrame {
                 reason: "record count out of range",
             });

@@ -34,6 +34,7 @@ mod catalog_ops;
 mod catalog_scan;
 mod catalog_store;
 mod checkpoint;
+pub mod compaction;
 pub mod config;
 mod damage;
 mod durability;
@@ -59,15 +60,18 @@ pub use catalog::{CatalogFile, StreamRecord, TopicRecord};
 pub use catalog_meta::{CatalogSnapshot, StreamMeta, TopicMeta};
 pub use catalog_scan::{DataDirFinding, FindingKind};
 pub use catalog_store::{CatalogLoad, CatalogStore, FileCatalogStore};
-pub use config::{Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSettings};
+pub use compaction::{Compactor, RecordInfo, Rewritten};
+pub use config::{
+    CompactionSettings, Compression, FsyncPolicy, LogConfig, TimestampSource, TopicSettings,
+};
 pub use damage::DamagedRange;
 pub use error::{LogError, Result};
 pub use fd_pool::FdPool;
 pub use frame::{BatchFormat, FRAME_HEADER_BYTES, FrameHeader};
 pub use fsync_stats::{FSYNC_BUCKETS_SECONDS, FsyncStats, fsync_stats};
 pub use partition::{
-    AppendBatch, Appended, Appending, PartitionLog, PartitionStats, PatchContext, ReadResult,
-    RetentionOutcome, StoredFrame,
+    AppendBatch, Appended, Appending, CompactionOutcome, PartitionLog, PartitionStats,
+    PatchContext, ReadResult, RetentionOutcome, StoredFrame,
 };
 pub use pool::THREAD_NAME_PREFIX;
 pub use recovery::{RecoveryAction, RecoveryEvent};

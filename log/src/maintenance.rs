@@ -1,6 +1,7 @@
 //! The background maintenance thread: one per [`crate::Log`]. Every
 //! [`LogConfig::maintenance_interval`] it enforces retention on every partition (which also rolls
-//! segments by age), and with `fsync = interval` it syncs every partition every
+//! segments by age), every [`LogConfig::compaction_interval`] it cleans compacted topics (when
+//! the log has a compactor), and with `fsync = interval` it syncs every partition every
 //! [`LogConfig::fsync_interval`]. It waits on a condition variable, so a stop request wakes it at
 //! once instead of after the next tick. Errors are logged and the thread carries on: one bad
 //! partition must not stop retention or syncing for the others.
@@ -13,6 +14,7 @@ use arc_swap::ArcSwap;
 
 use crate::PartitionLog;
 use crate::catalog_meta::CatalogSnapshot;
+use crate::compaction::Compactor;
 use crate::config::{FsyncPolicy, LogConfig};
 use crate::error::{LogError, Result};
 use crate::limits;
@@ -76,6 +78,8 @@ struct Schedule {
     retention_every: Duration,
     /// `None` unless `fsync = interval`.
     sync_every: Option<Duration>,
+    /// The cleaner of compacted topics: `None` without a compactor.
+    compact: Option<(Duration, Arc<dyn Compactor>, usize)>,
 }
 
 impl Schedule {
@@ -84,9 +88,17 @@ impl Schedule {
         let floor = Duration::from_millis(limits::MAINTENANCE_INTERVAL_MS_MIN);
         let sync_every =
             (config.fsync == FsyncPolicy::Interval).then(|| config.fsync_interval.max(floor));
+        let compact = config.compactor.as_ref().map(|compactor| {
+            (
+                config.compaction_interval.max(floor),
+                Arc::clone(compactor),
+                config.compaction_map_keys.max(1),
+            )
+        });
         Self {
             retention_every: config.maintenance_interval.max(floor),
             sync_every,
+            compact,
         }
     }
 }
@@ -133,8 +145,12 @@ fn run(catalog: &ArcSwap<CatalogSnapshot>, signal: &StopSignal, schedule: &Sched
     let start = Instant::now();
     let mut next_retention = start + schedule.retention_every;
     let mut next_sync = schedule.sync_every.map(|every| start + every);
+    let mut next_compact = schedule.compact.as_ref().map(|(every, ..)| start + *every);
     loop {
-        let deadline = next_sync.map_or(next_retention, |sync| sync.min(next_retention));
+        let deadline = [next_sync, next_compact]
+            .into_iter()
+            .flatten()
+            .fold(next_retention, Instant::min);
         if signal.wait_until(deadline) {
             return;
         }
@@ -149,6 +165,12 @@ fn run(catalog: &ArcSwap<CatalogSnapshot>, signal: &StopSignal, schedule: &Sched
         {
             sync_all(&catalog.load_full());
             next_sync = Some(Instant::now() + every);
+        }
+        if let (Some(due), Some((every, compactor, keys))) = (next_compact, &schedule.compact)
+            && now >= due
+        {
+            compact_all(&catalog.load_full(), compactor.as_ref(), *keys);
+            next_compact = Some(Instant::now() + *every);
         }
     }
 }
@@ -180,6 +202,24 @@ fn for_each_partition(
 fn enforce_retention(snapshot: &CatalogSnapshot, now_us: i64) {
     for_each_partition(snapshot, "retention", |partition| {
         partition.enforce_retention(now_us).map(|_| ())
+    });
+}
+
+/// One cleaning round over every partition of a compacted topic in the snapshot.
+fn compact_all(snapshot: &CatalogSnapshot, compactor: &dyn Compactor, keys: usize) {
+    for_each_partition(snapshot, "compaction", |partition| {
+        let outcome = partition.compact(unix_now_us(), compactor, keys)?;
+        if outcome.segments_cleaned > 0 {
+            tracing::info!(
+                partition = partition.id(),
+                segments = outcome.segments_cleaned,
+                records_removed = outcome.records_removed,
+                bytes_before = outcome.bytes_before,
+                bytes_after = outcome.bytes_after,
+                "compacted"
+            );
+        }
+        Ok(())
     });
 }
 

@@ -41,11 +41,13 @@ use crate::storage::{LocalStore, SegmentStore};
 use crate::sync_util::lock;
 
 mod append;
+pub(crate) mod compact;
 mod remote;
 mod retention;
 
 use append::AppendQueue;
 pub use append::Appending;
+pub use compact::CompactionOutcome;
 
 /// A batch as a protocol handler hands it to the log: opaque payload plus the few facts the
 /// frame header needs. The payload is owned so the patch callback can edit it in place.

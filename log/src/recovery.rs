@@ -66,6 +66,11 @@ pub enum RecoveryAction {
     StrayFileIgnored,
     /// The persisted log start offset was unusable or beyond the data; the log now starts at `to`.
     LogStartReset { to: u64 },
+    /// Deleted the files of a compaction a crash interrupted before its swap began; the
+    /// segment it was cleaning is unchanged.
+    CompactionDiscarded,
+    /// Finished the swap of a compacted segment that a crash interrupted after it began.
+    CompactionCompleted,
 }
 
 /// Result of recovering a partition directory.
@@ -80,7 +85,12 @@ pub(crate) struct Recovered {
     pub(crate) clean: bool,
 }
 
-fn report(events: &mut Vec<RecoveryEvent>, path: &Path, action: RecoveryAction, reason: String) {
+pub(crate) fn report(
+    events: &mut Vec<RecoveryEvent>,
+    path: &Path,
+    action: RecoveryAction,
+    reason: String,
+) {
     match &action {
         RecoveryAction::KeptDamagedRange(range) => log_damage(path, range, "recovery"),
         _ => {
@@ -146,6 +156,7 @@ fn list_dir(dir: &Path, events: &mut Vec<RecoveryEvent>) -> Result<BTreeMap<u64,
             None if name == LOG_START_FILE_NAME
                 || name == CLEAN_SHUTDOWN_FILE_NAME
                 || name == REMOTE_RANGE_FILE_NAME
+                || name == crate::compaction::CLEANED_TIMES_FILE_NAME
                 || name.ends_with(".corrupt") => {}
             None if name.contains(".corrupt.") => {}
             None if name == LOG_START_TEMP_FILE_NAME || name == REMOTE_RANGE_TEMP_FILE_NAME => {
@@ -362,6 +373,30 @@ struct RecoverySetup<'a> {
     interval: u64,
 }
 
+/// Opens a closed segment the cleaner has just written, checking every frame as recovery
+/// does; `None` when it is unusable.
+pub(crate) fn reopen_segment(
+    store: &Arc<dyn SegmentStore>,
+    log_path: &Path,
+    base: u64,
+    interval: u64,
+) -> Result<Option<Segment>> {
+    let setup = RecoverySetup {
+        store,
+        clean: None,
+        interval,
+    };
+    let mut events = Vec::new();
+    let segment = recover_segment(&setup, log_path, base, None, &mut events)?;
+    if events.is_empty() {
+        Ok(segment)
+    } else {
+        Err(LogError::CorruptFrame {
+            reason: "a segment the cleaner wrote failed its checks",
+        })
+    }
+}
+
 /// Recovers one segment; `None` when it was quarantined.
 fn recover_segment(
     setup: &RecoverySetup<'_>,
@@ -480,6 +515,7 @@ pub(crate) fn recover_partition(
         clean: take_clean_shutdown(dir),
         interval,
     };
+    crate::partition::compact::finish_swaps(store.as_ref(), dir, events)?;
     let logs = list_dir(dir, events)?;
     let logs: Vec<(u64, &Path)> = logs.iter().map(|(&b, p)| (b, p.as_path())).collect();
     let mut segments: Vec<Arc<Segment>> = Vec::new();

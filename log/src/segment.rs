@@ -144,7 +144,8 @@ pub(crate) struct Segment {
     next_offset: AtomicU64,
     /// Largest frame max timestamp in the segment; `i64::MIN` while empty.
     max_timestamp_us: AtomicI64,
-    /// Wall-clock time (µs) of the first append seen by this process, for `segment_ms`.
+    /// Wall-clock time (µs) of the first append seen by this process (or of the open, for a
+    /// segment recovered with data), for `segment_ms`.
     first_append_us: Mutex<Option<i64>>,
     /// Known damage. A std mutex taken only on the error path of reads (a frame that failed its
     /// checks), held while the file is searched so a range is searched and logged once.
@@ -222,7 +223,11 @@ impl Segment {
             size: AtomicU64::new(state.size),
             next_offset: AtomicU64::new(state.next_offset),
             max_timestamp_us: AtomicI64::new(state.max_timestamp_us),
-            first_append_us: Mutex::new(None),
+            // A segment recovered with data: its age for `segment_ms` counts from now (the
+            // time of its first append is not kept), so it still rolls after a restart.
+            first_append_us: Mutex::new(
+                (state.next_offset > base_offset).then(crate::maintenance::unix_now_us),
+            ),
             damage: Mutex::new(Damage {
                 ranges: state.damaged,
                 unresumable: Vec::new(),

@@ -66,6 +66,15 @@ pub trait SegmentStore: Send + Sync + Debug {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the creation and removal of files in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Renames `from` over `to` (compaction's swap). Handles already open on the file that
+    /// was at `to` keep reading what it held. Stores without it cannot compact.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = (from, to);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this segment store cannot rename files",
+        ))
+    }
 }
 
 /// Segment files as plain local files, their descriptors under the process's budget of open
@@ -135,6 +144,12 @@ impl SegmentStore for LocalStore {
         // Handles still reading it must keep working once it is unlinked.
         FdPool::global().pin_for_removal(path)?;
         std::fs::remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        // Keep the replaced file open for the handles that still read it.
+        FdPool::global().pin_for_removal(to)?;
+        std::fs::rename(from, to)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

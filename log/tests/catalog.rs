@@ -37,6 +37,11 @@ fn custom_settings() -> TopicSettings {
         local_retention_bytes: -1,
         // Stored verbatim for the protocol layer; must survive the catalog like the rest.
         extra_configs: [("flush.ms".to_string(), "1000".to_string())].into(),
+        compaction: Some(whippet_log::CompactionSettings {
+            delete_too: true,
+            delete_retention_ms: 1234,
+            min_compaction_lag_ms: 56,
+        }),
     }
 }
 

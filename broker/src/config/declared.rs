@@ -374,6 +374,14 @@ pub struct RawSettings {
         allow_hyphen_values = true
     )]
     pub local_retention_bytes: i64,
+    /// How often the log cleaner compacts topics with cleanup.policy=compact (Kafka's log.cleaner.backoff.ms)
+    #[arg(
+        long,
+        env = "WHIPPET_LOG_CLEANER_BACKOFF_MS",
+        value_name = "MS",
+        default_value_t = 15_000
+    )]
+    pub log_cleaner_backoff_ms: u64,
     /// Tracing filter, e.g. `info` or `whippet_log=debug` [default: $RUST_LOG, else info]
     #[arg(long, env = "WHIPPET_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,

@@ -81,7 +81,7 @@ fn config_path_from_env_and_flag_wins() {
 
 /// Every setting with a value other than its default: (TOML key, value). The flag is the key
 /// with dashes, the variable `WHIPPET_` and the key in capitals.
-const EVERY_SETTING: [(&str, &str); 45] = [
+const EVERY_SETTING: [(&str, &str); 46] = [
     ("data_dir", "/f"),
     ("kafka_addr", "127.0.0.1:1"),
     ("native_addr", "127.0.0.1:2"),
@@ -127,10 +127,12 @@ const EVERY_SETTING: [(&str, &str); 45] = [
     ("s3_upload_interval_ms", "250"),
     ("local_retention_ms", "3600000"),
     ("local_retention_bytes", "-1"),
+    ("log_cleaner_backoff_ms", "2500"),
 ];
 
 /// The settings whose TOML values are numbers or booleans, not strings.
-const UNQUOTED: [&str; 24] = [
+const UNQUOTED: [&str; 25] = [
+    "log_cleaner_backoff_ms",
     "login_failure_refill_ms",
     "fsync_interval_ms",
     "auto_create_topics",

@@ -17,7 +17,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType as KafkaTimestampType};
-use whippet_log::{BatchFormat, LogError, PartitionLog, TopicMeta};
+use whippet_log::{BatchFormat, LogError, PartitionLog, StoredFrame, TopicMeta};
 use whippet_wire::kafka::{find_offset_for_timestamp, inspect_batch_at};
 
 use super::error_code::core_error;
@@ -128,27 +128,59 @@ fn lookup(at: &Lookup<'_>, timestamp: i64) -> Result<Found, CoreError> {
     }
 }
 
+/// Batches past the first candidate that ListOffsets by timestamp reads when compaction removed
+/// the records a batch's max timestamp came from.
+const COMPACTED_BATCHES_SCANNED_MAX: usize = 256;
+
 /// First record with timestamp ≥ `target_ms`.
 fn by_timestamp(at: &Lookup<'_>, target_ms: i64) -> Result<Found, CoreError> {
     let found = read::frame_at_timestamp(at.core, at.rc, at.log, target_ms.saturating_mul(1000))?;
-    let Some((frame, log_start)) = found else {
+    let Some((mut frame, log_start)) = found else {
         return Ok(NOTHING);
     };
+    for _ in 0..COMPACTED_BATCHES_SCANNED_MAX {
+        if let Some(found) = in_frame(&frame, target_ms, log_start)? {
+            return Ok(found);
+        }
+        // Compaction removed the records that made this batch's max timestamp (it holds fewer
+        // records than offsets): the answer is in a later batch, if any.
+        let header = frame.header;
+        if u64::from(header.record_count) > u64::from(header.last_offset_delta) {
+            return Ok(NOTHING);
+        }
+        let next = read::read(at.core, at.rc, at.log, header.next_offset(), 1)?;
+        let Some(next) = next.frames.into_iter().next() else {
+            return Ok(NOTHING);
+        };
+        frame = next;
+    }
+    Ok(NOTHING)
+}
+
+/// The first record of `frame` with timestamp ≥ `target_ms`, if it holds one.
+fn in_frame(
+    frame: &StoredFrame,
+    target_ms: i64,
+    log_start: u64,
+) -> Result<Option<Found>, CoreError> {
     if frame.header.format != BatchFormat::Kafka {
         // A native frame: its records are not addressable by Kafka offsets within the batch
         // layout, so answer with the frame's first offset and timestamp.
-        return Ok((
+        if frame.header.max_timestamp_us < target_ms.saturating_mul(1000) {
+            return Ok(None);
+        }
+        return Ok(Some((
             frame.header.first_timestamp_us.div_euclid(1000),
             offset_i64(frame.header.base_offset),
-        ));
+        )));
     }
     match find_offset_for_timestamp(&frame.payload, target_ms) {
         Ok(Some(offset)) => {
             // DeleteRecords may have cut into this batch: never answer below the log start.
             let offset = offset.max(offset_i64(log_start));
-            Ok((record_timestamp(&frame.payload, offset), offset))
+            Ok(Some((record_timestamp(&frame.payload, offset), offset)))
         }
-        Ok(None) => Ok(NOTHING),
+        Ok(None) => Ok(None),
         Err(error) => {
             tracing::warn!(%error, offset = frame.header.base_offset, "stored batch unreadable for ListOffsets");
             Err(LogError::CorruptFrame {

@@ -25,6 +25,7 @@
 pub mod admin;
 pub(crate) mod api_versions;
 pub(crate) mod authorized_ops;
+pub(crate) mod compaction;
 pub(crate) mod configs;
 pub(crate) mod dispatch;
 pub(crate) mod error_code;

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 use whippet_log::{
@@ -45,7 +47,7 @@ use whippet_wire::kafka::{
     BatchInfo, covered_crc, inspect_batches, set_base_offset, set_log_append_time,
     set_partition_leader_epoch,
 };
-use whippet_wire::transcode::admit_kafka_batch;
+use whippet_wire::transcode::{admit_kafka_batch, keyless_records};
 
 use super::error_code::{core_error, log_error};
 use super::producers::partition_key;
@@ -68,6 +70,8 @@ thread_local! {
 struct Refusal {
     error: ResponseError,
     message: Option<StrBytes>,
+    /// Per-record errors (Produce v8+ `record_errors`): index in the batch, message.
+    record_errors: Vec<(i32, &'static str)>,
 }
 
 impl Refusal {
@@ -75,6 +79,7 @@ impl Refusal {
         Self {
             error,
             message: None,
+            record_errors: Vec::new(),
         }
     }
 
@@ -82,6 +87,7 @@ impl Refusal {
         Self {
             error,
             message: Some(StrBytes::from_static_str(message)),
+            record_errors: Vec::new(),
         }
     }
 }
@@ -207,7 +213,22 @@ fn answer(
         Err(refusal) => response
             .with_error_code(refusal.error.code())
             .with_base_offset(-1)
-            .with_error_message(refusal.message),
+            .with_error_message(refusal.message)
+            .with_record_errors(if version >= 8 {
+                refusal
+                    .record_errors
+                    .into_iter()
+                    .map(|(index, message)| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(index)
+                            .with_batch_index_error_message(Some(StrBytes::from_static_str(
+                                message,
+                            )))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            }),
     }
 }
 
@@ -260,7 +281,7 @@ async fn append_partition(
     for batch in &batches {
         check_batch(batch, max_bytes)?;
     }
-    check_records(records, &batches)?;
+    check_records(records, &batches, topic.settings.compaction.is_some())?;
     let plan = AppendPlan {
         records,
         log_append_time: topic.settings.timestamp_type == TimestampSource::Broker,
@@ -312,23 +333,43 @@ fn check_batch(batch: &BatchInfo, max_bytes: usize) -> Result<(), Refusal> {
 /// The record-level checks of every batch (after the header checks of all of them), under
 /// the same decompression cap as the native poll's transcoding, so an accepted batch can be
 /// served in both protocols.
-fn check_records(records: &Bytes, batches: &[BatchInfo]) -> Result<(), Refusal> {
+/// On a compacted topic every record must have a key (Kafka's INVALID_RECORD, KIP-467).
+fn check_records(records: &Bytes, batches: &[BatchInfo], compacted: bool) -> Result<(), Refusal> {
+    let mut keyless = false;
     let outcome = RECORDS_SCRATCH.with_borrow_mut(|scratch| {
         let outcome = batches.iter().try_for_each(|batch| {
-            admit_kafka_batch(records, batch, scratch, NATIVE_POLL_REPLY_BYTES_MAX)
+            let totals = admit_kafka_batch(records, batch, scratch, NATIVE_POLL_REPLY_BYTES_MAX)?;
+            keyless |= totals.keys < totals.records;
+            Ok(())
         });
         if scratch.capacity() > DECOMPRESS_SCRATCH_RETAINED_BYTES_MAX {
             *scratch = Vec::new();
         }
         outcome
     });
-    outcome.map_err(|error| {
+    outcome.map_err(|error: whippet_wire::transcode::TranscodeError| {
         tracing::debug!(%error, "produce batch refused");
         Refusal {
             error: error.produce_error(),
             message: Some(StrBytes::from_string(error.to_string())),
+            record_errors: Vec::new(),
         }
-    })
+    })?;
+    if compacted && keyless {
+        const WHY: &str = "Compacted topic cannot accept message without key";
+        let mut refusal = Refusal::because(ResponseError::InvalidRecord, WHY);
+        // The keyless records of the first batch holding one, as Kafka lists them.
+        refusal.record_errors = batches
+            .iter()
+            .map(|b| keyless_records(&records[b.offset_in_buffer..b.offset_in_buffer + b.len]))
+            .find(|keyless| !keyless.is_empty())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|index| (index, WHY))
+            .collect();
+        return Err(refusal);
+    }
+    Ok(())
 }
 
 /// Check, append and record under the partition's producer-state lock, so a retry racing its
@@ -498,3 +539,7 @@ fn patch(ctx: &mut PatchContext<'_>, log_append_time: bool) {
     // its first 21 bytes, so the log checksums only those for the frame.
     ctx.known_tail_crc = covered_crc(ctx.payload).ok();
 }
+
+#[cfg(test)]
+#[path = "produce_compacted_tests.rs"]
+mod compacted_tests;

@@ -100,14 +100,16 @@ impl Inner {
         // Never the active (last) segment.
         let closed = &segments[..segments.len().saturating_sub(1)];
         let mut n = 0;
-        if let Some(ms) = settings.retention_ms {
+        // `cleanup.policy=compact` alone: the cleaner, not retention, shrinks the log.
+        let deletes = settings.compaction.is_none_or(|c| c.delete_too);
+        if let Some(ms) = settings.retention_ms.filter(|_| deletes) {
             let limit_us = i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX);
             n = closed
                 .iter()
                 .take_while(|s| now_us.saturating_sub(s.max_timestamp_us()) > limit_us)
                 .count();
         }
-        if let Some(limit) = settings.retention_bytes {
+        if let Some(limit) = settings.retention_bytes.filter(|_| deletes) {
             let mut total: u64 = segments.iter().skip(n).map(|s| s.size()).sum();
             while total > limit {
                 let Some(seg) = closed.get(n) else { break };
@@ -284,7 +286,7 @@ impl Inner {
         }
     }
 
-    fn check_alive(&self) -> Result<()> {
+    pub(super) fn check_alive(&self) -> Result<()> {
         if self.deleted.load(Ordering::Acquire) {
             return Err(LogError::PartitionDeleted);
         }

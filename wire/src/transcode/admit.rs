@@ -29,13 +29,14 @@ const ORDER_POSITION_BYTES_MAX: usize = 5;
 /// `buffer`) for both protocols' readers. `scratch` is the reusable decompression buffer;
 /// `plain_bytes_max` the cap on the decompressed records section, which must be the one the
 /// native poll transcodes under. Errors map to a Produce answer with
-/// [`TranscodeError::produce_error`].
+/// [`TranscodeError::produce_error`]. Returns what the record walk counted (a compacted
+/// topic refuses a batch with a record without a key).
 pub fn admit_kafka_batch(
     buffer: &[u8],
     info: &BatchInfo,
     scratch: &mut Vec<u8>,
     plain_bytes_max: usize,
-) -> Result<(), TranscodeError> {
+) -> Result<RecordTotals, TranscodeError> {
     let count = usize::try_from(info.record_count).unwrap_or(0);
     if count > NATIVE_MESSAGES_MAX {
         return Err(TranscodeError::TooManyRecords {
@@ -45,10 +46,10 @@ pub fn admit_kafka_batch(
     }
     let checked = validate_records(buffer, info, scratch, plain_bytes_max)?;
     if native_bytes_bound(&checked.totals) <= NATIVE_BATCH_BYTES_MAX {
-        return Ok(());
+        return Ok(checked.totals);
     }
     let mut plan = HeaderPlan::default();
-    measure(checked.plain, count, &mut plan, info).map(|_| ())
+    measure(checked.plain, count, &mut plan, info).map(|_| checked.totals)
 }
 
 /// Upper bound on the native batch record `kafka_to_native` makes of records with these

@@ -12,7 +12,7 @@ use crate::kafka::batch::{inspect_batches, validate_records};
 fn admit(kafka: &[u8], cap: usize) -> Result<crate::kafka::RecordTotals, TranscodeError> {
     let infos = inspect_batches(kafka).unwrap();
     let mut scratch = Vec::new();
-    admit_kafka_batch(kafka, &infos[0], &mut scratch, cap)?;
+    admit_kafka_batch(kafka, &infos[0], &mut scratch, cap).map(|_| ())?;
     let mut scratch = Vec::new();
     Ok(validate_records(kafka, &infos[0], &mut scratch, cap)
         .unwrap()

@@ -55,6 +55,7 @@
 //! record unreadable: it is then transcoded with every entry as an ordinary header.
 
 mod admit;
+mod compact;
 mod compress;
 mod error;
 mod header_values;
@@ -73,6 +74,7 @@ mod tests;
 use bytes::BytesMut;
 
 pub use admit::admit_kafka_batch;
+pub use compact::{KeyedRecord, keyed_records, keyless_records, retain_records};
 pub use error::TranscodeError;
 pub use header_values::{kafka_header_values, kafka_record_count};
 

@@ -33,6 +33,11 @@ impl<'a> Cursor<'a> {
         Self { bytes, position: 0 }
     }
 
+    /// Bytes read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.position
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.position >= self.bytes.len()
     }

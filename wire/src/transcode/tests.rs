@@ -657,3 +657,59 @@ fn stored_batches_skip_only_the_crc() {
     let truncated = &intact[..intact.len() - 3];
     assert!(kafka_to_native_stored(truncated, 3, MAX).is_err());
 }
+
+#[test]
+fn compaction_keeps_chosen_records_with_their_offsets_in_every_codec() {
+    let records = [
+        rec(Some(b"a"), Some(b"1"), &[(b"h", Some(b"x"))]),
+        rec(Some(b"b"), Some(b"2"), &[]),
+        rec(Some(b"a"), None, &[]),
+        rec(None, Some(b"4"), &[]),
+    ];
+    for codec in CODECS {
+        let batch = kafka_batch(100, 5000, &records, codec);
+        let listed = keyed_records(&batch).unwrap().unwrap();
+        let keys: Vec<(i64, Option<&[u8]>, bool)> = listed
+            .iter()
+            .map(|r| (r.offset, r.key.as_deref(), r.tombstone))
+            .collect();
+        let want: [(i64, Option<&[u8]>, bool); 4] = [
+            (100, Some(b"a"), false),
+            (101, Some(b"b"), false),
+            (102, Some(b"a"), true),
+            (103, None, false),
+        ];
+        assert_eq!(keys, want, "{codec:?}");
+        assert_eq!(keyless_records(&batch), vec![3]);
+        let (kept, count) = retain_records(&batch, &|o| o == 101 || o == 103).unwrap();
+        assert_eq!(count, 2);
+        let before = inspect_batch_at(&batch, 0).unwrap();
+        let after = inspect_batch_at(&kept, 0).unwrap();
+        assert_eq!(
+            (
+                after.base_offset,
+                after.last_offset_delta,
+                after.max_timestamp_ms
+            ),
+            (
+                before.base_offset,
+                before.last_offset_delta,
+                before.max_timestamp_ms
+            )
+        );
+        assert_eq!(after.codec, codec);
+        let (_, read) = read_kafka(&kept);
+        let offsets: Vec<i64> = read.iter().map(|(o, ..)| *o).collect();
+        assert_eq!(offsets, vec![101, 103], "{codec:?}");
+        assert_eq!(read[0].2, records[1]);
+        assert_eq!(read[1].2, records[3]);
+        // An independent decoder reads the gapped batch with the same offsets.
+        let decoded = RecordBatchDecoder::decode(&mut Bytes::from(kept.clone())).unwrap();
+        let offsets: Vec<i64> = decoded.records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![101, 103]);
+        let (empty, count) = retain_records(&batch, &|_| false).unwrap();
+        assert_eq!((count, empty.len()), (0, 61));
+        let info = inspect_batch_at(&empty, 0).unwrap();
+        assert_eq!((info.record_count, info.last_offset_delta), (0, 3));
+    }
+}

@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(stored.retention_ms, None, "unnamed config reset to default");
 
         let bad = AlterConfigsRequest::default()
-            .with_resources(vec![resource(vec![set("cleanup.policy", "compact")])]);
+            .with_resources(vec![resource(vec![set("cleanup.policy", "shred")])]);
         assert_eq!(handle(&ctx, &header, bad).await.responses[0].error_code, 40);
         let dry = AlterConfigsRequest::default()
             .with_resources(vec![resource(vec![set("retention.ms", "1")])])

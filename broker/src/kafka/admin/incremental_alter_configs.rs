@@ -177,7 +177,7 @@ mod tests {
         );
 
         for bad in [
-            op("cleanup.policy", OP_APPEND, Some("compact")),
+            op("cleanup.policy", OP_APPEND, Some("shred")),
             op("cleanup.policy", OP_SUBTRACT, Some("delete")),
             op("unknown.config", OP_SET, Some("1")),
         ] {

@@ -109,7 +109,7 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         "cleanup.policy",
         kind::LIST,
         "log.cleanup.policy",
-        "Only 'delete': whole segments are removed by retention (no compaction yet).",
+        "delete: whole segments are removed by retention; compact: the log cleaner keeps the latest record per key (compact,delete: both).",
     ),
     stored(
         "compression.gzip.level",
@@ -150,7 +150,7 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         "86400000",
         NON_NEGATIVE_LONG,
         Some("log.cleaner.delete.retention.ms"),
-        "How long compaction tombstones are kept. Stored and described back; Whippet does not act on it (no compaction).",
+        "How long compaction tombstones are kept after their segment was first cleaned.",
     ),
     stored(
         "file.delete.delay.ms",
@@ -227,7 +227,7 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
             max: i64::MAX,
         },
         Some("log.cleaner.max.compaction.lag.ms"),
-        "Longest a record stays uncompacted. Stored and described back; Whippet does not act on it (no compaction).",
+        "Longest a record stays uncompacted. Stored and described back; Whippet does not act on it (the cleaner runs every --log-cleaner-backoff-ms).",
     ),
     acted(
         "max.message.bytes",
@@ -287,7 +287,7 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         "0.5",
         Rule::Double { min: 0.0, max: 1.0 },
         Some("log.cleaner.min.cleanable.ratio"),
-        "Dirty share that triggers compaction. Stored and described back; Whippet does not act on it (no compaction).",
+        "Dirty share that triggers compaction. Stored and described back; Whippet does not act on it (every round cleans each segment with a record to remove).",
     ),
     stored(
         "min.compaction.lag.ms",
@@ -295,7 +295,7 @@ pub(crate) const TOPIC_CONFIGS: &[ConfigDef] = &[
         "0",
         NON_NEGATIVE_LONG,
         Some("log.cleaner.min.compaction.lag.ms"),
-        "Shortest time a record stays uncompacted. Stored and described back; Whippet does not act on it (no compaction).",
+        "Shortest time a record stays uncompacted (a segment is cleaned once its newest record is older).",
     ),
     stored(
         "min.insync.replicas",

@@ -13,7 +13,9 @@
 //! `None`); `segment.ms` "never by age" (the log's default) is shown as `9223372036854775807`,
 //! Java's `Long.MAX_VALUE`; `compression.type` `producer` and `none` both store
 //! `Compression::None`, since the log keeps producer batches as sent either way, and read back
-//! as `producer`. `cleanup.policy` accepts only `delete` until compaction exists. Their defaults
+//! as `producer`. `cleanup.policy` is `delete`, `compact` or `compact,delete` (the log's
+//! `compaction` setting); `delete.retention.ms` and `min.compaction.lag.ms` are kept verbatim
+//! like stored configs and mirrored into that setting whenever either changes. Their defaults
 //! are Whippet's own (retention is unlimited unless set), which is what the log really does.
 
 pub(crate) mod broker;
@@ -22,7 +24,7 @@ mod limits;
 mod rules;
 
 use kafka_protocol::ResponseError;
-use whippet_log::{Compression, TimestampSource, TopicSettings};
+use whippet_log::{CompactionSettings, Compression, TimestampSource, TopicSettings};
 
 use catalog::Handling;
 
@@ -96,7 +98,12 @@ pub(crate) fn value_of(settings: &TopicSettings, name: &str) -> Option<String> {
 
 fn acted_value(settings: &TopicSettings, name: &str) -> Option<String> {
     let value = match name {
-        "cleanup.policy" => "delete".to_string(),
+        "cleanup.policy" => match settings.compaction {
+            None => "delete",
+            Some(c) if c.delete_too => "compact,delete",
+            Some(_) => "compact",
+        }
+        .to_string(),
         "compression.type" => compression_name(settings.compression).to_string(),
         "max.message.bytes" => settings.max_message_bytes.to_string(),
         "message.timestamp.type" => match settings.timestamp_type {
@@ -156,15 +163,38 @@ pub(crate) fn set(
             settings
                 .extra_configs
                 .insert(name.to_string(), value.to_string());
+            mirror_compaction(settings);
             Ok(())
         }
+    }
+}
+
+/// Copies the stored `delete.retention.ms` / `min.compaction.lag.ms` (or Kafka's defaults)
+/// into the log's compaction setting, if the topic is compacted.
+fn mirror_compaction(settings: &mut TopicSettings) {
+    let stored = |name: &str, default: u64| {
+        settings
+            .extra_configs
+            .get(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    let defaults = CompactionSettings::default();
+    let delete_retention_ms = stored("delete.retention.ms", defaults.delete_retention_ms);
+    let min_compaction_lag_ms = stored("min.compaction.lag.ms", defaults.min_compaction_lag_ms);
+    if let Some(compaction) = &mut settings.compaction {
+        compaction.delete_retention_ms = delete_retention_ms;
+        compaction.min_compaction_lag_ms = min_compaction_lag_ms;
     }
 }
 
 fn set_acted(settings: &mut TopicSettings, name: &str, value: &str) -> Result<(), ConfigError> {
     let value = value.trim();
     match name {
-        "cleanup.policy" => check_cleanup_policy(value)?,
+        "cleanup.policy" => {
+            settings.compaction = parse_cleanup_policy(value)?;
+            mirror_compaction(settings);
+        }
         "compression.type" => settings.compression = parse_compression(value)?,
         "max.message.bytes" => settings.max_message_bytes = parse_int(name, value, 0)?,
         "message.timestamp.type" => {
@@ -212,6 +242,7 @@ pub(crate) fn reset(settings: &mut TopicSettings, name: &str) -> Result<(), Conf
         None => Err(unknown(name)),
         Some(Handling::Stored { .. }) => {
             settings.extra_configs.remove(name);
+            mirror_compaction(settings);
             Ok(())
         }
         Some(Handling::Acted) => {
@@ -261,6 +292,13 @@ pub(crate) fn apply_list_op(
 
 /// Checks the settings as a whole against the log's limits, naming the Kafka config at fault.
 pub(crate) fn validate(settings: &TopicSettings) -> Result<(), ConfigError> {
+    if settings.remote_storage && settings.compaction.is_some() {
+        // As Kafka: the remote copy of a segment could not follow its compaction.
+        return Err(ConfigError::invalid(
+            "Remote log storage is not supported for compacted topics (cleanup.policy=compact)"
+                .into(),
+        ));
+    }
     settings.validate().map_err(|error| {
         let kafka_name = match &error {
             whippet_log::LogError::InvalidSetting { name, .. } => kafka_name_of(name),
@@ -297,18 +335,21 @@ fn kafka_name_of(log_name: &str) -> &'static str {
     }
 }
 
-fn check_cleanup_policy(value: &str) -> Result<(), ConfigError> {
-    let mut policies = value.split(',').map(str::trim);
-    if policies.clone().any(|p| p == "compact") {
-        return Err(ConfigError::invalid(
-            "cleanup.policy=compact is not supported yet (no log compaction); use delete".into(),
+/// `delete` → no compaction; `compact` → compaction alone; both → compaction and retention.
+fn parse_cleanup_policy(value: &str) -> Result<Option<CompactionSettings>, ConfigError> {
+    let policies: Vec<&str> = value.split(',').map(str::trim).collect();
+    if policies.is_empty() || policies.iter().any(|p| *p != "delete" && *p != "compact") {
+        return Err(bad_value(
+            "cleanup.policy",
+            value,
+            "delete, compact or compact,delete",
         ));
     }
-    if policies.all(|p| p == "delete") {
-        Ok(())
-    } else {
-        Err(bad_value("cleanup.policy", value, "delete"))
-    }
+    let delete = policies.contains(&"delete");
+    Ok(policies.contains(&"compact").then(|| CompactionSettings {
+        delete_too: delete,
+        ..CompactionSettings::default()
+    }))
 }
 
 fn parse_compression(value: &str) -> Result<Compression, ConfigError> {

@@ -144,8 +144,16 @@ fn list_operations_edit_list_configs_only() {
     apply_list_op(&mut settings, name, "0:0", true).unwrap();
     assert_eq!(value_of(&settings, name).unwrap(), "1:0");
     apply_list_op(&mut settings, "cleanup.policy", "delete", false).unwrap();
+    apply_list_op(&mut settings, "cleanup.policy", "compact", false).unwrap();
+    assert_eq!(
+        value_of(&settings, "cleanup.policy").unwrap(),
+        "compact,delete"
+    );
+    assert!(settings.compaction.is_some_and(|c| c.delete_too));
+    apply_list_op(&mut settings, "cleanup.policy", "delete", true).unwrap();
+    assert_eq!(value_of(&settings, "cleanup.policy").unwrap(), "compact");
     for (name, items) in [
-        ("cleanup.policy", "compact"),
+        ("cleanup.policy", "shred"),
         ("flush.ms", "1"),
         ("retention.ms", "1"),
         ("nope", "1"),
@@ -153,6 +161,41 @@ fn list_operations_edit_list_configs_only() {
         let error = apply_list_op(&mut settings, name, items, false).unwrap_err();
         assert_eq!(error.error, ResponseError::InvalidConfig, "{name}");
     }
+}
+
+#[test]
+fn cleanup_policy_and_compaction_configs_reach_the_log() {
+    let settings = from_configs([
+        ("cleanup.policy", Some("compact")),
+        ("delete.retention.ms", Some("1000")),
+        ("min.compaction.lag.ms", Some("5")),
+    ])
+    .unwrap();
+    let compaction = settings.compaction.unwrap();
+    assert!(!compaction.delete_too);
+    assert_eq!(compaction.delete_retention_ms, 1000);
+    assert_eq!(compaction.min_compaction_lag_ms, 5);
+    assert_eq!(value_of(&settings, "cleanup.policy").unwrap(), "compact");
+    assert!(!is_default(&settings, "cleanup.policy"));
+    // The order of the configs does not matter: the policy picks up values set before it.
+    let both = from_configs([
+        ("min.compaction.lag.ms", Some("7")),
+        ("cleanup.policy", Some("delete,compact")),
+    ])
+    .unwrap();
+    assert_eq!(value_of(&both, "cleanup.policy").unwrap(), "compact,delete");
+    assert_eq!(both.compaction.unwrap().min_compaction_lag_ms, 7);
+    assert_eq!(both.compaction.unwrap().delete_retention_ms, 86_400_000);
+    let mut reset = both.clone();
+    super::reset(&mut reset, "min.compaction.lag.ms").unwrap();
+    assert_eq!(reset.compaction.unwrap().min_compaction_lag_ms, 0);
+    super::reset(&mut reset, "cleanup.policy").unwrap();
+    assert_eq!(reset.compaction, None);
+    let tiered = from_configs([
+        ("cleanup.policy", Some("compact")),
+        ("remote.storage.enable", Some("true")),
+    ]);
+    assert_eq!(tiered.unwrap_err().error, ResponseError::InvalidConfig);
 }
 
 #[test]
@@ -175,9 +218,8 @@ fn values_are_parsed_and_checked() {
     for (name, value) in [
         ("retention.ms", "-2"),
         ("retention.ms", "soon"),
-        ("cleanup.policy", "compact"),
-        ("cleanup.policy", "compact,delete"),
         ("cleanup.policy", "shred"),
+        ("cleanup.policy", ""),
         ("compression.type", "brotli"),
         ("message.timestamp.type", "Now"),
         ("segment.bytes", "100"),
@@ -279,11 +321,11 @@ mod admin_round_trip {
         let dir = tempfile::tempdir().unwrap();
         let ctx = test_support::context(dir.path());
         assert_eq!(create(&ctx, &[("flush.ms", "not-a-number")]).await, 40);
-        let configs = [("delete.retention.ms", "900"), ("compression.type", "lz4")];
+        let configs = [("file.delete.delay.ms", "900"), ("compression.type", "lz4")];
         assert_eq!(create(&ctx, &configs).await, 0);
         let described = describe(&ctx, RESOURCE_TOPIC, "t").await;
         assert_eq!(described.configs.len(), TOPIC_CONFIGS.len());
-        let (value, source, doc) = entry(&described, "delete.retention.ms");
+        let (value, source, doc) = entry(&described, "file.delete.delay.ms");
         assert_eq!(
             (value.as_str(), source),
             ("900", source::DYNAMIC_TOPIC_CONFIG)
@@ -302,7 +344,7 @@ mod admin_round_trip {
         drop(ctx);
         let ctx = test_support::context(dir.path());
         let described = describe(&ctx, RESOURCE_TOPIC, "t").await;
-        assert_eq!(entry(&described, "delete.retention.ms").0, "900");
+        assert_eq!(entry(&described, "file.delete.delay.ms").0, "900");
         assert_eq!(entry(&described, "compression.type").0, "lz4");
 
         incremental_alters_work_on_stored_configs(&ctx).await;
@@ -339,7 +381,7 @@ mod admin_round_trip {
                 .with_resource_name(text("t"))
                 .with_configs(vec![
                     op("flush.ms", 0, Some("5000")),
-                    op("delete.retention.ms", 1, None),
+                    op("file.delete.delay.ms", 1, None),
                 ]),
         ]);
         let resp = incremental_alter_configs::handle(ctx, &header, req).await;

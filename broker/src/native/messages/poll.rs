@@ -168,7 +168,8 @@ impl Gathered {
 }
 
 /// Reads batches covering `start ..= start + count - 1` (capped at the high watermark seen when
-/// the poll began), transcoding Kafka-format frames to native batch records.
+/// the poll began; widened by the offsets compaction removed on the way), transcoding
+/// Kafka-format frames to native batch records.
 fn gather(
     (core, rc): (&Core, &RequestContext),
     (log, view): (&PartitionLog, &CommittedView),
@@ -179,9 +180,10 @@ fn gather(
     if start >= high_watermark {
         return Ok(gathered);
     }
-    let end = start
+    let last = high_watermark - 1;
+    let mut end = start
         .saturating_add(u64::from(count).saturating_sub(1))
-        .min(high_watermark - 1);
+        .min(last);
     let mut next = start;
     let mut step = NATIVE_POLL_FIRST_READ_BYTES;
     while next <= end {
@@ -205,7 +207,12 @@ fn gather(
                 continue;
             }
             next = frame.header.next_offset();
-            if view.hides(&frame) {
+            // Offsets compaction removed hold no message: the range reaches past them so a
+            // poll of `count` still finds that many messages after a gap.
+            let span = u64::from(frame.header.last_offset_delta) + 1;
+            let holes = span.saturating_sub(u64::from(frame.header.record_count));
+            end = end.saturating_add(holes).min(last);
+            if view.hides(&frame) || frame.header.record_count == 0 {
                 continue;
             }
             let Some(record) = native_record(log.id(), &frame, gathered.records.is_empty())? else {
