@@ -18,8 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cross_common::{run_reporting, venv_script};
-use iggy::prelude::*;
-use native_sdk_common::{KAFKA_STREAM, name, root};
+use native_sdk_common::native_values;
 use rdkafka::TopicPartitionList;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -194,31 +193,6 @@ fn rdkafka_consume(broker: &WhippetProcess, topic: &str) -> Vec<Rec> {
     seen
 }
 
-/// What the iggy SDK polls from partition 0 of a Kafka topic from offset 0: (offset, payload).
-async fn native_values(broker: &WhippetProcess, topic: &str) -> Vec<(i64, String)> {
-    let client = root(broker).await;
-    let polled = client
-        .poll_messages(
-            &name(KAFKA_STREAM),
-            &name(topic),
-            Some(0),
-            &Consumer::new(Identifier::numeric(1).unwrap()),
-            &PollingStrategy::offset(0),
-            1000,
-            false,
-        )
-        .await
-        .unwrap();
-    polled
-        .messages
-        .iter()
-        .map(|m| {
-            let offset = i64::try_from(m.header.offset).unwrap();
-            (offset, String::from_utf8(m.payload.to_vec()).unwrap())
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept() {
     let broker = start();
@@ -275,7 +249,12 @@ async fn latest_value_per_key_tombstones_until_delete_retention_and_offsets_kept
         .into_iter()
         .map(|(offset, _, value)| (offset, value))
         .collect();
-    assert_eq!(native_values(&broker, topic).await, want, "native view");
+    let native: Vec<(i64, String)> = native_values(&broker, topic)
+        .await
+        .into_iter()
+        .map(|(offset, value)| (i64::try_from(offset).unwrap(), value))
+        .collect();
+    assert_eq!(native, want, "native view");
     // ListOffsets: earliest is still 0; by timestamp, the first record left.
     assert_eq!(earliest_and_first_by_time(&broker, topic), (0, want[0].0));
     // Appends continue at the next offset.

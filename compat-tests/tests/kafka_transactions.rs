@@ -14,7 +14,6 @@ mod native_sdk_common;
 use std::time::Duration;
 
 use cross_common::{node_script, run_program, run_reporting, venv_script};
-use iggy::prelude::*;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
@@ -23,7 +22,7 @@ use kafka_protocol::messages::{
     ProducerId, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
-use native_sdk_common::{KAFKA_STREAM, name, root, start_broker};
+use native_sdk_common::{native_values, start_broker};
 use rdkafka::TopicPartitionList;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -62,33 +61,6 @@ fn values(records: &[(i64, String)]) -> Vec<String> {
 
 fn expected(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}-{i}")).collect()
-}
-
-/// Everything the iggy SDK polls from partition 0 of a Kafka topic, from offset 0.
-async fn native_values(broker: &WhippetProcess, topic: &str) -> Vec<(u64, String)> {
-    let client = root(broker).await;
-    let polled = client
-        .poll_messages(
-            &name(KAFKA_STREAM),
-            &name(topic),
-            Some(0),
-            &Consumer::new(Identifier::numeric(1).unwrap()),
-            &PollingStrategy::offset(0),
-            1000,
-            false,
-        )
-        .await
-        .unwrap();
-    polled
-        .messages
-        .iter()
-        .map(|m| {
-            (
-                m.header.offset,
-                String::from_utf8(m.payload.to_vec()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

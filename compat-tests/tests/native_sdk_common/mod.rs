@@ -185,3 +185,30 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Everything the iggy SDK polls from partition 0 of a Kafka topic, from offset 0.
+pub async fn native_values(broker: &WhippetProcess, topic: &str) -> Vec<(u64, String)> {
+    let client = root(broker).await;
+    let polled = client
+        .poll_messages(
+            &name(KAFKA_STREAM),
+            &name(topic),
+            Some(0),
+            &Consumer::new(Identifier::numeric(1).unwrap()),
+            &PollingStrategy::offset(0),
+            1000,
+            false,
+        )
+        .await
+        .unwrap();
+    polled
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.header.offset,
+                String::from_utf8(m.payload.to_vec()).unwrap(),
+            )
+        })
+        .collect()
+}
