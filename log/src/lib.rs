@@ -36,6 +36,7 @@ mod catalog_store;
 mod checkpoint;
 pub mod compaction;
 pub mod config;
+mod crc;
 mod damage;
 mod durability;
 pub mod error;

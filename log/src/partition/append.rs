@@ -521,7 +521,7 @@ fn payload_crc(payload: &[u8], known_tail_crc: Option<(usize, u32)>) -> u32 {
     let crc = match known_tail_crc {
         Some((from, tail)) if from <= payload.len() => {
             let head = payload.get(..from).unwrap_or_default();
-            crc32c::crc32c_combine(crc32c::crc32c(head), tail, payload.len() - from)
+            crate::crc::combine(crc32c::crc32c(head), tail, payload.len() - from)
         }
         _ => crc32c::crc32c(payload),
     };
