@@ -108,10 +108,21 @@ impl Connection {
             _ if self.conn.user_id.is_none() => return Err(Status::Unauthenticated),
             _ => {}
         }
-        // Like the 0.8 server, a message sent with id 0 gets a random UUID v4.
-        let mut fresh_id = || uuid::Uuid::new_v4().as_u128();
-        let translated =
-            request_to_current_with(code, body, &mut fresh_id).map_err(|error| error.status())?;
+        // Like the 0.8 server, a message sent with id 0 gets a random UUID v4. From the
+        // thread's buffered CSPRNG: `Uuid::new_v4` makes one `getrandom` system call per id,
+        // which was a fifth of the broker's CPU on batched classic sends.
+        // (`ThreadRng` is not `Send`, so it lives only in this block, never across an await.)
+        let translated = {
+            let mut rng = rand::thread_rng();
+            let mut fresh_id = || {
+                let mut bytes = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .as_u128()
+            };
+            request_to_current_with(code, body, &mut fresh_id).map_err(|error| error.status())?
+        };
         let body = match &translated {
             Translated::Same => body,
             Translated::Body(current) => current,
