@@ -21,12 +21,16 @@ use crate::stats;
 type Reader = fn(&Phase) -> Option<f64>;
 
 /// The figures compared, in table order: name (with unit) and how to read it off a phase.
-const METRICS: [(&str, Reader); 5] = [
+/// The CPU and memory figures are there when the target was started by `compare` (`cpu.rs`).
+const METRICS: [(&str, Reader); 8] = [
     ("records/s", |p| Some(p.records_per_sec)),
     ("MB/s", |p| Some(p.mb_per_sec)),
     ("p50 ms", |p| p.latency.map(|l| l.p50_us / 1_000.0)),
     ("p99 ms", |p| p.latency.map(|l| l.p99_us / 1_000.0)),
     ("p99.9 ms", |p| p.latency.map(|l| l.p999_us / 1_000.0)),
+    ("cli CPU s/GB", |p| p.cpu_per_gigabyte().0),
+    ("srv CPU s/GB", |p| p.cpu_per_gigabyte().1),
+    ("srv peak MB", |p| p.cpu.and_then(|c| c.server_peak_rss_mb)),
 ];
 
 /// One target's runs and medians.
@@ -82,7 +86,9 @@ where
                 );
             }
             let started = start_target(target)?;
+            crate::cpu::watch_server_group(started.as_ref().map(Child::id));
             let outcome = run_workload(workload);
+            crate::cpu::watch_server_group(None);
             stop_target(target, started)?;
             let phases = outcome?;
             let primary = phases
@@ -278,7 +284,14 @@ fn stop_target(target: &Target, started: Option<Child>) -> Result<(), BenchError
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-    // The group's other processes (the server itself, when `sh` forked it) go too.
+    // The group's other processes (the server itself, when `sh` forked it) go too, and are
+    // waited for: the next round's server must find the ports free.
     kill_group();
+    if let Some(group) = group {
+        let group = group.as_raw_nonzero().get();
+        while !crate::cpu::group_members(group).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     Ok(())
 }

@@ -12,6 +12,7 @@
 pub mod chart;
 pub mod cli;
 pub mod compare;
+pub mod cpu;
 pub mod error;
 pub mod kafka;
 pub mod limits;

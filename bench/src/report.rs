@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::ClientLabel;
+use crate::cpu::{self, CpuUse, Sample};
 use crate::error::BenchError;
 use crate::stats::{self, DistributionPoint, Latencies, LatencySummary, TimelinePoint};
 
@@ -54,6 +55,9 @@ pub struct Phase {
     pub timeline: Vec<TimelinePoint>,
     /// Errors the clients reported and the bench retried or skipped.
     pub errors: u64,
+    /// CPU time of the bench and of the server under test (when `compare` started it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
 }
 
 /// The raw outcome of a phase, before its figures are computed.
@@ -91,7 +95,27 @@ impl Phase {
             distribution: data.latencies.distribution(),
             timeline: data.timeline,
             errors: data.errors,
+            cpu: None,
         }
+    }
+
+    /// The same phase with the CPU time spent since `start`.
+    #[must_use]
+    pub fn with_cpu(mut self, start: &Sample) -> Self {
+        self.cpu = Some(CpuUse::since(start));
+        self
+    }
+
+    /// CPU seconds per gigabyte of payload: (client, server).
+    #[must_use]
+    pub fn cpu_per_gigabyte(&self) -> (Option<f64>, Option<f64>) {
+        let Some(used) = self.cpu else {
+            return (None, None);
+        };
+        (
+            cpu::per_gigabyte(used.client_cpu_s, self.bytes),
+            cpu::per_gigabyte(used.server_cpu_s, self.bytes),
+        )
     }
 }
 
@@ -156,7 +180,35 @@ pub fn render_table(phases: &[Phase]) -> String {
             let _ = writeln!(out, "latency of {}: {}", phase.name, describe(kind));
         }
     }
+    for phase in phases {
+        if let Some(line) = render_cpu(phase) {
+            let _ = writeln!(out, "cpu of {}: {line}", phase.name);
+        }
+    }
     out
+}
+
+/// `client 2.1 s (2.05 s/GB), server 0.9 s (0.88 s/GB), server RSS 60.1 MB (peak 75.0 MB)`.
+fn render_cpu(phase: &Phase) -> Option<String> {
+    let used = phase.cpu?;
+    let (client_per_gb, server_per_gb) = phase.cpu_per_gigabyte();
+    let side = |name: &str, seconds: Option<f64>, per_gb: Option<f64>| {
+        seconds.map(|s| match per_gb {
+            Some(g) => format!("{name} {s:.2} s ({g:.2} s/GB)"),
+            None => format!("{name} {s:.2} s"),
+        })
+    };
+    let mut parts: Vec<String> = [
+        side("client", used.client_cpu_s, client_per_gb),
+        side("server", used.server_cpu_s, server_per_gb),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let (Some(rss), Some(peak)) = (used.server_rss_mb, used.server_peak_rss_mb) {
+        parts.push(format!("server RSS {rss:.1} MB (peak {peak:.1} MB)"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The line under the table that says what the figures came through.

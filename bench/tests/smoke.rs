@@ -209,6 +209,12 @@ fn compare_starts_a_peer_with_its_script_and_reports_every_round() {
     assert_eq!(rounds.len(), 3, "{report:#}");
     for round in rounds {
         assert_eq!(round["records"], 2000, "{round:#}");
+        // The started broker's CPU time and memory, and the bench's own CPU time.
+        let cpu = &round["cpu"];
+        assert!(cpu["server_cpu_s"].as_f64().is_some(), "{round:#}");
+        assert!(cpu["client_cpu_s"].as_f64().is_some(), "{round:#}");
+        let peak = cpu["server_peak_rss_mb"].as_f64();
+        assert!(peak.is_some_and(|mb| mb > 1.0), "{round:#}");
     }
     // The script gave the broker its data directory under TMPDIR and stopped with it.
     assert!(
@@ -216,10 +222,9 @@ fn compare_starts_a_peer_with_its_script_and_reports_every_round() {
             .join(format!("whippet-peer-whippet-{kafka}"))
             .exists()
     );
-    // Stopped when its last round ended (it may take a moment to close its listener).
-    let stopped = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", kafka)).is_err()
-    });
-    assert!(stopped, "the peer is still running");
+    // Stopped when its last round ended, and waited for: its port is free when compare returns.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", kafka)).is_err(),
+        "the peer is still running"
+    );
 }

@@ -14,6 +14,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::cli::{KafkaCommand, KafkaMode};
+use crate::cpu::Sample;
 use crate::error::BenchError;
 use crate::limits;
 use crate::progress::{Counter, ProgressSpec, Ticker};
@@ -53,8 +54,9 @@ fn run_mode(cmd: &KafkaCommand, topics: &[String], quiet: bool) -> Result<Vec<Ph
     match cmd.mode {
         KafkaMode::Produce => {
             let spec = spec("produce", budget, cmd.run.duration, quiet);
+            let cpu = Sample::now();
             let (produced, _) = produce_phase(cmd, topics, spec, Instant::now())?;
-            Ok(vec![Phase::new("produce", produced)])
+            Ok(vec![Phase::new("produce", produced).with_cpu(&cpu)])
         }
         KafkaMode::Consume => {
             let target = if cmd.no_preload {
@@ -72,8 +74,9 @@ fn run_mode(cmd: &KafkaCommand, topics: &[String], quiet: bool) -> Result<Vec<Ph
                 deadline,
                 quiet,
             );
+            let cpu = Sample::now();
             let consumed = consume::phase(cmd, topics, &shared, spec, deadline)?;
-            Ok(vec![Phase::new("consume", consumed)])
+            Ok(vec![Phase::new("consume", consumed).with_cpu(&cpu)])
         }
         KafkaMode::E2e => e2e(cmd, topics, quiet),
     }
@@ -83,6 +86,7 @@ fn run_mode(cmd: &KafkaCommand, topics: &[String], quiet: bool) -> Result<Vec<Ph
 /// when they have received every record the producers got acknowledged.
 fn e2e(cmd: &KafkaCommand, topics: &[String], quiet: bool) -> Result<Vec<Phase>, BenchError> {
     let epoch = Instant::now();
+    let cpu = Sample::now();
     let target = Arc::new(AtomicU64::new(u64::MAX));
     let shared = ConsumeShared::new(epoch, Some(cmd.run.rate.is_some()), u64::MAX)
         .with_target(Arc::clone(&target));
@@ -110,7 +114,7 @@ fn e2e(cmd: &KafkaCommand, topics: &[String], quiet: bool) -> Result<Vec<Phase>,
         .join()
         .map_err(|_| BenchError::Run("a consumer thread panicked".into()))??;
     Ok(vec![
-        Phase::new("e2e", consumed),
+        Phase::new("e2e", consumed).with_cpu(&cpu),
         Phase::new("produce", produced),
     ])
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{NativeCommand, NativeMode};
+use crate::cpu::Sample;
 use crate::error::BenchError;
 use crate::progress::{Counter, ProgressSpec, Ticker};
 use crate::report::{Phase, PhaseData};
@@ -77,8 +78,9 @@ async fn run_mode(
     match cmd.mode {
         NativeMode::Send => {
             let spec = spec("send", budget, cmd.run.duration, quiet);
+            let cpu = Sample::now();
             let sent = send_phase(cmd, partitions, spec, Instant::now()).await?;
-            Ok(vec![Phase::new("send", sent)])
+            Ok(vec![Phase::new("send", sent).with_cpu(&cpu)])
         }
         NativeMode::Poll => {
             let target = if cmd.no_preload {
@@ -97,8 +99,9 @@ async fn run_mode(
                 deadline,
                 quiet,
             );
+            let cpu = Sample::now();
             let polled = poll::phase(cmd, partitions, &shared, spec, deadline).await?;
-            Ok(vec![Phase::new("poll", polled)])
+            Ok(vec![Phase::new("poll", polled).with_cpu(&cpu)])
         }
         NativeMode::E2e => e2e(cmd, partitions, quiet).await,
     }
@@ -112,6 +115,7 @@ async fn e2e(
     quiet: bool,
 ) -> Result<Vec<Phase>, BenchError> {
     let epoch = Instant::now();
+    let cpu = Sample::now();
     let target = Arc::new(AtomicU64::new(u64::MAX));
     let shared = PollShared::new(epoch, Some(cmd.run.rate.is_some()), Arc::clone(&target));
     let budget = cmd.run.record_budget();
@@ -126,7 +130,10 @@ async fn e2e(
         .await
         .map_err(|e| BenchError::Run(format!("poller task failed: {e}")))?;
     let sent = sent?;
-    Ok(vec![Phase::new("e2e", polled?), Phase::new("send", sent)])
+    Ok(vec![
+        Phase::new("e2e", polled?).with_cpu(&cpu),
+        Phase::new("send", sent),
+    ])
 }
 
 async fn send_phase(
