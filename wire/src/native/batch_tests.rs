@@ -68,6 +68,28 @@ fn valid_batch_is_admitted() {
 }
 
 #[test]
+fn a_built_batch_skips_only_the_checksums() {
+    let batch = three_messages();
+    let mut payload = batch.clone();
+    payload[256 + 48] ^= 0x20;
+    let mut origin = batch.clone();
+    origin[24] ^= 1;
+    for changed in [&payload, &origin] {
+        assert!(validate_send_batch(changed).is_err());
+        assert_eq!(validate_built_send_batch(changed).unwrap().message_count, 3);
+    }
+    let mut reserved = batch.clone();
+    reserved[100] = 1;
+    assert!(validate_built_send_batch(&reserved).is_err());
+    for cut in 0..batch.len() {
+        assert!(
+            validate_built_send_batch(&batch[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
 fn every_cut_is_rejected_without_panic() {
     let batch = three_messages();
     for cut in 0..batch.len() {

@@ -276,6 +276,12 @@ impl<'a> SendMessages<'a> {
         batch::validate_send_batch(self.batch)
     }
 
+    /// [`Self::validate`] for a batch the broker translated from a classic send
+    /// ([`batch::validate_built_send_batch`]: checksums it computed itself are not recomputed).
+    pub fn validate_built(&self) -> Result<BatchSummary> {
+        batch::validate_built_send_batch(self.batch)
+    }
+
     /// Encoded body length.
     #[must_use]
     pub fn encoded_size(&self) -> usize {
