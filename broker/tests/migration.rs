@@ -81,7 +81,7 @@ fn old_data_dir(dir: &Path) -> Vec<std::path::PathBuf> {
     for _ in 0..3 {
         let batch = AppendBatch {
             format: BatchFormat::Kafka,
-            payload: vec![1u8; 16],
+            payload: vec![1u8; 16].into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: 1,

@@ -33,7 +33,7 @@ fn open(dir: &std::path::Path, fsync: FsyncPolicy) -> Arc<PartitionLog> {
 fn batch(template: &[u8]) -> AppendBatch {
     AppendBatch {
         format: BatchFormat::Kafka,
-        payload: template.to_vec(),
+        payload: template.to_vec().into(),
         record_count: RECORDS_PER_BATCH,
         last_offset_delta: RECORDS_PER_BATCH - 1,
         first_timestamp_us: 1_700_000_000_000_000,

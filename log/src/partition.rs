@@ -54,8 +54,10 @@ pub use compact::CompactionOutcome;
 #[derive(Debug, Clone)]
 pub struct AppendBatch {
     pub format: BatchFormat,
-    /// The batch bytes as they arrived.
-    pub payload: Vec<u8>,
+    /// The batch bytes as they arrived. Patched in place without a copy when this handle is
+    /// the only one to its bytes (a request's batch sliced out of a frame nobody else holds);
+    /// copied once otherwise.
+    pub payload: Bytes,
     pub record_count: u32,
     pub last_offset_delta: u32,
     pub first_timestamp_us: i64,

@@ -96,7 +96,7 @@ pub(crate) fn parse_segment_file_name(name: &str) -> Option<(u64, SegmentFileKin
 pub(crate) struct NewFrame {
     pub(crate) header: FrameHeader,
     pub(crate) head: [u8; FRAME_HEADER_BYTES],
-    pub(crate) payload: Vec<u8>,
+    pub(crate) payload: bytes::BytesMut,
 }
 
 /// What recovery established about a segment's contents, used to build a live [`Segment`].

@@ -29,7 +29,7 @@ fn batch(i: u32) -> AppendBatch {
     payload[..4].copy_from_slice(&i.to_le_bytes());
     AppendBatch {
         format: BatchFormat::Native,
-        payload,
+        payload: payload.into(),
         record_count: 1 + i % 3,
         last_offset_delta: i % 3,
         first_timestamp_us: i64::from(i),

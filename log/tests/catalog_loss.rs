@@ -25,7 +25,7 @@ fn open(dir: &Path) -> Arc<Log> {
 fn batch(bytes: &[u8]) -> AppendBatch {
     AppendBatch {
         format: BatchFormat::Kafka,
-        payload: bytes.to_vec(),
+        payload: bytes.to_vec().into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 1,

@@ -49,7 +49,7 @@ fn fill(log: &Log, records: usize) {
     for _ in 0..records {
         let batch = AppendBatch {
             format: BatchFormat::Kafka,
-            payload: vec![7u8; 32],
+            payload: vec![7u8; 32].into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: 1,

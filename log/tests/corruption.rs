@@ -59,7 +59,7 @@ fn write_partition(dir: &Path) {
         let ts = 1_000_000 * (i as i64 + 1);
         let batch = AppendBatch {
             format: BatchFormat::Kafka,
-            payload: payload(i),
+            payload: payload(i).into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: ts,
@@ -140,7 +140,7 @@ fn assert_truncated_to(dir: &Path, kept: usize, what: &str) {
     // The log accepts new data where the good prefix ends.
     let batch = AppendBatch {
         format: BatchFormat::Kafka,
-        payload: b"after".to_vec(),
+        payload: b"after".to_vec().into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 9,

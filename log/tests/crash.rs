@@ -49,7 +49,7 @@ fn append_one(log: &PartitionLog, rng: &mut StdRng) -> (u64, u64) {
     let records: u32 = rng.gen_range(1..=5);
     let batch = AppendBatch {
         format: BatchFormat::Native,
-        payload: vec![0u8; rng.gen_range(1..6000)],
+        payload: vec![0u8; rng.gen_range(1..6000)].into(),
         record_count: records,
         last_offset_delta: records - 1,
         first_timestamp_us: now_us,

@@ -71,7 +71,7 @@ fn write_partition(dir: &Path, clean: bool) {
         let ts = 1_000_000 * (i as i64 + 1);
         let batch = AppendBatch {
             format: BatchFormat::Kafka,
-            payload: payload(i),
+            payload: payload(i).into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: ts,
@@ -158,7 +158,7 @@ fn assert_reads_around(log: &PartitionLog, damaged: usize) {
     assert_eq!(log.high_watermark(), all);
     let batch = AppendBatch {
         format: BatchFormat::Kafka,
-        payload: b"after".to_vec(),
+        payload: b"after".to_vec().into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 9,
@@ -274,7 +274,7 @@ fn damage_at_the_end_of_a_rolled_segment_keeps_the_segments_after_it() {
     };
     let frame = |i: u64| AppendBatch {
         format: BatchFormat::Native,
-        payload: vec![i as u8; 10_000],
+        payload: vec![i as u8; 10_000].into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 1,

@@ -24,7 +24,7 @@ fn open(dir: &Path) -> Arc<PartitionLog> {
 fn batch(tag: u8, records: u32) -> AppendBatch {
     AppendBatch {
         format: BatchFormat::Kafka,
-        payload: vec![tag; 100 + usize::from(tag)],
+        payload: vec![tag; 100 + usize::from(tag)].into(),
         record_count: records,
         last_offset_delta: records - 1,
         first_timestamp_us: 1,

@@ -184,7 +184,7 @@ fn batch(task: u64, n: u64) -> AppendBatch {
     let ts = i64::try_from(1_000 + task * APPENDS_PER_TASK + n).unwrap();
     AppendBatch {
         format: BatchFormat::Native,
-        payload,
+        payload: payload.into(),
         record_count: 2,
         last_offset_delta: 1,
         first_timestamp_us: ts,

@@ -51,7 +51,7 @@ fn fill(log: &PartitionLog) -> Vec<Vec<u8>> {
     (0..300u64)
         .map(|i| {
             let b = batch(i, 500 + (i as usize * 37) % 1500, 3, 1_000 + i as i64 * 10);
-            let payload = b.payload.clone();
+            let payload = b.payload.to_vec();
             let a = log.append_blocking(b, |_| {}).unwrap();
             assert_eq!(a.base_offset, i * 3);
             assert_eq!(a.last_offset, i * 3 + 2);

@@ -79,7 +79,7 @@ proptest! {
             let ts = 10 * i as i64;
             let batch = AppendBatch {
                 format: BatchFormat::Native,
-                payload: payload.clone(),
+                payload: payload.clone().into(),
                 record_count: records,
                 last_offset_delta: records - 1,
                 first_timestamp_us: ts,

@@ -27,7 +27,7 @@ fn batch(tag: u8, i: u32) -> AppendBatch {
     payload[1..5].copy_from_slice(&i.to_le_bytes());
     AppendBatch {
         format: BatchFormat::Native,
-        payload,
+        payload: payload.into(),
         record_count: 1 + i % 4,
         last_offset_delta: i % 4,
         first_timestamp_us: 1,

@@ -121,7 +121,7 @@ fn copied_segments_leave_the_disk_and_are_read_back_through_the_tier() {
     let payloads: Vec<Vec<u8>> = (0..200)
         .map(|i| {
             let b = batch(i);
-            let payload = b.payload.clone();
+            let payload = b.payload.to_vec();
             log.append_durable_blocking(b, |_| {}).unwrap();
             payload
         })

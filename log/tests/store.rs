@@ -300,7 +300,7 @@ fn a_whole_log_can_run_over_another_segment_store() {
     );
     let batch = AppendBatch {
         format: BatchFormat::Native,
-        payload: b"hello".to_vec(),
+        payload: b"hello".to_vec().into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 1,

@@ -21,7 +21,7 @@ fn config(dir: &Path) -> LogConfig {
 fn batch(payload: Vec<u8>, timestamp_us: i64) -> AppendBatch {
     AppendBatch {
         format: BatchFormat::Native,
-        payload,
+        payload: payload.into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: timestamp_us,

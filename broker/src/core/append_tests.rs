@@ -126,7 +126,7 @@ impl whippet_log::SegmentFile for StallingFile {
 fn one_batch() -> AppendBatch {
     AppendBatch {
         format: whippet_log::BatchFormat::Native,
-        payload: vec![7; 64],
+        payload: vec![7u8; 64].into(),
         record_count: 1,
         last_offset_delta: 0,
         first_timestamp_us: 0,

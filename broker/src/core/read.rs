@@ -208,7 +208,7 @@ mod tests {
     fn batch() -> AppendBatch {
         AppendBatch {
             format: BatchFormat::Native,
-            payload: vec![1; 32],
+            payload: vec![1u8; 32].into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: 0,

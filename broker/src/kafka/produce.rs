@@ -502,7 +502,7 @@ impl AppendPlan<'_> {
         let payload = self.records.get(range).ok_or_else(corrupt)?.to_vec();
         let append = AppendBatch {
             format: BatchFormat::Kafka,
-            payload,
+            payload: payload.into(),
             record_count: u32::try_from(batch.record_count).map_err(|_| corrupt())?,
             last_offset_delta: u32::try_from(batch.last_offset_delta).map_err(|_| corrupt())?,
             first_timestamp_us: batch.base_timestamp_ms.saturating_mul(1000),

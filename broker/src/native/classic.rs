@@ -123,9 +123,10 @@ impl Connection {
             };
             request_to_current_with(code, body, &mut fresh_id).map_err(|error| error.status())?
         };
-        let body = match &translated {
-            Translated::Same => body,
-            Translated::Body(current) => current,
+        // A translated body (a send's batch) is handed on whole, so it is appended uncopied.
+        let body = match translated {
+            Translated::Same => Bytes::copy_from_slice(body),
+            Translated::Body(current) => current.freeze(),
         };
         let header = synthesised_header(code, body.len());
         let payload = match dispatch::dispatch(&self.ctx, &mut self.conn, &header, body).await {

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use whippet_wire::native::codes;
 use whippet_wire::native::header::{Operation, RequestHeader};
 use whippet_wire::native::status::Status;
@@ -28,10 +30,10 @@ pub(crate) async fn dispatch(
     ctx: &Arc<BrokerContext>,
     conn: &mut Conn,
     header: &RequestHeader,
-    body: &[u8],
+    body: Bytes,
 ) -> Answer {
     if header.operation == Operation::Register {
-        return login::register(ctx, conn, header, body).await;
+        return login::register(ctx, conn, header, &body).await;
     }
     let Some(code) = header.command_code() else {
         return Answer::Reply(Err(Status::InvalidCommand));
@@ -40,11 +42,8 @@ pub(crate) async fn dispatch(
     // operations record themselves inside it, and `Conn::rc` picks it up as the current span.
     let span = tracing::debug_span!("native_request", code, connection = conn.client.id);
     let started = Instant::now();
-    let answered = tracing::Instrument::instrument(
-        answer(ctx, conn, header, Call { code, header, body }),
-        span,
-    )
-    .await;
+    let answered =
+        tracing::Instrument::instrument(answer(ctx, conn, header, code, body), span).await;
     let failed = match &answered {
         Answer::Reply(Err(status)) => Some(*status),
         _ => None,
@@ -71,14 +70,15 @@ fn count(
     }
 }
 
-/// Applies the session rules to one decoded command and answers it.
+/// Applies the session rules to one decoded command and answers it. A send takes the body
+/// itself (its batch goes into the log without a copy); every other command borrows it.
 async fn answer(
     ctx: &Arc<BrokerContext>,
     conn: &mut Conn,
     header: &RequestHeader,
-    call: Call<'_>,
+    code: u32,
+    body: Bytes,
 ) -> Answer {
-    let code = call.code;
     if !allowed_without_session(code) {
         if conn.user_id.is_none() {
             return Answer::Reply(Err(Status::Unauthenticated));
@@ -93,6 +93,14 @@ async fn answer(
             return Answer::Reply(Err(status));
         }
     }
+    if code == codes::SEND_MESSAGES {
+        return Answer::Reply(super::messages::send_owned(ctx, conn, header, body).await);
+    }
+    let call = Call {
+        code,
+        header,
+        body: &body,
+    };
     match code {
         codes::LOGIN_USER_LEGACY | codes::LOGIN_WITH_TOKEN_LEGACY => login::legacy(header),
         codes::LOGOUT_USER => Answer::Reply(login::logout(ctx, conn)),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Wake, Waker};
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use tokio::sync::oneshot;
 
 use super::{
@@ -410,7 +410,10 @@ impl Inner {
             };
             return Err((done, error));
         };
-        let mut payload = batch.payload;
+        let mut payload = batch
+            .payload
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         let mut ctx = PatchContext {
             payload: &mut payload,
             base_offset: base,
@@ -504,7 +507,7 @@ impl Inner {
             for frame in frames {
                 cache.push(StoredFrame {
                     header: frame.header,
-                    payload: Bytes::from(frame.payload),
+                    payload: frame.payload.freeze(),
                 });
             }
         }

@@ -76,7 +76,7 @@ fn append(log: &PartitionLog, records: &[(Option<&str>, bool)], ts_us: i64) {
     let n = u32::try_from(records.len()).unwrap();
     let batch = AppendBatch {
         format: BatchFormat::Native,
-        payload,
+        payload: payload.into(),
         record_count: n,
         last_offset_delta: n - 1,
         first_timestamp_us: ts_us,

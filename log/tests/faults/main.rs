@@ -148,7 +148,7 @@ impl Run<'_> {
             let payload = payload(self.seed, id, &mut self.rng);
             batches.push(AppendBatch {
                 format: BatchFormat::Native,
-                payload: payload.clone(),
+                payload: payload.clone().into(),
                 record_count: records,
                 last_offset_delta: records - 1,
                 first_timestamp_us: 1,

@@ -170,7 +170,7 @@ fn a_delete_records_start_is_kept_on_the_metadata_log() {
     for _ in 0..3 {
         let batch = whippet_log::AppendBatch {
             format: whippet_log::BatchFormat::Kafka,
-            payload: vec![1u8; 16],
+            payload: vec![1u8; 16].into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: 1,

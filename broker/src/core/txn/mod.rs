@@ -406,7 +406,7 @@ async fn write_markers(
         let payload = control_batch(txn.producer_id, txn.epoch, commit, now);
         let batch = AppendBatch {
             format: BatchFormat::Kafka,
-            payload,
+            payload: payload.into(),
             record_count: 1,
             last_offset_delta: 0,
             first_timestamp_us: now.saturating_mul(1000),

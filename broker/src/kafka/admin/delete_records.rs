@@ -96,7 +96,7 @@ mod tests {
         for _ in 0..4 {
             let batch = AppendBatch {
                 format: BatchFormat::Kafka,
-                payload: vec![0u8; 16],
+                payload: vec![0u8; 16].into(),
                 record_count: 1,
                 last_offset_delta: 0,
                 first_timestamp_us: 1,

@@ -12,9 +12,11 @@ mod spans;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use whippet_log::{PartitionLog, TopicMeta};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::messages::FlushUnsavedBuffer;
+use whippet_wire::native::header::RequestHeader;
 use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
@@ -26,10 +28,27 @@ use crate::native::errors::message_status;
 pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
     match call.code {
         codes::POLL_MESSAGES => poll::poll(ctx, conn, call).await,
-        codes::SEND_MESSAGES => send::send(ctx, conn, call).await,
+        // Reached from the HTTP API (`dispatch::run_for`), whose body is borrowed: one copy.
+        codes::SEND_MESSAGES => send::send(ctx, conn, Bytes::copy_from_slice(call.body)).await,
         codes::FLUSH_UNSAVED_BUFFER => flush(ctx, conn, call).await,
         _ => Err(Status::InvalidCommand),
     }
+}
+
+/// Answers a send whose body the caller gives up, so its batch is appended without a copy.
+pub(crate) async fn send_owned(
+    ctx: &Arc<BrokerContext>,
+    conn: &mut Conn,
+    header: &RequestHeader,
+    body: Bytes,
+) -> Outcome {
+    tracing::trace!(
+        code = codes::SEND_MESSAGES,
+        client = header.client,
+        request = header.request,
+        "native request"
+    );
+    send::send(ctx, conn, body).await
 }
 
 /// Resolves a stream and a topic identifier against the current catalog snapshot (not found

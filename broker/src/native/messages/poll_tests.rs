@@ -93,7 +93,7 @@ fn append_native(log: &PartitionLog, count: u32) {
     let batch = encode_batch(1, &messages);
     let append = AppendBatch {
         format: BatchFormat::Native,
-        payload: batch.to_vec(),
+        payload: batch.to_vec().into(),
         record_count: count,
         last_offset_delta: count - 1,
         first_timestamp_us: 0,
@@ -139,7 +139,7 @@ fn append_kafka(log: &PartitionLog, count: u32, codec: Compression) {
     RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
     let append = AppendBatch {
         format: BatchFormat::Kafka,
-        payload: buf.to_vec(),
+        payload: buf.to_vec().into(),
         record_count: count,
         last_offset_delta: count - 1,
         first_timestamp_us: 0,
@@ -244,7 +244,7 @@ fn a_kafka_frame_that_does_not_transcode_ends_the_reply() {
     // Not a record batch: the log stores it (its frame checksum is fine), transcoding fails.
     let append = AppendBatch {
         format: BatchFormat::Kafka,
-        payload: vec![0; 61],
+        payload: vec![0u8; 61].into(),
         record_count: 3,
         last_offset_delta: 2,
         first_timestamp_us: 0,

@@ -7,11 +7,15 @@
 //! answer until the batch is durable under `fsync = always`. Nothing is written for a rejected
 //! batch.
 //!
-//! The request body is copied once into the log's owned payload; there is no per-message
-//! allocation, and frame checksums are computed in one pass over the payload bytes.
+//! The batch goes into the log as a slice of the request body: without a copy when the
+//! connection handed over the only handle to a large frame's bytes (it reads those into their
+//! own buffer), else copied once. There is no per-message allocation, and frame checksums are
+//! computed in one pass over the payload bytes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
 
 use whippet_log::{AppendBatch, BatchFormat, PatchContext, TopicMeta};
 use whippet_wire::native::batch::stamp_batch;
@@ -23,12 +27,13 @@ use crate::context::BrokerContext;
 use crate::core::append::Pending;
 use crate::core::{self, Ack};
 use crate::limits::NATIVE_BALANCED_TOPICS_MAX;
-use crate::native::call::{Access, Call, Conn, Outcome, Payload};
+use crate::native::call::{Access, Conn, Outcome, Payload};
 use crate::native::errors::send_status;
 
-/// Answers one send_messages request.
-pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> Outcome {
-    let request = SendMessages::parse(call.body).map_err(|error| error.status())?;
+/// Answers one send_messages request; `body` is the request body, whose batch goes into the
+/// log without a copy when `body` is the only handle to its bytes.
+pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, body: Bytes) -> Outcome {
+    let request = SendMessages::parse(&body).map_err(|error| error.status())?;
     let topic = resolve_topic(ctx, &request.metadata.stream_id, &request.metadata.topic_id)?;
     conn.require(ctx, Access::SendMessages(topic.stream_id, topic.id))?;
     let partition_id = choose_partition(&topic, &request.metadata.partitioning)?;
@@ -47,9 +52,15 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'
         request.batch,
         summary.message_count,
     );
+    let batch_range = {
+        let start = request.batch.as_ptr() as usize - body.as_ptr() as usize;
+        start..start + request.batch.len()
+    };
+    let payload = body.slice(batch_range);
+    drop(body);
     let batch = AppendBatch {
         format: BatchFormat::Native,
-        payload: request.batch.to_vec(),
+        payload,
         record_count: summary.message_count,
         last_offset_delta: summary.message_count.saturating_sub(1),
         // Replaced by the append time in `stamp`; native message timestamps are broker time.
