@@ -54,7 +54,7 @@ impl Connection {
                 Err(closed) => return closed,
             };
             self.conn.client.touch();
-            let reply = self.answer_classic(code, &frame[PREFIX_BYTES..]).await;
+            let reply = self.answer_classic(code, frame.slice(PREFIX_BYTES..)).await;
             if let Err(error) = self.write_classic(reply).await {
                 return Closed::Io(error);
             }
@@ -100,10 +100,10 @@ impl Connection {
     }
 
     /// Answers one classic request.
-    async fn answer_classic(&mut self, code: u32, body: &[u8]) -> ClassicReply {
+    async fn answer_classic(&mut self, code: u32, body: Bytes) -> ClassicReply {
         match code {
-            codes::LOGIN_USER_LEGACY => return self.classic_login(body).await,
-            codes::LOGIN_WITH_TOKEN_LEGACY => return self.classic_token_login(body),
+            codes::LOGIN_USER_LEGACY => return self.classic_login(&body).await,
+            codes::LOGIN_WITH_TOKEN_LEGACY => return self.classic_token_login(&body),
             codes::PING => {}
             _ if self.conn.user_id.is_none() => return Err(Status::Unauthenticated),
             _ => {}
@@ -121,11 +121,11 @@ impl Connection {
                     .into_uuid()
                     .as_u128()
             };
-            request_to_current_with(code, body, &mut fresh_id).map_err(|error| error.status())?
+            request_to_current_with(code, &body, &mut fresh_id).map_err(|error| error.status())?
         };
-        // A translated body (a send's batch) is handed on whole, so it is appended uncopied.
+        // Either body is handed on whole, so a send's batch is appended uncopied.
         let body = match translated {
-            Translated::Same => Bytes::copy_from_slice(body),
+            Translated::Same => body,
             Translated::Body(current) => current.freeze(),
         };
         let header = synthesised_header(code, body.len());

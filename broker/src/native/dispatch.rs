@@ -94,7 +94,8 @@ async fn answer(
         }
     }
     if code == codes::SEND_MESSAGES {
-        return Answer::Reply(super::messages::send_owned(ctx, conn, header, body).await);
+        trace_request(code, header);
+        return Answer::Reply(super::messages::send(ctx, conn, body).await);
     }
     let call = Call {
         code,
@@ -119,13 +120,17 @@ async fn answer(
     }
 }
 
-async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> super::call::Outcome {
+fn trace_request(code: u32, header: &RequestHeader) {
     tracing::trace!(
-        code = call.code,
-        client = call.header.client,
-        request = call.header.request,
+        code,
+        client = header.client,
+        request = header.request,
         "native request"
     );
+}
+
+async fn route(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call<'_>) -> super::call::Outcome {
+    trace_request(call.code, call.header);
     match call.code {
         1..=9 | 12 | 14 | 20..=29 | 103 | 104 | 123 => system::handle(ctx, conn, call).await,
         10 | 11 | 13 => info::handle(ctx, conn, call).await,

@@ -8,6 +8,8 @@
 
 mod poll;
 mod send;
+
+pub(crate) use send::send;
 mod spans;
 
 use std::sync::Arc;
@@ -16,7 +18,6 @@ use bytes::Bytes;
 use whippet_log::{PartitionLog, TopicMeta};
 use whippet_wire::native::codes;
 use whippet_wire::native::commands::messages::FlushUnsavedBuffer;
-use whippet_wire::native::header::RequestHeader;
 use whippet_wire::native::identifier::Identifier;
 use whippet_wire::native::status::Status;
 
@@ -33,22 +34,6 @@ pub(crate) async fn handle(ctx: &Arc<BrokerContext>, conn: &mut Conn, call: Call
         codes::FLUSH_UNSAVED_BUFFER => flush(ctx, conn, call).await,
         _ => Err(Status::InvalidCommand),
     }
-}
-
-/// Answers a send whose body the caller gives up, so its batch is appended without a copy.
-pub(crate) async fn send_owned(
-    ctx: &Arc<BrokerContext>,
-    conn: &mut Conn,
-    header: &RequestHeader,
-    body: Bytes,
-) -> Outcome {
-    tracing::trace!(
-        code = codes::SEND_MESSAGES,
-        client = header.client,
-        request = header.request,
-        "native request"
-    );
-    send::send(ctx, conn, body).await
 }
 
 /// Resolves a stream and a topic identifier against the current catalog snapshot (not found

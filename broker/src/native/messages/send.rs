@@ -32,7 +32,7 @@ use crate::native::errors::send_status;
 
 /// Answers one send_messages request; `body` is the request body, whose batch goes into the
 /// log without a copy when `body` is the only handle to its bytes.
-pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, body: Bytes) -> Outcome {
+pub(crate) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, body: Bytes) -> Outcome {
     let request = SendMessages::parse(&body).map_err(|error| error.status())?;
     let topic = resolve_topic(ctx, &request.metadata.stream_id, &request.metadata.topic_id)?;
     conn.require(ctx, Access::SendMessages(topic.stream_id, topic.id))?;
@@ -52,11 +52,7 @@ pub(super) async fn send(ctx: &Arc<BrokerContext>, conn: &mut Conn, body: Bytes)
         request.batch,
         summary.message_count,
     );
-    let batch_range = {
-        let start = request.batch.as_ptr() as usize - body.as_ptr() as usize;
-        start..start + request.batch.len()
-    };
-    let payload = body.slice(batch_range);
+    let payload = body.slice_ref(request.batch);
     drop(body);
     let batch = AppendBatch {
         format: BatchFormat::Native,
